@@ -1,0 +1,63 @@
+import { Subscriber as ZmqSubscriber } from 'zeromq';
+import { corePaths } from './paths.js';
+import { WIRE_MAGIC } from './wire.js';
+
+export interface SubscribedEvent {
+  key: string;
+  /** The event's JSON as published. */
+  json: string;
+}
+
+/**
+ * Subscribes to the local core's events whose key starts with one of `prefixes`.
+ *
+ * Each prefix is its own channel: the core sends a batch per channel with the topic
+ * "<prefix>\0", so ZeroMQ's topic matching is exact. Prefixes covered by a shorter one of
+ * the same subscriber are dropped, so every event arrives once.
+ */
+export class Subscriber implements AsyncIterable<SubscribedEvent> {
+  private readonly socket: ZmqSubscriber;
+  private closed = false;
+
+  constructor(options: { runDir: string; prefixes: readonly string[] }) {
+    this.socket = new ZmqSubscriber({ linger: 0 });
+    this.socket.connect(corePaths(options.runDir).subscribeEndpoint);
+    for (const p of normalizePrefixes(options.prefixes)) this.socket.subscribe(p + '\0');
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<SubscribedEvent> {
+    while (!this.closed) {
+      let frames: Buffer[];
+      try {
+        frames = await this.socket.receive();
+      } catch (err) {
+        if (this.closed) return;
+        throw err;
+      }
+      const body = frames[1];
+      if (!body) continue;
+      const s = body.toString('utf8');
+      let pos = s.startsWith(WIRE_MAGIC) ? WIRE_MAGIC.length : 0;
+      while (pos < s.length) {
+        let nl = s.indexOf('\n', pos);
+        if (nl < 0) nl = s.length;
+        const sp = s.indexOf(' ', pos);
+        if (sp > pos && sp < nl) yield { key: s.slice(pos, sp), json: s.slice(sp + 1, nl) };
+        pos = nl + 1;
+      }
+    }
+  }
+
+  /** Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+}
+
+/** The prefixes not covered by another one of the list ("" covers all). */
+export function normalizePrefixes(prefixes: readonly string[]): string[] {
+  const list = prefixes.length === 0 ? [''] : [...new Set(prefixes)];
+  return list.filter((p) => !list.some((q) => q !== p && p.startsWith(q)));
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBatch, encodeBatch, eventJson, humanTime, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
+
+function decode(frame: Buffer) {
+  const events: Array<[string, string]> = [];
+  const malformed: Partial<Record<MalformedReason, number>> = {};
+  decodeBatch(frame, {
+    event: (k, j) => events.push([k, j]),
+    malformed: (r, n) => (malformed[r] = (malformed[r] ?? 0) + n),
+  });
+  return { events, malformed };
+}
+
+describe('wire format', () => {
+  it('round-trips a batch of events, text with newlines included', () => {
+    const a = textEventJson('line one\nstill one', 'n1');
+    const b = textEventJson('two', 'n1');
+    const { events, malformed } = decode(Buffer.from(encodeBatch([wireLine('systail.a', a), wireLine('systail.b', b)])));
+    expect(events).toEqual([
+      ['systail.a', a],
+      ['systail.b', b],
+    ]);
+    expect(JSON.parse(events[0][1]).text).toBe('line one\nstill one');
+    expect(malformed).toEqual({});
+  });
+
+  it('counts garbage instead of passing it on', () => {
+    expect(decode(Buffer.from([0xff, 0x00, 0x13, 0x37])).malformed).toEqual({ bad_batch: 1 });
+    const mixed = 'LY1\nbad..key {"text":"x"}\nnospace\nok.key {"text":"y"}\nok.key not-json\n';
+    const { events, malformed } = decode(Buffer.from(mixed));
+    expect(events).toEqual([['ok.key', '{"text":"y"}']]);
+    expect(malformed).toEqual({ bad_key: 1, bad_event: 2 });
+  });
+});
+
+describe('events', () => {
+  it('stamps node_id, unix_time and human_time when the caller did not', () => {
+    const ev = JSON.parse(eventJson({ text: 'hi', extra: 1 }, 'node-a')!);
+    expect(ev).toMatchObject({ text: 'hi', extra: 1, node_id: 'node-a' });
+    expect(typeof ev.unix_time).toBe('number');
+    expect(ev.human_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$/);
+  });
+
+  it('keeps fields the caller gave and refuses events without text', () => {
+    const ev = JSON.parse(eventJson({ text: 'hi', node_id: 'mine', unix_time: 10 }, 'node-a')!);
+    expect(ev.node_id).toBe('mine');
+    expect(ev.unix_time).toBe(10);
+    expect(ev.human_time).toBe(humanTime(10));
+    expect(eventJson({ message: 'no text' }, 'n')).toBeNull();
+  });
+
+  it('formats RFC 3339 times with the local offset', () => {
+    const t = 1_700_000_000.5;
+    const ht = humanTime(t);
+    expect(new Date(ht).getTime()).toBe(t * 1000);
+  });
+});
