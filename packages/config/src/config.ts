@@ -1,0 +1,456 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { defaultNodeId, keyProblem } from '@logyard/bus';
+import { ConfigError } from './errors.js';
+
+/** The config file read when neither --config nor LOGYARD_CONFIG names one, if it exists. */
+export const SYSTEM_CONFIG_FILE = '/etc/logyard/logyard.yaml';
+
+export const CLIENT_NAMES = ['systail', 'apptail', 'events', 'receive'] as const;
+export type ClientName = (typeof CLIENT_NAMES)[number];
+
+export const SEVERITIES = ['INFO', 'WARNING', 'ERROR'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const APP_LOG_FORMATS = ['plain', 'docker-json'] as const;
+export type AppLogFormat = (typeof APP_LOG_FORMATS)[number];
+
+/** The global command-line flags (SPEC section 6); each wins over its environment variable. */
+export interface GlobalOptions {
+  config?: string;
+  store?: string;
+  runDir?: string;
+  stateDir?: string;
+  nodeId?: string;
+  status?: string;
+}
+
+export interface EventRule {
+  /** A cheap pre-check: lines without it are not matched against `regex`. */
+  substring?: string;
+  regex: string;
+  /** The event's `desc`, with `$1`... replaced by the regex's groups. */
+  format: string;
+  severity: Severity;
+}
+
+export interface AppLogPattern {
+  /** Absolute path with `{app_id}`, `{instance_index}` and `{source}` placeholders. */
+  path: string;
+  format: AppLogFormat;
+}
+
+/** The effective configuration: every value set, every path absolute. */
+export interface LogyardConfig {
+  /** The file that was read (absolute), if any. */
+  configFile?: string;
+  nodeId: string;
+  runDir: string;
+  stateDir: string;
+  /** `file://<absolute dir>`, `etcd://...` or `etcds://...`. */
+  store: string;
+  /** `host:port` of the TCP status API, or `off`. */
+  status: string;
+  clients: ClientName[];
+  fileDrainRoots: string[];
+  formats: Record<string, string>;
+  builtinDrains: Record<string, string>;
+  systail: { maxLine: number; files: Record<string, string> };
+  apptail: { rate: number; burst: number; patterns: AppLogPattern[] };
+  /** Rules by systail name (or `__all__`), then by event type. */
+  events: { rules: Record<string, Record<string, EventRule>> };
+  receive: { syslog: string[]; json: string[]; jsonKeyPrefix: string; rate: number; burst: number };
+}
+
+const TOP_LEVEL_KEYS = [
+  'node_id', 'run_dir', 'state_dir', 'store', 'status', 'clients', 'file_drain_roots',
+  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive',
+] as const;
+const SYSTAIL_KEYS = ['max_line', 'files'] as const;
+const APPTAIL_KEYS = ['rate', 'burst', 'patterns'] as const;
+const APPTAIL_PATTERN_KEYS = ['path', 'format'] as const;
+const APPTAIL_PLACEHOLDERS = ['app_id', 'instance_index', 'source'];
+const EVENTS_KEYS = ['rules'] as const;
+const EVENT_RULE_KEYS = ['substring', 'regex', 'format', 'severity'] as const;
+const RECEIVE_KEYS = ['syslog', 'json', 'json_key_prefix', 'rate', 'burst'] as const;
+
+/** Formats the drains define themselves; a config format of that name could never be used. */
+const BUILTIN_FORMAT_NAMES = ['json', 'raw'];
+const NAME_RE = /^[A-Za-z0-9_.-]+$/;
+/** Drain names as in SPEC section 3 (the store refuses any other). */
+const MAX_DRAIN_NAME_BYTES = 128;
+/** A systail name is one key segment; `*` marks a glob entry whose files name themselves. */
+const SYSTAIL_NAME_RE = /^[A-Za-z0-9_:*-]+$/;
+const KEY_SEGMENT_RE = /^[A-Za-z0-9_:-]+$/;
+const HOST_PORT_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):([0-9]+)$/;
+const URI_SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+/**
+ * The effective configuration (SPEC sections 6 and 7): each of the global settings comes from its
+ * flag, else its environment variable, else the config file, else its default; everything else
+ * from the config file or its default. Throws ConfigError naming the source, the key and the problem.
+ *
+ * @param systemConfigFile read when no file is named and it exists; tests point it elsewhere.
+ */
+export function loadConfig(
+  flags: GlobalOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  systemConfigFile: string = SYSTEM_CONFIG_FILE,
+): LogyardConfig {
+  const cwd = process.cwd();
+  const configFile = chooseConfigFile(flags, env, systemConfigFile, cwd);
+  const fileContent = configFile === undefined ? {} : readConfigFile(configFile);
+  // Without a file, nothing is read from it, so this origin never appears in an error.
+  const file: Origin = { source: configFile ?? 'config', baseDir: configFile === undefined ? cwd : dirname(configFile) };
+  checkKnownKeys(fileContent, file, TOP_LEVEL_KEYS);
+
+  /** A global setting: the flag, else the environment variable, else the file's key. */
+  const layered = (flagValue: string | undefined, flag: string, variable: string, key: string): [unknown, Origin] => {
+    if (flagValue !== undefined) return [flagValue, { source: flag, baseDir: cwd }];
+    const fromEnv = env[variable];
+    // An empty variable counts as unset, as shells make it easy to export one by accident.
+    if (fromEnv) return [fromEnv, { source: variable, baseDir: cwd }];
+    return [fileContent[key], child(file, key)];
+  };
+
+  const stateDir = readPath(...layered(flags.stateDir, '--state-dir', 'LOGYARD_STATE_DIR', 'state_dir')) ?? defaultStateDir(env);
+  const fileDrainRoots = readList(fileContent.file_drain_roots, child(file, 'file_drain_roots'), requirePath);
+
+  return {
+    ...(configFile === undefined ? {} : { configFile }),
+    nodeId: readNodeId(...layered(flags.nodeId, '--node-id', 'LOGYARD_NODE_ID', 'node_id')) ?? defaultNodeId(),
+    runDir: readPath(...layered(flags.runDir, '--run-dir', 'LOGYARD_RUN_DIR', 'run_dir')) ?? defaultRunDir(env),
+    stateDir,
+    store: readStore(...layered(flags.store, '--store', 'LOGYARD_STORE', 'store')) ?? `file://${join(stateDir, 'store')}`,
+    status: readStatus(...layered(flags.status, '--status', 'LOGYARD_STATUS', 'status')) ?? '127.0.0.1:8891',
+    clients: readClients(fileContent.clients, child(file, 'clients')),
+    fileDrainRoots: fileDrainRoots ?? [join(stateDir, 'files'), '/var/log/logyard'],
+    formats: readFormats(fileContent.formats, child(file, 'formats')),
+    builtinDrains: readBuiltinDrains(fileContent.builtin_drains, child(file, 'builtin_drains')),
+    systail: readSystail(fileContent.systail, child(file, 'systail')),
+    apptail: readApptail(fileContent.apptail, child(file, 'apptail')),
+    events: readEvents(fileContent.events, child(file, 'events')),
+    receive: readReceive(fileContent.receive, child(file, 'receive')),
+  };
+}
+
+function defaultRunDir(env: NodeJS.ProcessEnv): string {
+  const runtimeDir = env.XDG_RUNTIME_DIR;
+  // The XDG spec says relative values are invalid and must be ignored.
+  if (runtimeDir && isAbsolute(runtimeDir)) return join(runtimeDir, 'logyard');
+  return `/tmp/logyard-${process.getuid?.() ?? userInfo().username}`;
+}
+
+function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const stateHome = env.XDG_STATE_HOME;
+  if (stateHome && isAbsolute(stateHome)) return join(stateHome, 'logyard');
+  return join(env.HOME || homedir(), '.local', 'state', 'logyard');
+}
+
+function chooseConfigFile(flags: GlobalOptions, env: NodeJS.ProcessEnv, systemConfigFile: string, cwd: string): string | undefined {
+  const named =
+    flags.config !== undefined ? { path: flags.config, by: '--config' }
+    : env.LOGYARD_CONFIG ? { path: env.LOGYARD_CONFIG, by: 'LOGYARD_CONFIG' }
+    : undefined;
+  if (named === undefined) return existsSync(systemConfigFile) ? systemConfigFile : undefined;
+  if (named.path === '') throw new ConfigError(named.by, undefined, 'must not be empty');
+  const path = resolve(cwd, named.path);
+  if (!existsSync(path)) throw new ConfigError(path, undefined, `does not exist (named by ${named.by})`);
+  return path;
+}
+
+type Mapping = Record<string, unknown>;
+
+function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readConfigFile(path: string): Mapping {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, undefined, `cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
+  const [error] = doc.errors;
+  if (error) {
+    const { line, col } = lines.linePos(error.pos[0]);
+    // yaml's own text for this one points at its API, not at the user's mistake.
+    const problem = error.code === 'MULTIPLE_DOCS' ? 'holds more than one YAML document' : error.message;
+    throw new ConfigError(path, undefined, `line ${line}, column ${col}: ${problem}`, { cause: error });
+  }
+  const content: unknown = doc.toJS();
+  if (content == null) return {}; // an empty file, or one with only comments
+  if (!isMapping(content)) throw new ConfigError(path, undefined, 'must be a YAML mapping of keys such as "store: ..."');
+  return content;
+}
+
+/** Where a value came from: named in errors, and the directory its relative paths start from. */
+interface Origin {
+  source: string;
+  key?: string;
+  baseDir: string;
+}
+
+function child(parent: Origin, name: string | number): Origin {
+  const part = typeof name === 'number' ? `[${name}]` : name;
+  const key = parent.key === undefined ? part : typeof name === 'number' ? parent.key + part : `${parent.key}.${part}`;
+  return { ...parent, key };
+}
+
+function fail(origin: Origin, problem: string): never {
+  throw new ConfigError(origin.source, origin.key, problem);
+}
+
+// The readers below return undefined for an absent or null value: `key:` with nothing after it
+// (say, everything below it commented out) means "use the default", as in the shipped config.
+
+function checkKnownKeys(mapping: Mapping, origin: Origin, known: readonly string[]): void {
+  for (const key of Object.keys(mapping)) {
+    if (!known.includes(key)) fail(child(origin, key), `unknown key (expected one of: ${known.join(', ')})`);
+  }
+}
+
+function readMapping(value: unknown, origin: Origin, knownKeys?: readonly string[]): Mapping | undefined {
+  if (value == null) return undefined;
+  if (!isMapping(value)) fail(origin, 'must be a mapping');
+  if (knownKeys) checkKnownKeys(value, origin, knownKeys);
+  return value;
+}
+
+function readString(value: unknown, origin: Origin): string | undefined {
+  if (value == null) return undefined;
+  if (typeof value !== 'string') fail(origin, 'must be a string');
+  if (value === '') fail(origin, 'must not be empty');
+  return value;
+}
+
+function requireString(value: unknown, origin: Origin): string {
+  if (value === undefined) fail(origin, 'is required');
+  return readString(value, origin) ?? fail(origin, 'must not be empty');
+}
+
+function readPath(value: unknown, origin: Origin): string | undefined {
+  const path = readString(value, origin);
+  return path === undefined ? undefined : resolve(origin.baseDir, path);
+}
+
+function requirePath(value: unknown, origin: Origin): string {
+  return resolve(origin.baseDir, requireString(value, origin));
+}
+
+function readList<T>(value: unknown, origin: Origin, readItem: (item: unknown, origin: Origin) => T): T[] | undefined {
+  if (value == null) return undefined;
+  if (!Array.isArray(value)) fail(origin, 'must be a list');
+  return value.map((item, index) => readItem(item, child(origin, index)));
+}
+
+function readPositiveInteger(value: unknown, origin: Origin): number | undefined {
+  if (value == null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) fail(origin, 'must be a positive integer');
+  return value;
+}
+
+function readPositiveNumber(value: unknown, origin: Origin): number | undefined {
+  if (value == null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(origin, 'must be a positive number');
+  return value;
+}
+
+function readNodeId(value: unknown, origin: Origin): string | undefined {
+  const nodeId = readString(value, origin);
+  // The node_id ends systail keys and names the node's entries in the store.
+  const problem = nodeId === undefined ? null : keyProblem(nodeId);
+  if (problem) fail(origin, `must be usable in a key: ${problem}`);
+  return nodeId;
+}
+
+function readStore(value: unknown, origin: Origin): string | undefined {
+  const uri = readString(value, origin);
+  if (uri === undefined) return undefined;
+  if (uri.startsWith('file://')) {
+    const dir = uri.slice('file://'.length);
+    if (dir === '') fail(origin, 'file:// must be followed by a directory');
+    return `file://${resolve(origin.baseDir, dir)}`;
+  }
+  // The value is not echoed: an etcd URI may hold a password.
+  if (!uri.startsWith('etcd://') && !uri.startsWith('etcds://')) fail(origin, 'must start with file://, etcd:// or etcds://');
+  return uri;
+}
+
+function readStatus(value: unknown, origin: Origin): string | undefined {
+  const address = readString(value, origin);
+  if (address === undefined || address === 'off') return address;
+  const problem = hostPortProblem(address);
+  if (problem) fail(origin, `must be "off" or host:port: ${problem}`);
+  return address;
+}
+
+function hostPortProblem(address: string): string | null {
+  const match = HOST_PORT_RE.exec(address);
+  if (!match) return `"${address}" is not host:port`;
+  const port = Number(match[1]);
+  if (port < 1 || port > 65535) return `port ${match[1]} is not between 1 and 65535`;
+  return null;
+}
+
+function readClients(value: unknown, origin: Origin): ClientName[] {
+  const names = readList(value, origin, requireString) ?? [];
+  names.forEach((name, index) => {
+    if (!(CLIENT_NAMES as readonly string[]).includes(name)) {
+      fail(child(origin, index), `unknown client "${name}" (expected one of: ${CLIENT_NAMES.join(', ')})`);
+    }
+    if (names.indexOf(name) !== index) fail(child(origin, index), `"${name}" is listed twice`);
+  });
+  return names as ClientName[];
+}
+
+/** A mapping of names to values, each name checked by `nameProblem`, each value read by `readValue`. */
+function readNamedValues<T>(
+  value: unknown,
+  origin: Origin,
+  nameProblem: (name: string) => string | null,
+  readValue: (value: unknown, origin: Origin) => T,
+): Record<string, T> {
+  const mapping = readMapping(value, origin) ?? {};
+  const result: Record<string, T> = {};
+  for (const [name, item] of Object.entries(mapping)) {
+    const itemOrigin = child(origin, name);
+    const problem = nameProblem(name);
+    if (problem) fail(itemOrigin, problem);
+    result[name] = readValue(item, itemOrigin);
+  }
+  return result;
+}
+
+function readFormats(value: unknown, origin: Origin): Record<string, string> {
+  const nameProblem = (name: string): string | null => {
+    if (!NAME_RE.test(name)) return 'a format name may only contain [A-Za-z0-9_.-]';
+    if (BUILTIN_FORMAT_NAMES.includes(name)) return `"${name}" is a built-in format and cannot be redefined`;
+    return null;
+  };
+  return readNamedValues(value, origin, nameProblem, requireString);
+}
+
+function readBuiltinDrains(value: unknown, origin: Origin): Record<string, string> {
+  const nameProblem = (name: string): string | null => {
+    if (!name.startsWith('builtin.') || name === 'builtin.') return 'a builtin drain name must start with "builtin." and go on';
+    if (!NAME_RE.test(name)) return 'a drain name may only contain [A-Za-z0-9_.-]';
+    if (Buffer.byteLength(name) > MAX_DRAIN_NAME_BYTES) return `a drain name must be at most ${MAX_DRAIN_NAME_BYTES} bytes`;
+    return null;
+  };
+  const readUri = (uri: unknown, uriOrigin: Origin): string => {
+    const text = requireString(uri, uriOrigin);
+    // The rest of the URI is the drains' to check; the value is not echoed as it may hold a password.
+    if (!URI_SCHEME_RE.test(text)) fail(uriOrigin, 'must be a drain URI such as redis://host:port/?filter=...');
+    return text;
+  };
+  return readNamedValues(value, origin, nameProblem, readUri);
+}
+
+function readSystail(value: unknown, origin: Origin): LogyardConfig['systail'] {
+  const section = readMapping(value, origin, SYSTAIL_KEYS) ?? {};
+  const nameProblem = (name: string): string | null =>
+    SYSTAIL_NAME_RE.test(name) ? null : 'a systail name may only contain [A-Za-z0-9_:-] (and * for a glob)';
+  return {
+    maxLine: readPositiveInteger(section.max_line, child(origin, 'max_line')) ?? 4096,
+    files: readNamedValues(section.files, child(origin, 'files'), nameProblem, requirePath),
+  };
+}
+
+function readApptail(value: unknown, origin: Origin): LogyardConfig['apptail'] {
+  const section = readMapping(value, origin, APPTAIL_KEYS) ?? {};
+  return {
+    rate: readPositiveNumber(section.rate, child(origin, 'rate')) ?? 100,
+    burst: readPositiveInteger(section.burst, child(origin, 'burst')) ?? 10_000,
+    patterns: readList(section.patterns, child(origin, 'patterns'), readAppLogPattern) ?? [],
+  };
+}
+
+function readAppLogPattern(value: unknown, origin: Origin): AppLogPattern {
+  const pattern = readMapping(value, origin, APPTAIL_PATTERN_KEYS) ?? fail(origin, 'must be a mapping with path and format');
+  const pathOrigin = child(origin, 'path');
+  const path = requirePath(pattern.path, pathOrigin);
+  const placeholders = [...path.matchAll(/\{([^}]*)\}/g)].map((match) => match[1]);
+  for (const placeholder of placeholders) {
+    if (!APPTAIL_PLACEHOLDERS.includes(placeholder)) {
+      fail(pathOrigin, `unknown placeholder {${placeholder}} (expected {${APPTAIL_PLACEHOLDERS.join('}, {')}})`);
+    }
+  }
+  // apptail keys are apptail.<app_id>, so every matched file must tell its app.
+  if (!placeholders.includes('app_id')) fail(pathOrigin, 'must contain {app_id}');
+  const formatOrigin = child(origin, 'format');
+  const format = readString(pattern.format, formatOrigin) ?? 'plain';
+  if (!(APP_LOG_FORMATS as readonly string[]).includes(format)) {
+    fail(formatOrigin, `must be one of: ${APP_LOG_FORMATS.join(', ')}`);
+  }
+  return { path, format: format as AppLogFormat };
+}
+
+function readEvents(value: unknown, origin: Origin): LogyardConfig['events'] {
+  const section = readMapping(value, origin, EVENTS_KEYS) ?? {};
+  const groupProblem = (name: string): string | null =>
+    KEY_SEGMENT_RE.test(name) ? null : 'must be __all__ or a systail name ([A-Za-z0-9_:-])';
+  const typeProblem = (type: string): string | null => {
+    const problem = keyProblem(`event.${type}`);
+    return problem && `an event type must make a valid key event.<type>: ${problem}`;
+  };
+  const readRules = (rules: unknown, rulesOrigin: Origin): Record<string, EventRule> =>
+    readNamedValues(rules, rulesOrigin, typeProblem, readEventRule);
+  return { rules: readNamedValues(section.rules, child(origin, 'rules'), groupProblem, readRules) };
+}
+
+function readEventRule(value: unknown, origin: Origin): EventRule {
+  const rule = readMapping(value, origin, EVENT_RULE_KEYS) ?? fail(origin, 'must be a mapping with regex and format');
+  const regexOrigin = child(origin, 'regex');
+  const regex = requireString(rule.regex, regexOrigin);
+  try {
+    new RegExp(regex);
+  } catch (err) {
+    fail(regexOrigin, `is not a valid regular expression: ${(err as Error).message}`);
+  }
+  const severityOrigin = child(origin, 'severity');
+  const severity = readString(rule.severity, severityOrigin) ?? 'INFO';
+  if (!(SEVERITIES as readonly string[]).includes(severity)) fail(severityOrigin, `must be one of: ${SEVERITIES.join(', ')}`);
+  const substring = readString(rule.substring, child(origin, 'substring'));
+  return {
+    ...(substring === undefined ? {} : { substring }),
+    regex,
+    format: requireString(rule.format, child(origin, 'format')),
+    severity: severity as Severity,
+  };
+}
+
+function readReceive(value: unknown, origin: Origin): LogyardConfig['receive'] {
+  const section = readMapping(value, origin, RECEIVE_KEYS) ?? {};
+  const prefixOrigin = child(origin, 'json_key_prefix');
+  const jsonKeyPrefix = readString(section.json_key_prefix, prefixOrigin) ?? 'app';
+  const prefixProblem = keyProblem(jsonKeyPrefix);
+  if (prefixProblem) fail(prefixOrigin, `must be a valid key: ${prefixProblem}`);
+  return {
+    syslog: readList(section.syslog, child(origin, 'syslog'), readListenAddress) ?? [],
+    json: readList(section.json, child(origin, 'json'), readListenAddress) ?? [],
+    jsonKeyPrefix,
+    rate: readPositiveNumber(section.rate, child(origin, 'rate')) ?? 1000,
+    burst: readPositiveInteger(section.burst, child(origin, 'burst')) ?? 5000,
+  };
+}
+
+/** `udp://host:port`, `tcp://host:port` or `unixgram://<path>` (made absolute). */
+function readListenAddress(value: unknown, origin: Origin): string {
+  const address = requireString(value, origin);
+  const match = /^(udp|tcp|unixgram):\/\/(.*)$/.exec(address);
+  if (!match) fail(origin, `must be udp://host:port, tcp://host:port or unixgram://path, not "${address}"`);
+  const [, scheme, rest] = match;
+  if (scheme === 'unixgram') {
+    if (rest === '') fail(origin, 'unixgram:// must be followed by a socket path');
+    return `unixgram://${resolve(origin.baseDir, rest)}`;
+  }
+  const problem = hostPortProblem(rest);
+  if (problem) fail(origin, problem);
+  return address;
+}

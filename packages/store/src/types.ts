@@ -1,0 +1,87 @@
+import type { StoreError } from './errors.js';
+
+/** A drain as kept in the store (SPEC section 3). */
+export interface DrainRecord {
+  name: string;
+  uri: string;
+  /** Unix time (seconds) of the last add or replace. */
+  created: number;
+  /** Set for drains that live only while their creator refreshes them (`logyard tail`). */
+  temporary?: boolean;
+  /**
+   * Set when the stored entry cannot be used (not valid JSON, missing fields); `uri` is then empty.
+   * Such a drain is listed rather than hidden so that `drain list` shows it and a core can report it.
+   */
+  problem?: string;
+}
+
+/** A drain's state on one node (SPEC section 5), as published by that node's core. */
+export interface NodeDrainStatus {
+  drain: string;
+  node_id: string;
+  state: string;
+  error?: string;
+  sent: number;
+  /** Dropped events by reason. */
+  dropped: Record<string, number>;
+  buffered: number;
+  /** Unix time (seconds) of this status. */
+  updated: number;
+}
+
+export interface NodeInfo {
+  node_id: string;
+  /** Unix time (seconds) the node's core started. */
+  started: number;
+  version: string;
+}
+
+/** Keeps a temporary drain alive. */
+export interface TemporaryHandle {
+  /** Stops refreshing and deletes the drain (unless someone replaced it meanwhile). Safe to call twice. */
+  release(): Promise<void>;
+}
+
+export interface StoreWatch {
+  close(): Promise<void>;
+}
+
+/**
+ * Where drains, formats and node status are kept. Backends (file://, etcd://) differ only in reach;
+ * every method behaves the same on each. Methods throw InvalidNameError for bad names and
+ * StoreUnavailableError when the store cannot be reached.
+ */
+export interface Store {
+  /** The store's URI, with any password shown as `***`. */
+  readonly description: string;
+
+  /** Every drain, sorted by name; temporary drains whose creator stopped refreshing are left out. */
+  listDrains(): Promise<DrainRecord[]>;
+  getDrain(name: string): Promise<DrainRecord | undefined>;
+  /** Adds or replaces a drain; `created` becomes now. Refuses `builtin.*` names. */
+  putDrain(name: string, uri: string): Promise<void>;
+  /** Adds a drain that vanishes about 10 s after the returned handle stops refreshing it (its process died). */
+  putTemporaryDrain(name: string, uri: string): Promise<TemporaryHandle>;
+  /** False when no such drain existed. Refuses `builtin.*` names. */
+  deleteDrain(name: string): Promise<boolean>;
+  /**
+   * Calls `onChange` with every drain (as listDrains) at once, then after every change, including
+   * changes by other processes and expiry of temporary drains. Errors while watching go to
+   * `onError` and are retried; meanwhile the last set delivered stays current.
+   */
+  watchDrains(onChange: (drains: DrainRecord[]) => void, onError?: (error: StoreError) => void): Promise<StoreWatch>;
+
+  /** Announces this node; refreshed until close(). A node that stops refreshing vanishes with its status. */
+  registerNode(info: NodeInfo): Promise<void>;
+  putStatus(status: NodeDrainStatus): Promise<void>;
+  deleteStatus(drain: string, nodeId: string): Promise<void>;
+  /** Status entries of live (registered and refreshed) nodes, sorted by drain, then node. */
+  listStatus(): Promise<NodeDrainStatus[]>;
+
+  /** Named templates, by name. */
+  listFormats(): Promise<Record<string, string>>;
+  putFormat(name: string, template: string): Promise<void>;
+
+  /** Waits for writes in progress, then drops this process's node entry and temporary drains. Safe to call twice. */
+  close(): Promise<void>;
+}
