@@ -53,7 +53,7 @@ export async function startRedis(port?: number, dir?: string): Promise<RunningSe
     dir: d,
     process: proc,
     async stop() {
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGKILL');
         await exited;

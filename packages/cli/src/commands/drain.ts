@@ -1,0 +1,112 @@
+import type { Command } from 'commander';
+import { drainNameProblem } from '@logyard/store';
+import { mergeDrainArgs, parseDrainUri, redactUri } from '@logyard/drains';
+import { configOf, withStore } from '../context.js';
+import { runtimeError, usageError } from '../errors.js';
+import { formatTable } from '../table.js';
+
+export function registerDrainCommands(program: Command): void {
+  const drain = program.command('drain').description('add, delete, list drains and show their status');
+
+  drain
+    .command('add')
+    .description('add or replace a drain; flags are merged into the URI query')
+    .argument('<name>', 'drain name: [A-Za-z0-9_.-]+')
+    .argument('<uri>', 'drain URI, e.g. tcp://host:port?filter=systail')
+    .argument('[params...]', 'more URI params as key=value')
+    .option('-f, --filter <prefix>', 'key prefix to send (repeatable)', collect, [] as string[])
+    .option('--format <format>', 'json, raw, a named format or an inline {{template}}')
+    .action(async (name: string, uri: string, params: string[], opts: { filter: string[]; format?: string }, cmd: Command) => {
+      const config = configOf(cmd);
+      checkStoredName(name);
+      const extra: Record<string, string> = {};
+      for (const p of params) {
+        const eq = p.indexOf('=');
+        if (eq <= 0) throw usageError(`drain param "${p}" must be key=value`);
+        extra[p.slice(0, eq)] = p.slice(eq + 1);
+      }
+      const merged = mergeDrainArgs(uri, { filters: opts.filter, format: opts.format, params: extra });
+      parseDrainUri(merged, { formats: config.formats });
+      await withStore(config, (store) => store.putDrain(name, merged));
+      process.stdout.write(`added drain ${name}: ${redactUri(merged)}\n`);
+    });
+
+  drain
+    .command('delete')
+    .description('remove drains')
+    .argument('<names...>', 'drain names')
+    .action(async (names: string[], _opts: unknown, cmd: Command) => {
+      const config = configOf(cmd);
+      for (const name of names) {
+        if (name in config.builtinDrains || name.startsWith('builtin.')) {
+          throw usageError(`drain ${name} is built in: it is defined by builtin_drains in the config, not in the store`);
+        }
+      }
+      const missing = await withStore(config, async (store) => {
+        const unknown: string[] = [];
+        for (const name of names) if (!(await store.deleteDrain(name))) unknown.push(name);
+        return unknown;
+      });
+      for (const name of names) if (!missing.includes(name)) process.stdout.write(`deleted drain ${name}\n`);
+      if (missing.length) throw runtimeError(`no drain named ${missing.join(', ')}`);
+    });
+
+  drain
+    .command('list')
+    .description('NAME  URI, one a line, sorted')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = configOf(cmd);
+      const stored = await withStore(config, (store) => store.listDrains());
+      const rows = [
+        ...Object.entries(config.builtinDrains).map(([name, uri]) => ({ name, uri: redactUri(uri), builtin: true })),
+        ...stored.map((d) => ({ name: d.name, uri: redactUri(d.uri), builtin: false })),
+      ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(formatTable(rows.map((r) => (r.builtin ? [r.name, r.uri, '(built in)'] : [r.name, r.uri]))));
+    });
+
+  drain
+    .command('status')
+    .description('NAME  NODE  STATE  SENT  DROPPED  ERROR, one row per drain per node')
+    .argument('[names...]', 'only these drains')
+    .option('--json', 'print JSON')
+    .option('--not-running', 'only rows whose state is not RUNNING')
+    .action(async (names: string[], opts: { json?: boolean; notRunning?: boolean }, cmd: Command) => {
+      const config = configOf(cmd);
+      const { statuses, drains } = await withStore(config, async (store) => ({
+        statuses: await store.listStatus(),
+        drains: await store.listDrains(),
+      }));
+      const known = new Set([...drains.map((d) => d.name), ...Object.keys(config.builtinDrains), ...statuses.map((s) => s.drain)]);
+      const unknown = names.filter((n) => !known.has(n));
+      if (unknown.length) throw runtimeError(`no drain named ${unknown.join(', ')}`);
+      const rows = statuses
+        .filter((s) => names.length === 0 || names.includes(s.drain))
+        .filter((s) => !opts.notRunning || s.state !== 'RUNNING')
+        .sort((a, b) => (a.drain === b.drain ? a.node_id.localeCompare(b.node_id) : a.drain < b.drain ? -1 : 1));
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        return;
+      }
+      const table = [['NAME', 'NODE', 'STATE', 'SENT', 'DROPPED', 'ERROR']];
+      for (const s of rows) {
+        const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
+        table.push([s.drain, s.node_id, s.state, String(s.sent), String(dropped), s.error ?? '']);
+      }
+      process.stdout.write(formatTable(table));
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function checkStoredName(name: string): void {
+  const problem = drainNameProblem(name);
+  if (problem) throw usageError(problem);
+  if (name.startsWith('builtin.')) throw usageError(`drain name ${name}: builtin.* drains are defined by builtin_drains in the config`);
+}

@@ -1,0 +1,48 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '@logyard/core';
+import { registerCoreCommands } from './commands/core.js';
+import { registerDrainCommands } from './commands/drain.js';
+import { registerPublishCommand } from './commands/publish.js';
+import { registerStatusCommand } from './commands/status.js';
+import { describeFailure } from './context.js';
+import { EXIT_USAGE } from './errors.js';
+
+export function buildProgram(): Command {
+  const program = new Command('logyard')
+    .description('Logyard: a brokerless pub/sub log bus for clusters')
+    .version(VERSION, '--version')
+    .option('-c, --config <file>', 'config file (env LOGYARD_CONFIG; default /etc/logyard/logyard.yaml when it exists)')
+    .option('--store <uri>', 'file://DIR or etcd://HOST:PORT (env LOGYARD_STORE)')
+    .option('--run-dir <dir>', "the core's sockets (env LOGYARD_RUN_DIR)")
+    .option('--state-dir <dir>', 'embedded store, buffers, positions (env LOGYARD_STATE_DIR)')
+    .option('--node-id <id>', 'this node\'s id (env LOGYARD_NODE_ID)')
+    .option('--status <addr>', 'status HTTP address host:port or off (env LOGYARD_STATUS)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCoreCommands(program);
+  registerDrainCommands(program);
+  registerPublishCommand(program);
+  registerStatusCommand(program);
+  for (const sub of allCommands(program)) sub.exitOverride();
+  return program;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message; help and --version are successes, the rest is bad usage.
+      const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version';
+      process.exit(ok ? 0 : EXIT_USAGE);
+    }
+    const { code, message } = describeFailure(err);
+    process.stderr.write(`logyard: ${message}\n`);
+    if (process.env.LOGYARD_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    process.exit(code);
+  }
+}

@@ -1,0 +1,221 @@
+import { Pull } from 'zeromq';
+import { corePaths, decodeBatch, nowUnix, type BatchSink, type MalformedReason } from '@logyard/bus';
+import type { LogyardConfig } from '@logyard/config';
+import { openStore, type DrainRecord, type Store } from '@logyard/store';
+import type { DrainStatus } from '@logyard/drains';
+import { acquireLock, prepareRunDir } from './lock.js';
+import { DrainSet, type DrainDefinition } from './drain-set.js';
+import { SubscriberFanout } from './fanout.js';
+import { StatusServer, type CoreStatus } from './status.js';
+import { createMetrics } from './metrics.js';
+import { stderrLogger, type Logger } from './log.js';
+import { CoreError } from './errors.js';
+import { VERSION } from './version.js';
+
+export interface CoreOptions {
+  config: LogyardConfig;
+  log?: Logger;
+}
+
+/** Counters go to the store at most this often; state changes go at once. */
+const STATUS_PUBLISH_MS = 1000;
+
+/**
+ * The node's core: receives batches from local publishers, routes each event to the drains
+ * whose filters match its key and to local subscribers, and keeps its drains converged with
+ * the store.
+ */
+export class Core {
+  private readonly config: LogyardConfig;
+  private readonly log: Logger;
+  private readonly paths;
+  private readonly pull = new Pull({ receiveHighWaterMark: 1000, linger: 0 });
+  private readonly fanout;
+  private readonly drains: DrainSet;
+  private readonly statusServer: StatusServer;
+  private store: Store | null = null;
+  private storeWatch: { close(): Promise<void> } | null = null;
+  private releaseLock: (() => void) | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
+  private lastPublished = new Map<string, string>();
+  private publishing = false;
+  private publishAgain = false;
+  private readonly started = nowUnix();
+  private eventsIn = 0;
+  private unrouted = 0;
+  private readonly malformed: Record<MalformedReason, number> = { bad_batch: 0, bad_key: 0, bad_event: 0 };
+  private receiving: Promise<void> | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  private pendingDefinitions: DrainDefinition[] | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(options: CoreOptions) {
+    this.config = options.config;
+    this.log = options.log ?? stderrLogger;
+    this.paths = corePaths(this.config.runDir);
+    this.fanout = new SubscriberFanout(this.paths.subscribeEndpoint);
+    this.drains = new DrainSet(
+      () => ({
+        nodeId: this.config.nodeId,
+        formats: this.config.formats,
+        fileDrainRoots: this.config.fileDrainRoots,
+        onStatus: (s) => this.onDrainStatus(s),
+      }),
+      (name) => {
+        this.lastPublished.delete(name);
+        void this.store?.deleteStatus(name, this.config.nodeId).catch(() => {});
+      },
+    );
+    const metrics = createMetrics(() => this.status());
+    this.statusServer = new StatusServer(() => this.status(), metrics, this.log);
+  }
+
+  /** Starts a core; rejects (having released what it took) when it cannot. */
+  static async start(options: CoreOptions): Promise<Core> {
+    const core = new Core(options);
+    try {
+      await core.open();
+    } catch (err) {
+      await core.close();
+      throw err;
+    }
+    return core;
+  }
+
+  private async open(): Promise<void> {
+    const { config } = this;
+    prepareRunDir(config.runDir);
+    this.releaseLock = acquireLock(this.paths.lockFile);
+    this.store = await openStore(config.store);
+    try {
+      await this.pull.bind(this.paths.publishEndpoint);
+      await this.fanout.bind();
+    } catch (err) {
+      throw new CoreError(`cannot bind the core's sockets in ${config.runDir}: ${(err as Error).message}`, { cause: err });
+    }
+    await this.statusServer.listenUnix(this.paths.statusSocket);
+    if (config.status !== 'off') await this.statusServer.listenTcp(config.status);
+    await this.store.registerNode({ node_id: config.nodeId, started: this.started, version: VERSION });
+    this.storeWatch = await this.store.watchDrains((records) => this.onStoreDrains(records));
+    this.receiving = this.receive();
+    this.statusTimer = setInterval(() => void this.publishStatuses(), STATUS_PUBLISH_MS);
+    this.statusTimer.unref();
+    this.log('INFO', `core ${config.nodeId} listening in ${config.runDir}, store ${this.store.description}`);
+  }
+
+  status(): CoreStatus {
+    return {
+      node_id: this.config.nodeId,
+      version: VERSION,
+      pid: process.pid,
+      started: this.started,
+      store: this.store?.description ?? this.config.store,
+      events: { in: this.eventsIn, unrouted: this.unrouted, malformed: { ...this.malformed } },
+      subscribers: { sent: this.fanout.sent, dropped: this.fanout.dropped },
+      drains: this.drains.statuses().map((d) => (this.drains.isBuiltin(d.name) ? { ...d, builtin: true } : d)),
+    };
+  }
+
+  /** Stops taking events, stops the drains (awaiting sends in flight), then lets go of the store and the lock. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.statusTimer) clearInterval(this.statusTimer);
+      await this.storeWatch?.close().catch(() => {});
+      this.pull.close();
+      this.fanout.close();
+      await this.receiving;
+      await this.applying;
+      await this.drains.close();
+      await this.statusServer.close();
+      await this.store?.close().catch(() => {});
+      this.releaseLock?.();
+    })();
+    return this.closing;
+  }
+
+  private async receive(): Promise<void> {
+    const fanout = this.fanout;
+    const drains = this.drains;
+    const sink: BatchSink = {
+      event: (key, json) => {
+        if (drains.route(key, json) === 0 && !fanout.active) this.unrouted++;
+        if (fanout.active) fanout.offer(key, json);
+      },
+      malformed: (reason, count) => {
+        this.malformed[reason] += count;
+      },
+    };
+    try {
+      for await (const frames of this.pull) {
+        if (frames.length !== 1) {
+          this.malformed.bad_batch++;
+          continue;
+        }
+        this.eventsIn += decodeBatch(frames[0], sink);
+        fanout.endBatch();
+      }
+    } catch (err) {
+      if (!this.closing) this.log('ERROR', `core: receiving stopped: ${(err as Error).message}`);
+    }
+  }
+
+  private onStoreDrains(records: DrainRecord[]): void {
+    const builtin = Object.entries(this.config.builtinDrains).map(([name, uri]) => ({ name, uri, builtin: true }));
+    this.pendingDefinitions = [
+      ...builtin,
+      ...records.filter((r) => !isBuiltinName(r.name)).map((r) => ({ name: r.name, uri: r.uri, problem: r.problem })),
+    ];
+    // Changes apply one after another; a burst of changes collapses into the latest set.
+    this.applying = this.applying.then(async () => {
+      const defs = this.pendingDefinitions;
+      this.pendingDefinitions = null;
+      if (defs) await this.drains.apply(defs);
+    });
+  }
+
+  private onDrainStatus(status: DrainStatus): void {
+    const detail = status.error ? ` (${status.error})` : '';
+    this.log(status.state === 'FATAL' || status.state === 'RETRYING' ? 'WARN' : 'INFO', `drain ${status.name}: ${status.state}${detail}`);
+    setImmediate(() => void this.publishStatuses());
+  }
+
+  /** Writes to the store the drain statuses that changed since the last write. */
+  private async publishStatuses(): Promise<void> {
+    if (this.publishing) {
+      this.publishAgain = true;
+      return;
+    }
+    this.publishing = true;
+    try {
+      do {
+        this.publishAgain = false;
+        await this.publishChangedStatuses();
+      } while (this.publishAgain);
+    } finally {
+      this.publishing = false;
+    }
+  }
+
+  private async publishChangedStatuses(): Promise<void> {
+    const store = this.store;
+    if (!store || this.closing) return;
+    const now = nowUnix();
+    for (const s of this.drains.statuses()) {
+      const entry = { drain: s.name, node_id: this.config.nodeId, state: s.state, error: s.error, sent: s.sent, dropped: s.dropped, buffered: s.buffered };
+      const fingerprint = JSON.stringify(entry);
+      if (this.lastPublished.get(s.name) === fingerprint) continue;
+      this.lastPublished.set(s.name, fingerprint);
+      try {
+        await store.putStatus({ ...entry, updated: now });
+      } catch (err) {
+        this.lastPublished.delete(s.name);
+        this.log('WARN', `store: cannot write the status of drain ${s.name}: ${(err as Error).message}`);
+        return;
+      }
+    }
+  }
+}
+
+function isBuiltinName(name: string): boolean {
+  return name.startsWith('builtin.');
+}

@@ -1,0 +1,85 @@
+import { PrefixIndex } from '@logyard/bus';
+import { Drain, type DrainContext, type DrainStatus } from '@logyard/drains';
+
+export interface DrainDefinition {
+  name: string;
+  uri: string;
+  builtin?: boolean;
+  /** Set by the store when the entry itself is unreadable; the drain goes FATAL with it. */
+  problem?: string;
+}
+
+/**
+ * The running drains of this node and the index that routes keys to them.
+ * `apply` converges to a new set of definitions: new drains start, deleted ones stop,
+ * drains whose URI changed restart; the others are left alone.
+ */
+export class DrainSet {
+  private readonly drains = new Map<string, Drain>();
+  private readonly builtin = new Set<string>();
+  private readonly problems = new Map<string, string>();
+  private readonly index = new PrefixIndex<Drain>();
+  private closed = false;
+
+  constructor(
+    private readonly context: () => DrainContext,
+    private readonly onRemoved: (name: string) => void = () => {},
+  ) {}
+
+  /** Hands one event to every drain whose filters match its key. Returns how many matched. */
+  route(key: string, json: string): number {
+    const matched = this.index.match(key);
+    for (let i = 0; i < matched.length; i++) matched[i].push(key, json);
+    return matched.length;
+  }
+
+  async apply(definitions: readonly DrainDefinition[]): Promise<void> {
+    if (this.closed) return;
+    const wanted = new Map(definitions.map((d) => [d.name, d]));
+    const stopping: Promise<void>[] = [];
+    for (const [name, drain] of this.drains) {
+      const def = wanted.get(name);
+      if (!def || def.uri !== drain.uri || def.problem !== this.problems.get(name)) stopping.push(this.remove(name, drain, !def));
+    }
+    await Promise.all(stopping);
+    for (const def of definitions) {
+      if (this.drains.has(def.name)) continue;
+      const drain = new Drain(def.name, def.uri, this.context(), def.problem);
+      this.drains.set(def.name, drain);
+      if (def.problem) this.problems.set(def.name, def.problem);
+      if (def.builtin) this.builtin.add(def.name);
+      for (const filter of drain.filters.length ? drain.filters : drain.status().state === 'FATAL' ? [] : ['']) {
+        this.index.add(filter, drain);
+      }
+      drain.start();
+    }
+  }
+
+  statuses(): DrainStatus[] {
+    return [...this.drains.values()].map((d) => d.status()).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  isBuiltin(name: string): boolean {
+    return this.builtin.has(name);
+  }
+
+  get size(): number {
+    return this.drains.size;
+  }
+
+  /** Stops every drain, awaiting what they have in flight. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.drains].map(([name, d]) => this.remove(name, d, false)));
+  }
+
+  private async remove(name: string, drain: Drain, deleted: boolean): Promise<void> {
+    for (const filter of drain.filters.length ? drain.filters : ['']) this.index.remove(filter, drain);
+    this.drains.delete(name);
+    this.builtin.delete(name);
+    this.problems.delete(name);
+    await drain.close();
+    if (deleted) this.onRemoved(name);
+  }
+}
+

@@ -1,0 +1,110 @@
+import { XPublisher } from 'zeromq';
+import { PrefixIndex, WIRE_MAGIC } from '@logyard/bus';
+
+const MAX_PENDING_MESSAGES = 256;
+
+/**
+ * Hands events to local subscribers (e.g. the events client). Each subscription topic
+ * "<prefix>\0" is an exact channel: we learn the prefixes from XPUB's subscription messages,
+ * match keys against them ourselves and send one batch per channel. A subscriber that does
+ * not keep up costs drops (counted), never a stalled core.
+ */
+export class SubscriberFanout {
+  private readonly socket: XPublisher;
+  private readonly index = new PrefixIndex<string>();
+  private readonly channels = new Set<string>();
+  private pending: Array<[string, string]> = [];
+  private sending = false;
+  private closed = false;
+  private grouped = new Map<string, string[]>();
+  sent = 0;
+  dropped = 0;
+
+  constructor(endpoint: string) {
+    this.socket = new XPublisher({ noDrop: true, sendTimeout: 0, sendHighWaterMark: 1000, linger: 0 });
+    this.endpoint = endpoint;
+  }
+
+  private readonly endpoint: string;
+
+  async bind(): Promise<void> {
+    await this.socket.bind(this.endpoint);
+    void this.readSubscriptions();
+  }
+
+  get active(): boolean {
+    return this.channels.size > 0;
+  }
+
+  /** Called per event while a batch is routed. */
+  offer(key: string, json: string): void {
+    const prefixes = this.index.match(key);
+    for (let i = 0; i < prefixes.length; i++) {
+      let lines = this.grouped.get(prefixes[i]);
+      if (!lines) this.grouped.set(prefixes[i], (lines = []));
+      lines.push(key + ' ' + json);
+    }
+  }
+
+  /** Called after a batch: queues one message per channel that got events. */
+  endBatch(): void {
+    if (this.grouped.size === 0) return;
+    for (const [prefix, lines] of this.grouped) {
+      if (this.pending.length >= MAX_PENDING_MESSAGES) {
+        this.dropped += lines.length;
+        continue;
+      }
+      this.pending.push([prefix + '\0', WIRE_MAGIC + lines.join('\n') + '\n']);
+    }
+    this.grouped = new Map();
+    void this.pump();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      while (this.pending.length > 0 && !this.closed) {
+        const msg = this.pending.shift()!;
+        const count = countLines(msg[1]);
+        try {
+          await this.socket.send(msg);
+          this.sent += count;
+        } catch {
+          this.dropped += count;
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async readSubscriptions(): Promise<void> {
+    try {
+      for await (const [frame] of this.socket) {
+        if (frame.length < 2 || frame[frame.length - 1] !== 0) continue;
+        const prefix = frame.toString('utf8', 1, frame.length - 1);
+        if (frame[0] === 1 && !this.channels.has(prefix)) {
+          this.channels.add(prefix);
+          this.index.add(prefix, prefix);
+        } else if (frame[0] === 0 && this.channels.delete(prefix)) {
+          this.index.remove(prefix, prefix);
+        }
+      }
+    } catch {
+      // the socket was closed
+    }
+  }
+}
+
+function countLines(body: string): number {
+  let n = 0;
+  for (let i = body.indexOf('\n', WIRE_MAGIC.length); i >= 0; i = body.indexOf('\n', i + 1)) n++;
+  return n;
+}

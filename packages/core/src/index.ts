@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './core.js';
+export * from './status.js';
+export * from './log.js';
+export * from './version.js';
+export { DrainSet, type DrainDefinition } from './drain-set.js';

@@ -1,0 +1,86 @@
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { unlinkSync } from 'node:fs';
+import type { DrainStatus } from '@logyard/drains';
+import type { Registry } from 'prom-client';
+import type { Logger } from './log.js';
+
+export interface CoreStatus {
+  node_id: string;
+  version: string;
+  pid: number;
+  started: number;
+  store: string;
+  events: {
+    in: number;
+    /** Events that matched no drain and no subscriber: not a drop, nobody asked for them. */
+    unrouted: number;
+    malformed: Record<string, number>;
+  };
+  subscribers: { sent: number; dropped: number };
+  drains: Array<DrainStatus & { builtin?: boolean }>;
+}
+
+/** GET /status (JSON) and GET /metrics (Prometheus), on the run_dir socket and optionally on TCP. */
+export class StatusServer {
+  private readonly servers: Server[] = [];
+
+  constructor(
+    private readonly read: () => CoreStatus,
+    private readonly metrics: Registry,
+    private readonly log: Logger,
+  ) {}
+
+  async listenUnix(path: string): Promise<void> {
+    try {
+      unlinkSync(path); // stale: we hold the run_dir lock, so no live core owns it
+    } catch {
+      // did not exist
+    }
+    await this.listen((s) => s.listen(path));
+  }
+
+  /** A taken TCP port is a warning, not a failed start (SPEC 2): several cores may share a host. */
+  async listenTcp(address: string): Promise<void> {
+    const at = address.lastIndexOf(':');
+    const host = address.slice(0, at) || '127.0.0.1';
+    const port = Number(address.slice(at + 1));
+    try {
+      await this.listen((s) => s.listen(port, host.replace(/^\[|\]$/g, '')));
+    } catch (err) {
+      this.log('WARN', `status: cannot listen on ${address} (${(err as Error).message}); status stays on the run_dir socket`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((r) => {
+      s.close(() => r());
+      s.closeAllConnections();
+    })));
+  }
+
+  private listen(start: (s: Server) => void): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.once('listening', () => {
+        server.off('error', reject);
+        this.servers.push(server);
+        resolve();
+      });
+      start(server);
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET\n');
+    if (url === '/status') return send(res, 200, 'application/json', JSON.stringify(this.read()) + '\n');
+    if (url === '/metrics') return send(res, 200, this.metrics.contentType, await this.metrics.metrics());
+    send(res, 404, 'text/plain', 'not found: try /status or /metrics\n');
+  }
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, { 'content-type': type });
+  res.end(body);
+}

@@ -1,0 +1,320 @@
+import { humanTime, NOTICE_KEY, noticeJson, nowUnix } from '@logyard/bus';
+import { EventBuffer, type EventBatch, type Gap } from './buffer.js';
+import { DrainConfigError, DrainUriError } from './errors.js';
+import { compileFormat, type Formatter } from './formats.js';
+import { retryDelayMs } from './retry.js';
+import { TRANSPORTS } from './schemes/index.js';
+import type { OutBatch, Transport, TransportFactory } from './transport.js';
+import { parseDrainUri, redactUri, type DrainSpec } from './uri.js';
+
+export const DRAIN_STATES = ['STARTING', 'RUNNING', 'RETRYING', 'FATAL', 'STOPPED'] as const;
+export type DrainState = (typeof DRAIN_STATES)[number];
+
+export interface DrainStatus {
+  name: string;
+  /** Password shown as `***`. */
+  uri: string;
+  state: DrainState;
+  /** Why the drain is RETRYING or FATAL. */
+  error?: string;
+  /** Events delivered to the target (notices not counted). */
+  sent: number;
+  /** Events dropped, per reason (`buffer_full`). */
+  dropped: Record<string, number>;
+  /** Events waiting in the buffer. */
+  buffered: number;
+  /** Unix time (seconds) of the last state change. */
+  since: number;
+}
+
+export interface DrainContext {
+  nodeId: string;
+  /** Named formats of config and store. */
+  formats: Record<string, string>;
+  fileDrainRoots: string[];
+  /** Told of every change of state or error (not of counters; read those with status()). */
+  onStatus?: (status: DrainStatus) => void;
+}
+
+/** Batch limits: big enough to amortise a write, small enough that a failed send is cheap to redo. */
+const MAX_BATCH_EVENTS = 1000;
+const MAX_BATCH_BYTES = 256 * 1024;
+/** How long close() lets an in-flight send finish before cutting the connection. */
+const CLOSE_GRACE_MS = 5_000;
+/** A connection that stayed up this long counts as a success for the retry schedule, sends or not. */
+const STABLE_CONNECTION_MS = 60_000;
+
+/** What a drain with a valid URI runs on. */
+interface DrainPlan {
+  spec: DrainSpec;
+  buffer: EventBuffer;
+  format: Formatter;
+  connect: TransportFactory;
+}
+
+interface PumpResult {
+  /** Why the connection ended; null when the drain is stopping. */
+  error: Error | null;
+  sentAny: boolean;
+}
+
+/**
+ * Runs one drain on this node: buffers the events pushed to it and sends them to its target,
+ * reconnecting on the schedule of SPEC section 5. Never throws: a bad URI or configuration
+ * makes the drain FATAL, an unreachable target makes it RETRYING.
+ */
+export class Drain {
+  readonly name: string;
+  readonly uri: string;
+  /** Key prefixes this drain wants; empty means every key (and is also what a FATAL drain has). */
+  readonly filters: readonly string[];
+  private readonly ctx: DrainContext;
+  /** Null when the URI is bad: the drain is FATAL from the start. */
+  private readonly plan: DrainPlan | null;
+
+  private state: DrainState = 'STARTING';
+  private error: string | undefined;
+  private since = nowUnix();
+  private sent = 0;
+
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private closing: Promise<void> | null = null;
+  private transport: Transport | null = null;
+  /** The current connection's breakage, reported by the transport between sends. */
+  private connectionError: Error | null = null;
+  /** Resumes the loop while it waits for events. */
+  private resumeIdle: (() => void) | null = null;
+  /** Ends a retry wait early (on close). */
+  private cancelRetryWait: (() => void) | null = null;
+
+  /**
+   * `problem` is set when the store entry itself could not be read (e.g. not JSON): the drain
+   * is then FATAL with that message, like a drain with a bad URI.
+   */
+  constructor(name: string, uri: string, ctx: DrainContext, problem?: string) {
+    this.name = name;
+    this.uri = uri;
+    this.ctx = ctx;
+    let plan: DrainPlan | null = null;
+    try {
+      if (problem) throw new DrainUriError(problem);
+      const spec = parseDrainUri(uri, ctx);
+      plan = {
+        spec,
+        buffer: new EventBuffer(spec.buffer),
+        format: compileFormat(spec.format, ctx.formats),
+        connect: TRANSPORTS[spec.scheme],
+      };
+    } catch (err) {
+      this.state = 'FATAL';
+      this.error = messageOf(err);
+    }
+    this.plan = plan;
+    this.filters = plan ? plan.spec.filters : [];
+  }
+
+  /** Hot path: queues one event. Drops the oldest waiting one when the buffer is full. */
+  push(key: string, json: string): void {
+    if (this.plan === null || this.stopping) return;
+    this.plan.buffer.push(key, json);
+    this.wakeIdleLoop();
+  }
+
+  start(): void {
+    if (this.plan === null || this.loop !== null || this.stopping) return;
+    // A bug in the loop must cost this drain, not the whole core (an unhandled rejection would).
+    this.loop = this.run(this.plan).catch((err: unknown) => this.setState('FATAL', `internal error: ${messageOf(err)}`));
+  }
+
+  status(): DrainStatus {
+    const status: DrainStatus = {
+      name: this.name,
+      uri: redactUri(this.uri),
+      state: this.state,
+      sent: this.sent,
+      dropped: { buffer_full: this.plan ? this.plan.buffer.dropped : 0 },
+      buffered: this.plan ? this.plan.buffer.length : 0,
+      since: this.since,
+    };
+    if (this.error !== undefined) status.error = this.error;
+    return status;
+  }
+
+  /** Stops the drain: lets the send in flight finish (for a while), then closes the target. */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeIdleLoop();
+    this.cancelRetryWait?.();
+    if (this.loop) {
+      if (!(await settlesWithin(this.loop, CLOSE_GRACE_MS))) {
+        // A target that stopped reading would hold the send forever: cutting it fails the send.
+        await this.transport?.close().catch(() => undefined);
+        await this.loop;
+      }
+    }
+    this.setState('STOPPED');
+  }
+
+  private async run(plan: DrainPlan): Promise<void> {
+    // Failed attempts since the last success, and when the first of them happened (ms).
+    let failures = 0;
+    let troubleSince = 0;
+    let connectedBefore = false;
+    const fail = (err: Error): void => {
+      if (failures++ === 0) troubleSince = Date.now();
+      this.setState(isFatal(err) ? 'FATAL' : 'RETRYING', messageOf(err));
+    };
+
+    while (!this.stopping && this.state !== 'FATAL') {
+      if (failures > 0) {
+        await this.waitBeforeRetry(retryDelayMs(troubleSince, Date.now(), failures - 1));
+        if (this.stopping) break;
+      }
+      let transport: Transport;
+      try {
+        transport = await plan.connect(plan.spec, { fileDrainRoots: this.ctx.fileDrainRoots, reconnect: connectedBefore });
+      } catch (err) {
+        if (this.stopping) break;
+        fail(toError(err));
+        continue;
+      }
+      connectedBefore = true;
+      const connectedAt = Date.now();
+      this.transport = transport;
+      this.connectionError = null;
+      transport.onBroken((err) => {
+        if (this.transport !== transport) return;
+        this.connectionError = err;
+        this.wakeIdleLoop();
+      });
+      if (!this.stopping) this.setState('RUNNING');
+
+      const { error, sentAny } = await this.pump(plan, transport);
+      if (error && !this.stopping) {
+        if (sentAny || Date.now() - connectedAt >= STABLE_CONNECTION_MS) failures = 0;
+        fail(error);
+      }
+      this.transport = null;
+      await transport.close().catch(() => undefined);
+    }
+  }
+
+  /** Sends batches until the connection fails or the drain stops; waits (no polling) when idle. */
+  private async pump(plan: DrainPlan, transport: Transport): Promise<PumpResult> {
+    const buffer = plan.buffer;
+    let sentAny = false;
+    while (!this.stopping) {
+      if (this.connectionError) return { error: this.connectionError, sentAny };
+      if (buffer.length === 0) {
+        await new Promise<void>((resolve) => (this.resumeIdle = resolve));
+        continue;
+      }
+      const batch = buffer.take(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
+      try {
+        await transport.send(this.formatBatch(plan.format, batch));
+      } catch (err) {
+        // Back in front, so nothing that was waiting is lost by a failed send.
+        buffer.unshift(batch);
+        return { error: toError(err), sentAny };
+      }
+      this.sent += batch.keys.length;
+      sentAny = true;
+    }
+    return { error: null, sentAny };
+  }
+
+  private formatBatch(format: Formatter, batch: EventBatch): OutBatch {
+    const lines: string[] = [];
+    let keys = batch.keys;
+    if (batch.gap) {
+      keys = [NOTICE_KEY, ...keys];
+      lines.push(format(NOTICE_KEY, this.dropNoticeJson(batch.gap)));
+    }
+    for (let i = 0; i < batch.keys.length; i++) lines.push(format(batch.keys[i], batch.jsons[i]));
+    return { keys, lines };
+  }
+
+  /**
+   * The in-band drop notice of SPEC section 5. Besides `text`, it carries `name`, `type` and
+   * `desc` so that the built-in templates (systail, event) show it readably too.
+   */
+  private dropNoticeJson(gap: Gap): string {
+    const text = `logyard: dropped ${gap.count} events for drain ${this.name} since ${humanTime(gap.since)} (buffer full)`;
+    return noticeJson(text, this.ctx.nodeId, {
+      name: 'logyard',
+      type: 'notice',
+      desc: text,
+      drain: this.name,
+      reason: 'buffer_full',
+      dropped: gap.count,
+    });
+  }
+
+  private waitBeforeRetry(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.cancelRetryWait = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.cancelRetryWait = done;
+    });
+  }
+
+  private wakeIdleLoop(): void {
+    const resume = this.resumeIdle;
+    if (resume !== null) {
+      this.resumeIdle = null;
+      resume();
+    }
+  }
+
+  private setState(state: DrainState, error?: string): void {
+    if (state === this.state && error === this.error) return;
+    if (state !== this.state) this.since = nowUnix();
+    this.state = state;
+    this.error = error;
+    const onStatus = this.ctx.onStatus;
+    if (!onStatus) return;
+    try {
+      onStatus(this.status());
+    } catch (err) {
+      // A failing listener must not stop the drain, nor vanish unnoticed.
+      process.emitWarning(`drain ${this.name}: onStatus listener failed: ${messageOf(err)}`);
+    }
+  }
+}
+
+function isFatal(err: unknown): boolean {
+  return err instanceof DrainUriError || err instanceof DrainConfigError;
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** One line, for status listings. */
+function messageOf(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  // Happy-eyeballs connects fail with an AggregateError whose own message is empty.
+  if (message === '' && err instanceof AggregateError) message = err.errors.map(messageOf).join('; ');
+  return message.replace(/\s*\n\s*/g, ' ');
+}
+
+/** Whether `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,128 @@
+import { DrainUriError } from './errors.js';
+
+/** Turns one event into one output line, trailing '\n' included. */
+export type Formatter = (key: string, json: string) => string;
+
+/** Named formats every node knows; config `formats:` and the store may override them. */
+export const BUILTIN_FORMATS: Readonly<Record<string, string>> = {
+  systail: '{{name}}@{{node_id}}: {{text}}',
+  apptail: '{{human_time}} {{source}}.{{instance_index}}: {{text}}',
+  event: '{{type}}@{{node_id}}: {{desc}}',
+};
+
+/** `{{key}}` is the event's key, not a field of the event. */
+const KEY_PLACEHOLDER = 'key';
+
+const jsonLine: Formatter = (_key, json) => json + '\n';
+const rawLine: Formatter = (key, json) => key + ' ' + json + '\n';
+
+/**
+ * Why `format` cannot be used (unknown name, broken template), or null when it can.
+ * `formats` are the named formats of config and store.
+ */
+export function formatProblem(format: string, formats: Record<string, string>): string | null {
+  const built = buildFormatter(format, formats);
+  return typeof built === 'function' ? null : built.problem;
+}
+
+/**
+ * Compiles a format (json, raw, a named format or an inline template) once per drain.
+ * Throws DrainUriError with the problem formatProblem reports.
+ */
+export function compileFormat(format: string, formats: Record<string, string>): Formatter {
+  const built = buildFormatter(format, formats);
+  if (typeof built !== 'function') throw new DrainUriError(`drain URI: ${built.problem}`);
+  return built;
+}
+
+function buildFormatter(format: string, formats: Record<string, string>): Formatter | { problem: string } {
+  if (format === 'json') return jsonLine;
+  if (format === 'raw') return rawLine;
+  const template = templateOf(format, formats);
+  if (template === undefined) {
+    const known = new Set(['json', 'raw', ...Object.keys(BUILTIN_FORMATS), ...Object.keys(formats)]);
+    return { problem: `unknown format "${format}" (known: ${[...known].join(', ')})` };
+  }
+  const scanned = scanTemplate(template);
+  if ('problem' in scanned) {
+    const what = template === format ? `format template "${format}"` : `format "${format}" ("${template}")`;
+    return { problem: `${what} ${scanned.problem}` };
+  }
+  return compileTemplate(scanned.literals, scanned.fields);
+}
+
+function templateOf(format: string, formats: Record<string, string>): string | undefined {
+  if (Object.hasOwn(formats, format)) return formats[format];
+  if (Object.hasOwn(BUILTIN_FORMATS, format)) return BUILTIN_FORMATS[format];
+  if (format.includes('{{')) return format;
+  return undefined;
+}
+
+/** A field path such as ['info', 'pid'] for `{{info.pid}}`, or null for `{{key}}`. */
+type FieldPath = string[] | null;
+
+interface ScannedTemplate {
+  /** Text around the placeholders: always one more than `fields`. */
+  literals: string[];
+  fields: FieldPath[];
+}
+
+function scanTemplate(template: string): ScannedTemplate | { problem: string } {
+  const literals: string[] = [];
+  const fields: FieldPath[] = [];
+  let pos = 0;
+  for (;;) {
+    const open = template.indexOf('{{', pos);
+    if (open < 0) break;
+    const close = template.indexOf('}}', open + 2);
+    if (close < 0) return { problem: `has an unclosed "{{" at offset ${open}` };
+    const name = template.slice(open + 2, close).trim();
+    if (name === '') return { problem: `has an empty "{{}}" at offset ${open}` };
+    literals.push(template.slice(pos, open));
+    fields.push(name === KEY_PLACEHOLDER ? null : name.split('.'));
+    pos = close + 2;
+  }
+  literals.push(template.slice(pos));
+  return { literals, fields };
+}
+
+function compileTemplate(literals: string[], fields: FieldPath[]): Formatter {
+  // Templates that only use {{key}} never need the event parsed.
+  const usesEventFields = fields.some((path) => path !== null);
+  return (key, json) => {
+    const event = usesEventFields ? parseEvent(json) : undefined;
+    let line = literals[0];
+    for (let i = 0; i < fields.length; i++) {
+      const path = fields[i];
+      line += (path === null ? key : renderValue(lookup(event, path))) + literals[i + 1];
+    }
+    return line.charCodeAt(line.length - 1) === 10 ? line : line + '\n';
+  };
+}
+
+/** The event as an object, or undefined when the JSON is broken or not an object: fields render empty. */
+function parseEvent(json: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function lookup(event: Record<string, unknown> | undefined, path: string[]): unknown {
+  let value: unknown = event;
+  for (const segment of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, segment)) return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
+function renderValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  return JSON.stringify(value);
+}

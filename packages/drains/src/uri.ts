@@ -1,0 +1,282 @@
+import { filterProblem } from '@logyard/bus';
+import { DrainUriError } from './errors.js';
+import { formatProblem } from './formats.js';
+import { isPositiveInteger, type ParamCheck } from './params.js';
+import { SCHEME_SYNTAX, TRANSPORTS, UNSUPPORTED_SCHEMES } from './schemes/index.js';
+
+/** A parsed, validated drain URI (SPEC section 4). */
+export interface DrainSpec {
+  /** The URI as given, password included: redact it (redactUri) before showing it. */
+  uri: string;
+  scheme: string;
+  host?: string;
+  port?: number;
+  /** file: the absolute path, `..` resolved lexically. */
+  path?: string;
+  user?: string;
+  password?: string;
+  filters: string[];
+  format: string;
+  buffer: number;
+  /** The scheme's own params, percent-decoded (redis: a `/N` path appears as `database`). */
+  params: Record<string, string>;
+}
+
+/** How a scheme's URIs look; each scheme module declares its own. */
+export interface SchemeSyntax {
+  /** 'network': `[user:password@]host[:port][/path]`; 'file': `/absolute/path`. */
+  target: 'network' | 'file';
+  /** Port when the URI gives none; without one the port is required. */
+  defaultPort?: number;
+  /** Whether `user:password@` means anything to the scheme. */
+  takesCredentials?: boolean;
+  /** The param a `/N` path stands for (redis: database); other network schemes take no path. */
+  pathParam?: string;
+  params: Record<string, ParamCheck>;
+}
+
+export interface UriContext {
+  /** Named formats of config and store (besides json, raw and the built-in ones). */
+  formats: Record<string, string>;
+}
+
+export const DEFAULT_BUFFER = 10_000;
+/** Params of every scheme in SPEC section 4 that are not built yet. */
+const UNSUPPORTED_PARAMS = new Set(['disk', 'rate', 'burst']);
+const HOST_RE = /^[A-Za-z0-9_.-]+$/;
+const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
+const MAX_PORT = 65_535;
+
+/**
+ * Parses and validates a drain URI. Throws DrainUriError whose one-line message names the
+ * offending part. Query values are percent-decoded; '+' is a plus, not a space, because
+ * templates may contain one.
+ */
+export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
+  const schemeEnd = uri.indexOf('://');
+  if (schemeEnd <= 0) throw uriError(`"${uri}" has no scheme (expected e.g. tcp://HOST:PORT)`);
+  const scheme = uri.slice(0, schemeEnd).toLowerCase();
+  const syntax = schemeSyntax(scheme);
+  const rest = uri.slice(schemeEnd + 3);
+  const queryStart = rest.indexOf('?');
+  const target = queryStart < 0 ? rest : rest.slice(0, queryStart);
+  const query = queryStart < 0 ? '' : rest.slice(queryStart + 1);
+
+  const spec: DrainSpec = { uri, scheme, filters: [], format: 'json', buffer: DEFAULT_BUFFER, params: {} };
+  let pathParamValue: string | undefined;
+  if (syntax.target === 'file') spec.path = parseFilePath(target);
+  else pathParamValue = parseNetworkTarget(scheme, syntax, target, spec);
+  parseQuery(query, syntax, ctx, spec);
+
+  if (pathParamValue !== undefined && syntax.pathParam) {
+    const name = syntax.pathParam;
+    const given = spec.params[name];
+    if (given !== undefined && given !== pathParamValue) {
+      throw uriError(`${name} given twice: path "/${pathParamValue}" and ${name}=${given}`);
+    }
+    if (!syntax.params[name](pathParamValue)) throw uriError(`bad ${name} path "/${pathParamValue}"`);
+    spec.params[name] = pathParamValue;
+  }
+  return spec;
+}
+
+function schemeSyntax(scheme: string): SchemeSyntax {
+  if (Object.hasOwn(TRANSPORTS, scheme)) return SCHEME_SYNTAX[scheme];
+  if (UNSUPPORTED_SCHEMES.includes(scheme)) throw uriError(`scheme "${scheme}" is not supported yet`);
+  throw uriError(`unknown scheme "${scheme}" (known: ${Object.keys(TRANSPORTS).join(', ')})`);
+}
+
+function parseFilePath(target: string): string {
+  if (target === '') throw uriError('file needs a path (file:///ABSOLUTE/PATH)');
+  const path = decode(target);
+  if (!path.startsWith('/')) throw uriError(`file path "${path}" must be absolute`);
+  if (path.includes('\0')) throw uriError(`file path "${path}" contains a NUL byte`);
+  const normalized = normalizeAbsolute(path);
+  if (path.endsWith('/') || normalized === '/') throw uriError(`file path "${path}" names a directory, not a file`);
+  return normalized;
+}
+
+/** Resolves `.`, `..` and repeated slashes of an absolute path, without touching the disk. */
+function normalizeAbsolute(path: string): string {
+  const segments: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
+  }
+  return '/' + segments.join('/');
+}
+
+/** Fills host, port and credentials; returns the value of a `/N` path when the scheme takes one. */
+function parseNetworkTarget(scheme: string, syntax: SchemeSyntax, target: string, spec: DrainSpec): string | undefined {
+  // The last '@' ends the credentials, so an unencoded '@' or '/' in a password still parses
+  // (and never ends up in an error message); redactUri hides exactly this part.
+  const at = target.lastIndexOf('@');
+  const afterCredentials = target.slice(at + 1);
+  const slash = afterCredentials.indexOf('/');
+  const hostPort = slash < 0 ? afterCredentials : afterCredentials.slice(0, slash);
+  const path = slash < 0 ? '' : afterCredentials.slice(slash);
+  if (at >= 0) {
+    if (!syntax.takesCredentials) throw uriError(`${scheme} takes no user:password@`);
+    const userinfo = target.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    const user = decode(colon < 0 ? userinfo : userinfo.slice(0, colon));
+    if (user !== '') spec.user = user;
+    if (colon >= 0) spec.password = decodePassword(userinfo.slice(colon + 1));
+  }
+
+  const { host, portText } = splitHostPort(hostPort);
+  const usage = `${scheme}://HOST${syntax.defaultPort === undefined ? ':PORT' : ''}`;
+  if (host === '') throw uriError(`${scheme} needs a host (${usage})`);
+  spec.host = host;
+  if (portText !== undefined) spec.port = parsePort(portText);
+  else if (syntax.defaultPort !== undefined) spec.port = syntax.defaultPort;
+  else throw uriError(`${scheme} needs a port (${usage})`);
+
+  if (path === '' || path === '/') return undefined;
+  if (!syntax.pathParam) throw uriError(`${scheme} takes no path, got "${path}"`);
+  return decode(path.slice(1));
+}
+
+function splitHostPort(hostPort: string): { host: string; portText?: string } {
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    const host = close < 0 ? '' : hostPort.slice(1, close);
+    const after = close < 0 ? '' : hostPort.slice(close + 1);
+    if (!IPV6_RE.test(host) || (after !== '' && !after.startsWith(':'))) throw uriError(`bad host "${hostPort}"`);
+    return after === '' ? { host } : { host, portText: after.slice(1) };
+  }
+  const colon = hostPort.indexOf(':');
+  const host = colon < 0 ? hostPort : hostPort.slice(0, colon);
+  if (host !== '' && !HOST_RE.test(host)) throw uriError(`bad host "${host}"`);
+  return colon < 0 ? { host } : { host, portText: hostPort.slice(colon + 1) };
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || port < 1 || port > MAX_PORT) throw uriError(`bad port "${text}"`);
+  return port;
+}
+
+function parseQuery(query: string, syntax: SchemeSyntax, ctx: UriContext, spec: DrainSpec): void {
+  const seen = new Set<string>();
+  for (const piece of query.split('&')) {
+    if (piece === '') continue; // tolerate "?&a=b" and a trailing '&'
+    const eq = piece.indexOf('=');
+    const name = decode(eq < 0 ? piece : piece.slice(0, eq));
+    if (eq < 0) throw uriError(`param "${name}" has no value (expected ${name}=VALUE)`);
+    const value = decode(piece.slice(eq + 1));
+    if (name !== 'filter') {
+      if (seen.has(name)) throw uriError(`param "${name}" given twice`);
+      seen.add(name);
+    }
+    switch (name) {
+      case 'filter': {
+        const problem = filterProblem(value);
+        if (problem) throw uriError(problem);
+        spec.filters.push(value);
+        break;
+      }
+      case 'format': {
+        const problem = formatProblem(value, ctx.formats);
+        if (problem) throw uriError(problem);
+        spec.format = value;
+        break;
+      }
+      case 'buffer':
+        if (!isPositiveInteger(value)) throw badValue(name, value);
+        spec.buffer = Number(value);
+        break;
+      default:
+        if (UNSUPPORTED_PARAMS.has(name)) throw uriError(`param "${name}" is not supported yet`);
+        if (!Object.hasOwn(syntax.params, name)) throw uriError(`unknown param "${name}"`);
+        if (!syntax.params[name](value)) throw badValue(name, value);
+        spec.params[name] = value;
+    }
+  }
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw uriError(`bad percent-encoding in "${text}"`);
+  }
+}
+
+/** Like decode, but a malformed password is not echoed in the message. */
+function decodePassword(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw uriError('bad percent-encoding in the password');
+  }
+}
+
+function badValue(name: string, value: string): DrainUriError {
+  return uriError(`bad value for ${name}: "${value}"`);
+}
+
+function uriError(problem: string): DrainUriError {
+  return new DrainUriError(`drain URI: ${problem}`);
+}
+
+/**
+ * The URI with its password shown as `***`. Works on URIs that do not parse too, since it is
+ * used for every listing, status and log line.
+ */
+export function redactUri(uri: string): string {
+  const schemeEnd = uri.indexOf('://');
+  if (schemeEnd < 0) return uri;
+  const authorityStart = schemeEnd + 3;
+  const queryStart = uri.indexOf('?', authorityStart);
+  const beforeQuery = queryStart < 0 ? uri.slice(authorityStart) : uri.slice(authorityStart, queryStart);
+  const at = beforeQuery.lastIndexOf('@');
+  if (at < 0) return uri;
+  const userinfo = beforeQuery.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  // A userinfo starting with '/' is a path with an '@' in it (file:///a:b@c), not credentials.
+  if (colon < 0 || userinfo.startsWith('/')) return uri;
+  return uri.slice(0, authorityStart + colon + 1) + '***' + uri.slice(authorityStart + at);
+}
+
+export interface DrainArgs {
+  filters?: string[];
+  format?: string;
+  params?: Record<string, string>;
+}
+
+/**
+ * Merges `logyard drain add` flags into the URI's query: filters are appended, `format` and
+ * params replace those of the same name. The result still needs parseDrainUri.
+ */
+export function mergeDrainArgs(uri: string, add: DrainArgs): string {
+  const queryStart = uri.indexOf('?');
+  const base = queryStart < 0 ? uri : uri.slice(0, queryStart);
+  const replaced = new Set(Object.keys(add.params ?? {}));
+  if (add.format !== undefined) replaced.add('format');
+
+  const pieces = queryStart < 0 ? [] : uri.slice(queryStart + 1).split('&');
+  const kept = pieces.filter((piece) => piece !== '' && !replaced.has(safeDecode(piece.split('=', 1)[0])));
+  for (const filter of add.filters ?? []) kept.push(`filter=${encodeParamValue(filter)}`);
+  if (add.format !== undefined) kept.push(`format=${encodeParamValue(add.format)}`);
+  for (const [name, value] of Object.entries(add.params ?? {})) kept.push(`${encodeParamValue(name)}=${encodeParamValue(value)}`);
+  return kept.length === 0 ? base : `${base}?${kept.join('&')}`;
+}
+
+/** Decodes for comparison only; a malformed name is kept as written and reported by parseDrainUri. */
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Encodes only what would change the meaning of a query value, so templates stay readable
+ * in `drain list` (`format={{name}}:%20{{text}}`).
+ */
+function encodeParamValue(value: string): string {
+  return value.replace(/[%&=?#+\s]/g, (ch) => encodeURIComponent(ch));
+}

@@ -1,0 +1,89 @@
+import { nowUnix } from '@logyard/bus';
+import { describe, expect, it } from 'vitest';
+import { EventBuffer } from '../src/index.js';
+
+function fill(buffer: EventBuffer, from: number, to: number): void {
+  for (let i = from; i <= to; i++) buffer.push(`k${i}`, `{"n":${i}}`);
+}
+
+const everything = Number.MAX_SAFE_INTEGER;
+
+describe('EventBuffer', () => {
+  it('is first in, first out, with no gap while nothing was dropped', () => {
+    const buffer = new EventBuffer(10);
+    fill(buffer, 1, 3);
+    expect(buffer.length).toBe(3);
+    const batch = buffer.take(everything, everything);
+    expect(batch).toEqual({ keys: ['k1', 'k2', 'k3'], jsons: ['{"n":1}', '{"n":2}', '{"n":3}'] });
+    expect(buffer.length).toBe(0);
+  });
+
+  it('when full drops the oldest and reports the gap once, with the time of the first drop', () => {
+    const buffer = new EventBuffer(5);
+    const before = nowUnix();
+    fill(buffer, 1, 12);
+    const after = nowUnix();
+    expect(buffer.length).toBe(5);
+    expect(buffer.dropped).toBe(7);
+    const batch = buffer.take(everything, everything);
+    expect(batch.keys).toEqual(['k8', 'k9', 'k10', 'k11', 'k12']);
+    expect(batch.gap?.count).toBe(7);
+    expect(batch.gap?.since).toBeGreaterThanOrEqual(before);
+    expect(batch.gap?.since).toBeLessThanOrEqual(after);
+
+    fill(buffer, 13, 14);
+    expect(buffer.take(everything, everything)).toEqual({ keys: ['k13', 'k14'], jsons: ['{"n":13}', '{"n":14}'] });
+    expect(buffer.dropped).toBe(7);
+  });
+
+  it('takes at most maxEvents and maxBytes, but always at least one event', () => {
+    const buffer = new EventBuffer(100);
+    fill(buffer, 1, 10); // each JSON is 8 or 9 characters
+    expect(buffer.take(3, everything).keys).toEqual(['k1', 'k2', 'k3']);
+    expect(buffer.take(everything, 16).keys).toEqual(['k4', 'k5']);
+    expect(buffer.take(everything, 1).keys).toEqual(['k6']);
+    expect(buffer.length).toBe(4);
+  });
+
+  it('unshift puts an unsent batch back in front, with its gap', () => {
+    const buffer = new EventBuffer(5);
+    fill(buffer, 1, 7);
+    const batch = buffer.take(2, everything);
+    expect(batch.keys).toEqual(['k3', 'k4']);
+    buffer.unshift(batch);
+    expect(buffer.length).toBe(5);
+    const again = buffer.take(everything, everything);
+    expect(again.keys).toEqual(['k3', 'k4', 'k5', 'k6', 'k7']);
+    expect(again.gap?.count).toBe(2);
+    expect(buffer.dropped).toBe(2);
+  });
+
+  it('unshift drops the oldest of the returned batch that no longer fit, and counts them', () => {
+    const buffer = new EventBuffer(4);
+    fill(buffer, 1, 3);
+    const batch = buffer.take(everything, everything);
+    fill(buffer, 4, 6);
+    buffer.unshift(batch);
+    expect(buffer.dropped).toBe(2);
+    const again = buffer.take(everything, everything);
+    expect(again.keys).toEqual(['k3', 'k4', 'k5', 'k6']);
+    expect(again.gap?.count).toBe(2);
+  });
+
+  it('keeps order across growth and wrap-around of a large ring', () => {
+    const buffer = new EventBuffer(5000);
+    fill(buffer, 1, 3000);
+    expect(buffer.take(1000, everything).keys[999]).toBe('k1000');
+    fill(buffer, 3001, 7000); // 6000 offered to 5000 slots: the 1000 oldest go
+    expect(buffer.length).toBe(5000);
+    const batch = buffer.take(everything, everything);
+    expect(batch.gap?.count).toBe(1000);
+    expect(batch.keys[0]).toBe('k2001');
+    expect(batch.keys[4999]).toBe('k7000');
+    expect(batch.keys.every((key, i) => key === `k${2001 + i}`)).toBe(true);
+  });
+
+  it('rejects a capacity that is not a positive integer', () => {
+    expect(() => new EventBuffer(0)).toThrow(RangeError);
+  });
+});

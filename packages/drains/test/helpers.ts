@@ -1,0 +1,89 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { textEventJson } from '@logyard/bus';
+import { Drain, type DrainContext, type DrainStatus } from '../src/index.js';
+
+export const NODE_ID = 'test-node';
+
+/** Drains made by `makeDrain`, closed after each test by `closeDrains`. */
+const openDrains: Drain[] = [];
+
+export function makeDrain(name: string, uri: string, ctx: Partial<DrainContext> = {}): Drain {
+  const drain = new Drain(name, uri, { nodeId: NODE_ID, formats: {}, fileDrainRoots: [], ...ctx });
+  openDrains.push(drain);
+  return drain;
+}
+
+export async function closeDrains(): Promise<void> {
+  await Promise.all(openDrains.splice(0).map((drain) => drain.close()));
+}
+
+export function eventJson(text: string, fields: Record<string, unknown> = {}): string {
+  const json = textEventJson(text, NODE_ID);
+  return Object.keys(fields).length === 0 ? json : JSON.stringify({ ...JSON.parse(json), ...fields });
+}
+
+/** Polls `check` until it holds; fails naming `what` and the last status seen. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, drain?: Drain): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      const status = drain ? ` (status: ${JSON.stringify(drain.status())})` : '';
+      throw new Error(`timed out waiting for ${what}${status}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function waitForState(drain: Drain, state: DrainStatus['state'], timeoutMs?: number): Promise<DrainStatus> {
+  await waitFor(`state ${state}`, () => drain.status().state === state, timeoutMs, drain);
+  return drain.status();
+}
+
+/** A TCP listener collecting the newline-delimited lines it receives, from any connection. */
+export interface LineServer {
+  port: number;
+  lines: string[];
+  /** Ends every open connection (the listener stays). */
+  dropConnections(): void;
+  close(): Promise<void>;
+}
+
+export async function listenForLines(port = 0): Promise<LineServer> {
+  const lines: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let pending = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    lines,
+    dropConnections: () => sockets.forEach((socket) => socket.destroy()),
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (just released by the kernel). */
+export async function unusedPort(): Promise<number> {
+  const server = await listenForLines();
+  await server.close();
+  return server.port;
+}
