@@ -109,7 +109,11 @@ describe('a node on the embedded store', () => {
     expect(readFileSync(path, 'utf8')).toBe('already here\none\ntwo\n');
     expect(existsSync(outside)).toBe(false);
 
-    const status = await node.cli(['drain', 'status', 'dots', 'to-file']);
+    // The store's copy of the counters trails the core by up to a second.
+    const status = await until(async () => {
+      const r = await node.cli(['drain', 'status', 'dots', 'to-file']);
+      return /^to-file\s+node-a\s+RUNNING\s+2\s/m.test(r.stdout) ? r : null;
+    }, 'drain status showing 2 sent');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^NAME\s+NODE\s+STATE\s+SENT\s+DROPPED\s+ERROR$/m);
     expect(status.stdout).toMatch(/^dots\s+node-a\s+FATAL\s+0\s+0\s+.*outside/m);
