@@ -29,7 +29,9 @@ export class Core {
   private readonly config: LogyardConfig;
   private readonly log: Logger;
   private readonly paths;
-  private readonly pull = new Pull({ receiveHighWaterMark: 1000, linger: 0 });
+  // A short receive queue bounds the core's memory (8 batches of at most 256 KiB); while it is
+  // full, publishers keep events in their own bounded queues and count what does not fit.
+  private readonly pull = new Pull({ receiveHighWaterMark: 8, linger: 0 });
   private readonly fanout;
   private readonly drains: DrainSet;
   private readonly statusServer: StatusServer;
@@ -66,8 +68,7 @@ export class Core {
         void this.store?.deleteStatus(name, this.config.nodeId).catch(() => {});
       },
     );
-    const metrics = createMetrics(() => this.status());
-    this.statusServer = new StatusServer(() => this.status(), metrics, this.log);
+    this.statusServer = new StatusServer(() => this.status(), () => createMetrics(() => this.status()), this.log);
   }
 
   /** Starts a core; rejects (having released what it took) when it cannot. */
@@ -112,6 +113,7 @@ export class Core {
       store: this.store?.description ?? this.config.store,
       events: { in: this.eventsIn, unrouted: this.unrouted, malformed: { ...this.malformed } },
       subscribers: { sent: this.fanout.sent, dropped: this.fanout.dropped },
+      memory: memoryMb(),
       drains: this.drains.statuses().map((d) => (this.drains.isBuiltin(d.name) ? { ...d, builtin: true } : d)),
     };
   }
@@ -153,6 +155,9 @@ export class Core {
         }
         this.eventsIn += decodeBatch(frames[0], sink);
         fanout.endBatch();
+        // ZeroMQ hands over queued messages without returning to the event loop; yield after
+        // each batch so the drains' socket writes get their turn while publishers are busy.
+        await yieldToEventLoop();
       }
     } catch (err) {
       if (!this.closing) this.log('ERROR', `core: receiving stopped: ${(err as Error).message}`);
@@ -214,6 +219,16 @@ export class Core {
       }
     }
   }
+}
+
+function memoryMb(): CoreStatus['memory'] {
+  const m = process.memoryUsage();
+  const mb = (n: number): number => Math.round(n / 1e5) / 10;
+  return { rss_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), heap_total_mb: mb(m.heapTotal), external_mb: mb(m.external) };
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isBuiltinName(name: string): boolean {

@@ -1,8 +1,12 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { CoreStatus } from './status.js';
 
-/** Prometheus view of the same numbers as GET /status, read at scrape time. */
-export function createMetrics(read: () => CoreStatus): Registry {
+/**
+ * Prometheus view of the same numbers as GET /status, read at scrape time. prom-client is
+ * loaded on the first scrape: a core nobody scrapes does not pay its memory.
+ */
+export async function createMetrics(read: () => CoreStatus): Promise<Registry> {
+  const { Counter, Gauge, Registry } = await import('prom-client');
   const registry = new Registry();
   new Counter({
     name: 'logyard_events_in_total',

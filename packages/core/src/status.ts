@@ -17,16 +17,18 @@ export interface CoreStatus {
     malformed: Record<string, number>;
   };
   subscribers: { sent: number; dropped: number };
+  memory: { rss_mb: number; heap_used_mb: number; heap_total_mb: number; external_mb: number };
   drains: Array<DrainStatus & { builtin?: boolean }>;
 }
 
 /** GET /status (JSON) and GET /metrics (Prometheus), on the run_dir socket and optionally on TCP. */
 export class StatusServer {
   private readonly servers: Server[] = [];
+  private metrics: Promise<Registry> | null = null;
 
   constructor(
     private readonly read: () => CoreStatus,
-    private readonly metrics: Registry,
+    private readonly createMetrics: () => Promise<Registry>,
     private readonly log: Logger,
   ) {}
 
@@ -75,7 +77,11 @@ export class StatusServer {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET\n');
     if (url === '/status') return send(res, 200, 'application/json', JSON.stringify(this.read()) + '\n');
-    if (url === '/metrics') return send(res, 200, this.metrics.contentType, await this.metrics.metrics());
+    if (url === '/metrics') {
+      this.metrics ??= this.createMetrics();
+      const registry = await this.metrics;
+      return send(res, 200, registry.contentType, await registry.metrics());
+    }
     send(res, 404, 'text/plain', 'not found: try /status or /metrics\n');
   }
 }

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { isNonEmpty, isNonNegativeInteger, isPositiveInteger } from '../params.js';
 import { BrokenSignal, type OutBatch, type Transport, type TransportFactory } from '../transport.js';
 import type { DrainSpec, SchemeSyntax } from '../uri.js';
@@ -20,6 +20,8 @@ const QUIT_TIMEOUT_MS = 2_000;
  * newest events, newest first. Serves `rediss` too, over TLS.
  */
 export const connectRedis: TransportFactory = async (spec) => {
+  // Loaded on first use: ioredis costs ~25 MB of the core's memory, and most nodes run no redis drain.
+  const { Redis } = await import('ioredis');
   const client = new Redis({
     host: spec.host,
     port: spec.port,
