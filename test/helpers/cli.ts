@@ -89,6 +89,7 @@ export class TestNode {
 
   /** Starts `logyard core` and waits until its status socket answers. */
   async startCore(extraArgs: string[] = []): Promise<ChildProcess> {
+    // Global flags given twice: the last one wins, so extraArgs can override --status off.
     const child = spawn(process.execPath, [LOGYARD_BIN, ...this.flags, ...extraArgs, 'core'], {
       env: { ...process.env, LOGYARD_CONFIG: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
