@@ -16,4 +16,4 @@ for (let i = 0; i < count; i++) {
 }
 await publisher.close(60_000);
 const dropped = Object.values(publisher.stats().dropped).reduce((a, b) => a + b, 0);
-process.stdout.write(JSON.stringify({ dropped }) + '\n');
+process.stdout.write(JSON.stringify({ dropped, sent: publisher.stats().sent, published: publisher.stats().published }) + "\n");

@@ -7,3 +7,4 @@ export * from './paths.js';
 export * from './node-id.js';
 export * from './publisher.js';
 export * from './subscriber.js';
+export * from './rate-limit.js';

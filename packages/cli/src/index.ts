@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '@logyard/core';
+import { registerClientCommands } from './commands/clients.js';
 import { registerCoreCommands } from './commands/core.js';
 import { registerDrainCommands } from './commands/drain.js';
 import { registerPublishCommand } from './commands/publish.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCoreCommands(program);
+  registerClientCommands(program);
   registerDrainCommands(program);
   registerPublishCommand(program);
   registerStatusCommand(program);

@@ -37,7 +37,7 @@ export interface EventRule {
 }
 
 export interface AppLogPattern {
-  /** Absolute path with `{app_id}`, `{instance_index}` and `{source}` placeholders. */
+  /** Absolute path with `{app_id}`, `{app_name}`, `{instance_index}` and `{source}` placeholders. */
   path: string;
   format: AppLogFormat;
 }
@@ -71,7 +71,7 @@ const TOP_LEVEL_KEYS = [
 const SYSTAIL_KEYS = ['max_line', 'files'] as const;
 const APPTAIL_KEYS = ['rate', 'burst', 'patterns'] as const;
 const APPTAIL_PATTERN_KEYS = ['path', 'format'] as const;
-const APPTAIL_PLACEHOLDERS = ['app_id', 'instance_index', 'source'];
+const APPTAIL_PLACEHOLDERS = ['app_id', 'app_name', 'instance_index', 'source'];
 const EVENTS_KEYS = ['rules'] as const;
 const EVENT_RULE_KEYS = ['substring', 'regex', 'format', 'severity'] as const;
 const RECEIVE_KEYS = ['syslog', 'json', 'json_key_prefix', 'rate', 'burst'] as const;

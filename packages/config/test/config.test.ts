@@ -300,7 +300,7 @@ describe('errors name the file, the key and the problem', () => {
     ['builtin_drains:\n  builtin.x: 127.0.0.1:6379\n', 'builtin_drains.builtin.x: must be a drain URI such as redis://host:port/?filter=...'],
     ['systail:\n  files:\n    "my logs": /var/log/x.log\n', 'systail.files.my logs: a systail name may only contain [A-Za-z0-9_:-] (and * for a glob)'],
     ['apptail:\n  patterns:\n    - path: /apps/{app_id}.log\n      format: xml\n', 'apptail.patterns[0].format: must be one of: plain, docker-json'],
-    ['apptail:\n  patterns:\n    - path: /apps/{name}.log\n', 'apptail.patterns[0].path: unknown placeholder {name} (expected {app_id}, {instance_index}, {source})'],
+    ['apptail:\n  patterns:\n    - path: /apps/{name}.log\n', 'apptail.patterns[0].path: unknown placeholder {name} (expected {app_id}, {app_name}, {instance_index}, {source})'],
     ['apptail:\n  patterns:\n    - path: /apps/all.log\n', 'apptail.patterns[0].path: must contain {app_id}'],
     ['apptail:\n  patterns:\n    - format: plain\n', 'apptail.patterns[0].path: is required'],
     ['events:\n  rules:\n    __all__:\n      bad: { regex: "(", format: x }\n',

@@ -29,7 +29,7 @@ export class Core {
   private readonly config: LogyardConfig;
   private readonly log: Logger;
   private readonly paths;
-  // A short receive queue bounds the core's memory (8 batches of at most 256 KiB); while it is
+  // A short receive queue bounds the core's memory (8 batches of about 100 KiB); while it is
   // full, publishers keep events in their own bounded queues and count what does not fit.
   private readonly pull = new Pull({ receiveHighWaterMark: 8, linger: 0 });
   private readonly fanout;

@@ -38,7 +38,9 @@ export interface DrainContext {
 
 /** Batch limits: big enough to amortise a write, small enough that a failed send is cheap to redo. */
 const MAX_BATCH_EVENTS = 1000;
-const MAX_BATCH_BYTES = 256 * 1024;
+// Below V8's large-object size (~128 KiB): a larger joined string would go straight to the old
+// generation and be freed only by full GCs, growing the core's RSS at high rates.
+const MAX_BATCH_BYTES = 96 * 1024;
 /** How long close() lets an in-flight send finish before cutting the connection. */
 const CLOSE_GRACE_MS = 5_000;
 /** A connection that stayed up this long counts as a success for the retry schedule, sends or not. */

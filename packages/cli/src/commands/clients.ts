@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type LogyardConfig } from '@logyard/config';
+import { Systail } from '@logyard/systail';
+import { Apptail } from '@logyard/apptail';
+import { Events, mergeRules, type EventRules } from '@logyard/events';
+import { configOf } from '../context.js';
+
+export type ClientLog = (level: 'INFO' | 'WARN' | 'ERROR', message: string) => void;
+
+interface RunningClient {
+  stats(): object;
+  close(): Promise<void>;
+}
+
+export function clientLogger(name: string): ClientLog {
+  return (level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${name}: ${message}\n`);
+}
+
+/** Where a client writes its counters, once a second: <run_dir>/clients/<name>.json. */
+export function clientStatsFile(runDir: string, name: string): string {
+  return join(runDir, 'clients', `${name}.json`);
+}
+
+export function registerClientCommands(program: Command): void {
+  program
+    .command('systail')
+    .description('run systail alone: publish lines of the files in config systail.files as systail.<name>.<node_id>')
+    .action(async (_opts: unknown, cmd: Command) =>
+      runClient('systail', cmd, (config, log) => Systail.start({ config, log })),
+    );
+  program
+    .command('apptail')
+    .description("run apptail alone: publish application instances' logs (config apptail.patterns) as apptail.<app_id>")
+    .action(async (_opts: unknown, cmd: Command) =>
+      runClient('apptail', cmd, (config, log) => Apptail.start({ config, log })),
+    );
+  program
+    .command('events')
+    .description('run events alone: turn systail lines matching config events.rules into event.<type>')
+    .option('--rules <file>', 'also use the rules of this file (same shape as the config, e.g. configs/events-rules.yaml); repeatable', collect, [])
+    .action(async (opts: { rules: string[] }, cmd: Command) =>
+      runClient('events', cmd, async (config, log) => {
+        const rules = mergeRules(...opts.rules.map(readRulesFile), config.events.rules);
+        const events = await Events.start({ config, rules });
+        log('INFO', `${events.rules} rules`);
+        return events;
+      }),
+    );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** The `events.rules` of a rules file; it is read and checked like a config file. */
+function readRulesFile(file: string): EventRules {
+  return loadConfig({ config: file }, {}, '/nonexistent').events.rules;
+}
+
+async function runClient(name: string, cmd: Command, start: (config: LogyardConfig, log: ClientLog) => Promise<RunningClient>): Promise<void> {
+  const config = configOf(cmd);
+  const log = clientLogger(name);
+  const client = await start(config, log);
+  const startedAt = Date.now() / 1000;
+  const statsFile = clientStatsFile(config.runDir, name);
+  const writeStats = (): void => {
+    try {
+      mkdirSync(join(config.runDir, 'clients'), { recursive: true, mode: 0o700 });
+      writeFileSync(`${statsFile}.tmp`, JSON.stringify({ client: name, pid: process.pid, started: startedAt, ...client.stats() }) + '\n');
+      renameSync(`${statsFile}.tmp`, statsFile);
+    } catch {
+      // The counters are a convenience; the client runs on without them.
+    }
+  };
+  writeStats();
+  const statsTimer = setInterval(writeStats, 1000);
+  log('INFO', `started (node ${config.nodeId}, core in ${config.runDir})`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      clearInterval(parentWatch);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    // Run by `logyard start`: leave when it is gone, even if it could not stop us (kill -9).
+    const parent = Number(process.env.LOGYARD_SUPERVISOR_PID);
+    const parentWatch = setInterval(() => {
+      if (parent && process.ppid !== parent) stop();
+    }, 1000);
+  });
+  clearInterval(statsTimer);
+  await client.close();
+  writeStats();
+  log('INFO', 'stopped');
+}

@@ -1,0 +1,92 @@
+import { basename, join } from 'node:path';
+import { Publisher, textEventJson } from '@logyard/bus';
+import type { LogyardConfig } from '@logyard/config';
+import { compilePattern, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
+
+export interface SystailOptions {
+  config: LogyardConfig;
+  log?: (level: TailLogLevel, message: string) => void;
+  /** Tuning for tests and benchmarks; see TailerOptions. */
+  pollMs?: number;
+  scanMs?: number;
+  retireMs?: number;
+}
+
+export interface SystailStats extends TailerStats {
+  published: number;
+  sent: number;
+  dropped: number;
+}
+
+/** Publisher queue length above which reading pauses (nothing is dropped while the core is slow). */
+const HIGH_WATER = 20_000;
+
+/** The positions file of systail under state_dir. */
+export function systailPositionsFile(stateDir: string): string {
+  return join(stateDir, 'systail.positions.json');
+}
+
+/** A systail name from a file of a glob entry: its base name without .log, as a key segment. */
+export function globFileName(path: string): string {
+  return basename(path).replace(/\.log$/, '').replace(/[^A-Za-z0-9_:-]/g, '_') || '_';
+}
+
+/**
+ * systail: publishes each line of the configured files as `systail.<name>.<node_id>` with the
+ * field `name` (SPEC section 1).
+ */
+export class Systail {
+  private constructor(
+    private readonly publisher: Publisher,
+    private readonly tailer: Tailer,
+  ) {}
+
+  static async start(options: SystailOptions): Promise<Systail> {
+    const { config } = options;
+    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const nodeId = config.nodeId;
+    const sources: TailSource[] = Object.entries(config.systail.files).map(([name, path]) => {
+      const glob = name.includes('*') || /[*?]/.test(path);
+      return {
+        pattern: compilePattern(path),
+        open: (file: string) => {
+          const fileName = glob ? globFileName(file) : name;
+          const key = `systail.${fileName}.${nodeId}`;
+          const nameField = ',"name":' + JSON.stringify(fileName) + '}';
+          return {
+            line: (text: string) => {
+              const json = textEventJson(text, nodeId);
+              publisher.publishJson(key, json.slice(0, -1) + nameField);
+            },
+          };
+        },
+      };
+    });
+    const tailer = new Tailer({
+      sources,
+      positionsFile: systailPositionsFile(config.stateDir),
+      maxLine: config.systail.maxLine,
+      ready: () => publisher.stats().queued < HIGH_WATER,
+      progress: () => publisher.stats(),
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+      ...(options.scanMs ? { scanMs: options.scanMs } : {}),
+      ...(options.retireMs ? { retireMs: options.retireMs } : {}),
+    });
+    await tailer.start();
+    return new Systail(publisher, tailer);
+  }
+
+  stats(): SystailStats {
+    const p = this.publisher.stats();
+    const dropped = Object.values(p.dropped).reduce((a, b) => a + b, 0);
+    return { ...this.tailer.stats(), published: p.published, sent: p.sent, dropped };
+  }
+
+  /** Stops reading, hands what was read to the core (up to 5 s), saves the positions. */
+  async close(): Promise<void> {
+    await this.tailer.stop();
+    await this.publisher.close(5000);
+    await this.tailer.close();
+  }
+}

@@ -1,0 +1,4 @@
+export * from './pattern.js';
+export * from './positions.js';
+export * from './lines.js';
+export * from './tailer.js';

@@ -1,0 +1,438 @@
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { LineSplitter } from './lines.js';
+import type { PathPattern } from './pattern.js';
+import { PositionStore } from './positions.js';
+
+/** Receives the lines of one followed file. */
+export interface TailHandler {
+  line(text: string): void;
+  /** The file is no longer followed (deleted, rotated away, or the tailer stopped). */
+  close?(): void;
+}
+
+/** A set of files to follow: a pattern, and what to do with each matching file. */
+export interface TailSource {
+  pattern: PathPattern;
+  /** Called for each file found; null means "not this one". */
+  open(path: string, captures: Record<string, string>): TailHandler | null;
+}
+
+export type TailLogLevel = 'INFO' | 'WARN' | 'ERROR';
+
+export interface TailerOptions {
+  sources: TailSource[];
+  /** JSON file of positions, e.g. <state_dir>/systail.positions.json. */
+  positionsFile: string;
+  /** Longer lines are cut into pieces of this many bytes. */
+  maxLine: number;
+  /** How often followed files are checked without a watcher event (ms). Default 250. */
+  pollMs?: number;
+  /** How often the patterns are scanned for new files (ms). Default 1000. */
+  scanMs?: number;
+  /** A file rotated away or deleted is read until it has been quiet this long (ms). Default 5000. */
+  retireMs?: number;
+  /** Bytes read from one file at a time. Default 1 MiB. */
+  readBytes?: number;
+  /** False while downstream (the publisher's queue) is full: reading pauses, nothing is dropped. */
+  ready?: () => boolean;
+  /**
+   * Counters of the publisher the lines go to: a position is saved only once every event
+   * published up to it was sent, so a restart or crash repeats nothing and loses nothing queued.
+   */
+  progress?: () => { published: number; sent: number };
+  log?: (level: TailLogLevel, message: string) => void;
+}
+
+export interface TailerStats {
+  /** Files followed now, and rotated or deleted ones still being read to their end. */
+  files: number;
+  retiring: number;
+  lines: number;
+  /** Lines longer than max_line, each cut into several events. */
+  split: number;
+  /** Lines skipped because they held NUL bytes or invalid UTF-8. */
+  binary: number;
+  /** Files matched by a pattern that could not be opened (e.g. permissions). */
+  unreadable: number;
+  rotations: number;
+  truncations: number;
+}
+
+interface Follower {
+  path: string;
+  captures: Record<string, string>;
+  handler: TailHandler;
+  fd: number;
+  dev: number;
+  ino: number;
+  /** Bytes read from the file; readPos - pendingBytes have been emitted as lines. */
+  readPos: number;
+  splitter: LineSplitter;
+  retiring: boolean;
+  /** When data last arrived, or when the follower began retiring (ms). */
+  activeAt: number;
+  /** Offsets reached, with the publisher's published count at that time. */
+  checkpoints: Array<{ mark: number; offset: number }>;
+  closed: boolean;
+}
+
+/**
+ * Follows the files that match a set of patterns, from their end (or from their saved
+ * position), through appends, rotation by rename+create, copytruncate, files that appear later
+ * and files that vanish; hands every line to the handler of its file. The one file-following
+ * mechanism of systail and apptail.
+ */
+export class Tailer {
+  private readonly opts: Required<Omit<TailerOptions, 'progress' | 'log'>> & Pick<TailerOptions, 'progress'>;
+  private readonly log: (level: TailLogLevel, message: string) => void;
+  private readonly positions: PositionStore;
+  private readonly active = new Map<string, Follower>();
+  private retiring: Follower[] = [];
+  /** Closed followers whose last checkpoints await the publisher. */
+  private closedPending: Follower[] = [];
+  private readonly unreadable = new Set<string>();
+  private readonly buf: Buffer;
+  private readonly counters = { lines: 0, split: 0, binary: 0, unreadable: 0, rotations: 0, truncations: 0 };
+  private watchers: FSWatcher[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private pumpScheduled = false;
+  private blockedTimer: NodeJS.Timeout | null = null;
+  private scanTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private stopped = false;
+
+  constructor(options: TailerOptions) {
+    this.opts = {
+      pollMs: 250,
+      scanMs: 1000,
+      retireMs: 5000,
+      readBytes: 1 << 20,
+      ready: () => true,
+      ...options,
+    };
+    this.log = options.log ?? (() => {});
+    this.positions = new PositionStore(options.positionsFile);
+    this.buf = Buffer.allocUnsafe(this.opts.readBytes);
+  }
+
+  /** Finds the files, resumes saved positions (new files: from their end), starts following. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const used = new Set<string>();
+    for (const source of this.opts.sources) {
+      for (const { path, captures } of source.pattern.scan()) {
+        if (this.active.has(path)) continue;
+        const st = statOrNull(path);
+        if (!st) {
+          this.noteUnreadable(path, 'ENOENT');
+          continue;
+        }
+        const saved = this.positions.get(st.dev, st.ino);
+        used.add(`${st.dev}:${st.ino}`);
+        let offset: number;
+        if (saved) {
+          offset = saved.offset <= st.size ? saved.offset : 0; // truncated while we were away
+        } else {
+          // Another file was here before: it was rotated while we were away, so this one is all new.
+          offset = this.positions.atPath(path).length > 0 ? 0 : st.size;
+        }
+        this.openFollower(source, path, captures, offset, false);
+      }
+    }
+    // Saved files no longer at their path: rotated away while we were stopped. Read their rest.
+    for (const p of this.positions.all()) {
+      if (used.has(`${p.dev}:${p.ino}`)) continue;
+      const found = findByInode(dirname(p.path), p.dev, p.ino);
+      const source = this.opts.sources.find((s) => s.pattern.match(p.path));
+      if (!found || !source) {
+        this.positions.delete(p.dev, p.ino);
+        continue;
+      }
+      const f = this.openFollower(source, found, source.pattern.match(p.path) ?? {}, p.offset, true, p.path);
+      if (f) this.log('INFO', `reading the rest of ${found} (was ${p.path}) from byte ${p.offset}`);
+    }
+    this.positions.save();
+    for (const source of this.opts.sources) this.watch(source);
+    this.timers.push(setInterval(() => this.kick(), this.opts.pollMs));
+    this.timers.push(setInterval(() => this.commit(), Math.max(100, this.opts.pollMs)));
+    this.timers.push(setInterval(() => this.scan(), this.opts.scanMs));
+    this.kick();
+  }
+
+  stats(): TailerStats {
+    const all = [...this.active.values(), ...this.retiring];
+    const sum = (k: 'lines' | 'split' | 'binary'): number => all.reduce((n, f) => n + f.splitter.counters[k], this.counters[k]);
+    return {
+      files: this.active.size,
+      retiring: this.retiring.length,
+      lines: sum('lines'),
+      split: sum('split'),
+      binary: sum('binary'),
+      unreadable: this.counters.unreadable,
+      rotations: this.counters.rotations,
+      truncations: this.counters.truncations,
+    };
+  }
+
+  /** Stops reading and watching; files stay open until `close()`. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.blockedTimer) clearTimeout(this.blockedTimer);
+    if (this.scanTimer) clearTimeout(this.scanTimer);
+    await Promise.all(this.watchers.map((w) => w.close().catch(() => {})));
+    this.watchers = [];
+  }
+
+  /**
+   * Saves the positions of what was delivered (call after the publisher flushed) and closes
+   * the files. Unfinished last lines stay unread, so the next start picks them up whole.
+   */
+  async close(): Promise<void> {
+    await this.stop();
+    this.commit();
+    for (const f of [...this.active.values(), ...this.retiring]) {
+      closeSync(f.fd);
+      f.closed = true;
+      f.handler.close?.();
+    }
+    this.active.clear();
+    this.retiring = [];
+    this.positions.save();
+  }
+
+  private openFollower(source: TailSource, path: string, captures: Record<string, string>, offset: number, retiring: boolean, savedPath = path): Follower | null {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      this.noteUnreadable(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+      return null;
+    }
+    if (this.unreadable.delete(path)) this.log('INFO', `${path} is readable now`);
+    const handler = source.open(savedPath, captures);
+    if (!handler) {
+      closeSync(fd);
+      return null;
+    }
+    const st = fstatSync(fd);
+    const f: Follower = {
+      path: savedPath,
+      captures,
+      handler,
+      fd,
+      dev: st.dev,
+      ino: st.ino,
+      readPos: offset,
+      splitter: null as unknown as LineSplitter,
+      retiring,
+      activeAt: Date.now(),
+      checkpoints: [],
+      closed: false,
+    };
+    f.splitter = new LineSplitter(this.opts.maxLine, (text) => handler.line(text));
+    this.positions.set({ path: savedPath, dev: st.dev, ino: st.ino, offset });
+    if (retiring) this.retiring.push(f);
+    else this.active.set(path, f);
+    return f;
+  }
+
+  /** Counts a matching file that cannot be read, once until it becomes readable. */
+  private noteUnreadable(path: string, why: string): void {
+    if (this.unreadable.has(path)) return;
+    this.unreadable.add(path);
+    this.counters.unreadable++;
+    this.log('WARN', `cannot read ${path}: ${why}; skipping it, will try again`);
+  }
+
+  private watch(source: TailSource): void {
+    const { baseDir, depth } = source.pattern;
+    if (!statOrNull(baseDir)?.isDirectory()) return; // the periodic scan finds it once it exists
+    const w = watch(baseDir, { ignoreInitial: true, depth: Math.max(0, depth - 1), atomic: false, alwaysStat: false });
+    w.on('add', () => this.scheduleScan());
+    w.on('addDir', () => this.scheduleScan());
+    w.on('change', () => this.kick());
+    w.on('unlink', () => this.kick());
+    w.on('error', (err) => this.log('WARN', `watching ${baseDir}: ${(err as Error).message}`));
+    this.watchers.push(w);
+  }
+
+  private scheduleScan(): void {
+    if (this.scanTimer || this.stopped) return;
+    this.scanTimer = setTimeout(() => {
+      this.scanTimer = null;
+      this.scan();
+    }, 10);
+  }
+
+  /** Opens files that match a pattern and are not followed yet; those appeared after the start. */
+  private scan(): void {
+    if (this.stopped) return;
+    let opened = false;
+    for (const source of this.opts.sources) {
+      for (const { path, captures } of source.pattern.scan()) {
+        if (this.active.has(path)) continue;
+        const st = statOrNull(path);
+        if (!st) {
+          this.noteUnreadable(path, 'ENOENT');
+          continue;
+        }
+        // A rotated file still being read under its old name is not new.
+        if (this.retiring.some((f) => f.dev === st.dev && f.ino === st.ino)) continue;
+        if (this.openFollower(source, path, captures, 0, false)) {
+          this.log('INFO', `following ${path}`);
+          opened = true;
+        }
+      }
+    }
+    if (opened) this.kick();
+  }
+
+  private kick(): void {
+    if (this.pumpScheduled || this.stopped || this.blockedTimer) return;
+    this.pumpScheduled = true;
+    setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    if (this.stopped) return;
+    let more = false;
+    // Rotated files first: their lines are older than the new file's.
+    for (const f of [...this.retiring, ...this.active.values()]) {
+      if (!this.opts.ready()) {
+        this.blockedTimer = setTimeout(() => {
+          this.blockedTimer = null;
+          this.kick();
+        }, 10);
+        return;
+      }
+      if (this.step(f)) more = true;
+    }
+    if (more) this.kick();
+  }
+
+  /** Reads what is new in one file; true when there may be more right away. */
+  private step(f: Follower): boolean {
+    if (f.closed) return false;
+    let n: number;
+    try {
+      n = readSync(f.fd, this.buf, 0, this.buf.length, f.readPos);
+    } catch (err) {
+      this.log('WARN', `reading ${f.path}: ${(err as Error).message}`);
+      this.retire(f);
+      this.closeFollower(f);
+      return false;
+    }
+    if (n > 0) {
+      f.readPos += n;
+      f.activeAt = Date.now();
+      f.splitter.push(this.buf.subarray(0, n));
+      const offset = f.readPos - f.splitter.pendingBytes;
+      const mark = this.opts.progress ? this.opts.progress().published : 0;
+      f.checkpoints.push({ mark, offset });
+      if (n === this.buf.length) return true;
+    }
+    // At the end of what is there now: truncated? rotated? gone?
+    const st = fstatSync(f.fd);
+    if (st.size < f.readPos) {
+      this.counters.truncations++;
+      this.log('INFO', `${f.path} was truncated; reading it from the start`);
+      f.readPos = 0;
+      f.splitter.reset();
+      f.checkpoints.push({ mark: this.opts.progress ? this.opts.progress().published : 0, offset: 0 });
+      return true;
+    }
+    if (f.retiring) {
+      if (Date.now() - f.activeAt > this.opts.retireMs) this.closeFollower(f);
+      return false;
+    }
+    const now = statOrNull(f.path);
+    if (!now || now.dev !== f.dev || now.ino !== f.ino) {
+      // Renamed or deleted: read on from the open file while it is written to; a new file at
+      // the path is found by the next scan and read from its start.
+      this.counters.rotations++;
+      this.log('INFO', now ? `${f.path} was rotated; following the new file` : `${f.path} is gone; reading what is still written to it`);
+      this.retire(f);
+      if (now) this.scan();
+      return true;
+    }
+    return false;
+  }
+
+  private retire(f: Follower): void {
+    if (f.retiring) return;
+    if (this.active.get(f.path) === f) this.active.delete(f.path);
+    f.retiring = true;
+    f.activeAt = Date.now();
+    this.retiring.push(f);
+  }
+
+  private closeFollower(f: Follower): void {
+    if (f.closed) return;
+    f.closed = true;
+    f.splitter.end();
+    const mark = this.opts.progress ? this.opts.progress().published : 0;
+    f.checkpoints.push({ mark, offset: f.readPos });
+    try {
+      closeSync(f.fd);
+    } catch {
+      // already closed
+    }
+    this.retiring = this.retiring.filter((x) => x !== f);
+    if (this.active.get(f.path) === f) this.active.delete(f.path);
+    for (const k of ['lines', 'split', 'binary'] as const) this.counters[k] += f.splitter.counters[k];
+    f.splitter.counters.lines = f.splitter.counters.split = f.splitter.counters.binary = 0;
+    f.handler.close?.();
+    this.closedPending.push(f);
+  }
+
+  /** Saves the positions every event before which has been sent. */
+  private commit(): void {
+    const sent = this.opts.progress ? this.opts.progress().sent : Infinity;
+    const settle = (f: Follower): void => {
+      let offset = -1;
+      while (f.checkpoints.length && f.checkpoints[0].mark <= sent) offset = f.checkpoints.shift()!.offset;
+      if (offset >= 0) this.positions.set({ path: f.path, dev: f.dev, ino: f.ino, offset });
+    };
+    for (const f of [...this.active.values(), ...this.retiring]) settle(f);
+    this.closedPending = this.closedPending.filter((f) => {
+      settle(f);
+      if (f.checkpoints.length) return true;
+      this.positions.delete(f.dev, f.ino);
+      return false;
+    });
+    try {
+      this.positions.save();
+    } catch (err) {
+      this.log('WARN', `cannot save positions to ${this.positions.file}: ${(err as Error).message}`);
+    }
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function findByInode(dir: string, dev: number, ino: number): string | null {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    const st = statOrNull(join(dir, name));
+    if (st && st.isFile() && st.dev === dev && st.ino === ino) return join(dir, name);
+  }
+  return null;
+}
+
