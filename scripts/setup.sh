@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 need_packages=()
 command -v redis-server >/dev/null 2>&1 || need_packages+=(redis-server)
+# etcd for the cluster store (the tests and scripts/cluster.sh start their own on free ports).
+command -v etcd >/dev/null 2>&1 || need_packages+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need_packages+=(etcd-client)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "setup: installing ${need_packages[*]} from Debian's packages" >&2
@@ -13,8 +16,9 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
-  # The package starts a system redis on 6379; the tests start their own on free ports.
+  # The packages start a system redis on 6379 and etcd on 2379; the tests start their own.
   ($sudo systemctl disable --now redis-server >/dev/null 2>&1 || true)
+  ($sudo systemctl disable --now etcd >/dev/null 2>&1 || true)
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,4 +61,153 @@ export async function startRedis(port?: number, dir?: string): Promise<RunningSe
       if (!dir) rmSync(d, { recursive: true, force: true });
     },
   };
+}
+
+export interface RunningEtcd extends RunningService {
+  /** The client URL, e.g. http://127.0.0.1:23790. */
+  endpoint: string;
+  /** The store URI for it: etcd://127.0.0.1:<port>. */
+  uri: string;
+  /** Kills etcd (SIGKILL) and keeps its data directory, for restart(). */
+  kill(): Promise<void>;
+  /** Starts etcd again on the same ports and data directory. */
+  restart(): Promise<void>;
+}
+
+/**
+ * A real single-member etcd (Debian's etcd-server, installed by scripts/setup.sh) on free ports,
+ * with its data in a temporary directory. Resolves once it answers /health.
+ */
+export async function startEtcd(): Promise<RunningEtcd> {
+  const port = await freePort();
+  const peerPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'logyard-etcd-'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  let proc: ChildProcess;
+  let log = '';
+  const launch = async (): Promise<void> => {
+    log = '';
+    proc = spawn(
+      'etcd',
+      [
+        '--name', 'test',
+        '--data-dir', join(dir, 'data'),
+        '--listen-client-urls', endpoint,
+        '--advertise-client-urls', endpoint,
+        '--listen-peer-urls', peer,
+        '--initial-advertise-peer-urls', peer,
+        '--initial-cluster', `test=${peer}`,
+        '--logger', 'zap',
+        '--log-level', 'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    proc.stderr!.setEncoding('utf8').on('data', (c: string) => (log = (log + c).slice(-4000)));
+    const deadline = Date.now() + 20_000;
+    while (!(await etcdHealthy(endpoint))) {
+      if (proc.exitCode !== null) throw new Error(`etcd exited with ${proc.exitCode}: ${log}`);
+      if (Date.now() > deadline) throw new Error(`etcd on ${endpoint} not healthy after 20 s: ${log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const kill = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  };
+  await launch();
+  const service: RunningEtcd = {
+    port,
+    dir,
+    endpoint,
+    uri: `etcd://127.0.0.1:${port}`,
+    get process() {
+      return proc;
+    },
+    kill,
+    restart: launch,
+    async stop() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return service;
+}
+
+async function etcdHealthy(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1_000) });
+    return res.ok && (JSON.parse(await res.text()) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/** Runs etcdctl (Debian's etcd-client) against an etcd; rejects with its output when it fails. */
+export function etcdctl(endpoint: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('etcdctl', ['--endpoints', endpoint, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`etcdctl ${args.join(' ')} exited ${code}: ${out}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/**
+ * A TCP proxy to `port` that a test can cut (every connection dropped, new ones refused) and
+ * restore: a real network fault between a client and a server that stays up.
+ */
+export class TcpProxy {
+  port = 0;
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private cut = false;
+
+  constructor(private readonly targetPort: number) {}
+
+  async listen(): Promise<this> {
+    const server = createServer((client) => {
+      if (this.cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(this.targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    this.server = server;
+    const addr = server.address();
+    this.port = typeof addr === 'object' && addr ? addr.port : 0;
+    return this;
+  }
+
+  /** Drops every connection and refuses new ones until restore(). */
+  disconnect(): void {
+    this.cut = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.cut = false;
+  }
+
+  async close(): Promise<void> {
+    this.disconnect();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
 }

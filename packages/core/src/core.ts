@@ -49,6 +49,8 @@ export class Core {
   private receiving: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
   private pendingDefinitions: DrainDefinition[] | null = null;
+  /** Set while the store cannot be reached, so that an outage is logged once, not once per retry. */
+  private storeTrouble: string | null = null;
   private closing: Promise<void> | null = null;
 
   private constructor(options: CoreOptions) {
@@ -97,7 +99,11 @@ export class Core {
     await this.statusServer.listenUnix(this.paths.statusSocket);
     if (config.status !== 'off') await this.statusServer.listenTcp(config.status);
     await this.store.registerNode({ node_id: config.nodeId, started: this.started, version: VERSION });
-    this.storeWatch = await this.store.watchDrains((records) => this.onStoreDrains(records));
+    this.storeWatch = await this.store.watchDrains(
+      (records) => this.onStoreDrains(records),
+      (err) => this.storeFailed(err),
+      () => this.storeRecovered(),
+    );
     this.receiving = this.receive();
     this.statusTimer = setInterval(() => void this.publishStatuses(), STATUS_PUBLISH_MS);
     this.statusTimer.unref();
@@ -178,6 +184,22 @@ export class Core {
     });
   }
 
+  /**
+   * The store failed (the watch, or writing a status): logged once per outage. The drains run on
+   * as last known; the store retries by itself and the status is written again once it answers.
+   */
+  private storeFailed(err: unknown): void {
+    if (this.closing || this.storeTrouble !== null) return;
+    this.storeTrouble = (err as Error)?.message ?? String(err);
+    this.log('WARN', `store failing: ${this.storeTrouble}; keeping the last-known ${this.drains.size} drains and retrying`);
+  }
+
+  private storeRecovered(): void {
+    if (this.storeTrouble === null) return;
+    this.storeTrouble = null;
+    this.log('INFO', `store ${this.store?.description ?? this.config.store} answering again`);
+  }
+
   private onDrainStatus(status: DrainStatus): void {
     const detail = status.error ? ` (${status.error})` : '';
     this.log(status.state === 'FATAL' || status.state === 'RETRYING' ? 'WARN' : 'INFO', `drain ${status.name}: ${status.state}${detail}`);
@@ -214,9 +236,10 @@ export class Core {
         await store.putStatus({ ...entry, updated: now });
       } catch (err) {
         this.lastPublished.delete(s.name);
-        this.log('WARN', `store: cannot write the status of drain ${s.name}: ${(err as Error).message}`);
+        this.storeFailed(err);
         return;
       }
+      this.storeRecovered();
     }
   }
 }

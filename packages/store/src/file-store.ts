@@ -130,6 +130,7 @@ export class FileStore implements Store {
   async watchDrains(
     onChange: (drains: DrainRecord[]) => void,
     onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
   ): Promise<StoreWatch> {
     this.assertOpen();
     const drainWatch = new DrainWatch({
@@ -138,6 +139,7 @@ export class FileStore implements Store {
       unavailable: (action, err) => this.unavailable(action, err),
       onChange,
       onError: onError ?? (() => undefined),
+      onRecovered: onRecovered ?? (() => undefined),
     });
     await drainWatch.start();
     this.watches.add(drainWatch);
@@ -470,6 +472,7 @@ interface DrainWatchOptions {
   unavailable: (action: string, err: unknown) => StoreUnavailableError;
   onChange: (drains: DrainRecord[]) => void;
   onError: (error: StoreError) => void;
+  onRecovered: () => void;
 }
 
 /**
@@ -484,6 +487,7 @@ class DrainWatch {
   private relisting: Promise<void> | undefined;
   private relistAgain = false;
   private delivered: string | undefined;
+  private failing = false;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: DrainWatchOptions) {}
@@ -542,11 +546,16 @@ class DrainWatch {
           drains = await this.options.readDrains();
         } catch (err) {
           // The last set delivered stays in force until a list succeeds.
+          this.failing = true;
           this.options.onError(err instanceof StoreError ? err : this.options.unavailable('list drains/', err));
           this.scheduleRelist(WATCH_RETRY_MS);
           return;
         }
         if (this.closing) return;
+        if (this.failing) {
+          this.failing = false;
+          this.options.onRecovered();
+        }
         this.deliver(drains);
       } while (this.relistAgain);
     })();

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { StoreError } from './errors.js';
+import { EtcdStore } from './etcd-store.js';
 import { FileStore } from './file-store.js';
 import type { Store } from './types.js';
 
@@ -28,6 +29,7 @@ async function openFileStore(uri: string): Promise<Store> {
   return new FileStore(dir);
 }
 
-async function openEtcdStore(): Promise<Store> {
-  throw new StoreError('etcd store is not built yet');
+/** `etcd://[user:password@]host:port[,host:port...]` or `etcds://...?ca=&cert=&key=`; connects lazily. */
+function openEtcdStore(uri: string): Promise<Store> {
+  return EtcdStore.open(uri);
 }

@@ -67,9 +67,14 @@ export interface Store {
   /**
    * Calls `onChange` with every drain (as listDrains) at once, then after every change, including
    * changes by other processes and expiry of temporary drains. Errors while watching go to
-   * `onError` and are retried; meanwhile the last set delivered stays current.
+   * `onError` and are retried; meanwhile the last set delivered stays current. `onRecovered` is
+   * called once when watching works again after errors (changes missed meanwhile are delivered).
    */
-  watchDrains(onChange: (drains: DrainRecord[]) => void, onError?: (error: StoreError) => void): Promise<StoreWatch>;
+  watchDrains(
+    onChange: (drains: DrainRecord[]) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch>;
 
   /** Announces this node; refreshed until close(). A node that stops refreshing vanishes with its status. */
   registerNode(info: NodeInfo): Promise<void>;

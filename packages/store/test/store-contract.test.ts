@@ -1,0 +1,434 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import {
+  drainNameProblem,
+  EtcdStore,
+  FileStore,
+  InvalidNameError,
+  StoreError,
+  type DrainRecord,
+  type NodeDrainStatus,
+  type Store,
+} from '../src/index.js';
+
+/**
+ * The store contract (SPEC section 3): every test here runs against each backend, the embedded
+ * file:// store and a real etcd (the run's shared etcd, from test/setup/global.ts). What only one
+ * backend has (files on disk, etcd leases and watch revisions) is tested in its own file.
+ */
+
+/** The built package, for the child process that plays another program using the same store. */
+const BUILT_STORE = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/index.js');
+/** Changes made by another process must reach a watcher within this (SPEC: "at once"). */
+const WATCH_DEADLINE_MS = 1_000;
+
+interface Backend {
+  name: string;
+  /** How long a temporary drain or node entry of a `short` store outlives its last refresh. */
+  shortTtlMs: number;
+  /** A store on the backend; each one stands for a separate process sharing it. */
+  open(short?: boolean): Promise<Store>;
+  /** Source of an expression, evaluated in a child process with `mod` the built package, that opens a short store. */
+  childOpen(): string;
+  /** Writes a drain's value as another tool would, bypassing the store. */
+  writeRawDrain(name: string, text: string): Promise<void>;
+  /** The `problem` prefix of an unusable drain. */
+  problemPrefix(name: string): string;
+  description(): string;
+  reset(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+let fileDir = '';
+const fileBackend: Backend = {
+  name: 'file',
+  shortTtlMs: 1_000,
+  async open(short) {
+    return new FileStore(join(fileDir, 'store'), short ? { ttlMs: 1_000, refreshMs: 200 } : {});
+  },
+  childOpen: () => `new mod.FileStore(${JSON.stringify(join(fileDir, 'store'))}, { ttlMs: 1000, refreshMs: 200 })`,
+  async writeRawDrain(name, text) {
+    mkdirSync(join(fileDir, 'store', 'drains'), { recursive: true });
+    writeFileSync(join(fileDir, 'store', 'drains', `${name}.json`), text);
+  },
+  problemPrefix: (name) => `drains/${name}.json: `,
+  description: () => `file://${join(fileDir, 'store')}`,
+  async reset() {
+    if (fileDir) rmSync(fileDir, { recursive: true, force: true });
+    fileDir = mkdtempSync(join(tmpdir(), 'logyard-store-'));
+  },
+  async teardown() {
+    rmSync(fileDir, { recursive: true, force: true });
+  },
+};
+
+/** etcd rounds lease TTLs to whole seconds and grants at least its minimum (about 2 s by default). */
+const ETCD_SHORT_TTL_S = 2;
+let etcdAdmin: Etcd3 | undefined;
+const etcdBackend: Backend = {
+  name: 'etcd',
+  shortTtlMs: ETCD_SHORT_TTL_S * 1000,
+  open: (short) => EtcdStore.open(inject('etcdUri'), short ? { nodeTtlSeconds: ETCD_SHORT_TTL_S, temporaryTtlSeconds: ETCD_SHORT_TTL_S } : {}),
+  childOpen: () =>
+    `await mod.EtcdStore.open(${JSON.stringify(inject('etcdUri'))}, { nodeTtlSeconds: ${ETCD_SHORT_TTL_S}, temporaryTtlSeconds: ${ETCD_SHORT_TTL_S} })`,
+  async writeRawDrain(name, text) {
+    await admin().put(`/logyard/drains/${name}`).value(text);
+  },
+  problemPrefix: (name) => `/logyard/drains/${name}: `,
+  description: () => inject('etcdUri'),
+  async reset() {
+    await admin().delete().prefix('/logyard/');
+  },
+  async teardown() {
+    await admin().delete().prefix('/logyard/');
+    etcdAdmin?.close();
+  },
+};
+
+function admin(): Etcd3 {
+  etcdAdmin ??= new Etcd3({ hosts: inject('etcdUri').replace('etcd://', 'http://') });
+  return etcdAdmin;
+}
+
+function status(drain: string, nodeId: string): NodeDrainStatus {
+  return { drain, node_id: nodeId, state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0, updated: 1_700_000_000 };
+}
+
+function uris(drains: DrainRecord[]): Record<string, string> {
+  return Object.fromEntries(drains.map((drain) => [drain.name, drain.uri]));
+}
+
+function latest(deliveries: DrainRecord[][]): Record<string, string> | undefined {
+  const last = deliveries.at(-1);
+  return last && uris(last);
+}
+
+async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: Error) => err,
+  );
+}
+
+describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
+  const openedStores: Store[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeEach(async () => {
+    await backend.reset();
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    }
+    await Promise.all(openedStores.splice(0).map((store) => store.close()));
+  });
+
+  afterAll(async () => {
+    await backend.teardown();
+  });
+
+  async function openStore(short = false): Promise<Store> {
+    const store = await backend.open(short);
+    openedStores.push(store);
+    return store;
+  }
+
+  /** Every set a watch delivered, in order. */
+  async function watchFrom(store: Store): Promise<DrainRecord[][]> {
+    const deliveries: DrainRecord[][] = [];
+    await store.watchDrains((drains) => deliveries.push(drains));
+    return deliveries;
+  }
+
+  describe('drains', () => {
+    it('adds, lists sorted by name, gets and deletes drains', async () => {
+      const store = await openStore();
+      const before = Date.now() / 1000;
+      await store.putDrain('web', 'tcp://10.0.0.9:514');
+      await store.putDrain('archive', 'file:///var/log/logyard/all.log');
+      const after = Date.now() / 1000;
+
+      const drains = await store.listDrains();
+      expect(drains.map((drain) => [drain.name, drain.uri])).toEqual([
+        ['archive', 'file:///var/log/logyard/all.log'],
+        ['web', 'tcp://10.0.0.9:514'],
+      ]);
+      for (const drain of drains) {
+        expect(drain.created).toBeGreaterThanOrEqual(before);
+        expect(drain.created).toBeLessThanOrEqual(after);
+        expect(drain.temporary).toBeUndefined();
+        expect(drain.problem).toBeUndefined();
+      }
+      expect(await store.getDrain('web')).toEqual(drains[1]);
+      expect(await store.getDrain('missing')).toBeUndefined();
+
+      expect(await store.deleteDrain('web')).toBe(true);
+      expect(await store.deleteDrain('web')).toBe(false);
+      expect(uris(await store.listDrains())).toEqual({ archive: 'file:///var/log/logyard/all.log' });
+    });
+
+    it('replaces a drain of the same name, with a new creation time', async () => {
+      const store = await openStore();
+      await store.putDrain('web', 'tcp://10.0.0.9:514');
+      const first = await store.getDrain('web');
+      await store.putDrain('web', 'udp://10.0.0.9:514');
+      const drains = await store.listDrains();
+      expect(drains).toHaveLength(1);
+      expect(drains[0].uri).toBe('udp://10.0.0.9:514');
+      expect(drains[0].created).toBeGreaterThanOrEqual(first!.created);
+    });
+
+    it('is shared by every store opened on the same place', async () => {
+      await (await openStore()).putDrain('web', 'tcp://10.0.0.9:514');
+      expect(uris(await (await openStore()).listDrains())).toEqual({ web: 'tcp://10.0.0.9:514' });
+    });
+
+    it('lists a drain another tool wrote badly, with its problem, instead of failing', async () => {
+      const store = await openStore();
+      await store.putDrain('good', 'tcp://10.0.0.9:514');
+      await backend.writeRawDrain('broken', '{"uri": "tcp://');
+      await backend.writeRawDrain('nouri', '{"created": 1700000000}');
+
+      const drains = await store.listDrains();
+      expect(drains.map((drain) => [drain.name, drain.uri, drain.problem])).toEqual([
+        ['broken', '', `${backend.problemPrefix('broken')}not valid JSON`],
+        ['good', 'tcp://10.0.0.9:514', undefined],
+        ['nouri', '', `${backend.problemPrefix('nouri')}"uri" must be a non-empty string`],
+      ]);
+      expect((await store.getDrain('broken'))?.problem).toBe(`${backend.problemPrefix('broken')}not valid JSON`);
+      expect(await store.deleteDrain('broken')).toBe(true);
+      expect((await store.listDrains()).map((drain) => drain.name)).toEqual(['good', 'nouri']);
+    });
+  });
+
+  describe('drain names', () => {
+    it('follow SPEC section 3', () => {
+      expect(drainNameProblem('web-1.prod_eu')).toBeNull();
+      expect(drainNameProblem('x'.repeat(128))).toBeNull();
+      expect(drainNameProblem('x'.repeat(129))).toBe('drain name is longer than 128 bytes');
+      expect(drainNameProblem('')).toBe('drain name is empty');
+      expect(drainNameProblem('my drain')).toBe('drain name "my drain" may only contain [A-Za-z0-9_.-]');
+      expect(drainNameProblem('a/b')).toBe('drain name "a/b" may only contain [A-Za-z0-9_.-]');
+      expect(drainNameProblem('..')).toBe('drain name must not be ".."');
+    });
+
+    it('are checked by every drain operation', async () => {
+      const store = await openStore();
+      const attempts = [
+        () => store.putDrain('a/b', 'tcp://x:1'),
+        () => store.getDrain('a b'),
+        () => store.deleteDrain(''),
+        () => store.putTemporaryDrain('..', 'tcp://x:1'),
+      ];
+      for (const attempt of attempts) expect(await rejectionOf(attempt())).toBeInstanceOf(InvalidNameError);
+      expect(await store.listDrains()).toEqual([]);
+    });
+
+    it('refuses builtin.* drains, which the config file defines', async () => {
+      const store = await openStore();
+      const error = await rejectionOf(store.putDrain('builtin.apptail', 'redis://127.0.0.1:6379'));
+      expect(error).toBeInstanceOf(InvalidNameError);
+      expect(error.message).toBe('drain "builtin.apptail" is builtin: builtin.* drains are defined by the config file');
+      expect(await rejectionOf(store.deleteDrain('builtin.apptail'))).toBeInstanceOf(InvalidNameError);
+    });
+  });
+
+  describe('watching drains', () => {
+    it('delivers the current set at once, then changes made by another store', async () => {
+      const writer = await openStore();
+      await writer.putDrain('web', 'tcp://10.0.0.9:514');
+      const deliveries = await watchFrom(await openStore());
+      expect(deliveries).toHaveLength(1);
+      expect(latest(deliveries)).toEqual({ web: 'tcp://10.0.0.9:514' });
+
+      await writer.putDrain('archive', 'file:///var/log/logyard/all.log');
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({ archive: 'file:///var/log/logyard/all.log', web: 'tcp://10.0.0.9:514' }), {
+        timeout: WATCH_DEADLINE_MS,
+      });
+
+      await writer.putDrain('web', 'udp://10.0.0.9:514');
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({ archive: 'file:///var/log/logyard/all.log', web: 'udp://10.0.0.9:514' }), {
+        timeout: WATCH_DEADLINE_MS,
+      });
+
+      await writer.deleteDrain('archive');
+      await writer.deleteDrain('web');
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({}), { timeout: WATCH_DEADLINE_MS });
+    });
+
+    it('sees a drain written by another tool, with its problem when unusable', async () => {
+      const deliveries = await watchFrom(await openStore());
+      await backend.writeRawDrain('manual', JSON.stringify({ uri: 'tcp://10.0.0.9:514', created: 1_700_000_000 }));
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({ manual: 'tcp://10.0.0.9:514' }), { timeout: WATCH_DEADLINE_MS });
+      await backend.writeRawDrain('manual', 'not json');
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual([{ name: 'manual', uri: '', created: 0, problem: `${backend.problemPrefix('manual')}not valid JSON` }]), {
+        timeout: WATCH_DEADLINE_MS,
+      });
+    });
+
+    it('stops delivering once closed', async () => {
+      const writer = await openStore();
+      const deliveries: DrainRecord[][] = [];
+      const watch = await (await openStore()).watchDrains((drains) => deliveries.push(drains));
+      await watch.close();
+      await watch.close();
+      await writer.putDrain('web', 'tcp://10.0.0.9:514');
+      // Long enough for a running watch to have delivered (see the tests above).
+      await new Promise((done) => setTimeout(done, WATCH_DEADLINE_MS));
+      expect(deliveries).toEqual([[]]);
+    });
+  });
+
+  describe('temporary drains', () => {
+    it('live while refreshed, and are removed by release()', async () => {
+      const creator = await openStore(true);
+      const deliveries = await watchFrom(await openStore());
+      const handle = await creator.putTemporaryDrain('tmp.tail.a.1', 'tcp://127.0.0.1:4000');
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({ 'tmp.tail.a.1': 'tcp://127.0.0.1:4000' }), { timeout: WATCH_DEADLINE_MS });
+      expect(deliveries.at(-1)![0].temporary).toBe(true);
+      const deliveredSoFar = deliveries.length;
+
+      // Three TTLs: without its refreshes it would long be gone.
+      await new Promise((done) => setTimeout(done, 3 * backend.shortTtlMs));
+      expect(uris(await (await openStore()).listDrains())).toEqual({ 'tmp.tail.a.1': 'tcp://127.0.0.1:4000' });
+      // Refreshing changes nothing a user sees, so nothing is delivered.
+      expect(deliveries).toHaveLength(deliveredSoFar);
+
+      await handle.release();
+      await handle.release();
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({}), { timeout: WATCH_DEADLINE_MS });
+      expect(await (await openStore()).listDrains()).toEqual([]);
+    });
+
+    it('are left alone by release() when someone replaced them meanwhile', async () => {
+      const handle = await (await openStore(true)).putTemporaryDrain('tmp.tail.a.1', 'tcp://127.0.0.1:4000');
+      await (await openStore()).putDrain('tmp.tail.a.1', 'tcp://127.0.0.1:5000');
+      await handle.release();
+      const [drain] = await (await openStore()).listDrains();
+      expect(drain).toMatchObject({ name: 'tmp.tail.a.1', uri: 'tcp://127.0.0.1:5000' });
+      expect(drain.temporary).toBeUndefined();
+    });
+  });
+
+  describe('a process that dies', () => {
+    /** Runs the built store in a child process: a temporary drain, a node entry and its status. */
+    async function startCreator(): Promise<ChildProcess> {
+      const script = `
+        const mod = await import(process.argv[1]);
+        const store = ${backend.childOpen()};
+        await store.putTemporaryDrain('tmp.tail.child.1', 'tcp://127.0.0.1:4000');
+        await store.registerNode({ node_id: 'child-node', started: 1700000000, version: '0.1.0' });
+        await store.putStatus(${JSON.stringify(status('web', 'child-node'))});
+        console.log('ready');
+        setInterval(() => {}, 60_000);
+      `;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, BUILT_STORE], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+      const lines = createInterface({ input: child.stdout! });
+      const [line] = await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => ['exited'])]);
+      expect(line).toBe('ready');
+      return child;
+    }
+
+    it('loses its temporary drains, node entry and status within the TTL', async () => {
+      const observer = await openStore(true);
+      const deliveries = await watchFrom(observer);
+      const creator = await startCreator();
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({ 'tmp.tail.child.1': 'tcp://127.0.0.1:4000' }), {
+        timeout: WATCH_DEADLINE_MS,
+      });
+      expect(await observer.listStatus()).toEqual([status('web', 'child-node')]);
+
+      creator.kill('SIGKILL');
+      await once(creator, 'exit');
+      // etcd checks for expired leases every 500 ms.
+      const ttlAndWatchDeadline = backend.shortTtlMs + 500 + WATCH_DEADLINE_MS;
+      await vi.waitFor(() => expect(latest(deliveries)).toEqual({}), { timeout: ttlAndWatchDeadline });
+      expect(await observer.listDrains()).toEqual([]);
+      expect(await observer.listStatus()).toEqual([]);
+    });
+  });
+
+  describe('nodes and status', () => {
+    it('lists the status of registered nodes only, sorted by drain and node', async () => {
+      const node = await openStore(true);
+      await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      await node.putStatus(status('web', '10.0.0.5'));
+      await node.putStatus(status('archive', '10.0.0.5'));
+      await node.putStatus(status('web', 'unregistered-node'));
+
+      const reader = await openStore();
+      expect(await reader.listStatus()).toEqual([status('archive', '10.0.0.5'), status('web', '10.0.0.5')]);
+
+      await node.putStatus({ ...status('web', '10.0.0.5'), state: 'RETRYING', error: 'connection refused' });
+      await node.deleteStatus('archive', '10.0.0.5');
+      expect(await reader.listStatus()).toEqual([{ ...status('web', '10.0.0.5'), state: 'RETRYING', error: 'connection refused' }]);
+    });
+
+    it('keeps a registered node alive past its TTL while the store is open', async () => {
+      const node = await openStore(true);
+      await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      await node.putStatus(status('web', '10.0.0.5'));
+      await new Promise((done) => setTimeout(done, 3 * backend.shortTtlMs));
+      expect(await (await openStore()).listStatus()).toEqual([status('web', '10.0.0.5')]);
+    });
+
+    it('refuses node ids that are not usable in keys', async () => {
+      const store = await openStore();
+      expect(await rejectionOf(store.registerNode({ node_id: '../x', started: 1, version: '0.1.0' }))).toBeInstanceOf(InvalidNameError);
+      expect(await rejectionOf(store.putStatus(status('web', 'a/b')))).toBeInstanceOf(InvalidNameError);
+    });
+  });
+
+  describe('formats', () => {
+    it('are stored by name', async () => {
+      const store = await openStore();
+      await store.putFormat('short', '{{name}}: {{text}}');
+      await store.putFormat('bare', '{{text}}');
+      expect(await (await openStore()).listFormats()).toEqual({ bare: '{{text}}', short: '{{name}}: {{text}}' });
+      expect(await rejectionOf(store.putFormat('a b', '{{text}}'))).toBeInstanceOf(InvalidNameError);
+    });
+  });
+
+  describe('close', () => {
+    it('may be called twice, removes what lived only while this store refreshed it, and ends the API', async () => {
+      const node = await openStore(true);
+      await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      await node.putStatus(status('web', '10.0.0.5'));
+      await node.putTemporaryDrain('tmp.tail.a.1', 'tcp://127.0.0.1:4000');
+      await node.putDrain('web', 'tcp://10.0.0.9:514');
+
+      await Promise.all([node.close(), node.close()]);
+      await node.close();
+
+      const reader = await openStore();
+      expect(uris(await reader.listDrains())).toEqual({ web: 'tcp://10.0.0.9:514' });
+      expect(await reader.listStatus()).toEqual([]);
+      const error = await rejectionOf(node.listDrains());
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.message).toBe(`${backend.description()}: the store is closed`);
+    });
+
+    it('waits for writes in progress', async () => {
+      const store = await openStore();
+      const writes = Array.from({ length: 20 }, (_, index) => store.putDrain(`drain-${index}`, 'tcp://10.0.0.9:514'));
+      await store.close();
+      expect(await (await openStore()).listDrains()).toHaveLength(20);
+      await Promise.all(writes);
+    });
+  });
+});

@@ -1,0 +1,162 @@
+// Benchmark of issue 3, the cluster on etcd: the time from `drain add` (a put through the etcd
+// store) to the first event delivered from every node, for 3 and 10 local nodes (median and max
+// of 10 tries), and one core's memory with 1,000 drains in the store.
+// Usage: npm run bench (runs every benchmark), or node scripts/bench/cluster.mjs [--tries N]
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Publisher } from '@logyard/bus';
+import { EtcdStore } from '@logyard/store';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '../../packages/cli/bin/logyard.js');
+const { values: opts } = parseArgs({ options: { tries: { type: 'string', default: '10' }, drains: { type: 'string', default: '1000' } } });
+const TRIES = Number(opts.tries);
+const MANY = Number(opts.drains);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const root = mkdtempSync(join(tmpdir(), 'logyard-bench-cluster-'));
+const children = [];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startEtcd() {
+  const [port, peer] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${port}`;
+  const p = spawn('etcd', ['--name', 'bench', '--data-dir', join(root, 'etcd'), '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+    '--initial-cluster', `bench=http://127.0.0.1:${peer}`, '--logger', 'zap', '--log-level', 'error'], { stdio: 'ignore' });
+  children.push(p);
+  for (;;) {
+    try {
+      if ((await (await fetch(`${url}/health`)).json()).health === 'true') return `etcd://127.0.0.1:${port}`;
+    } catch {}
+    await sleep(50);
+  }
+}
+
+function getStatus(runDir) {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(runDir, 'status.sock'), path: '/status' }, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d));
+      res.on('end', () => resolve(JSON.parse(b)));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function startCore(store, id) {
+  const runDir = join(root, id, 'run');
+  const stateDir = join(root, id, 'state');
+  mkdirSync(stateDir, { recursive: true });
+  const p = spawn(process.execPath, [bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
+    env: { ...process.env, LOGYARD_CONFIG: '' },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  children.push(p);
+  for (;;) {
+    if (p.exitCode !== null) throw new Error(`core ${id} exited with ${p.exitCode}`);
+    if (await getStatus(runDir).catch(() => null)) return { id, runDir, process: p };
+    await sleep(50);
+  }
+}
+
+/** A TCP target that notes when the first event from each node arrives. */
+async function target() {
+  const firstFrom = new Map();
+  const server = createServer((socket) => {
+    let rest = '';
+    socket.setEncoding('utf8').on('data', (chunk) => {
+      rest += chunk;
+      let nl;
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl);
+        rest = rest.slice(nl + 1);
+        const id = JSON.parse(line).node_id;
+        if (!firstFrom.has(id)) firstFrom.set(id, performance.now());
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, firstFrom, close: () => new Promise((r) => (server.closeAllConnections?.(), server.close(r))) };
+}
+
+async function addToAllNodes(store, nodeCount) {
+  const cores = [];
+  for (let i = 0; i < nodeCount; i++) cores.push(await startCore(store, `n${nodeCount}-${i + 1}`));
+  const publishers = cores.map((c) => new Publisher({ runDir: c.runDir, nodeId: c.id }));
+  // Every node publishes all the time, so the first event after a drain starts is not waited for.
+  const timer = setInterval(() => publishers.forEach((p) => p.publish('bench.cluster', 'tick')), 5);
+  const client = await EtcdStore.open(store);
+  const times = [];
+  for (let t = 0; t < TRIES; t++) {
+    const sink = await target();
+    const name = `bench-${nodeCount}-${t}`;
+    const started = performance.now();
+    await client.putDrain(name, `tcp://127.0.0.1:${sink.port}?filter=bench.cluster`);
+    while (sink.firstFrom.size < nodeCount) await sleep(2);
+    times.push(Math.max(...sink.firstFrom.values()) - started);
+    await client.deleteDrain(name);
+    await sink.close();
+  }
+  clearInterval(timer);
+  await Promise.all(publishers.map((p) => p.close()));
+  await client.close();
+  for (const c of cores) {
+    c.process.kill('SIGTERM');
+    await new Promise((r) => c.process.once('exit', r));
+  }
+  times.sort((a, b) => a - b);
+  return { nodes: nodeCount, tries: TRIES, median_ms: +times[Math.floor(times.length / 2)].toFixed(1), max_ms: +times.at(-1).toFixed(1) };
+}
+
+async function memoryWithManyDrains(store) {
+  const client = await EtcdStore.open(store);
+  const sink = await target();
+  for (let i = 0; i < MANY; i += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, MANY - i) }, (_, k) => client.putDrain(`many-${i + k}`, `tcp://127.0.0.1:${sink.port}?filter=nothing.${i + k}`)));
+  }
+  const core = await startCore(store, 'memory');
+  for (;;) {
+    const st = await getStatus(core.runDir);
+    if (st.drains.length >= MANY && st.drains.every((d) => d.state === 'RUNNING')) break;
+    await sleep(200);
+  }
+  await sleep(2000);
+  const st = await getStatus(core.runDir);
+  const hwm = Number(readFileSync(`/proc/${core.process.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)[1]) * 1024 / 1e6;
+  core.process.kill('SIGTERM');
+  await new Promise((r) => core.process.once('exit', r));
+  await client.close();
+  await sink.close();
+  return { drains: MANY, rss_mb: st.memory.rss_mb, heap_used_mb: st.memory.heap_used_mb, peak_rss_mb: +hwm.toFixed(1) };
+}
+
+try {
+  const store = await startEtcd();
+  const latency = [await addToAllNodes(store, 3), await addToAllNodes(store, 10)];
+  const memory = await memoryWithManyDrains(store);
+  console.log('\ncluster on etcd: drain add -> first event delivered from every node');
+  console.log('NODES  TRIES  MEDIAN_MS  MAX_MS');
+  for (const r of latency) console.log(`${String(r.nodes).padEnd(7)}${String(r.tries).padEnd(7)}${String(r.median_ms).padEnd(11)}${r.max_ms}`);
+  console.log(`one core with ${memory.drains} drains in the store: RSS ${memory.rss_mb} MB (peak ${memory.peak_rss_mb} MB), heap used ${memory.heap_used_mb} MB`);
+  console.log(JSON.stringify({ benchmark: 'cluster', latency, memory }));
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await sleep(200);
+  rmSync(root, { recursive: true, force: true });
+}
