@@ -5,11 +5,11 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getStatus, sleep } from './lib.mjs';
 import { Publisher } from '@logyard/bus';
 import { EtcdStore } from '@logyard/store';
 
@@ -18,7 +18,6 @@ const bin = join(here, '../../packages/cli/bin/logyard.js');
 const { values: opts } = parseArgs({ options: { tries: { type: 'string', default: '10' }, drains: { type: 'string', default: '1000' } } });
 const TRIES = Number(opts.tries);
 const MANY = Number(opts.drains);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const root = mkdtempSync(join(tmpdir(), 'logyard-bench-cluster-'));
 const children = [];
 
@@ -46,17 +45,6 @@ async function startEtcd() {
   }
 }
 
-function getStatus(runDir) {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join(runDir, 'status.sock'), path: '/status' }, (res) => {
-      let b = '';
-      res.on('data', (d) => (b += d));
-      res.on('end', () => resolve(JSON.parse(b)));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function startCore(store, id) {
   const runDir = join(root, id, 'run');

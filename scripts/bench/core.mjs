@@ -3,11 +3,11 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -34,18 +34,6 @@ function run(args, input) {
     c.stdin.end(input ?? '');
   });
 }
-function getStatus(runDir) {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join(runDir, 'status.sock'), path: '/status' }, (res) => {
-      let b = '';
-      res.on('data', (d) => (b += d));
-      res.on('end', () => resolve(JSON.parse(b)));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A TCP sink that counts newline-terminated events and notes when the first and last arrive. */
 async function sink() {

@@ -4,30 +4,18 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
 const { values: opts } = parseArgs({ options: { lines: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '1' } }, strict: false });
 const LINES = Number(opts.lines);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 
-function status(runDir) {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join(runDir, 'status.sock'), path: '/status' }, (res) => {
-      let b = '';
-      res.on('data', (d) => (b += d));
-      res.on('end', () => resolve(JSON.parse(b)));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 function run(args) {
   return new Promise((resolve, reject) => {
@@ -87,12 +75,12 @@ async function once() {
   const env = { ...process.env, LOGYARD_CONFIG: '' };
   const core = spawn(process.execPath, [bin, ...flags, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
-    if (await status(runDir).then(() => true, () => false)) break;
+    if (await getStatus(runDir).then(() => true, () => false)) break;
     await sleep(50);
   }
   await run([bin, ...flags, 'drain', 'add', 'bench', `tcp://127.0.0.1:${port}?filter=systail.bench&format={{text}}`]);
   for (let i = 0; i < 200; i++) {
-    const s = await status(runDir);
+    const s = await getStatus(runDir);
     if (s.drains.find((d) => d.name === 'bench')?.state === 'RUNNING') break;
     await sleep(50);
   }
