@@ -39,6 +39,13 @@ describe('logyard start', () => {
     appendFileSync(join(logs, 'main.log'), 'after the restart\n');
     await until(() => target.events.some((e) => e.text === 'after the restart'), 'a line from the restarted systail');
 
+    const status = await until(async () => {
+      const r = await node.cli(['status']);
+      return r.stdout.includes(`client    systail: running, pid ${second}`) ? r : null;
+    }, 'logyard status listing the clients');
+    expect(status.stdout).toMatch(/^client {4}apptail: running, pid \d+; /m);
+    expect(status.stdout).toMatch(/^client {4}events: running, pid \d+; /m);
+
     const { code, ms } = await start.stop('SIGTERM');
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5000);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { configOf } from '../context.js';
 import { fetchCoreStatus } from '../status-client.js';
 import { formatTable } from '../table.js';
@@ -11,8 +13,9 @@ export function registerStatusCommand(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
       const s = await fetchCoreStatus(config.runDir);
+      const clients = readClientStats(config.runDir);
       if (opts.json) {
-        process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ...s, clients }, null, 2) + '\n');
         return;
       }
       const malformed = Object.entries(s.events.malformed).filter(([, n]) => n > 0);
@@ -22,6 +25,9 @@ export function registerStatusCommand(program: Command): void {
         `events    ${s.events.in} in, ${s.events.unrouted} matched no drain` +
           (malformed.length ? `, malformed: ${malformed.map(([r, n]) => `${n} ${r}`).join(', ')}` : ', none malformed'),
         `subscribers  ${s.subscribers.sent} sent, ${s.subscribers.dropped} dropped`,
+        ...(clients.length
+          ? clients.map((c) => `client    ${c.client}: ${c.running ? `running, pid ${c.pid}` : 'not running'}; ${counters(c)}`)
+          : ['clients   none running']),
         '',
       ];
       process.stdout.write(lines.join('\n'));
@@ -46,4 +52,50 @@ function duration(seconds: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+interface ClientStats {
+  client: string;
+  pid: number;
+  started: number;
+  running: boolean;
+  [counter: string]: unknown;
+}
+
+/** The counters each client writes once a second to <run_dir>/clients/<name>.json. */
+function readClientStats(runDir: string): ClientStats[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(runDir, 'clients')).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+  const stats: ClientStats[] = [];
+  for (const name of names) {
+    try {
+      const c = JSON.parse(readFileSync(join(runDir, 'clients', name), 'utf8')) as ClientStats;
+      stats.push({ ...c, running: isAlive(c.pid) });
+    } catch {
+      // being rewritten or not ours: skip it this time
+    }
+  }
+  return stats;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function counters(c: ClientStats): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(c)) {
+    if (['client', 'pid', 'started', 'running'].includes(k)) continue;
+    parts.push(`${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  }
+  return parts.join(', ') || 'no counters';
 }
