@@ -4,3 +4,4 @@ export * from './status.js';
 export * from './log.js';
 export * from './version.js';
 export { DrainSet, type DrainDefinition } from './drain-set.js';
+export { isProcessAlive } from './lock.js';

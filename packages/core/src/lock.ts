@@ -35,7 +35,7 @@ export function acquireLock(lockFile: string): () => void {
       }
     }
     const holder = readHolder(lockFile);
-    if (holder !== null && holder !== process.pid && isAlive(holder)) {
+    if (holder !== null && holder !== process.pid && isProcessAlive(holder)) {
       throw new CoreAlreadyRunningError(
         `another core (pid ${holder}) is running on ${lockFile.replace(/\/core\.pid$/, '')}; stop it or use another --run-dir`,
       );
@@ -58,7 +58,8 @@ function readHolder(lockFile: string): number | null {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

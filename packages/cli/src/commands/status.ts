@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessAlive } from '@logyard/core';
 import { configOf } from '../context.js';
 import { fetchCoreStatus } from '../status-client.js';
 import { formatTable } from '../table.js';
@@ -74,7 +75,7 @@ function readClientStats(runDir: string): ClientStats[] {
   for (const name of names) {
     try {
       const c = JSON.parse(readFileSync(join(runDir, 'clients', name), 'utf8')) as ClientStats;
-      stats.push({ ...c, running: isAlive(c.pid) });
+      stats.push({ ...c, running: isProcessAlive(c.pid) });
     } catch {
       // being rewritten or not ours: skip it this time
     }
@@ -82,14 +83,6 @@ function readClientStats(runDir: string): ClientStats[] {
   return stats;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function counters(c: ClientStats): string {
   const parts: string[] = [];
