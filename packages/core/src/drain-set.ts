@@ -18,6 +18,8 @@ export class DrainSet {
   private readonly drains = new Map<string, Drain>();
   private readonly builtin = new Set<string>();
   private readonly problems = new Map<string, string>();
+  /** The prefixes each drain is indexed under, so removal takes out exactly those. */
+  private readonly routes = new Map<string, readonly string[]>();
   private readonly index = new PrefixIndex<Drain>();
   private closed = false;
 
@@ -48,9 +50,10 @@ export class DrainSet {
       this.drains.set(def.name, drain);
       if (def.problem) this.problems.set(def.name, def.problem);
       if (def.builtin) this.builtin.add(def.name);
-      for (const filter of drain.filters.length ? drain.filters : drain.status().state === 'FATAL' ? [] : ['']) {
-        this.index.add(filter, drain);
-      }
+      // A drain that is FATAL from the start (bad URI) gets no events; no filter means every key.
+      const routes = drain.status().state === 'FATAL' ? [] : drain.filters.length ? drain.filters : [''];
+      this.routes.set(def.name, routes);
+      for (const filter of routes) this.index.add(filter, drain);
       drain.start();
     }
   }
@@ -74,7 +77,8 @@ export class DrainSet {
   }
 
   private async remove(name: string, drain: Drain, deleted: boolean): Promise<void> {
-    for (const filter of drain.filters.length ? drain.filters : ['']) this.index.remove(filter, drain);
+    for (const filter of this.routes.get(name) ?? []) this.index.remove(filter, drain);
+    this.routes.delete(name);
     this.drains.delete(name);
     this.builtin.delete(name);
     this.problems.delete(name);

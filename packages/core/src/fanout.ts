@@ -20,12 +20,9 @@ export class SubscriberFanout {
   sent = 0;
   dropped = 0;
 
-  constructor(endpoint: string) {
+  constructor(private readonly endpoint: string) {
     this.socket = new XPublisher({ noDrop: true, sendTimeout: 0, sendHighWaterMark: 1000, linger: 0 });
-    this.endpoint = endpoint;
   }
-
-  private readonly endpoint: string;
 
   async bind(): Promise<void> {
     await this.socket.bind(this.endpoint);

@@ -24,6 +24,7 @@ import {
   isBuiltinDrainName,
 } from './names.js';
 import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
+import { OpenWatches } from './watches.js';
 
 export interface EtcdStoreOptions {
   /** TTL of the lease holding this node's entry and status. Default 10 s. */
@@ -168,7 +169,7 @@ export class EtcdStore implements Store {
   private readonly nodeTtl: number;
   private readonly temporaryTtl: number;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly watches = new Set<DrainWatch>();
+  private readonly watches = new OpenWatches();
   private readonly temporaryDrains = new Set<TemporaryHandle>();
   private nodeLease: NodeLease | undefined;
   private closing: Promise<void> | undefined;
@@ -260,22 +261,16 @@ export class EtcdStore implements Store {
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
     this.assertOpen();
-    const drainWatch = new DrainWatch(this.client, {
-      description: this.description,
-      list: () => this.run('list drains', () => this.client.getAll().prefix(DRAINS).exec()),
-      unavailable: (action, err) => this.failure(action, err),
-      onChange,
-      onError: onError ?? (() => undefined),
-      onRecovered: onRecovered ?? (() => undefined),
-    });
-    await drainWatch.start();
-    this.watches.add(drainWatch);
-    return {
-      close: async () => {
-        this.watches.delete(drainWatch);
-        await drainWatch.close();
-      },
-    };
+    return this.watches.start(
+      new DrainWatch(this.client, {
+        description: this.description,
+        list: () => this.run('list drains', () => this.client.getAll().prefix(DRAINS).exec()),
+        unavailable: (action, err) => this.failure(action, err),
+        onChange,
+        onError: onError ?? (() => undefined),
+        onRecovered: onRecovered ?? (() => undefined),
+      }),
+    );
   }
 
   async registerNode(info: NodeInfo): Promise<void> {
@@ -358,7 +353,7 @@ export class EtcdStore implements Store {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.watches].map((drainWatch) => drainWatch.close()));
+      await this.watches.closeAll();
       await Promise.allSettled(this.inFlight);
       // Revoking the leases removes at once what would otherwise expire within the TTL. Bounded
       // by a second, so that closing while etcd is away stays quick; the leases expire anyway.

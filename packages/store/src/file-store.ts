@@ -14,6 +14,7 @@ import {
   isBuiltinDrainName,
 } from './names.js';
 import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
+import { OpenWatches } from './watches.js';
 
 export interface FileStoreOptions {
   /** How long a temporary drain or a node entry outlives its last refresh. Default 10 000 ms. */
@@ -57,7 +58,7 @@ export class FileStore implements Store {
   private readonly ttlSeconds: number;
   private readonly refreshMs: number;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly watches = new Set<DrainWatch>();
+  private readonly watches = new OpenWatches();
   private readonly temporaryDrains = new Set<TemporaryHandle>();
   private registration: { nodeId: string; refresher: Refresher } | undefined;
   private closing: Promise<void> | undefined;
@@ -133,22 +134,16 @@ export class FileStore implements Store {
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
     this.assertOpen();
-    const drainWatch = new DrainWatch({
-      directory: join(this.dir, 'drains'),
-      readDrains: () => this.readDrains(),
-      unavailable: (action, err) => this.unavailable(action, err),
-      onChange,
-      onError: onError ?? (() => undefined),
-      onRecovered: onRecovered ?? (() => undefined),
-    });
-    await drainWatch.start();
-    this.watches.add(drainWatch);
-    return {
-      close: async () => {
-        this.watches.delete(drainWatch);
-        await drainWatch.close();
-      },
-    };
+    return this.watches.start(
+      new DrainWatch({
+        directory: join(this.dir, 'drains'),
+        readDrains: () => this.readDrains(),
+        unavailable: (action, err) => this.unavailable(action, err),
+        onChange,
+        onError: onError ?? (() => undefined),
+        onRecovered: onRecovered ?? (() => undefined),
+      }),
+    );
   }
 
   async registerNode(info: NodeInfo): Promise<void> {
@@ -223,7 +218,7 @@ export class FileStore implements Store {
   }
 
   private async shutDown(): Promise<void> {
-    await Promise.all([...this.watches].map((drainWatch) => drainWatch.close()));
+    await this.watches.closeAll();
     // First the operations in progress, since one of them may be creating a temporary drain or
     // registering this node.
     await Promise.allSettled(this.inFlight);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { status, uris, latest, rejectionOf } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -51,9 +52,6 @@ function fileStore(options: FileStoreOptions = {}): FileStore {
   return store;
 }
 
-function status(drain: string, nodeId: string): NodeDrainStatus {
-  return { drain, node_id: nodeId, state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0, updated: 1_700_000_000 };
-}
 
 /** Every set a watch delivered, in order. */
 async function watchFrom(store: Store): Promise<DrainRecord[][]> {
@@ -62,23 +60,8 @@ async function watchFrom(store: Store): Promise<DrainRecord[][]> {
   return deliveries;
 }
 
-function uris(drains: DrainRecord[]): Record<string, string> {
-  return Object.fromEntries(drains.map((drain) => [drain.name, drain.uri]));
-}
 
-function latest(deliveries: DrainRecord[][]): Record<string, string> | undefined {
-  const last = deliveries.at(-1);
-  return last && uris(last);
-}
 
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: Error) => err,
-  );
-}
 
 describe('drains on disk', () => {
   it('keeps drains in private files, as {"uri","created"}, leaving no temporary files', async () => {

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
+import { status, uris, latest, rejectionOf } from './helpers.js';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -97,27 +98,9 @@ function admin(): Etcd3 {
   return etcdAdmin;
 }
 
-function status(drain: string, nodeId: string): NodeDrainStatus {
-  return { drain, node_id: nodeId, state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0, updated: 1_700_000_000 };
-}
 
-function uris(drains: DrainRecord[]): Record<string, string> {
-  return Object.fromEntries(drains.map((drain) => [drain.name, drain.uri]));
-}
 
-function latest(deliveries: DrainRecord[][]): Record<string, string> | undefined {
-  const last = deliveries.at(-1);
-  return last && uris(last);
-}
 
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: Error) => err,
-  );
-}
 
 describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
   const openedStores: Store[] = [];

@@ -122,25 +122,17 @@ export class Tailer {
     if (this.started) return;
     this.started = true;
     const used = new Set<string>();
-    for (const source of this.opts.sources) {
-      for (const { path, captures } of source.pattern.scan()) {
-        if (this.active.has(path)) continue;
-        const st = statOrNull(path);
-        if (!st) {
-          this.noteUnreadable(path, 'ENOENT');
-          continue;
-        }
-        const saved = this.positions.get(st.dev, st.ino);
-        used.add(`${st.dev}:${st.ino}`);
-        let offset: number;
-        if (saved) {
-          offset = saved.offset <= st.size ? saved.offset : 0; // truncated while we were away
-        } else {
-          // Another file was here before: it was rotated while we were away, so this one is all new.
-          offset = this.positions.atPath(path).length > 0 ? 0 : st.size;
-        }
-        this.openFollower(source, path, captures, offset, false);
+    for (const { source, path, captures, st } of this.unfollowedFiles()) {
+      const saved = this.positions.get(st.dev, st.ino);
+      used.add(`${st.dev}:${st.ino}`);
+      let offset: number;
+      if (saved) {
+        offset = saved.offset <= st.size ? saved.offset : 0; // truncated while we were away
+      } else {
+        // Another file was here before: it was rotated while we were away, so this one is all new.
+        offset = this.positions.atPath(path).length > 0 ? 0 : st.size;
       }
+      this.openFollower(source, path, captures, offset, false);
     }
     // Saved files no longer at their path: rotated away while we were stopped. Read their rest.
     for (const p of this.positions.all()) {
@@ -273,23 +265,27 @@ export class Tailer {
   private scan(): void {
     if (this.stopped) return;
     let opened = false;
+    for (const { source, path, captures, st } of this.unfollowedFiles()) {
+      // A rotated file still being read under its old name is not new.
+      if (this.retiring.some((f) => f.dev === st.dev && f.ino === st.ino)) continue;
+      if (this.openFollower(source, path, captures, 0, false)) {
+        this.log('INFO', `following ${path}`);
+        opened = true;
+      }
+    }
+    if (opened) this.kick();
+  }
+
+  /** Files that match a source's pattern, exist, and are not followed yet. */
+  private *unfollowedFiles(): Generator<{ source: TailSource; path: string; captures: Record<string, string>; st: Stats }> {
     for (const source of this.opts.sources) {
       for (const { path, captures } of source.pattern.scan()) {
         if (this.active.has(path)) continue;
         const st = statOrNull(path);
-        if (!st) {
-          this.noteUnreadable(path, 'ENOENT');
-          continue;
-        }
-        // A rotated file still being read under its old name is not new.
-        if (this.retiring.some((f) => f.dev === st.dev && f.ino === st.ino)) continue;
-        if (this.openFollower(source, path, captures, 0, false)) {
-          this.log('INFO', `following ${path}`);
-          opened = true;
-        }
+        if (st) yield { source, path, captures, st };
+        else this.noteUnreadable(path, 'ENOENT');
       }
     }
-    if (opened) this.kick();
   }
 
   private kick(): void {

@@ -1,0 +1,24 @@
+import type { DrainRecord, NodeDrainStatus } from '../src/index.js';
+
+export function status(drain: string, nodeId: string): NodeDrainStatus {
+  return { drain, node_id: nodeId, state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0, updated: 1_700_000_000 };
+}
+
+export function uris(drains: DrainRecord[]): Record<string, string> {
+  return Object.fromEntries(drains.map((drain) => [drain.name, drain.uri]));
+}
+
+/** The drains of the last set a watch delivered, as name -> URI. */
+export function latest(deliveries: DrainRecord[][]): Record<string, string> | undefined {
+  const last = deliveries.at(-1);
+  return last && uris(last);
+}
+
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: Error) => err,
+  );
+}
