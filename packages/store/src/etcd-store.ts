@@ -25,6 +25,7 @@ import {
 } from './names.js';
 import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
 import { OpenWatches } from './watches.js';
+import { formatsByName } from './formats.js';
 
 export interface EtcdStoreOptions {
   /** TTL of the lease holding this node's entry and status. Default 10 s. */
@@ -260,17 +261,7 @@ export class EtcdStore implements Store {
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
-    this.assertOpen();
-    return this.watches.start(
-      new DrainWatch(this.client, {
-        description: this.description,
-        list: () => this.run('list drains', () => this.client.getAll().prefix(DRAINS).exec()),
-        unavailable: (action, err) => this.failure(action, err),
-        onChange,
-        onError: onError ?? (() => undefined),
-        onRecovered: onRecovered ?? (() => undefined),
-      }),
-    );
+    return this.watchPrefix(DRAINS, 'drains', drainFromKv, onChange, onError, onRecovered);
   }
 
   async registerNode(info: NodeInfo): Promise<void> {
@@ -335,12 +326,23 @@ export class EtcdStore implements Store {
   async listFormats(): Promise<Record<string, string>> {
     return this.run('list formats', async () => {
       const response = await this.client.getAll().prefix(FORMATS).exec();
-      const formats: Record<string, string> = {};
-      for (const kv of [...response.kvs].sort((a, b) => compare(a.key.toString(), b.key.toString()))) {
-        const template = parseJsonObject(kv.value.toString())?.template;
-        if (typeof template === 'string') formats[kv.key.toString().slice(FORMATS.length)] = template;
-      }
-      return formats;
+      return formatsByName(response.kvs.map(formatFromKv).filter((format) => format !== undefined));
+    });
+  }
+
+  async watchFormats(
+    onChange: (formats: Record<string, string>) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch> {
+    return this.watchPrefix(FORMATS, 'formats', formatFromKv, (formats) => onChange(formatsByName(formats)), onError, onRecovered);
+  }
+
+  async deleteFormat(name: string): Promise<boolean> {
+    assertFormatName(name);
+    return this.run(`delete format ${name}`, async () => {
+      const response = await this.client.delete().key(FORMATS + name).exec();
+      return Number(response.deleted) > 0;
     });
   }
 
@@ -363,6 +365,30 @@ export class EtcdStore implements Store {
       this.client.close();
     })();
     return this.closing;
+  }
+
+  private watchPrefix<T extends { name: string }>(
+    prefix: string,
+    what: string,
+    decode: (kv: IKeyValue) => T | undefined,
+    onChange: (entries: T[]) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch> {
+    this.assertOpen();
+    return this.watches.start(
+      new PrefixWatch(this.client, {
+        description: this.description,
+        prefix,
+        what,
+        decode,
+        list: () => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).exec()),
+        unavailable: (action, err) => this.failure(action, err),
+        onChange,
+        onError: onError ?? (() => undefined),
+        onRecovered: onRecovered ?? (() => undefined),
+      }),
+    );
   }
 
   private assertOpen(): void {
@@ -461,22 +487,29 @@ class NodeLease {
   }
 }
 
-interface DrainWatchOptions {
+interface PrefixWatchOptions<T extends { name: string }> {
   description: string;
+  /** Keys watched: everything under it. */
+  prefix: string;
+  /** What is watched, for messages: `drains`, `formats`. */
+  what: string;
+  /** The entry a key and value stand for; undefined leaves the key out. */
+  decode: (kv: IKeyValue) => T | undefined;
   list: () => Promise<{ header: { revision: string }; kvs: IKeyValue[] }>;
   unavailable: (action: string, err: unknown) => StoreError;
-  onChange: (drains: DrainRecord[]) => void;
+  onChange: (entries: T[]) => void;
   onError: (error: StoreError) => void;
   onRecovered: () => void;
 }
 
 /**
- * Lists the drains, then watches them from the next revision. The etcd client resumes a broken
- * watch from the last revision seen; when etcd no longer has that revision (compacted), the watch
- * is cancelled and this lists again and watches from there. Never gives up until closed.
+ * Lists the entries under a prefix, then watches them from the next revision. The etcd client
+ * resumes a broken watch from the last revision seen; when etcd no longer has that revision
+ * (compacted), the watch is cancelled and this lists again and watches from there. Never gives
+ * up until closed. Entries are delivered sorted by name, and only when they changed.
  */
-class DrainWatch {
-  private readonly drains = new Map<string, DrainRecord>();
+class PrefixWatch<T extends { name: string }> {
+  private readonly entries = new Map<string, T>();
   private watcher: Watcher | undefined;
   private lastRevision = 0n;
   private delivered: string | undefined;
@@ -486,7 +519,7 @@ class DrainWatch {
 
   constructor(
     private readonly client: Etcd3,
-    private readonly options: DrainWatchOptions,
+    private readonly options: PrefixWatchOptions<T>,
   ) {}
 
   async start(): Promise<void> {
@@ -505,26 +538,28 @@ class DrainWatch {
 
   private async relist(): Promise<void> {
     const response = await this.options.list();
-    this.drains.clear();
+    this.entries.clear();
     for (const kv of response.kvs) {
-      const drain = drainFromKv(kv);
-      if (drain) this.drains.set(drain.name, drain);
+      const entry = this.options.decode(kv);
+      if (entry) this.entries.set(entry.name, entry);
     }
     this.lastRevision = BigInt(response.header.revision);
     this.deliver();
   }
 
   private watchFrom(revision: bigint): void {
-    const watcher = this.client.watch().prefix(DRAINS).startRevision(revision.toString()).watcher();
+    const { prefix, what } = this.options;
+    const watcher = this.client.watch().prefix(prefix).startRevision(revision.toString()).watcher();
     this.watcher = watcher;
     watcher.on('data', (response) => {
       if (this.watcher !== watcher || this.closed) return;
       for (const event of response.events) {
-        const name = event.kv.key.toString().slice(DRAINS.length);
-        if (event.type === 'Delete') this.drains.delete(name);
+        const name = event.kv.key.toString().slice(prefix.length);
+        if (event.type === 'Delete') this.entries.delete(name);
         else {
-          const drain = drainFromKv(event.kv);
-          if (drain) this.drains.set(drain.name, drain);
+          const entry = this.options.decode(event.kv);
+          if (entry) this.entries.set(entry.name, entry);
+          else this.entries.delete(name);
         }
       }
       const revision = BigInt(response.header.revision);
@@ -540,7 +575,7 @@ class DrainWatch {
       // Resume exactly after the last revision applied here (the client would use the newest
       // header it saw, which can be ahead of the events it delivered).
       (watcher as unknown as { request: { start_revision: string } }).request.start_revision = (this.lastRevision + 1n).toString();
-      this.failed(this.options.unavailable('watch drains', err));
+      this.failed(this.options.unavailable(`watch ${what}`, err));
     });
     watcher.on('error', (err: Error) => {
       // Cancelled by etcd, typically because the revision was compacted: list again.
@@ -548,7 +583,7 @@ class DrainWatch {
       this.watcher = undefined;
       void watcher.cancel().catch(() => undefined);
       const reason = err.message.replace(/^.*Watcher canceled:\s*/, '').trim();
-      this.failed(new StoreError(`${this.options.description}: etcd cancelled the drain watch (${reason || 'its revision was compacted'}); listing the drains again`));
+      this.failed(new StoreError(`${this.options.description}: etcd cancelled the ${what} watch (${reason || 'its revision was compacted'}); listing the ${what} again`));
       this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
     });
   }
@@ -564,7 +599,7 @@ class DrainWatch {
         this.recovered();
         return;
       } catch (err) {
-        this.failed(err instanceof StoreError ? err : this.options.unavailable('list drains', err));
+        this.failed(err instanceof StoreError ? err : this.options.unavailable(`list ${this.options.what}`, err));
         await sleep(delay);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
@@ -584,12 +619,20 @@ class DrainWatch {
 
   private deliver(): void {
     if (this.closed) return;
-    const drains = sortDrains([...this.drains.values()]);
-    const signature = JSON.stringify(drains);
+    const entries = [...this.entries.values()].sort((a, b) => compare(a.name, b.name));
+    const signature = JSON.stringify(entries);
     if (signature === this.delivered) return;
     this.delivered = signature;
-    this.options.onChange(drains);
+    this.options.onChange(entries);
   }
+}
+
+/** A named format from its key and value; one without a string `template` is no format. */
+function formatFromKv(kv: IKeyValue): { name: string; template: string } | undefined {
+  const name = kv.key.toString().slice(FORMATS.length);
+  if (name.includes('/')) return undefined;
+  const template = parseJsonObject(kv.value.toString())?.template;
+  return typeof template === 'string' ? { name, template } : undefined;
 }
 
 /**

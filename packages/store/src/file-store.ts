@@ -15,6 +15,7 @@ import {
 } from './names.js';
 import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
 import { OpenWatches } from './watches.js';
+import { formatsByName } from './formats.js';
 
 export interface FileStoreOptions {
   /** How long a temporary drain or a node entry outlives its last refresh. Default 10 000 ms. */
@@ -133,17 +134,9 @@ export class FileStore implements Store {
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
-    this.assertOpen();
-    return this.watches.start(
-      new DrainWatch({
-        directory: join(this.dir, 'drains'),
-        readDrains: () => this.readDrains(),
-        unavailable: (action, err) => this.unavailable(action, err),
-        onChange,
-        onError: onError ?? (() => undefined),
-        onRecovered: onRecovered ?? (() => undefined),
-      }),
-    );
+    const read = async (): Promise<Listed<DrainRecord>[]> =>
+      (await this.readDrains()).map((drain) => ({ entry: drain.record, expires: drain.expires }));
+    return this.watchDirectory('drains', read, onChange, onError, onRecovered);
   }
 
   async registerNode(info: NodeInfo): Promise<void> {
@@ -196,20 +189,62 @@ export class FileStore implements Store {
   }
 
   async listFormats(): Promise<Record<string, string>> {
-    return this.run(async () => {
-      const formats: Record<string, string> = {};
-      for (const name of (await this.listJsonFiles('formats')).sort(compare)) {
-        const template = parseJsonObject(await this.readText(formatPath(name)))?.template;
-        // Without a usable template there is no format; a drain naming it reports an unknown format.
-        if (typeof template === 'string') formats[name] = template;
-      }
-      return formats;
-    });
+    return this.run(async () => formatsByName(await this.readFormats()));
   }
 
   async putFormat(name: string, template: string): Promise<void> {
     assertFormatName(name);
     return this.run(() => this.writeJson(formatPath(name), { template }));
+  }
+
+  async deleteFormat(name: string): Promise<boolean> {
+    assertFormatName(name);
+    return this.run(async () => {
+      const existed = (await this.readText(formatPath(name))) !== undefined;
+      await this.removeFile(formatPath(name));
+      return existed;
+    });
+  }
+
+  async watchFormats(
+    onChange: (formats: Record<string, string>) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch> {
+    const read = async (): Promise<Listed<{ name: string; template: string }>[]> =>
+      (await this.readFormats()).map((format) => ({ entry: format }));
+    return this.watchDirectory('formats', read, (formats) => onChange(formatsByName(formats)), onError, onRecovered);
+  }
+
+  private watchDirectory<T>(
+    name: string,
+    read: () => Promise<Listed<T>[]>,
+    onChange: (entries: T[]) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch> {
+    this.assertOpen();
+    return this.watches.start(
+      new DirectoryWatch({
+        name,
+        directory: join(this.dir, name),
+        read,
+        unavailable: (action, err) => this.unavailable(action, err),
+        onChange,
+        onError: onError ?? (() => undefined),
+        onRecovered: onRecovered ?? (() => undefined),
+      }),
+    );
+  }
+
+  /** Formats in name order; a file without a usable template is no format (a drain naming it reports an unknown format). */
+  private async readFormats(): Promise<Array<{ name: string; template: string }>> {
+    const formats: Array<{ name: string; template: string }> = [];
+    for (const name of (await this.listJsonFiles('formats')).sort(compare)) {
+      const template = parseJsonObject(await this.readText(formatPath(name)))?.template;
+      if (typeof template === 'string') formats.push({ name, template });
+    }
+    return formats;
   }
 
   close(): Promise<void> {
@@ -461,21 +496,29 @@ class Refresher {
   }
 }
 
-interface DrainWatchOptions {
+/** What a directory holds when listed: the entries, and the time (unix seconds) each stops counting, if any. */
+interface Listed<T> {
+  entry: T;
+  expires?: number;
+}
+
+interface DirectoryWatchOptions<T> {
+  /** The directory under the store: `drains`, `formats`. */
+  name: string;
   directory: string;
-  readDrains: () => Promise<StoredDrain[]>;
+  read: () => Promise<Listed<T>[]>;
   unavailable: (action: string, err: unknown) => StoreUnavailableError;
-  onChange: (drains: DrainRecord[]) => void;
+  onChange: (entries: T[]) => void;
   onError: (error: StoreError) => void;
   onRecovered: () => void;
 }
 
 /**
- * Delivers the drain set after every change: chokidar reports changes to drains/ (from any
- * process), a timer reports the next expiry of a temporary drain, and each triggers a re-list.
- * Only sets that differ from the last one delivered are delivered.
+ * Delivers a directory's entries after every change: chokidar reports changes (from any
+ * process), a timer reports the next expiry of an entry (a temporary drain), and each triggers a
+ * re-list. Only sets that differ from the last one delivered are delivered.
  */
-class DrainWatch {
+class DirectoryWatch<T> {
   private watcher: FSWatcher | undefined;
   private relistTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -485,29 +528,29 @@ class DrainWatch {
   private failing = false;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly options: DrainWatchOptions) {}
+  constructor(private readonly options: DirectoryWatchOptions<T>) {}
 
   /** Starts watching, then delivers the current set before returning, so no change falls between. */
   async start(): Promise<void> {
-    const { directory, unavailable } = this.options;
+    const { directory, unavailable, name } = this.options;
     try {
       await mkdir(directory, { recursive: true, mode: DIR_MODE });
     } catch (err) {
-      throw unavailable('create drains/', err);
+      throw unavailable(`create ${name}/`, err);
     }
     const watcher = watch(directory, { ignoreInitial: true, depth: 0, ignored: (path) => path.endsWith('.tmp') });
     this.watcher = watcher;
     watcher.on('all', () => this.scheduleRelist(WATCH_DEBOUNCE_MS));
-    let drains: StoredDrain[];
+    let listed: Listed<T>[];
     try {
       await once(watcher, 'ready');
-      drains = await this.options.readDrains();
+      listed = await this.options.read();
     } catch (err) {
       await this.close();
-      throw err instanceof StoreError ? err : unavailable('watch drains/', err);
+      throw err instanceof StoreError ? err : unavailable(`watch ${name}/`, err);
     }
-    watcher.on('error', (err) => this.options.onError(unavailable('watch drains/', err)));
-    this.deliver(drains);
+    watcher.on('error', (err) => this.options.onError(unavailable(`watch ${name}/`, err)));
+    this.deliver(listed);
   }
 
   close(): Promise<void> {
@@ -536,13 +579,13 @@ class DrainWatch {
     this.relisting = (async () => {
       do {
         this.relistAgain = false;
-        let drains: StoredDrain[];
+        let listed: Listed<T>[];
         try {
-          drains = await this.options.readDrains();
+          listed = await this.options.read();
         } catch (err) {
           // The last set delivered stays in force until a list succeeds.
           this.failing = true;
-          this.options.onError(err instanceof StoreError ? err : this.options.unavailable('list drains/', err));
+          this.options.onError(err instanceof StoreError ? err : this.options.unavailable(`list ${this.options.name}/`, err));
           this.scheduleRelist(WATCH_RETRY_MS);
           return;
         }
@@ -551,7 +594,7 @@ class DrainWatch {
           this.failing = false;
           this.options.onRecovered();
         }
-        this.deliver(drains);
+        this.deliver(listed);
       } while (this.relistAgain);
     })();
     try {
@@ -561,19 +604,19 @@ class DrainWatch {
     }
   }
 
-  private deliver(drains: StoredDrain[]): void {
-    this.scheduleExpiry(drains);
-    const records = drains.map((drain) => drain.record);
+  private deliver(listed: Listed<T>[]): void {
+    this.scheduleExpiry(listed);
+    const entries = listed.map((item) => item.entry);
     // Refreshing a temporary drain rewrites its file without changing what a user sees.
-    const signature = JSON.stringify(records);
+    const signature = JSON.stringify(entries);
     if (signature === this.delivered) return;
     this.delivered = signature;
-    this.options.onChange(records);
+    this.options.onChange(entries);
   }
 
-  private scheduleExpiry(drains: StoredDrain[]): void {
+  private scheduleExpiry(listed: Listed<T>[]): void {
     clearTimeout(this.expiryTimer);
-    const next = drains.reduce((soonest, drain) => Math.min(soonest, drain.expires ?? Infinity), Infinity);
+    const next = listed.reduce((soonest, item) => Math.min(soonest, item.expires ?? Infinity), Infinity);
     if (next === Infinity) return;
     const delayMs = Math.max(0, (next - nowUnix()) * 1000) + EXPIRY_SLACK_MS;
     this.expiryTimer = setTimeout(() => this.scheduleRelist(0), delayMs);

@@ -86,6 +86,14 @@ export interface Store {
   /** Named templates, by name. */
   listFormats(): Promise<Record<string, string>>;
   putFormat(name: string, template: string): Promise<void>;
+  /** False when no such format existed. */
+  deleteFormat(name: string): Promise<boolean>;
+  /** As watchDrains, for the named formats. */
+  watchFormats(
+    onChange: (formats: Record<string, string>) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch>;
 
   /** Waits for writes in progress, then drops this process's node entry and temporary drains. Safe to call twice. */
   close(): Promise<void>;

@@ -385,6 +385,29 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       expect(await (await openStore()).listFormats()).toEqual({ bare: '{{text}}', short: '{{name}}: {{text}}' });
       expect(await rejectionOf(store.putFormat('a b', '{{text}}'))).toBeInstanceOf(InvalidNameError);
     });
+
+    it('are deleted by name, saying whether the format existed', async () => {
+      const store = await openStore();
+      await store.putFormat('short', '{{name}}: {{text}}');
+      expect(await store.deleteFormat('short')).toBe(true);
+      expect(await store.deleteFormat('short')).toBe(false);
+      expect(await store.listFormats()).toEqual({});
+    });
+
+    it('are watched: the current set at once, then changes made by another store', async () => {
+      const writer = await openStore();
+      await writer.putFormat('short', '{{name}}: {{text}}');
+      const deliveries: Array<Record<string, string>> = [];
+      const watch = await (await openStore()).watchFormats((formats) => deliveries.push(formats));
+      expect(deliveries).toEqual([{ short: '{{name}}: {{text}}' }]);
+
+      await writer.putFormat('short', '{{text}}');
+      await writer.putFormat('alert', '!! {{text}}');
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual({ alert: '!! {{text}}', short: '{{text}}' }), { timeout: WATCH_DEADLINE_MS });
+      await writer.deleteFormat('short');
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual({ alert: '!! {{text}}' }), { timeout: WATCH_DEADLINE_MS });
+      await watch.close();
+    });
   });
 
   describe('close', () => {
