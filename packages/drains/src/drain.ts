@@ -1,6 +1,6 @@
-import { humanTime, NOTICE_KEY, noticeJson, nowUnix } from '@logyard/bus';
+import { humanTime, NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import { EventBuffer, type EventBatch, type Gap } from './buffer.js';
-import { DrainConfigError, DrainUriError } from './errors.js';
+import { DrainConfigError, DrainRejectedError, DrainUriError } from './errors.js';
 import { compileFormat, type Formatter } from './formats.js';
 import { retryDelayMs } from './retry.js';
 import { TRANSPORTS } from './schemes/index.js';
@@ -19,7 +19,7 @@ export interface DrainStatus {
   error?: string;
   /** Events delivered to the target (notices not counted). */
   sent: number;
-  /** Events dropped, per reason (`buffer_full`). */
+  /** Events dropped, per reason (`buffer_full`; `rate_limit` on drains with `rate`). */
   dropped: Record<string, number>;
   /** Events waiting in the buffer. */
   buffered: number;
@@ -45,6 +45,8 @@ const MAX_BATCH_BYTES = 96 * 1024;
 const CLOSE_GRACE_MS = 5_000;
 /** A connection that stayed up this long counts as a success for the retry schedule, sends or not. */
 const STABLE_CONNECTION_MS = 60_000;
+/** How soon a key that went quiet while rate-limited gets its "dropped N" notice. */
+const RATE_FLUSH_MS = 1_000;
 
 /** What a drain with a valid URI runs on. */
 interface DrainPlan {
@@ -52,6 +54,8 @@ interface DrainPlan {
   buffer: EventBuffer;
   format: Formatter;
   connect: TransportFactory;
+  /** Per-key token bucket of `rate`/`burst`; null when the URI sets no rate. */
+  limiter: RateLimiter | null;
 }
 
 interface PumpResult {
@@ -89,6 +93,8 @@ export class Drain {
   private resumeIdle: (() => void) | null = null;
   /** Ends a retry wait early (on close). */
   private cancelRetryWait: (() => void) | null = null;
+  /** Tells the end of drops of keys that went quiet (rate limit); set while the drain has a limiter. */
+  private rateFlushTimer: NodeJS.Timeout | null = null;
 
   /**
    * `problem` is set when the store entry itself could not be read (e.g. not JSON): the drain
@@ -102,11 +108,16 @@ export class Drain {
     try {
       if (problem) throw new DrainUriError(problem);
       const spec = parseDrainUri(uri, ctx);
+      const buffer = new EventBuffer(spec.buffer);
       plan = {
         spec,
-        buffer: new EventBuffer(spec.buffer),
+        buffer,
         format: compileFormat(spec.format, ctx.formats),
         connect: TRANSPORTS[spec.scheme],
+        limiter:
+          spec.rate === undefined
+            ? null
+            : new RateLimiter({ rate: spec.rate, burst: spec.burst ?? 1, onReport: (report) => this.pushRateNotice(buffer, report) }),
       };
     } catch (err) {
       this.state = 'FATAL';
@@ -114,11 +125,18 @@ export class Drain {
     }
     this.plan = plan;
     this.filters = plan ? plan.spec.filters : [];
+    const limiter = plan?.limiter;
+    if (limiter) {
+      this.rateFlushTimer = setInterval(() => limiter.flush(), RATE_FLUSH_MS);
+      this.rateFlushTimer.unref(); // a drain nobody closes must not keep the process alive
+    }
   }
 
   /** Hot path: queues one event. Drops the oldest waiting one when the buffer is full. */
   push(key: string, json: string): void {
     if (this.plan === null || this.stopping) return;
+    // The limiter queues its notices itself, before the event that ends a run of drops.
+    if (this.plan.limiter && !this.plan.limiter.take(key)) return;
     this.plan.buffer.push(key, json);
     this.wakeIdleLoop();
   }
@@ -139,6 +157,7 @@ export class Drain {
       buffered: this.plan ? this.plan.buffer.length : 0,
       since: this.since,
     };
+    if (this.plan?.limiter) status.dropped.rate_limit = this.plan.limiter.dropped;
     if (this.error !== undefined) status.error = this.error;
     return status;
   }
@@ -151,6 +170,7 @@ export class Drain {
 
   private async stop(): Promise<void> {
     this.stopping = true;
+    if (this.rateFlushTimer) clearInterval(this.rateFlushTimer);
     this.wakeIdleLoop();
     this.cancelRetryWait?.();
     if (this.loop) {
@@ -217,7 +237,7 @@ export class Drain {
         await new Promise<void>((resolve) => (this.resumeIdle = resolve));
         continue;
       }
-      const batch = buffer.take(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
+      const batch = buffer.take(Math.min(MAX_BATCH_EVENTS, transport.maxBatchEvents ?? MAX_BATCH_EVENTS), MAX_BATCH_BYTES);
       try {
         await transport.send(this.formatBatch(plan.format, batch));
       } catch (err) {
@@ -234,12 +254,15 @@ export class Drain {
   private formatBatch(format: Formatter, batch: EventBatch): OutBatch {
     const lines: string[] = [];
     let keys = batch.keys;
+    let jsons = batch.jsons;
     if (batch.gap) {
+      const notice = this.dropNoticeJson(batch.gap);
       keys = [NOTICE_KEY, ...keys];
-      lines.push(format(NOTICE_KEY, this.dropNoticeJson(batch.gap)));
+      jsons = [notice, ...jsons];
+      lines.push(format(NOTICE_KEY, notice));
     }
     for (let i = 0; i < batch.keys.length; i++) lines.push(format(batch.keys[i], batch.jsons[i]));
-    return { keys, lines };
+    return { keys, lines, jsons };
   }
 
   /**
@@ -256,6 +279,18 @@ export class Drain {
       reason: 'buffer_full',
       dropped: gap.count,
     });
+  }
+
+  /**
+   * The rate-limit notices of SPEC section 5, queued in the drain's own stream like any event
+   * (the limiter calls this before the event that ends a run of drops is queued).
+   */
+  private pushRateNotice(buffer: EventBuffer, report: RateLimitReport): void {
+    const text = rateLimitNoticeText(report);
+    const extra: Record<string, unknown> = { name: 'logyard', type: 'notice', desc: text, drain: this.name, reason: 'rate_limit', limited_key: report.key };
+    if (report.kind === 'end') extra.dropped = report.dropped;
+    buffer.push(NOTICE_KEY, noticeJson(text, this.ctx.nodeId, extra));
+    this.wakeIdleLoop();
   }
 
   private waitBeforeRetry(ms: number): Promise<void> {
@@ -295,7 +330,7 @@ export class Drain {
 }
 
 function isFatal(err: unknown): boolean {
-  return err instanceof DrainUriError || err instanceof DrainConfigError;
+  return err instanceof DrainUriError || err instanceof DrainConfigError || err instanceof DrainRejectedError;
 }
 
 function toError(err: unknown): Error {

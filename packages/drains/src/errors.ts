@@ -14,3 +14,19 @@ export class DrainUriError extends DrainError {}
  * Like DrainUriError it makes the drain FATAL: retrying cannot help.
  */
 export class DrainConfigError extends DrainError {}
+
+/**
+ * The target answered that it will never take these events as sent (an HTTP 4xx such as a bad
+ * token or a malformed request): retrying the same request cannot help, so the drain goes FATAL
+ * with this message (which names the status) instead of hammering the target.
+ */
+export class DrainRejectedError extends DrainError {
+  constructor(
+    message: string,
+    /** The HTTP status the target answered, when it was HTTP. */
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -10,3 +10,9 @@ export const isNonNegativeInteger: ParamCheck = (value) =>
 export const isBoolean: ParamCheck = (value) => value === 'true' || value === 'false';
 
 export const isNonEmpty: ParamCheck = (value) => value !== '';
+
+/** A rate in events/s: a decimal number above 0 (fractions allowed: 0.5 is one event every 2 s). */
+export const isPositiveRate: ParamCheck = (value) => /^[0-9]{1,9}(?:\.[0-9]{1,6})?$/.test(value) && Number(value) > 0;
+
+/** An absolute file path (ca=): relative ones would depend on where each core was started. */
+export const isAbsolutePath: ParamCheck = (value) => value.startsWith('/') && !value.includes('\0');

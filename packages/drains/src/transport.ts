@@ -1,9 +1,13 @@
 import type { DrainSpec } from './uri.js';
 
-/** What a drain hands to its transport: formatted lines (each ending in '\n') and their keys. */
+/**
+ * What a drain hands to its transport: formatted lines (each ending in '\n'), their keys and
+ * the event JSON each line was made from (syslog builds its header from the event's fields).
+ */
 export interface OutBatch {
   keys: string[];
   lines: string[];
+  jsons: string[];
 }
 
 /**
@@ -17,6 +21,11 @@ export interface Transport {
   close(): Promise<void>;
   /** One listener, told at most once when the connection breaks between sends. */
   onBroken(cb: (err: Error) => void): void;
+  /**
+   * The most events the target takes in one send (http: `batch` per POST); the drain's own
+   * limit applies when unset. A drop notice may ride along beyond it.
+   */
+  readonly maxBatchEvents?: number;
 }
 
 export interface TransportContext {

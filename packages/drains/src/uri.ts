@@ -1,7 +1,7 @@
 import { filterProblem } from '@logyard/bus';
 import { DrainUriError } from './errors.js';
 import { formatProblem } from './formats.js';
-import { isPositiveInteger, type ParamCheck } from './params.js';
+import { isPositiveInteger, isPositiveRate, type ParamCheck } from './params.js';
 import { SCHEME_SYNTAX, TRANSPORTS, UNSUPPORTED_SCHEMES } from './schemes/index.js';
 
 /** A parsed, validated drain URI (SPEC section 4). */
@@ -11,13 +11,16 @@ export interface DrainSpec {
   scheme: string;
   host?: string;
   port?: number;
-  /** file: the absolute path, `..` resolved lexically. */
+  /** file: the absolute path, `..` resolved lexically; http(s): the request path as written (percent-encoded). */
   path?: string;
   user?: string;
   password?: string;
   filters: string[];
   format: string;
   buffer: number;
+  /** `rate` (events/s per key) and `burst`: set together (burst defaults to one second's worth), or neither. */
+  rate?: number;
+  burst?: number;
   /** The scheme's own params, percent-decoded (redis: a `/N` path appears as `database`). */
   params: Record<string, string>;
 }
@@ -32,7 +35,13 @@ export interface SchemeSyntax {
   takesCredentials?: boolean;
   /** The param a `/N` path stands for (redis: database); other network schemes take no path. */
   pathParam?: string;
+  /** Whether a `/path` is the target's own (http: the request path), kept in `spec.path`. */
+  takesPath?: boolean;
+  /** The format when the URI gives none (syslog: the event's text); else json. */
+  defaultFormat?: string;
   params: Record<string, ParamCheck>;
+  /** Checks across params once all are read; returns the problem, naming the params. */
+  check?: (spec: DrainSpec) => string | undefined;
 }
 
 export interface UriContext {
@@ -42,7 +51,9 @@ export interface UriContext {
 
 export const DEFAULT_BUFFER = 10_000;
 /** Params of every scheme in SPEC section 4 that are not built yet. */
-const UNSUPPORTED_PARAMS = new Set(['disk', 'rate', 'burst']);
+const UNSUPPORTED_PARAMS = new Set(['disk']);
+/** An HTTP path: RFC 3986 pchars, '/' and percent-escapes (checked separately). */
+const PATH_RE = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
 const HOST_RE = /^[A-Za-z0-9_.-]+$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
 const MAX_PORT = 65_535;
@@ -62,7 +73,7 @@ export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
   const target = queryStart < 0 ? rest : rest.slice(0, queryStart);
   const query = queryStart < 0 ? '' : rest.slice(queryStart + 1);
 
-  const spec: DrainSpec = { uri, scheme, filters: [], format: 'json', buffer: DEFAULT_BUFFER, params: {} };
+  const spec: DrainSpec = { uri, scheme, filters: [], format: syntax.defaultFormat ?? 'json', buffer: DEFAULT_BUFFER, params: {} };
   let pathParamValue: string | undefined;
   if (syntax.target === 'file') spec.path = parseFilePath(target);
   else pathParamValue = parseNetworkTarget(scheme, syntax, target, spec);
@@ -77,6 +88,11 @@ export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
     if (!syntax.params[name](pathParamValue)) throw uriError(`bad ${name} path "/${pathParamValue}"`);
     spec.params[name] = pathParamValue;
   }
+  if (spec.burst !== undefined && spec.rate === undefined) throw uriError('param "burst" needs "rate" (events/s)');
+  // Without burst, one second's worth of events may pass at once.
+  if (spec.rate !== undefined && spec.burst === undefined) spec.burst = Math.max(1, Math.ceil(spec.rate));
+  const problem = syntax.check?.(spec);
+  if (problem) throw uriError(problem);
   return spec;
 }
 
@@ -133,9 +149,21 @@ function parseNetworkTarget(scheme: string, syntax: SchemeSyntax, target: string
   else if (syntax.defaultPort !== undefined) spec.port = syntax.defaultPort;
   else throw uriError(`${scheme} needs a port (${usage})`);
 
+  if (syntax.takesPath) {
+    spec.path = parseRequestPath(path);
+    return undefined;
+  }
   if (path === '' || path === '/') return undefined;
   if (!syntax.pathParam) throw uriError(`${scheme} takes no path, got "${path}"`);
   return decode(path.slice(1));
+}
+
+/** The path of an http(s) target, kept percent-encoded as it goes on the request line. */
+function parseRequestPath(path: string): string {
+  if (path === '') return '/';
+  if (!PATH_RE.test(path)) throw uriError(`bad path "${path}" (percent-encode spaces and other special characters)`);
+  decode(path); // a malformed %-escape is reported now, not by the target
+  return path;
 }
 
 function splitHostPort(hostPort: string): { host: string; portText?: string } {
@@ -186,6 +214,14 @@ function parseQuery(query: string, syntax: SchemeSyntax, ctx: UriContext, spec: 
       case 'buffer':
         if (!isPositiveInteger(value)) throw badValue(name, value);
         spec.buffer = Number(value);
+        break;
+      case 'rate':
+        if (!isPositiveRate(value)) throw uriError(`bad value for rate: "${value}" (events/s, a number > 0)`);
+        spec.rate = Number(value);
+        break;
+      case 'burst':
+        if (!isPositiveInteger(value)) throw uriError(`bad value for burst: "${value}" (events, an integer >= 1)`);
+        spec.burst = Number(value);
         break;
       default:
         if (UNSUPPORTED_PARAMS.has(name)) throw uriError(`param "${name}" is not supported yet`);

@@ -63,6 +63,45 @@ describe('parseDrainUri: valid URIs', () => {
     expect(spec.host).toBeUndefined();
   });
 
+  it('parses tls with its CA or the explicit opt-out of verification', () => {
+    expect(parseDrainUri('tls://logs.example.com:6514?ca=/etc/ssl/logs-ca.pem', ctx)).toMatchObject({
+      scheme: 'tls',
+      host: 'logs.example.com',
+      port: 6514,
+      format: 'json',
+      params: { ca: '/etc/ssl/logs-ca.pem' },
+    });
+    expect(parseDrainUri('tls://h:1?insecure=true', ctx).params).toEqual({ insecure: 'true' });
+  });
+
+  it('gives syslog its default ports (514, 6514 for TLS) and the event text as default format', () => {
+    expect(parseDrainUri('syslog://logs.example.com', ctx)).toMatchObject({ scheme: 'syslog', port: 514, format: '{{text}}', params: {} });
+    expect(parseDrainUri('syslog+tls://logs3.papertrailapp.com:12345', ctx)).toMatchObject({ scheme: 'syslog+tls', port: 12345, format: '{{text}}' });
+    expect(parseDrainUri('SYSLOG+TLS://h', ctx)).toMatchObject({ scheme: 'syslog+tls', port: 6514 });
+    expect(parseDrainUri('syslog://h?format=json', ctx).format).toBe('json');
+  });
+
+  it('keeps the http path as written, with credentials, batch and default ports', () => {
+    expect(parseDrainUri('https://ingest:t%40ken@logs.example.com/v1/bulk%20load?batch=100&ca=/ca.pem', ctx)).toMatchObject({
+      scheme: 'https',
+      host: 'logs.example.com',
+      port: 443,
+      path: '/v1/bulk%20load',
+      user: 'ingest',
+      password: 't@ken',
+      params: { batch: '100', ca: '/ca.pem' },
+    });
+    expect(parseDrainUri('http://h:8080', ctx)).toMatchObject({ port: 8080, path: '/' });
+    expect(parseDrainUri('http://h/', ctx)).toMatchObject({ port: 80, path: '/' });
+  });
+
+  it('reads rate and burst for every scheme; burst defaults to one second of rate', () => {
+    expect(parseDrainUri('tcp://h:1?rate=100&burst=500', ctx)).toMatchObject({ rate: 100, burst: 500 });
+    expect(parseDrainUri('udp://h:1?rate=100', ctx)).toMatchObject({ rate: 100, burst: 100 });
+    expect(parseDrainUri('file:///x.log?rate=0.5', ctx)).toMatchObject({ rate: 0.5, burst: 1 });
+    expect(parseDrainUri('tcp://h:1', ctx).rate).toBeUndefined();
+  });
+
   it('tolerates empty query pieces', () => {
     expect(parseDrainUri('tcp://h:1?&filter=a&', ctx).filters).toEqual(['a']);
   });
@@ -71,10 +110,19 @@ describe('parseDrainUri: valid URIs', () => {
 describe('parseDrainUri: invalid URIs name the culprit', () => {
   const cases: Array<[string, string]> = [
     ['logs.example.com:514', 'drain URI: "logs.example.com:514" has no scheme (expected e.g. tcp://HOST:PORT)'],
-    ['foo://h:1', 'drain URI: unknown scheme "foo" (known: tcp, udp, redis, rediss, file)'],
-    ['tls://h:1', 'drain URI: scheme "tls" is not supported yet'],
-    ['syslog+tls://h:1', 'drain URI: scheme "syslog+tls" is not supported yet'],
-    ['https://h/x', 'drain URI: scheme "https" is not supported yet'],
+    ['foo://h:1', 'drain URI: unknown scheme "foo" (known: tcp, udp, redis, rediss, file, tls, syslog, syslog+tls, http, https)'],
+    ['tls://h', 'drain URI: tls needs a port (tls://HOST:PORT)'],
+    ['tls://h:1?ca=certs/ca.pem', 'drain URI: bad value for ca: "certs/ca.pem"'],
+    ['tls://h:1?insecure=yes', 'drain URI: bad value for insecure: "yes"'],
+    ['tls://h:1?ca=/ca.pem&insecure=true', 'drain URI: params "ca" and "insecure=true" contradict each other (ca verifies, insecure does not)'],
+    ['tls://u:p@h:1', 'drain URI: tls takes no user:password@'],
+    ['syslog://h?ca=/ca.pem', 'drain URI: unknown param "ca"'],
+    ['syslog+tls://h/x', 'drain URI: syslog+tls takes no path, got "/x"'],
+    ['http://h?insecure=true', 'drain URI: unknown param "insecure"'],
+    ['https://h/x?batch=0', 'drain URI: bad value for batch: "0"'],
+    ['https://h/a b', 'drain URI: bad path "/a b" (percent-encode spaces and other special characters)'],
+    ['https://h/a%zz', 'drain URI: bad percent-encoding in "/a%zz"'],
+    ['https://h/a#top', 'drain URI: bad path "/a#top" (percent-encode spaces and other special characters)'],
     ['tcp://h:99999', 'drain URI: bad port "99999"'],
     ['tcp://h:0', 'drain URI: bad port "0"'],
     ['tcp://h:', 'drain URI: bad port ""'],
@@ -96,8 +144,12 @@ describe('parseDrainUri: invalid URIs name the culprit', () => {
     ['tcp://h:1?buffer=abc', 'drain URI: bad value for buffer: "abc"'],
     ['tcp://h:1?buffer=0', 'drain URI: bad value for buffer: "0"'],
     ['tcp://h:1?disk=256MiB', 'drain URI: param "disk" is not supported yet'],
-    ['tcp://h:1?rate=10', 'drain URI: param "rate" is not supported yet'],
-    ['tcp://h:1?burst=10', 'drain URI: param "burst" is not supported yet'],
+    ['tcp://h:1?rate=0', 'drain URI: bad value for rate: "0" (events/s, a number > 0)'],
+    ['tcp://h:1?rate=-5', 'drain URI: bad value for rate: "-5" (events/s, a number > 0)'],
+    ['tcp://h:1?rate=1e3', 'drain URI: bad value for rate: "1e3" (events/s, a number > 0)'],
+    ['tcp://h:1?rate=10&burst=0', 'drain URI: bad value for burst: "0" (events, an integer >= 1)'],
+    ['tcp://h:1?rate=10&burst=2.5', 'drain URI: bad value for burst: "2.5" (events, an integer >= 1)'],
+    ['tcp://h:1?burst=10', 'drain URI: param "burst" needs "rate" (events/s)'],
     ['tcp://h:1?filter', 'drain URI: param "filter" has no value (expected filter=VALUE)'],
     ['tcp://h:1?filter=sys%20tail', 'drain URI: filter "sys tail" may only contain [A-Za-z0-9_:.-]'],
     ['tcp://h:1?format=fancy', 'drain URI: unknown format "fancy" (known: json, raw, systail, apptail, event, short)'],

@@ -11,13 +11,17 @@ const CLOSE_FLUSH_MS = 2_000;
 /** Newline-delimited lines over one TCP connection. */
 export const connectTcp: TransportFactory = async (spec) => {
   const target = `${spec.host}:${spec.port}`;
-  const socket = await openSocket(spec.host ?? '', spec.port ?? 0, target);
-  return new TcpTransport(socket, target);
+  const socket = await openSocket(() => connect({ host: spec.host ?? '', port: spec.port ?? 0 }), 'connect', target);
+  return new StreamTransport(socket, target);
 };
 
-function openSocket(host: string, port: number, target: string): Promise<Socket> {
+/**
+ * Waits until the socket `open` makes is ready (`connect`, or `secureConnect` for TLS), or
+ * rejects with its error or a timeout.
+ */
+export function openSocket<S extends Socket>(open: () => S, readyEvent: 'connect' | 'secureConnect', target: string): Promise<S> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket = open();
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS / 1000} s to ${target}`));
@@ -26,7 +30,7 @@ function openSocket(host: string, port: number, target: string): Promise<Socket>
       clearTimeout(timer);
       reject(err);
     });
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
       resolve(socket);
@@ -34,7 +38,8 @@ function openSocket(host: string, port: number, target: string): Promise<Socket>
   });
 }
 
-class TcpTransport implements Transport {
+/** Lines written as they are to one stream connection (TCP, or TLS: a TLSSocket is a Socket). */
+export class StreamTransport implements Transport {
   private readonly broken = new BrokenSignal();
   /** Rejects the send in flight; set while one is. */
   private rejectInFlight: ((err: Error) => void) | null = null;

@@ -1,0 +1,181 @@
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { DrainRejectedError } from '../errors.js';
+import { isPositiveInteger } from '../params.js';
+import type { OutBatch, Transport, TransportFactory } from '../transport.js';
+import type { DrainSpec, SchemeSyntax } from '../uri.js';
+import { openSocket } from './tcp.js';
+import { openTlsSocket, TLS_PARAMS, tlsOptions, tlsParamsProblem } from './tls.js';
+
+export const DEFAULT_HTTP_BATCH = 500;
+
+const HTTP_PARAMS = { batch: isPositiveInteger };
+export const HTTP_SYNTAX: SchemeSyntax = { target: 'network', defaultPort: 80, takesCredentials: true, takesPath: true, params: HTTP_PARAMS };
+export const HTTPS_SYNTAX: SchemeSyntax = {
+  target: 'network',
+  defaultPort: 443,
+  takesCredentials: true,
+  takesPath: true,
+  params: { ...HTTP_PARAMS, ...TLS_PARAMS },
+  check: tlsParamsProblem,
+};
+
+/** A target that answers nothing for this long is treated as down (the drain retries). */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** How long close() lets the POST in flight finish before aborting it. */
+const CLOSE_FLUSH_MS = 2_000;
+/** How much of an error response's body goes into the drain's status. */
+const MAX_ERROR_BODY = 200;
+
+/**
+ * Batched POSTs of the drain's lines (newline-delimited JSON with the default format), at most
+ * `batch` events each, over one keep-alive connection. 2xx is delivered; 5xx, 408, 429 and
+ * connection errors reject (the drain retries on its schedule); any other status will not
+ * change by retrying (bad token, bad path, too large) and makes the drain FATAL with it.
+ */
+export const connectHttp: TransportFactory = async (spec) => {
+  const secure = spec.scheme === 'https';
+  const host = spec.host ?? '';
+  const port = spec.port ?? 0;
+  const target = hostPort(host, port);
+  // A connection made (and, for https, verified) now shows a dead target or a bad certificate
+  // as RETRYING at once instead of at the first event; the agent then makes its own.
+  const probe = secure ? await openTlsSocket(spec, target) : await openSocket(() => connect({ host, port }), 'connect', target);
+  probe.destroy();
+  const agentOptions = { keepAlive: true, maxSockets: 1 };
+  const agent = secure ? new HttpsAgent({ ...agentOptions, ...(await tlsOptions(spec)) }) : new HttpAgent(agentOptions);
+  return new HttpTransport(spec, agent);
+};
+
+interface InFlight {
+  request: ClientRequest;
+  settled: Promise<void>;
+}
+
+class HttpTransport implements Transport {
+  readonly maxBatchEvents: number;
+  /** Where the POSTs go, without credentials: for messages. */
+  private readonly url: string;
+  private readonly contentType: string;
+  private inFlight: InFlight | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly spec: DrainSpec,
+    private readonly agent: HttpAgent,
+  ) {
+    this.maxBatchEvents = Number(spec.params.batch ?? DEFAULT_HTTP_BATCH);
+    this.url = `${spec.scheme}://${hostPort(spec.host ?? '', spec.port ?? 0)}${spec.path ?? '/'}`;
+    // Only the json format makes NDJSON; other formats send their lines as text.
+    this.contentType = spec.format === 'json' ? 'application/x-ndjson' : 'text/plain; charset=utf-8';
+  }
+
+  async send(batch: OutBatch): Promise<void> {
+    if (this.closing) throw this.closedError();
+    const body = batch.lines.join('');
+    try {
+      await this.post(body);
+    } catch (err) {
+      // A kept-alive connection the server closed while idle fails the next request at once;
+      // that is no outage, so one fresh try before the drain hears of it (as node's docs advise).
+      if (!(err instanceof StaleConnectionError) || this.closing) throw unwrap(err);
+      await this.post(body).catch((retryErr: unknown) => Promise.reject(unwrap(retryErr)));
+    }
+  }
+
+  onBroken(): void {
+    // No connection to lose between sends: each POST reports its own failure.
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const inFlight = this.inFlight;
+    if (inFlight) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([inFlight.settled, new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FLUSH_MS)))]);
+      clearTimeout(timer);
+      inFlight.request.destroy(this.closedError());
+      await inFlight.settled;
+    }
+    this.agent.destroy();
+  }
+
+  private post(body: string): Promise<void> {
+    const { spec } = this;
+    const requestFn = spec.scheme === 'https' ? httpsRequest : httpRequest;
+    let request!: ClientRequest;
+    const result = new Promise<void>((resolve, reject) => {
+      request = requestFn({
+        agent: this.agent,
+        host: spec.host,
+        port: spec.port,
+        path: spec.path ?? '/',
+        method: 'POST',
+        // Basic auth; the password is never part of a message.
+        auth: spec.user !== undefined || spec.password !== undefined ? `${spec.user ?? ''}:${spec.password ?? ''}` : undefined,
+        headers: { 'Content-Type': this.contentType, 'Content-Length': Buffer.byteLength(body), 'User-Agent': 'logyard' },
+      });
+      request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`no answer from ${this.url} within ${REQUEST_TIMEOUT_MS / 1000} s`)));
+      request.on('error', (err: NodeJS.ErrnoException) => {
+        const stale = request.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(stale ? new StaleConnectionError(err) : err);
+      });
+      request.on('response', (response) => readAnswer(response, this.url).then(resolve, reject));
+      request.end(body);
+    });
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight = { request, settled };
+    void settled.then(() => {
+      if (this.inFlight?.request === request) this.inFlight = null;
+    });
+    return result;
+  }
+
+  private closedError(): Error {
+    return new Error(`http drain to ${this.url} closed`);
+  }
+}
+
+/** Settles once the whole answer is read (which frees the connection for the next POST). */
+function readAnswer(response: IncomingMessage, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let head = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      if (head.length < MAX_ERROR_BODY) head += chunk;
+    });
+    response.on('error', reject);
+    response.on('end', () => {
+      const status = response.statusCode ?? 0;
+      if (status >= 200 && status < 300) return resolve();
+      const body = head.replace(/\s+/g, ' ').trim().slice(0, MAX_ERROR_BODY);
+      const message = `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''} from ${url}${body ? `: ${body}` : ''}`;
+      // Timeouts, throttling and server errors pass; other answers repeat themselves forever.
+      if (status >= 500 || status === 408 || status === 429) reject(new Error(message));
+      else reject(new DrainRejectedError(message, status));
+    });
+  });
+}
+
+/** A request that failed because its kept-alive connection had been closed by the server. */
+class StaleConnectionError extends Error {
+  constructor(readonly original: Error) {
+    super(original.message, { cause: original });
+  }
+}
+
+function unwrap(err: unknown): unknown {
+  return err instanceof StaleConnectionError ? err.original : err;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
