@@ -440,15 +440,15 @@ function readReceive(value: unknown, origin: Origin): LogyardConfig['receive'] {
   };
 }
 
-/** `udp://host:port`, `tcp://host:port` or `unixgram://<path>` (made absolute). */
+/** `udp://host:port`, `tcp://host:port`, `unix://<path>` or `unixgram://<path>` (paths made absolute). */
 function readListenAddress(value: unknown, origin: Origin): string {
   const address = requireString(value, origin);
-  const match = /^(udp|tcp|unixgram):\/\/(.*)$/.exec(address);
-  if (!match) fail(origin, `must be udp://host:port, tcp://host:port or unixgram://path, not "${address}"`);
+  const match = /^(udp|tcp|unix|unixgram):\/\/(.*)$/.exec(address);
+  if (!match) fail(origin, `must be udp://host:port, tcp://host:port, unix://path or unixgram://path, not "${address}"`);
   const [, scheme, rest] = match;
-  if (scheme === 'unixgram') {
-    if (rest === '') fail(origin, 'unixgram:// must be followed by a socket path');
-    return `unixgram://${resolve(origin.baseDir, rest)}`;
+  if (scheme === 'unix' || scheme === 'unixgram') {
+    if (rest === '') fail(origin, `${scheme}:// must be followed by a socket path`);
+    return `${scheme}://${resolve(origin.baseDir, rest)}`;
   }
   const problem = hostPortProblem(rest);
   if (problem) fail(origin, problem);

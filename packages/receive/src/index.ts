@@ -1,1 +1,6 @@
-export {};
+export * from './errors.js';
+export * from './listen-uri.js';
+export * from './syslog.js';
+export * from './framing.js';
+export * from './json.js';
+export { Receiver, type ReceiverOptions, type ReceiverStats, type MalformedReason, type ReceiveLogLevel } from './receiver.js';

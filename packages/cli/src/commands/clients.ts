@@ -5,7 +5,9 @@ import { loadConfig, type LogyardConfig } from '@logyard/config';
 import { Systail } from '@logyard/systail';
 import { Apptail } from '@logyard/apptail';
 import { Events, mergeRules, type EventRules } from '@logyard/events';
+import { ListenError, ListenUriError, NoListenersError, Receiver } from '@logyard/receive';
 import { configOf } from '../context.js';
+import { runtimeError, usageError } from '../errors.js';
 
 export type ClientLog = (level: 'INFO' | 'WARN' | 'ERROR', message: string) => void;
 
@@ -48,10 +50,40 @@ export function registerClientCommands(program: Command): void {
         return events;
       }),
     );
+  program
+    .command('receive')
+    .description('run the receivers alone: syslog (RFC 5424/3164) as syslog.<app-name or tag>, JSON as <json_key_prefix>.<name>')
+    .option('--syslog <uri>', 'a syslog listener: udp://HOST:PORT, tcp://HOST:PORT (newline or octet-counted framing), unix:///PATH or unixgram:///PATH; repeatable, replaces config receive.syslog', collect, undefined)
+    .option('--json <uri>', 'a JSON listener (one object per datagram or per line), same URIs; repeatable, replaces config receive.json', collect, undefined)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Port 0 takes a free port; every listener is logged with its address at start.',
+        'Limits and counters: config receive.rate and receive.burst (per key); malformed input and',
+        'drops are counted in <run_dir>/clients/receive.json, shown by `logyard status`.',
+      ].join('\n'),
+    )
+    .action(async (opts: { syslog?: string[]; json?: string[] }, cmd: Command) =>
+      runClient('receive', cmd, async (config, log) => {
+        try {
+          return await Receiver.start({
+            config,
+            log,
+            ...(opts.syslog ? { syslog: opts.syslog } : {}),
+            ...(opts.json ? { json: opts.json } : {}),
+          });
+        } catch (err) {
+          if (err instanceof ListenUriError || err instanceof NoListenersError) throw usageError(err.message);
+          if (err instanceof ListenError) throw err.usage ? usageError(err.message) : runtimeError(err.message, err);
+          throw err;
+        }
+      }),
+    );
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** The `events.rules` of a rules file; it is read and checked like a config file. */

@@ -6,8 +6,6 @@ import type { ClientName, LogyardConfig } from '@logyard/config';
 import { configOf } from '../context.js';
 import { clientLogger } from './clients.js';
 
-/** Clients `logyard start` can run; the others are named in the config but not built yet. */
-const RUNNABLE: readonly ClientName[] = ['systail', 'apptail', 'events'];
 /** Restart delays of a crashed client: doubling from the first to the last; reset after a good run. */
 const FIRST_RESTART_MS = 500;
 const MAX_RESTART_MS = 30_000;
@@ -72,10 +70,6 @@ class Supervisor {
 
   start(): void {
     for (const name of this.config.clients) {
-      if (!RUNNABLE.includes(name)) {
-        this.log('WARN', `client ${name} is not built in this version; not started`);
-        continue;
-      }
       const c: Supervised = { name, child: null, startedAt: 0, delayMs: FIRST_RESTART_MS, timer: null, restarts: 0 };
       this.clients.push(c);
       this.spawn(c);

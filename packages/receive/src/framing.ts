@@ -1,0 +1,174 @@
+/**
+ * Splits a byte stream into messages. Syslog over TCP and unix stream sockets comes in two
+ * framings (RFC 6587): octet counting (`<length> <message>`) and non-transparent framing (one
+ * message per line). Senders differ, and some switch, so the framing is detected per frame: a
+ * frame that starts with digits and a space is octet-counted, anything else runs to the newline.
+ */
+
+/** Frames above this size are dropped (counted as `too_long`): no syslog sender writes them. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+export type FrameProblem = 'too_long' | 'bad_frame' | 'truncated_frame';
+
+export interface FrameSink {
+  /** One message: `buf[start, end)`, without its newline or length prefix. */
+  frame(buf: Buffer, start: number, end: number): void;
+  problem(reason: FrameProblem): void;
+}
+
+export interface FrameDecoderOptions {
+  /** Accept `<length> <message>` frames (syslog); false for newline-delimited JSON. */
+  octetCounting: boolean;
+  /** A NUL also ends a message: glibc's syslog() over a stream socket ends each one with NUL. */
+  nulTerminates?: boolean;
+  maxFrameBytes?: number;
+}
+
+const LF = 10;
+const CR = 13;
+const NUL = 0;
+const SPACE = 32;
+/** At most this many digits in a length: 64 KiB needs 5; more is not a length. */
+const MAX_LENGTH_DIGITS = 9;
+
+export class FrameDecoder {
+  private pending: Buffer | null = null;
+  /** Bytes of a too long octet-counted frame still to skip. */
+  private skipBytes = 0;
+  /** Skipping the rest of a too long line, up to its newline. */
+  private skipLine = false;
+  private readonly octetCounting: boolean;
+  private readonly nulTerminates: boolean;
+  private readonly maxFrame: number;
+  private nulBuf: Buffer | null = null;
+  private nulAt = -1;
+
+  constructor(
+    private readonly sink: FrameSink,
+    options: FrameDecoderOptions,
+  ) {
+    this.octetCounting = options.octetCounting;
+    this.nulTerminates = options.nulTerminates ?? false;
+    this.maxFrame = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get buffered(): number {
+    return this.pending ? this.pending.length : 0;
+  }
+
+  push(chunk: Buffer): void {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = null;
+    const len = buf.length;
+    let pos = 0;
+    while (pos < len) {
+      if (this.skipBytes > 0) {
+        const n = Math.min(this.skipBytes, len - pos);
+        this.skipBytes -= n;
+        pos += n;
+        continue;
+      }
+      if (this.skipLine) {
+        const nl = this.lineEnd(buf, pos, len);
+        if (nl < 0) return;
+        this.skipLine = false;
+        pos = nl + 1;
+        continue;
+      }
+      const c = buf[pos];
+      // Empty lines, and the newline some senders add after an octet-counted frame, are no messages.
+      if (c === LF || c === CR || (c === NUL && this.nulTerminates)) {
+        pos++;
+        continue;
+      }
+      if (this.octetCounting && c >= 48 && c <= 57) {
+        const r = this.octetFrame(buf, pos, len);
+        if (r === WAIT) break;
+        if (r !== NOT_COUNTED) {
+          pos = r;
+          continue;
+        }
+      }
+      const nl = this.lineEnd(buf, pos, len);
+      if (nl < 0) {
+        if (len - pos > this.maxFrame) {
+          this.sink.problem('too_long');
+          this.skipLine = true;
+          return;
+        }
+        break;
+      }
+      if (nl - pos > this.maxFrame) {
+        this.sink.problem('too_long');
+      } else {
+        this.sink.frame(buf, pos, nl > pos && buf[nl - 1] === CR ? nl - 1 : nl);
+      }
+      pos = nl + 1;
+    }
+    if (pos < len) this.pending = pos === 0 ? buf : buf.subarray(pos);
+    this.nulBuf = null;
+  }
+
+  /** The stream ended: a last line without newline is still a message; half a counted frame is not. */
+  end(): void {
+    const rest = this.pending;
+    this.pending = null;
+    if (!rest || this.skipLine || this.skipBytes > 0) return;
+    if (this.octetCounting && rest[0] >= 48 && rest[0] <= 57 && this.octetFrame(rest, 0, rest.length) === WAIT) {
+      this.sink.problem('truncated_frame');
+      return;
+    }
+    if (rest.length > this.maxFrame) this.sink.problem('too_long');
+    else this.sink.frame(rest, 0, rest.length);
+  }
+
+  /**
+   * Reads `<digits> <message>` at `pos`: the position after the frame, WAIT when more bytes are
+   * needed, NOT_COUNTED when the digits are not followed by a space (then it is a line).
+   */
+  private octetFrame(buf: Buffer, pos: number, len: number): number {
+    let i = pos;
+    let length = 0;
+    while (i < len && i - pos < MAX_LENGTH_DIGITS) {
+      const d = buf[i];
+      if (d < 48 || d > 57) break;
+      length = length * 10 + (d - 48);
+      i++;
+    }
+    if (i === len) return i - pos < MAX_LENGTH_DIGITS ? WAIT : NOT_COUNTED;
+    if (buf[i] !== SPACE) return NOT_COUNTED;
+    const start = i + 1;
+    if (length === 0) {
+      this.sink.problem('bad_frame');
+      return start;
+    }
+    if (length > this.maxFrame) {
+      this.sink.problem('too_long');
+      const available = len - start;
+      if (available >= length) return start + length;
+      this.skipBytes = length - available;
+      return len;
+    }
+    if (len - start < length) return WAIT;
+    this.sink.frame(buf, start, start + length);
+    return start + length;
+  }
+
+  private lineEnd(buf: Buffer, pos: number, _len: number): number {
+    const nl = buf.indexOf(LF, pos);
+    if (!this.nulTerminates) return nl;
+    // The next NUL is remembered per buffer, so a chunk of many lines is not scanned once per line.
+    if (buf !== this.nulBuf || (this.nulAt >= 0 && this.nulAt < pos)) {
+      this.nulBuf = buf;
+      this.nulAt = buf.indexOf(NUL, pos);
+    }
+    const nul = this.nulAt;
+    if (nul < 0) return nl;
+    if (nl < 0) return nul;
+    return Math.min(nl, nul);
+  }
+}
+
+const WAIT = -1;
+const NOT_COUNTED = -2;

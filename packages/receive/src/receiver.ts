@@ -1,0 +1,238 @@
+import { Publisher, RateLimiter, rateLimitNoticeText, textEventJson, type RateLimitReport } from '@logyard/bus';
+import type { LogyardConfig } from '@logyard/config';
+import { NoListenersError } from './errors.js';
+import type { FrameProblem, FrameSink } from './framing.js';
+import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
+import { parseListenUri } from './listen-uri.js';
+import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
+import { isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, type SyslogMalformedReason } from './syslog.js';
+
+export type ReceiveLogLevel = 'INFO' | 'WARN' | 'ERROR';
+
+export interface ReceiverOptions {
+  config: LogyardConfig;
+  /** Listener URIs; each list, when given, replaces the config's (receive.syslog, receive.json). */
+  syslog?: string[];
+  json?: string[];
+  log?: (level: ReceiveLogLevel, message: string) => void;
+}
+
+export type MalformedReason = SyslogMalformedReason | JsonMalformedReason | FrameProblem;
+
+export interface ReceiverStats {
+  /** What it listens on, e.g. "syslog tcp://127.0.0.1:5514". */
+  listeners: string[];
+  /** Open stream connections (tcp, unix). */
+  connections: number;
+  /** Messages taken in: syslog frames and datagrams, JSON lines; malformed ones included. */
+  received: number;
+  /** Messages refused, by reason; each is counted once and dropped. */
+  malformed: Partial<Record<MalformedReason, number>>;
+  /** Events cut by the per-key rate limit (told in-band in the key's stream). */
+  rateLimited: number;
+  published: number;
+  sent: number;
+  /** Events the publisher dropped (core absent or too slow, queue full). */
+  dropped: number;
+}
+
+/** Stream sockets stop reading above this publisher queue length and resume below LOW_WATER. */
+const HIGH_WATER = 20_000;
+const LOW_WATER = 5_000;
+const READY_POLL_MS = 10;
+/** A malformed reason is logged at most this often; the counter has them all. */
+const MALFORMED_LOG_EVERY_MS = 60_000;
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * The receivers of `logyard receive`: syslog (RFC 5424, RFC 3164) and JSON over udp, tcp, unix
+ * and unixgram sockets, published as `syslog.<app-name or tag>` and `<prefix>.<name>`. Each key
+ * has its own token bucket, so a flooding sender loses only its own events, and the drops are
+ * told in that key's stream.
+ */
+export class Receiver {
+  private readonly listeners: Array<{ protocol: 'syslog' | 'json'; listener: Listener }> = [];
+  private readonly limiter: RateLimiter;
+  private readonly flushTimer: NodeJS.Timeout;
+  private readonly jsonKeyPrefix: string;
+  private readonly nodeId: string;
+  private readonly keyOfApp = new Map<string | null, string>();
+  private readonly malformedCounts: Partial<Record<MalformedReason, number>> = {};
+  private readonly malformedLoggedAt = new Map<MalformedReason, number>();
+  private received = 0;
+  private waitingForReady: Array<() => void> = [];
+  private readyTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    config: LogyardConfig,
+    private readonly publisher: Publisher,
+    private readonly log: (level: ReceiveLogLevel, message: string) => void,
+  ) {
+    this.jsonKeyPrefix = config.receive.jsonKeyPrefix;
+    this.nodeId = publisher.nodeId;
+    this.limiter = new RateLimiter({ rate: config.receive.rate, burst: config.receive.burst, onReport: (r) => this.report(r) });
+    // A key that went quiet while dropping gets its count told within a second.
+    this.flushTimer = setInterval(() => this.limiter.flush(), 1000);
+  }
+
+  /** Opens every listener; when one cannot be opened, closes the others and throws its error. */
+  static async start(options: ReceiverOptions): Promise<Receiver> {
+    const { config } = options;
+    const log = options.log ?? (() => {});
+    const baseDir = process.cwd();
+    // Parse all first, so a typo in the last URI does not leave the first ones bound for nothing.
+    const wanted = [
+      ...(options.syslog ?? config.receive.syslog).map((uri) => ({ protocol: 'syslog' as const, uri: parseListenUri(uri, baseDir) })),
+      ...(options.json ?? config.receive.json).map((uri) => ({ protocol: 'json' as const, uri: parseListenUri(uri, baseDir) })),
+    ];
+    if (wanted.length === 0) {
+      throw new NoListenersError('nothing to receive: no listener in receive.syslog or receive.json of the config, and no --syslog or --json');
+    }
+    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const receiver = new Receiver(config, publisher, log);
+    try {
+      for (const { protocol, uri } of wanted) {
+        // The label becomes the bound address once known (port 0 asks the system for a port).
+        const where = { uri: uri.uri };
+        const listener = await openListener(uri, receiver.handlers(protocol, where));
+        where.uri = listener.address;
+        receiver.listeners.push({ protocol, listener });
+        log('INFO', `${protocol} listening on ${listener.address}`);
+      }
+    } catch (err) {
+      await receiver.close();
+      throw err;
+    }
+    return receiver;
+  }
+
+  stats(): ReceiverStats {
+    const p = this.publisher.stats();
+    return {
+      listeners: this.listeners.map(({ protocol, listener }) => `${protocol} ${listener.address}`),
+      connections: this.listeners.reduce((n, { listener }) => n + listener.connections, 0),
+      received: this.received,
+      malformed: { ...this.malformedCounts },
+      rateLimited: this.limiter.dropped,
+      published: p.published,
+      sent: p.sent,
+      dropped: Object.values(p.dropped).reduce((a, b) => a + b, 0),
+    };
+  }
+
+  /** Stops listening, tells pending drop counts, hands what is queued to the core (up to 5 s). Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all(this.listeners.map(({ listener }) => listener.close()));
+      clearInterval(this.flushTimer);
+      if (this.readyTimer) clearInterval(this.readyTimer);
+      for (const { key } of this.limiter.dropping()) this.limiter.forget(key);
+      await this.publisher.close(5000);
+    })();
+    return this.closing;
+  }
+
+  private handlers(protocol: 'syslog' | 'json', where: { uri: string }): ListenerHandlers {
+    const frames: FrameSink =
+      protocol === 'syslog'
+        ? { frame: (buf, start, end) => this.syslogMessage(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) }
+        : { frame: (buf, start, end) => this.jsonLine(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) };
+    return {
+      // One syslog message per datagram (RFC 5426); JSON senders may put one object per line.
+      datagram:
+        protocol === 'syslog' ? (buf) => this.syslogMessage(buf.toString('utf8'), where.uri) : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
+      frames,
+      framing: { octetCounting: protocol === 'syslog', nulTerminates: protocol === 'syslog' && where.uri.startsWith('unix:') },
+      ready: () => this.publisher.stats().queued < HIGH_WATER,
+      whenReady: (resume) => this.whenReady(resume),
+      warn: (message) => this.log('WARN', message),
+    };
+  }
+
+  private syslogMessage(line: string, uri: string): void {
+    // An empty datagram is no message (the stream decoder already skips blank lines).
+    if (line.length <= 2 && /^[\r\n\0]*$/.test(line)) return;
+    this.received++;
+    const m = parseSyslog(line);
+    if (isSyslogProblem(m)) {
+      this.malformed(m.malformed, uri, m.detail);
+      return;
+    }
+    const key = this.keyOf(m.appname);
+    if (!this.limiter.take(key)) return;
+    const json = textEventJson(m.text, this.nodeId);
+    this.publisher.publishJson(key, json.slice(0, -1) + ',"syslog":' + syslogFieldJson(m) + '}');
+  }
+
+  private jsonDatagram(text: string, uri: string): void {
+    let from = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', from);
+      const line = text.slice(from, nl < 0 ? text.length : nl);
+      if (line.trim() !== '') this.jsonLine(line, uri);
+      if (nl < 0) return;
+      from = nl + 1;
+    }
+  }
+
+  private jsonLine(line: string, uri: string): void {
+    this.received++;
+    const r = parseJsonEvent(line, this.jsonKeyPrefix);
+    if (isJsonProblem(r)) {
+      this.malformed(r.malformed, uri, r.detail);
+      return;
+    }
+    if (!this.limiter.take(r.key)) return;
+    this.publisher.publish(r.key, r.fields);
+  }
+
+  private keyOf(appname: string | null): string {
+    let key = this.keyOfApp.get(appname);
+    if (key === undefined) {
+      if (this.keyOfApp.size >= MAX_CACHED_KEYS) this.keyOfApp.clear();
+      key = syslogKey(appname);
+      this.keyOfApp.set(appname, key);
+    }
+    return key;
+  }
+
+  private malformed(reason: MalformedReason, uri: string, detail: string): void {
+    this.malformedCounts[reason] = (this.malformedCounts[reason] ?? 0) + 1;
+    const now = Date.now();
+    const last = this.malformedLoggedAt.get(reason);
+    if (last === undefined || now - last >= MALFORMED_LOG_EVERY_MS) {
+      this.malformedLoggedAt.set(reason, now);
+      this.log('WARN', `dropping malformed input on ${uri}: ${detail} (counted as malformed ${reason}; logged at most once a minute)`);
+    }
+  }
+
+  /** Rate-limit notices go into the flooding key's own stream, where its readers look. */
+  private report(r: RateLimitReport): void {
+    const text = rateLimitNoticeText(r);
+    this.publisher.publish(r.key, { text });
+    this.log('WARN', text);
+  }
+
+  private whenReady(resume: () => void): void {
+    this.waitingForReady.push(resume);
+    if (this.readyTimer) return;
+    this.readyTimer = setInterval(() => {
+      if (this.publisher.stats().queued > LOW_WATER && !this.closing) return;
+      if (this.readyTimer) clearInterval(this.readyTimer);
+      this.readyTimer = null;
+      for (const r of this.waitingForReady.splice(0)) r();
+    }, READY_POLL_MS);
+  }
+}
+
+function frameDetail(reason: FrameProblem): string {
+  switch (reason) {
+    case 'too_long':
+      return 'a message longer than 64 KiB';
+    case 'bad_frame':
+      return 'an octet-counted frame of length 0';
+    case 'truncated_frame':
+      return 'the connection closed in the middle of an octet-counted frame';
+  }
+}
