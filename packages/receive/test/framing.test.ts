@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { FrameDecoder, type FrameProblem } from '../src/index.js';
+
+function decode(chunks: Array<string | Buffer>, options: { octetCounting?: boolean; nulTerminates?: boolean; maxFrameBytes?: number } = {}): { frames: string[]; problems: FrameProblem[] } {
+  const frames: string[] = [];
+  const problems: FrameProblem[] = [];
+  const d = new FrameDecoder(
+    { frame: (buf, start, end) => frames.push(buf.toString('utf8', start, end)), problem: (r) => problems.push(r) },
+    { octetCounting: options.octetCounting ?? true, ...options },
+  );
+  for (const c of chunks) d.push(typeof c === 'string' ? Buffer.from(c) : c);
+  d.end();
+  return { frames, problems };
+}
+
+describe('FrameDecoder', () => {
+  it('cuts newline framing, with CRLF, blank lines and a last line without newline', () => {
+    expect(decode(['<1>a\r\n\n<2>b\n<3>c'])).toEqual({ frames: ['<1>a', '<2>b', '<3>c'], problems: [] });
+  });
+
+  it('detects octet counting per frame, mixed with lines, split anywhere', () => {
+    const stream = '5 <1>ab<2>line\n10 <3>x\ny\nzzz4 <4>q';
+    const whole = decode([stream]);
+    expect(whole).toEqual({ frames: ['<1>ab', '<2>line', '<3>x\ny\nzzz', '<4>q'], problems: [] });
+    for (let cut = 1; cut < stream.length; cut++) {
+      expect(decode([stream.slice(0, cut), stream.slice(cut)])).toEqual(whole);
+    }
+  });
+
+  it('counts octets, not characters', () => {
+    expect(decode(['9 <1>é €5 <2>ab']).frames).toEqual(['<1>é €', '<2>ab']);
+  });
+
+  it('reads digits not followed by a space as the start of a line', () => {
+    expect(decode(['123abc\n']).frames).toEqual(['123abc']);
+  });
+
+  it('drops and counts frames above the limit, and stays in step', () => {
+    expect(decode(['19 <1>0123456789abcdef<2>ok\n'], { maxFrameBytes: 10 })).toEqual({ frames: ['<2>ok'], problems: ['too_long'] });
+    expect(decode(['<1>0123456789abc', 'def\n<2>ok\n'], { maxFrameBytes: 10 })).toEqual({ frames: ['<2>ok'], problems: ['too_long'] });
+    expect(decode(['19 <1>0123', '456789abcdef<2>ok\n'], { maxFrameBytes: 10 })).toEqual({ frames: ['<2>ok'], problems: ['too_long'] });
+  });
+
+  it('counts a zero length and a frame cut by the end of the stream', () => {
+    expect(decode(['0 <1>a\n'])).toEqual({ frames: ['<1>a'], problems: ['bad_frame'] });
+    expect(decode(['10 <1>a'])).toEqual({ frames: [], problems: ['truncated_frame'] });
+  });
+
+  it("ends messages at NUL for glibc's stream syslog(), when asked", () => {
+    expect(decode(['<1>a\0<2>b\0\n<3>c\n'], { nulTerminates: true }).frames).toEqual(['<1>a', '<2>b', '<3>c']);
+  });
+
+  it('is newline-only for JSON', () => {
+    expect(decode(['5 {"a"\n{"b":1}\n'], { octetCounting: false }).frames).toEqual(['5 {"a"', '{"b":1}']);
+  });
+});

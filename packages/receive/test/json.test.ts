@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseJsonEvent } from '../src/index.js';
+
+describe('parseJsonEvent', () => {
+  it("keys an object by its name and keeps the sender's fields", () => {
+    expect(parseJsonEvent('{"name":"orders","text":"placed","order":42,"tags":["a"]}', 'app')).toEqual({
+      key: 'app.orders',
+      fields: { name: 'orders', text: 'placed', order: 42, tags: ['a'] },
+    });
+    expect(parseJsonEvent('{"name":"shop.eu","text":""}', 'app')).toMatchObject({ key: 'app.shop.eu' });
+  });
+
+  it('takes text from message or msg when there is none, else empty', () => {
+    expect(parseJsonEvent('{"name":"a","message":"m"}', 'app')).toMatchObject({ fields: { text: 'm', message: 'm' } });
+    expect(parseJsonEvent('{"name":"a","msg":"p"}', 'app')).toMatchObject({ fields: { text: 'p' } });
+    expect(parseJsonEvent('{"name":"a"}', 'app')).toMatchObject({ fields: { text: '' } });
+  });
+
+  it('drops stamped fields of the wrong type so the publisher stamps them', () => {
+    const r = parseJsonEvent('{"name":"a","unix_time":"yesterday","node_id":7,"human_time":"x"}', 'app');
+    expect(r).toEqual({ key: 'app.a', fields: { name: 'a', text: '', human_time: 'x' } });
+  });
+
+  it('refuses with a reason', () => {
+    expect(parseJsonEvent('{"name":', 'app')).toMatchObject({ malformed: 'invalid_json' });
+    expect(parseJsonEvent('[1]', 'app')).toMatchObject({ malformed: 'not_object' });
+    expect(parseJsonEvent('"s"', 'app')).toMatchObject({ malformed: 'not_object' });
+    expect(parseJsonEvent('null', 'app')).toMatchObject({ malformed: 'not_object' });
+    expect(parseJsonEvent('{"text":"x"}', 'app')).toMatchObject({ malformed: 'missing_name' });
+    expect(parseJsonEvent('{"name":3}', 'app')).toMatchObject({ malformed: 'invalid_name' });
+    expect(parseJsonEvent('{"name":"a b"}', 'app')).toMatchObject({ malformed: 'invalid_name' });
+    expect(parseJsonEvent('{"name":"x".repeat(300)}'.replace('"x".repeat(300)', JSON.stringify('x'.repeat(300))), 'app')).toMatchObject({ malformed: 'invalid_name' });
+    expect(parseJsonEvent('{"name":"a","text":5}', 'app')).toMatchObject({ malformed: 'invalid_text' });
+  });
+});

@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { keyProblem } from '@logyard/bus';
+import { FrameDecoder, isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, type FrameProblem, type SyslogParseResult } from '../src/index.js';
+
+const REASONS = ['no_priority', 'bad_priority', 'bad_header', 'bad_structured_data'];
+const FRAME_PROBLEMS: FrameProblem[] = ['too_long', 'bad_frame', 'truncated_frame'];
+
+/** What the receiver does with a parse result must work: a counted reason, or a key and a JSON field. */
+function checkOutcome(r: SyslogParseResult): void {
+  if (isSyslogProblem(r)) {
+    expect(REASONS).toContain(r.malformed);
+    expect(r.detail.length).toBeGreaterThan(0);
+    return;
+  }
+  expect(keyProblem(syslogKey(r.appname))).toBeNull();
+  const field = JSON.parse(syslogFieldJson(r));
+  expect(typeof field.facility).toBe('string');
+  expect(typeof field.severity).toBe('string');
+  expect(typeof r.text).toBe('string');
+}
+
+// ---- generators of valid lines, with what they must parse to ----
+
+const printable = (min: number, max: number) =>
+  fc.string({ unit: fc.integer({ min: 33, max: 126 }).map((c) => String.fromCharCode(c)), minLength: min, maxLength: max });
+const headerField = fc.oneof(fc.constant(null), printable(1, 48).filter((s) => s !== '-'));
+const sdName = fc.string({
+  unit: fc.integer({ min: 33, max: 126 }).filter((c) => c !== 61 && c !== 93 && c !== 34).map((c) => String.fromCharCode(c)),
+  minLength: 1,
+  maxLength: 32,
+});
+/** Message text as it can arrive: any Unicode, but the frame's own end (CR, LF, NUL) is framing. */
+const messageText = fc.string({ unit: 'grapheme', maxLength: 80 }).filter((s) => !/[\r\n\0]$/.test(s) && !s.startsWith('\uFEFF'));
+const escapeSd = (v: string): string => v.replace(/[\\"\]]/g, (c) => '\\' + c);
+
+const rfc5424 = fc
+  .record({
+    pri: fc.integer({ min: 0, max: 191 }),
+    timestamp: fc.oneof(fc.constant(null), fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString())),
+    hostname: headerField,
+    appname: headerField,
+    procid: headerField,
+    msgid: headerField,
+    sd: fc.option(
+      fc.uniqueArray(fc.tuple(sdName, fc.uniqueArray(fc.tuple(sdName, fc.string({ maxLength: 20 })), { selector: ([n]) => n, maxLength: 3 })), {
+        selector: ([id]) => id,
+        minLength: 1,
+        maxLength: 3,
+      }),
+      { nil: null },
+    ),
+    text: fc.option(messageText, { nil: null }),
+    bom: fc.boolean(),
+  })
+  .map((g) => {
+    const nil = (v: string | null): string => v ?? '-';
+    const sd = g.sd === null ? '-' : g.sd.map(([id, params]) => `[${id}${params.map(([n, v]) => ` ${n}="${escapeSd(v)}"`).join('')}]`).join('');
+    const msg = g.text === null ? '' : ' ' + (g.bom ? '\uFEFF' : '') + g.text;
+    const line = `<${g.pri}>1 ${nil(g.timestamp)} ${nil(g.hostname)} ${nil(g.appname)} ${nil(g.procid)} ${nil(g.msgid)} ${sd}${msg}`;
+    const expected = {
+      facility: g.pri >> 3,
+      severity: g.pri & 7,
+      timestamp: g.timestamp,
+      hostname: g.hostname,
+      appname: g.appname,
+      procid: g.procid,
+      msgid: g.msgid,
+      structuredData: g.sd === null ? null : Object.fromEntries(g.sd.map(([id, params]) => [id, Object.fromEntries(params)])),
+      text: g.text ?? '',
+    };
+    return { line, expected };
+  });
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number): string => String(n).padStart(2, '0');
+const bsdTime = fc
+  .tuple(fc.constantFrom(...MONTHS), fc.integer({ min: 1, max: 31 }), fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }), fc.integer({ min: 0, max: 59 }))
+  .map(([m, d, h, mi, s]) => `${m} ${String(d).padStart(2, ' ')} ${two(h)}:${two(mi)}:${two(s)}`);
+const hostName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9.-]{0,30}$/);
+const tagName = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_./-]{0,30}$/);
+
+const rfc3164 = fc
+  .record({
+    pri: fc.integer({ min: 0, max: 191 }),
+    timestamp: bsdTime,
+    hostname: fc.option(hostName, { nil: null }),
+    appname: tagName,
+    procid: fc.option(fc.stringMatching(/^[0-9]{1,7}$/), { nil: null }),
+    text: messageText,
+  })
+  .map((g) => ({
+    line: `<${g.pri}>${g.timestamp} ${g.hostname === null ? '' : g.hostname + ' '}${g.appname}${g.procid === null ? '' : `[${g.procid}]`}: ${g.text}`,
+    expected: {
+      facility: g.pri >> 3,
+      severity: g.pri & 7,
+      timestamp: g.timestamp,
+      hostname: g.hostname,
+      appname: g.appname,
+      procid: g.procid,
+      msgid: null,
+      structuredData: null,
+      text: g.text,
+    },
+  }));
+
+/** Edits a valid line: deletions, insertions of any characters, replacements, truncation. */
+const mutated = (valid: fc.Arbitrary<{ line: string }>) =>
+  fc
+    .tuple(
+      valid,
+      fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 8 }) }),
+          fc.record({ op: fc.constant('insert' as const), at: fc.nat(), s: fc.oneof(fc.string({ unit: 'binary', maxLength: 6 }), fc.constantFrom('[', ']', '"', '\\', ' ', '-', '<', '>', '=', '\n', '\0', '\uFEFF', '1 ', ':')) }),
+          fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
+        ),
+        { minLength: 1, maxLength: 4 },
+      ),
+    )
+    .map(([{ line }, edits]) => {
+      let s = line;
+      for (const e of edits) {
+        const at = s.length === 0 ? 0 : e.at % (s.length + 1);
+        if (e.op === 'delete') s = s.slice(0, at) + s.slice(at + e.len);
+        else if (e.op === 'insert') s = s.slice(0, at) + e.s + s.slice(at);
+        else s = s.slice(0, at);
+      }
+      return s;
+    });
+
+describe('syslog parsers (property-based)', () => {
+  it('parse every generated RFC 5424 line back to its fields', () => {
+    fc.assert(fc.property(rfc5424, ({ line, expected }) => {
+      expect(parseSyslog(line)).toEqual(expected);
+    }), { numRuns: 500 });
+  });
+
+  it('parse every generated RFC 3164 line back to its fields', () => {
+    fc.assert(fc.property(rfc3164, ({ line, expected }) => {
+      expect(parseSyslog(line)).toEqual(expected);
+    }), { numRuns: 500 });
+  });
+
+  it('turn mutated lines into an event or a counted reason, never an exception', () => {
+    fc.assert(fc.property(fc.oneof(mutated(rfc5424), mutated(rfc3164)), (line) => checkOutcome(parseSyslog(line))), { numRuns: 2000 });
+  });
+
+  it('turn random input into an event or a counted reason, never an exception', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => checkOutcome(parseSyslog(s))), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => checkOutcome(parseSyslog('<13>' + s))), { numRuns: 1000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => checkOutcome(parseSyslog('<13>1 ' + s))), { numRuns: 1000 });
+  });
+});
+
+function decodeAll(chunks: Buffer[], maxFrameBytes?: number): { frames: Buffer[]; problems: FrameProblem[] } {
+  const frames: Buffer[] = [];
+  const problems: FrameProblem[] = [];
+  const d = new FrameDecoder(
+    {
+      frame: (buf, start, end) => {
+        expect(0 <= start && start <= end && end <= buf.length).toBe(true);
+        frames.push(Buffer.from(buf.subarray(start, end)));
+      },
+      problem: (r) => problems.push(r),
+    },
+    { octetCounting: true, ...(maxFrameBytes ? { maxFrameBytes } : {}) },
+  );
+  for (const c of chunks) d.push(c);
+  d.end();
+  return { frames, problems };
+}
+
+/** Cuts `buf` at the given points (any order, any number). */
+function cut(buf: Buffer, points: number[]): Buffer[] {
+  const at = [...new Set(points.map((p) => p % (buf.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let from = 0;
+  for (const p of at) {
+    out.push(buf.subarray(from, p));
+    from = p;
+  }
+  out.push(buf.subarray(from));
+  return out;
+}
+
+describe('the framing decoder (property-based)', () => {
+  it('gives back every message, whatever the framing of each and wherever the stream is cut', () => {
+    const message = fc.tuple(fc.integer({ min: 0, max: 191 }), fc.string({ unit: 'grapheme', maxLength: 60 })).map(([pri, t]) => `<${pri}>${t}`);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(message, fc.boolean()), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), (msgs, points) => {
+        // A line cannot hold its own newline (or end in CR): those go octet-counted.
+        const wire = msgs
+          .map(([m, counted]) => (counted || /[\n\r]/.test(m) ? `${Buffer.byteLength(m)} ${m}` : `${m}\n`))
+          .join('');
+        const { frames, problems } = decodeAll(cut(Buffer.from(wire), points));
+        expect(problems).toEqual([]);
+        expect(frames.map((f) => f.toString())).toEqual(msgs.map(([m]) => m));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws on random bytes and only reports known problems', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.nat(), { maxLength: 6 }), fc.integer({ min: 1, max: 64 }), (bytes, points, max) => {
+        const { frames, problems } = decodeAll(cut(Buffer.from(bytes), points), max);
+        for (const p of problems) expect(FRAME_PROBLEMS).toContain(p);
+        for (const f of frames) {
+          expect(f.length).toBeLessThanOrEqual(max);
+          checkOutcome(parseSyslog(f.toString('utf8')));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never throws on mutated streams of valid lines', () => {
+    const stream = fc.array(fc.oneof(rfc5424, rfc3164), { minLength: 1, maxLength: 5 }).map((ls) => ls.map(({ line }) => `${Buffer.byteLength(line)} ${line}`).join(''));
+    fc.assert(
+      fc.property(mutated(stream.map((line) => ({ line }))), fc.array(fc.nat(), { maxLength: 4 }), (s, points) => {
+        const { frames, problems } = decodeAll(cut(Buffer.from(s), points));
+        for (const p of problems) expect(FRAME_PROBLEMS).toContain(p);
+        for (const f of frames) checkOutcome(parseSyslog(f.toString('utf8')));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
