@@ -309,7 +309,7 @@ describe('errors name the file, the key and the problem', () => {
       'events.rules.__all__.bad.severity: must be one of: INFO, WARNING, ERROR'],
     ['events:\n  rules:\n    nginx:\n      bad: { regex: x }\n', 'events.rules.nginx.bad.format: is required'],
     ['receive:\n  syslog: [http://127.0.0.1:514]\n',
-      'receive.syslog[0]: must be udp://host:port, tcp://host:port or unixgram://path, not "http://127.0.0.1:514"'],
+      'receive.syslog[0]: must be udp://host:port, tcp://host:port, unix://path or unixgram://path, not "http://127.0.0.1:514"'],
     ['receive:\n  json: [udp://127.0.0.1:0]\n', 'receive.json[0]: port 0 is not between 1 and 65535'],
     ['receive:\n  json_key_prefix: "a..b"\n', 'receive.json_key_prefix: must be a valid key: key "a..b" must be dot-separated segments of [A-Za-z0-9_:-]'],
   ];
