@@ -245,7 +245,7 @@ export class Drain {
         buffer.unshift(batch);
         return { error: toError(err), sentAny };
       }
-      this.sent += batch.keys.length;
+      this.sent += countEvents(batch.keys);
       sentAny = true;
     }
     return { error: null, sentAny };
@@ -331,6 +331,13 @@ export class Drain {
 
 function isFatal(err: unknown): boolean {
   return err instanceof DrainUriError || err instanceof DrainConfigError || err instanceof DrainRejectedError;
+}
+
+/** `sent` counts events, not notices: the rate-limit notices travel in the buffer among them. */
+function countEvents(keys: string[]): number {
+  let count = 0;
+  for (const key of keys) if (key !== NOTICE_KEY) count++;
+  return count;
 }
 
 function toError(err: unknown): Error {

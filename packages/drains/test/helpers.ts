@@ -1,5 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { textEventJson } from '@logyard/bus';
+import { afterEach } from 'vitest';
 import { Drain, type DrainContext, type DrainStatus } from '../src/index.js';
 
 export const NODE_ID = 'test-node';
@@ -15,6 +17,23 @@ export function makeDrain(name: string, uri: string, ctx: Partial<DrainContext> 
 
 export async function closeDrains(): Promise<void> {
   await Promise.all(openDrains.splice(0).map((drain) => drain.close()));
+}
+
+/**
+ * Wraps a maker of targets (servers) so that what it makes is closed after each test, after
+ * the drains of makeDrain.
+ */
+export function closedAfterEach<A extends unknown[], T extends { close(): Promise<void> }>(make: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  const made: T[] = [];
+  afterEach(async () => {
+    await closeDrains();
+    await Promise.all(made.splice(0).map((target) => target.close()));
+  });
+  return async (...args) => {
+    const target = await make(...args);
+    made.push(target);
+    return target;
+  };
 }
 
 export function eventJson(text: string, fields: Record<string, unknown> = {}): string {
@@ -48,10 +67,11 @@ export interface LineServer {
   close(): Promise<void>;
 }
 
-export async function listenForLines(port = 0): Promise<LineServer> {
+/** Over TLS with `tls` (a certificate and its key). */
+export async function listenForLines(port = 0, tls?: { cert: string; key: string }): Promise<LineServer> {
   const lines: string[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const onSocket = (socket: Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -63,7 +83,9 @@ export async function listenForLines(port = 0): Promise<LineServer> {
       pending = parts.pop() ?? '';
       lines.push(...parts);
     });
-  });
+  };
+  const server: Server = tls ? createTlsServer(tls, onSocket) : createServer(onSocket);
+  server.on('tlsClientError', () => undefined); // handshakes the drain refuses, in TLS tests
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { closedAfterEach, eventJson, makeDrain, NODE_ID, waitFor, waitForState } from './helpers.js';
+import { listenForSyslog } from './targets.js';
+import { useTestCerts } from './tls-certs.js';
+
+const certs = useTestCerts();
+const syslogServer = closedAfterEach(listenForSyslog);
+
+/** One event of each stream of SPEC section 1, and what a syslog receiver should read of it. */
+function pushStreams(push: (key: string, json: string) => void): void {
+  push('systail.nginx.test-node', eventJson('GET / 200', { name: 'nginx', human_time: '2026-03-01T10:00:00.250+01:00' }));
+  push('apptail.4f2a', eventJson('héllo ✓ from the app\n  at line two', { app_id: '4f2a', app_name: 'shop front', instance_index: 3, source: 'stderr' }));
+  push('event.oom_kill', eventJson('Out of memory: Kill process 42', { type: 'oom_kill', desc: 'killed 42', severity: 'ERROR', process: 'kern' }));
+  push('syslog.cron', eventJson('job done', { syslog: { facility: 'cron', severity: 'notice', hostname: 'h', appname: 'CRON', procid: '812', msgid: 'JOB' } }));
+  push('app.orders', eventJson('x'.repeat(10), { name: 'a'.repeat(100), unix_time: 1_772_355_600.5, human_time: 'yesterday' }));
+}
+
+describe('syslog drain', () => {
+  it('sends RFC 5424 messages with octet counting that an independent parser reads back field by field', async () => {
+    const server = await syslogServer();
+    const drain = makeDrain('papertrail', `syslog://127.0.0.1:${server.port}`);
+    drain.start();
+    pushStreams((key, json) => drain.push(key, json));
+    await waitFor('five messages', () => server.messages.length === 5, undefined, drain);
+
+    const [systail, apptail, event, cron, long] = server.parsed();
+    for (const message of server.parsed()) expect(message).toMatchObject({ type: 'RFC5424', version: 1, host: NODE_ID });
+    expect(systail).toMatchObject({ prival: 14, facility: 'user', level: 'info', appName: 'nginx', pid: '-', messageid: '-', message: 'GET / 200' });
+    expect(systail.ts.toISOString()).toBe('2026-03-01T09:00:00.250Z');
+    // Non-ASCII and spaces are not allowed in APP-NAME; the message keeps its UTF-8 and its newline.
+    expect(apptail).toMatchObject({ level: 'info', appName: 'shop_front', pid: '3', message: 'héllo ✓ from the app\n  at line two' });
+    expect(event).toMatchObject({ facility: 'user', level: 'error', appName: 'event.oom_kill', messageid: 'oom_kill', message: 'Out of memory: Kill process 42' });
+    expect(cron).toMatchObject({ facility: 'cron', level: 'notice', appName: 'CRON', pid: '812', messageid: 'JOB', message: 'job done' });
+    // APP-NAME is at most 48 characters; an unusable human_time falls back to unix_time.
+    expect(long.appName).toBe('a'.repeat(48));
+    expect(long.ts.toISOString()).toBe('2026-03-01T09:00:00.500Z');
+    expect(drain.status()).toMatchObject({ state: 'RUNNING', sent: 5 });
+  });
+
+  it('applies the drain format to MSG', async () => {
+    const server = await syslogServer();
+    const drain = makeDrain('formatted', `syslog://127.0.0.1:${server.port}?format=json`);
+    drain.start();
+    drain.push('systail.nginx', eventJson('hello', { name: 'nginx' }));
+    await waitFor('the message', () => server.messages.length === 1, undefined, drain);
+    const [message] = server.parsed();
+    expect(JSON.parse(message.message)).toMatchObject({ text: 'hello', name: 'nginx', node_id: NODE_ID });
+  });
+
+  it('over TLS, trusts the server through the test CA given as ca=', async () => {
+    const server = await syslogServer(certs().server);
+    const drain = makeDrain('secure', `syslog+tls://127.0.0.1:${server.port}?ca=${certs().caFile}`);
+    drain.start();
+    pushStreams((key, json) => drain.push(key, json));
+    await waitFor('five messages', () => server.messages.length === 5, undefined, drain);
+    expect(server.parsed().map((m) => [m.appName, m.level, m.message])).toEqual([
+      ['nginx', 'info', 'GET / 200'],
+      ['shop_front', 'info', 'héllo ✓ from the app\n  at line two'],
+      ['event.oom_kill', 'error', 'Out of memory: Kill process 42'],
+      ['CRON', 'notice', 'job done'],
+      ['a'.repeat(48), 'info', 'x'.repeat(10)],
+    ]);
+  });
+
+  it('refuses a self-signed certificate (RETRYING, saying why) unless insecure=true', async () => {
+    const server = await syslogServer(certs().selfSigned);
+    const strict = makeDrain('strict', `syslog+tls://localhost:${server.port}`);
+    strict.start();
+    strict.push('systail.app', eventJson('kept back'));
+    const status = await waitForState(strict, 'RETRYING');
+    expect(status.error).toBe(
+      `TLS certificate of localhost:${server.port} rejected: self-signed certificate (give ca=/path/to/ca.pem to trust its CA, or insecure=true)`,
+    );
+    expect(status.buffered).toBe(1);
+
+    const insecure = makeDrain('insecure', `syslog+tls://localhost:${server.port}?insecure=true`);
+    insecure.start();
+    insecure.push('systail.app', eventJson('sent anyway', { name: 'app' }));
+    await waitFor('the message', () => server.messages.length === 1, undefined, insecure);
+    expect(server.parsed()[0]).toMatchObject({ appName: 'app', message: 'sent anyway' });
+    expect(server.messages).toHaveLength(1); // nothing from the strict drain
+  });
+
+  it('a CA file that cannot be read makes the drain FATAL, naming the file', async () => {
+    const server = await syslogServer(certs().server);
+    const missing = `${certs().dir}/missing.pem`;
+    const drain = makeDrain('no-ca', `syslog+tls://127.0.0.1:${server.port}?ca=${missing}`);
+    drain.start();
+    const status = await waitForState(drain, 'FATAL');
+    expect(status.error).toBe(`cannot read ca file "${missing}": ENOENT: no such file or directory, open '${missing}'`);
+
+    const notPem = makeDrain('not-pem', `syslog+tls://127.0.0.1:${server.port}?ca=${certs().dir}/server.ext`);
+    notPem.start();
+    expect((await waitForState(notPem, 'FATAL')).error).toBe(`ca file "${certs().dir}/server.ext" holds no PEM certificate`);
+  });
+});
