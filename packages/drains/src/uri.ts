@@ -254,7 +254,18 @@ function badValue(name: string, value: string): DrainUriError {
 }
 
 function uriError(problem: string): DrainUriError {
-  return new DrainUriError(`drain URI: ${problem}`);
+  return new DrainUriError(`drain URI: ${escapeControls(problem)}`);
+}
+
+/**
+ * Messages quote the offending part, which may hold control characters or line breaks:
+ * escaped (`\n`, `\u0000`), the message stays one line in listings, logs and status.
+ */
+function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f\u0085\u2028\u2029]/g, (ch) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 /**

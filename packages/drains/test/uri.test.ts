@@ -152,6 +152,7 @@ describe('parseDrainUri: invalid URIs name the culprit', () => {
     ['tcp://h:1?burst=10', 'drain URI: param "burst" needs "rate" (events/s)'],
     ['tcp://h:1?filter', 'drain URI: param "filter" has no value (expected filter=VALUE)'],
     ['tcp://h:1?filter=sys%20tail', 'drain URI: filter "sys tail" may only contain [A-Za-z0-9_:.-]'],
+    ['tcp://h:1?filter=a%0Ab%00', 'drain URI: filter "a\\nb\\u0000" may only contain [A-Za-z0-9_:.-]'],
     ['tcp://h:1?format=fancy', 'drain URI: unknown format "fancy" (known: json, raw, systail, apptail, event, short)'],
     ['tcp://h:1?format={{text', 'drain URI: format template "{{text" has an unclosed "{{" at offset 0'],
     ['tcp://h:1?format=a{{}}', 'drain URI: format template "a{{}}" has an empty "{{}}" at offset 1'],
