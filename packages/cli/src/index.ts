@@ -3,8 +3,11 @@ import { VERSION } from '@logyard/core';
 import { registerClientCommands } from './commands/clients.js';
 import { registerCoreCommands } from './commands/core.js';
 import { registerDrainCommands } from './commands/drain.js';
+import { registerFormatCommands } from './commands/format.js';
 import { registerPublishCommand } from './commands/publish.js';
+import { registerRecentCommand } from './commands/recent.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerTailCommand } from './commands/tail.js';
 import { describeFailure } from './context.js';
 import { EXIT_USAGE } from './errors.js';
 
@@ -23,8 +26,11 @@ export function buildProgram(): Command {
   registerCoreCommands(program);
   registerClientCommands(program);
   registerDrainCommands(program);
+  registerFormatCommands(program);
   registerPublishCommand(program);
+  registerRecentCommand(program);
   registerStatusCommand(program);
+  registerTailCommand(program);
   for (const sub of allCommands(program)) sub.exitOverride();
   return program;
 }

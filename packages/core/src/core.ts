@@ -37,6 +37,9 @@ export class Core {
   private readonly statusServer: StatusServer;
   private store: Store | null = null;
   private storeWatch: { close(): Promise<void> } | null = null;
+  private formatsWatch: { close(): Promise<void> } | null = null;
+  /** Named formats of the store; the config's win over them on this node. */
+  private storeFormats: Record<string, string> = {};
   private releaseLock: (() => void) | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
   private lastPublished = new Map<string, string>();
@@ -61,7 +64,7 @@ export class Core {
     this.drains = new DrainSet(
       () => ({
         nodeId: this.config.nodeId,
-        formats: this.config.formats,
+        formats: { ...this.storeFormats, ...this.config.formats },
         fileDrainRoots: this.config.fileDrainRoots,
         onStatus: (s) => this.onDrainStatus(s),
       }),
@@ -99,6 +102,12 @@ export class Core {
     await this.statusServer.listenUnix(this.paths.statusSocket);
     if (config.status !== 'off') await this.statusServer.listenTcp(config.status);
     await this.store.registerNode({ node_id: config.nodeId, started: this.started, version: VERSION });
+    // Formats first, so that the first drains already see the store's named formats.
+    this.formatsWatch = await this.store.watchFormats(
+      (formats) => this.onStoreFormats(formats),
+      (err) => this.storeFailed(err),
+      () => this.storeRecovered(),
+    );
     this.storeWatch = await this.store.watchDrains(
       (records) => this.onStoreDrains(records),
       (err) => this.storeFailed(err),
@@ -129,6 +138,7 @@ export class Core {
     this.closing ??= (async () => {
       if (this.statusTimer) clearInterval(this.statusTimer);
       await this.storeWatch?.close().catch(() => {});
+      await this.formatsWatch?.close().catch(() => {});
       this.pull.close();
       this.fanout.close();
       await this.receiving;
@@ -176,11 +186,20 @@ export class Core {
       ...builtin,
       ...records.filter((r) => !isBuiltinName(r.name)).map((r) => ({ name: r.name, uri: r.uri, problem: r.problem })),
     ];
-    // Changes apply one after another; a burst of changes collapses into the latest set.
+    this.converge();
+  }
+
+  private onStoreFormats(formats: Record<string, string>): void {
+    this.storeFormats = formats;
+    this.converge();
+  }
+
+  /** Changes apply one after another; a burst of changes collapses into the latest set. */
+  private converge(): void {
     this.applying = this.applying.then(async () => {
       const defs = this.pendingDefinitions;
       this.pendingDefinitions = null;
-      if (defs) await this.drains.apply(defs);
+      await this.drains.apply(defs ?? undefined);
     });
   }
 

@@ -1,5 +1,5 @@
 import { PrefixIndex } from '@logyard/bus';
-import { Drain, type DrainContext, type DrainStatus } from '@logyard/drains';
+import { Drain, resolveFormat, type DrainContext, type DrainStatus } from '@logyard/drains';
 
 export interface DrainDefinition {
   name: string;
@@ -11,13 +11,17 @@ export interface DrainDefinition {
 
 /**
  * The running drains of this node and the index that routes keys to them.
- * `apply` converges to a new set of definitions: new drains start, deleted ones stop,
- * drains whose URI changed restart; the others are left alone.
+ * `apply` converges to a new set of definitions, or to the last one when the named formats of
+ * the context changed: new drains start, deleted ones stop, drains whose URI or whose format's
+ * template changed restart; the others are left alone (their buffers with them).
  */
 export class DrainSet {
   private readonly drains = new Map<string, Drain>();
   private readonly builtin = new Set<string>();
   private readonly problems = new Map<string, string>();
+  /** What each drain's output depends on among the named formats (see formatDependency). */
+  private readonly formatDependencies = new Map<string, string>();
+  private definitions: readonly DrainDefinition[] = [];
   /** The prefixes each drain is indexed under, so removal takes out exactly those. */
   private readonly routes = new Map<string, readonly string[]>();
   private readonly index = new PrefixIndex<Drain>();
@@ -35,19 +39,28 @@ export class DrainSet {
     return matched.length;
   }
 
-  async apply(definitions: readonly DrainDefinition[]): Promise<void> {
+  /** Converges to `definitions`, or again to the last ones (after the named formats changed). */
+  async apply(definitions: readonly DrainDefinition[] = this.definitions): Promise<void> {
     if (this.closed) return;
+    this.definitions = definitions;
+    const context = this.context();
     const wanted = new Map(definitions.map((d) => [d.name, d]));
     const stopping: Promise<void>[] = [];
     for (const [name, drain] of this.drains) {
       const def = wanted.get(name);
-      if (!def || def.uri !== drain.uri || def.problem !== this.problems.get(name)) stopping.push(this.remove(name, drain, !def));
+      const changed =
+        !def ||
+        def.uri !== drain.uri ||
+        def.problem !== this.problems.get(name) ||
+        this.formatDependencies.get(name) !== formatDependency(drain, context.formats);
+      if (changed) stopping.push(this.remove(name, drain, !def));
     }
     await Promise.all(stopping);
     for (const def of definitions) {
       if (this.drains.has(def.name)) continue;
-      const drain = new Drain(def.name, def.uri, this.context(), def.problem);
+      const drain = new Drain(def.name, def.uri, context, def.problem);
       this.drains.set(def.name, drain);
+      this.formatDependencies.set(def.name, formatDependency(drain, context.formats));
       if (def.problem) this.problems.set(def.name, def.problem);
       if (def.builtin) this.builtin.add(def.name);
       // A drain that is FATAL from the start (bad URI) gets no events; no filter means every key.
@@ -82,8 +95,20 @@ export class DrainSet {
     this.drains.delete(name);
     this.builtin.delete(name);
     this.problems.delete(name);
+    this.formatDependencies.delete(name);
     await drain.close();
     if (deleted) this.onRemoved(name);
   }
 }
 
+
+/**
+ * The part of the named formats a drain's output depends on: its format's template. A drain whose
+ * URI could not be used (an unknown format among the possible reasons) depends on all of them, so
+ * that adding the format it names brings it up.
+ */
+function formatDependency(drain: Drain, formats: Record<string, string>): string {
+  const format = drain.format;
+  if (format === undefined) return JSON.stringify(formats);
+  return JSON.stringify(resolveFormat(format, formats) ?? null);
+}

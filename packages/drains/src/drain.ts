@@ -78,6 +78,11 @@ export class Drain {
   /** Null when the URI is bad: the drain is FATAL from the start. */
   private readonly plan: DrainPlan | null;
 
+  /** The format its URI names (json, raw, a name or a template); undefined when the URI is bad. */
+  get format(): string | undefined {
+    return this.plan?.spec.format;
+  }
+
   private state: DrainState = 'STARTING';
   private error: string | undefined;
   private since = nowUnix();

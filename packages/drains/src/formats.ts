@@ -10,6 +10,9 @@ export const BUILTIN_FORMATS: Readonly<Record<string, string>> = {
   event: '{{type}}@{{node_id}}: {{desc}}',
 };
 
+/** How a problem with a format name that is not known begins (the store may know it, where the caller did not look). */
+export const UNKNOWN_FORMAT = 'unknown format';
+
 /** `{{key}}` is the event's key, not a field of the event. */
 const KEY_PLACEHOLDER = 'key';
 
@@ -41,7 +44,7 @@ function buildFormatter(format: string, formats: Record<string, string>): Format
   const template = templateOf(format, formats);
   if (template === undefined) {
     const known = new Set(['json', 'raw', ...Object.keys(BUILTIN_FORMATS), ...Object.keys(formats)]);
-    return { problem: `unknown format "${format}" (known: ${[...known].join(', ')})` };
+    return { problem: `${UNKNOWN_FORMAT} "${format}" (known: ${[...known].join(', ')})` };
   }
   const scanned = scanTemplate(template);
   if ('problem' in scanned) {
@@ -49,6 +52,14 @@ function buildFormatter(format: string, formats: Record<string, string>): Format
     return { problem: `${what} ${scanned.problem}` };
   }
   return compileTemplate(scanned.literals, scanned.fields);
+}
+
+/**
+ * What a format stands for with these named formats: `json`, `raw`, or the template, so that a
+ * drain can tell whether a change of the named formats changes its output. Undefined: unknown.
+ */
+export function resolveFormat(format: string, formats: Record<string, string>): string | undefined {
+  return format === 'json' || format === 'raw' ? format : templateOf(format, formats);
 }
 
 function templateOf(format: string, formats: Record<string, string>): string | undefined {

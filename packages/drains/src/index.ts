@@ -6,3 +6,4 @@ export * from './retry.js';
 export type { OutBatch, Transport, TransportContext, TransportFactory } from './transport.js';
 export * from './schemes/index.js';
 export * from './drain.js';
+export * from './recent.js';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { drainNameProblem } from '@logyard/store';
-import { mergeDrainArgs, parseDrainUri, redactUri } from '@logyard/drains';
+import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
+import { namedFormats } from './format.js';
 import { configOf, withStore } from '../context.js';
 import { runtimeError, usageError } from '../errors.js';
 import { formatTable } from '../table.js';
@@ -26,8 +27,18 @@ export function registerDrainCommands(program: Command): void {
         extra[p.slice(0, eq)] = p.slice(eq + 1);
       }
       const merged = mergeDrainArgs(uri, { filters: opts.filter, format: opts.format, params: extra });
-      parseDrainUri(merged, { formats: config.formats });
-      await withStore(config, (store) => store.putDrain(name, merged));
+      // Checked before the store is contacted; a format only the store knows is checked there.
+      let unknownFormat = false;
+      try {
+        parseDrainUri(merged, { formats: config.formats });
+      } catch (err) {
+        if (!(err instanceof DrainUriError && err.message.includes(UNKNOWN_FORMAT))) throw err;
+        unknownFormat = true;
+      }
+      await withStore(config, async (store) => {
+        if (unknownFormat) parseDrainUri(merged, { formats: await namedFormats(config, store) });
+        await store.putDrain(name, merged);
+      });
       process.stdout.write(`added drain ${name}: ${redactUri(merged)}\n`);
     });
 

@@ -20,9 +20,23 @@ const QUIT_TIMEOUT_MS = 2_000;
  * newest events, newest first. Serves `rediss` too, over TLS.
  */
 export const connectRedis: TransportFactory = async (spec) => {
+  const client = await redisClient(spec);
+  const transport = new RedisTransport(client, spec);
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    // connect() itself only says "Connection is closed."; the 'error' event had the reason.
+    throw transport.brokenError ?? err;
+  }
+  return transport;
+};
+
+/** A client for a redis drain's server, not yet connected (`connect()`), that neither reconnects nor queues. */
+export async function redisClient(spec: DrainSpec): Promise<Redis> {
   // Loaded on first use: ioredis costs ~25 MB of the core's memory, and most nodes run no redis drain.
   const { Redis } = await import('ioredis');
-  const client = new Redis({
+  return new Redis({
     host: spec.host,
     port: spec.port,
     username: spec.user,
@@ -36,16 +50,7 @@ export const connectRedis: TransportFactory = async (spec) => {
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
   });
-  const transport = new RedisTransport(client, spec);
-  try {
-    await client.connect();
-  } catch (err) {
-    client.disconnect();
-    // connect() itself only says "Connection is closed."; the 'error' event had the reason.
-    throw transport.brokenError ?? err;
-  }
-  return transport;
-};
+}
 
 class RedisTransport implements Transport {
   private readonly broken = new BrokenSignal();

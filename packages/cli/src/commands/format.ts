@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import type { LogyardConfig } from '@logyard/config';
+import { BUILTIN_FORMATS, formatProblem } from '@logyard/drains';
+import type { Store } from '@logyard/store';
+import { configOf, withStore } from '../context.js';
+import { runtimeError, usageError } from '../errors.js';
+import { formatTable } from '../table.js';
+
+/** Formats that are not templates and cannot be renamed. */
+const RESERVED_FORMATS = ['json', 'raw'];
+
+/** The named formats a drain on this node can use: the store's, with the config's winning (as in the core). */
+export async function namedFormats(config: LogyardConfig, store: Store): Promise<Record<string, string>> {
+  return { ...(await store.listFormats()), ...config.formats };
+}
+
+export function registerFormatCommands(program: Command): void {
+  const format = program.command('format').description('named formats kept in the store, usable as format=NAME by every drain');
+
+  format
+    .command('add')
+    .description('adds or replaces a named format in the store; every core picks it up at once')
+    .argument('<name>', 'format name: [A-Za-z0-9_.-]+')
+    .argument('<template>', 'a template: {{field}}, {{a.b}}, {{key}}')
+    .action(async (name: string, template: string, _opts: unknown, cmd: Command) => {
+      const config = configOf(cmd);
+      if (RESERVED_FORMATS.includes(name)) throw usageError(`format name "${name}" is reserved`);
+      const problem = formatProblem(name, { [name]: template });
+      if (problem) throw usageError(problem);
+      await withStore(config, (store) => store.putFormat(name, template));
+      process.stdout.write(`added format ${name}: ${template}\n`);
+      if (Object.hasOwn(config.formats, name)) {
+        process.stderr.write(`logyard: note: the config's format ${name} wins over the store's on nodes with this config\n`);
+      }
+    });
+
+  format
+    .command('delete')
+    .description('removes named formats from the store')
+    .argument('<names...>', 'format names')
+    .action(async (names: string[], _opts: unknown, cmd: Command) => {
+      const config = configOf(cmd);
+      const missing = await withStore(config, async (store) => {
+        const unknown: string[] = [];
+        for (const name of names) if (!(await store.deleteFormat(name))) unknown.push(name);
+        return unknown;
+      });
+      for (const name of names) if (!missing.includes(name)) process.stdout.write(`deleted format ${name}\n`);
+      if (missing.length) throw runtimeError(`no format named ${missing.join(', ')} in the store`);
+    });
+
+  format
+    .command('list')
+    .description('NAME  TEMPLATE  SOURCE: built in, config or store; the one a drain uses comes first')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = configOf(cmd);
+      const stored = await withStore(config, (store) => store.listFormats());
+      const rows = new Map<string, { name: string; template: string; source: string }>();
+      const add = (formats: Record<string, string>, source: string): void => {
+        for (const [name, template] of Object.entries(formats)) rows.set(name, { name, template, source });
+      };
+      // Later sources win, as they do in a core.
+      add(BUILTIN_FORMATS, 'built in');
+      add(stored, 'store');
+      add(config.formats, 'config');
+      const sorted = [...rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(sorted, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(formatTable(sorted.map((r) => [r.name, JSON.stringify(r.template), r.source])));
+    });
+}

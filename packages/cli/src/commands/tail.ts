@@ -1,0 +1,189 @@
+import type { Command } from 'commander';
+import { isatty } from 'node:tty';
+import { createServer, isIPv4, type Server, type Socket } from 'node:net';
+import { defaultNodeId, filterProblem } from '@logyard/bus';
+import { openStore, type Store, type TemporaryHandle } from '@logyard/store';
+import { configOf } from '../context.js';
+import { usageError } from '../errors.js';
+import { eventPrinter, type EventPrinter } from '../output/event-printer.js';
+import { FdWriter } from '../output/fd-writer.js';
+import { namedFormats } from './format.js';
+
+interface TailOptions {
+  json?: boolean;
+  raw?: boolean;
+  format?: string;
+  node?: string;
+  color: boolean;
+  listen?: string;
+}
+
+/** How long a closing tail waits for the cores to notice its drain is gone and hang up. */
+const DISCONNECT_WAIT_MS = 1_000;
+/** How long a closing tail tries to write out what it has already printed. */
+const OUTPUT_FLUSH_MS = 2_000;
+/** Output waiting for a slow reader before the tail stops reading from the cores. */
+const OUTPUT_HIGH_WATER = 256 * 1024;
+
+export function registerTailCommand(program: Command): void {
+  program
+    .command('tail')
+    .description('streams the events of every node through a temporary drain until interrupted')
+    .argument('[prefixes...]', 'key prefixes (default: systail)')
+    .option('--json', 'print each event as JSON')
+    .option('--raw', 'print each event as KEY JSON')
+    .option('--format <format>', 'a named format or an inline {{template}} for every event')
+    .option('--node <id>', "only this node's events")
+    .option('--no-color', 'no highlighting of ERROR and WARN lines')
+    .option('--listen <host>', "address the cores connect to (default: this node's address; 127.0.0.1 with the file store)")
+    .action(async (prefixes: string[], opts: TailOptions, cmd: Command) => {
+      const filters = prefixes.length ? prefixes : ['systail'];
+      for (const filter of filters) {
+        const problem = filterProblem(filter);
+        if (problem) throw usageError(`prefix "${filter}": ${problem}`);
+      }
+      const config = configOf(cmd);
+      const store = await openStore(config.store);
+      const tail = new Tail(store);
+      try {
+        const printer = eventPrinter({
+          json: opts.json,
+          raw: opts.raw,
+          format: opts.format,
+          formats: await namedFormats(config, store),
+          nodeId: opts.node,
+          color: opts.color && isatty(1),
+        });
+        const host = opts.listen ?? defaultListenHost(config.store, config.nodeId);
+        await tail.start(printer, host, filters, config.nodeId);
+      } catch (err) {
+        await tail.close();
+        throw err;
+      }
+      await tail.finished;
+    });
+}
+
+/**
+ * A temporary drain and the listener it points at: every core connects and sends its matching
+ * events as `KEY JSON` lines, which are printed as they come. Output is written off the event
+ * loop (FdWriter), so a stalled reader never stops the lease or expiry refreshes that keep the
+ * drain alive; while the output is backed up, the tail stops reading,
+ * the cores' drain buffers fill, and they drop the oldest events with the usual notice.
+ */
+class Tail {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private handle: TemporaryHandle | null = null;
+  private readonly output = new FdWriter(
+    1,
+    OUTPUT_HIGH_WATER,
+    () => {
+      this.outputBlocked = false;
+      for (const socket of this.sockets) socket.resume();
+    },
+    // The reader went away (`logyard tail | head`): that ends the tail, not as a failure.
+    () => void this.close().then(this.finish),
+  );
+  private outputBlocked = false;
+  /** Set once the tail is closing: what still arrives is read and not printed. */
+  private stopping = false;
+  private onDisconnect: (() => void) | null = null;
+  private closing: Promise<void> | null = null;
+  private finish!: () => void;
+  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(private readonly store: Store) {}
+
+  async start(printer: EventPrinter, host: string, filters: string[], nodeId: string): Promise<void> {
+    const server = createServer((socket) => this.follow(socket, printer));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(usageError(`--listen ${host}: cannot listen there (${err.code ?? err.message})`)));
+      server.listen(0, host, () => resolve());
+    });
+    const { port } = server.address() as { port: number };
+    const name = `tmp.tail.${nodeId.replace(/[^A-Za-z0-9_.-]/g, '-')}.${port}`;
+    const query = [...filters.map((f) => `filter=${encodeURIComponent(f)}`), 'format=raw'].join('&');
+    const uri = `tcp://${host.includes(':') ? `[${host}]` : host}:${port}?${query}`;
+    this.handle = await this.store.putTemporaryDrain(name, uri);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => void this.close().then(this.finish));
+    }
+    process.stderr.write(`logyard: tailing ${filters.join(', ')} from every node through drain ${name} (Ctrl-C to stop)\n`);
+  }
+
+  /** Removes the drain (so the cores stop at once), then lets go of the listener and the store. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.handle?.release().catch((err: Error) => {
+        process.stderr.write(`logyard: could not remove the tail's drain (${err.message}); it expires by itself within 10 s\n`);
+      });
+      // The cores close their connections once they see the drain gone; cutting them first would
+      // only make them log a failed connection and retry.
+      this.stopping = true;
+      for (const socket of this.sockets) socket.resume();
+      await this.allDisconnected(DISCONNECT_WAIT_MS);
+      for (const socket of this.sockets) socket.destroy();
+      await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+      await this.store.close().catch(() => undefined);
+      await this.output.flush(OUTPUT_FLUSH_MS);
+    })();
+    return this.closing;
+  }
+
+  private follow(socket: Socket, printer: EventPrinter): void {
+    this.sockets.add(socket);
+    if (this.outputBlocked) socket.pause();
+    socket.setEncoding('utf8');
+    let partial = '';
+    socket.on('data', (chunk: string) => {
+      if (this.stopping) return;
+      const text = partial + chunk;
+      const end = text.lastIndexOf('\n');
+      if (end < 0) {
+        partial = text;
+        return;
+      }
+      partial = text.slice(end + 1);
+      let out = '';
+      let start = 0;
+      while (start <= end) {
+        const nl = text.indexOf('\n', start);
+        const space = text.indexOf(' ', start);
+        // A line without a space is not `KEY JSON`: nothing a core sends looks like that.
+        if (space > 0 && space < nl) out += printer(text.slice(start, space), text.slice(space + 1, nl)) ?? '';
+        start = nl + 1;
+      }
+      if (out && !this.output.write(out)) {
+        this.outputBlocked = true;
+        for (const s of this.sockets) s.pause();
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.onDisconnect?.();
+    });
+  }
+
+  private async allDisconnected(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      this.onDisconnect = () => {
+        if (this.sockets.size === 0) resolve();
+      };
+      this.onDisconnect();
+    });
+    clearTimeout(timer);
+  }
+}
+
+/** The address the cores can reach this machine at: 127.0.0.1 on one node, else this node's IPv4 address. */
+function defaultListenHost(store: string, nodeId: string): string {
+  if (store.startsWith('file://')) return '127.0.0.1';
+  if (isIPv4(nodeId)) return nodeId;
+  const address = defaultNodeId();
+  return isIPv4(address) ? address : '127.0.0.1';
+}
