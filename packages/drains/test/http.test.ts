@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { DrainStatus } from '../src/index.js';
 import { closedAfterEach, eventJson, makeDrain, unusedPort, waitFor, waitForState } from './helpers.js';
@@ -79,6 +80,30 @@ describe('http drain', () => {
     expect(status.error).toBe(`connect ECONNREFUSED 127.0.0.1:${port}`);
   });
 
+  it('sends again at once, on a new connection, when the server had closed the kept-alive one', async () => {
+    const server = await staleKeepAliveServer();
+    const seen: DrainStatus[] = [];
+    const drain = makeDrain('kept-alive', `http://127.0.0.1:${server.port}/`, { onStatus: (status) => seen.push(status) });
+    drain.start();
+    drain.push('systail.app', eventJson('first'));
+    await waitFor('the first event sent', () => drain.status().sent === 1, undefined, drain);
+    drain.push('systail.app', eventJson('second'));
+    await waitFor('the second event sent', () => drain.status().sent === 2, undefined, drain);
+    expect(server.bodies.map((body) => JSON.parse(body).text)).toEqual(['first', 'second']);
+    expect(server.resets).toBe(1);
+    expect(seen.map((status) => status.state)).toEqual(['RUNNING']);
+  });
+
+  it('close() ends a POST the target never answers, and twice is fine', async () => {
+    const target = await silentServer();
+    const drain = makeDrain('hanging', `http://127.0.0.1:${target.port}/`);
+    drain.start();
+    drain.push('systail.app', eventJson('never answered'));
+    await waitFor('the request at the target', () => target.requests === 1, undefined, drain);
+    await Promise.all([drain.close(), drain.close()]);
+    expect(drain.status()).toMatchObject({ state: 'STOPPED', sent: 0, buffered: 1 });
+  });
+
   it('https: verifies the server with ca=, sends Basic auth, and text lines for other formats', async () => {
     const target = await httpTarget(certs().server);
     const drain = makeDrain('secure', `https://logyard:s3cr%3At@localhost:${target.port}/bulk?ca=${certs().caFile}&format={{key}}: {{text}}`);
@@ -104,3 +129,68 @@ describe('http drain', () => {
     expect(target.posts).toEqual([]);
   });
 });
+
+/**
+ * A minimal HTTP/1.1 server on a raw socket: it answers the first request of a connection and
+ * resets that connection when a second request comes on it, as a server does that closed an
+ * idle kept-alive connection just as the client reused it. Other connections are served normally.
+ */
+const staleKeepAliveServer = closedAfterEach(async () => {
+  const state = { port: 0, bodies: [] as string[], resets: 0 };
+  const server = await rawHttpServer((request, socket, index) => {
+    if (index > 0) {
+      state.resets++;
+      socket.resetAndDestroy();
+      return;
+    }
+    state.bodies.push(request);
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n');
+  });
+  state.port = server.port;
+  return Object.assign(state, { close: server.close });
+});
+
+/** Takes requests and never answers them. */
+const silentServer = closedAfterEach(async () => {
+  const state = { port: 0, requests: 0 };
+  const server = await rawHttpServer(() => {
+    state.requests++;
+  });
+  state.port = server.port;
+  return Object.assign(state, { close: server.close });
+});
+
+/** Calls `onRequest` with each request's body, the socket and the request's index on that socket. */
+async function rawHttpServer(onRequest: (body: string, socket: Socket, index: number) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let pending = '';
+    let index = 0;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      pending += chunk;
+      for (;;) {
+        const headEnd = pending.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(pending.slice(0, headEnd))?.[1] ?? 0);
+        if (pending.length < headEnd + 4 + length) return;
+        const body = pending.slice(headEnd + 4, headEnd + 4 + length);
+        pending = pending.slice(headEnd + 4 + length);
+        onRequest(body, socket, index++);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolve());
+      }),
+  };
+}

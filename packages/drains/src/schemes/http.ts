@@ -41,10 +41,11 @@ export const connectHttp: TransportFactory = async (spec) => {
   const target = hostPort(host, port);
   // A connection made (and, for https, verified) now shows a dead target or a bad certificate
   // as RETRYING at once instead of at the first event; the agent then makes its own.
-  const probe = secure ? await openTlsSocket(spec, target) : await openSocket(() => connect({ host, port }), 'connect', target);
+  const tls = secure ? await tlsOptions(spec) : undefined;
+  const probe = tls ? await openTlsSocket(spec, target, tls) : await openSocket(() => connect({ host, port }), 'connect', target);
   probe.destroy();
   const agentOptions = { keepAlive: true, maxSockets: 1 };
-  const agent = secure ? new HttpsAgent({ ...agentOptions, ...(await tlsOptions(spec)) }) : new HttpAgent(agentOptions);
+  const agent = tls ? new HttpsAgent({ ...agentOptions, ...tls }) : new HttpAgent(agentOptions);
   return new HttpTransport(spec, agent);
 };
 

@@ -28,8 +28,8 @@ export const connectTls: TransportFactory = async (spec) => {
 };
 
 /** A TLS connection to the spec's host and port, verified unless `insecure=true`. */
-export async function openTlsSocket(spec: DrainSpec, target: string) {
-  const options = await tlsOptions(spec);
+export async function openTlsSocket(spec: DrainSpec, target: string, options?: ConnectionOptions) {
+  options ??= await tlsOptions(spec);
   try {
     return await openSocket(() => connect({ ...options, host: spec.host ?? '', port: spec.port ?? 0 }), 'secureConnect', target);
   } catch (err) {
