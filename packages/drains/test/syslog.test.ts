@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { frameSyslog } from '../src/schemes/syslog.js';
 import { closedAfterEach, eventJson, makeDrain, NODE_ID, waitFor, waitForState } from './helpers.js';
 import { listenForSyslog } from './targets.js';
 import { useTestCerts } from './tls-certs.js';
@@ -92,5 +94,50 @@ describe('syslog drain', () => {
     const notPem = makeDrain('not-pem', `syslog+tls://127.0.0.1:${server.port}?ca=${certs().dir}/server.ext`);
     notPem.start();
     expect((await waitForState(notPem, 'FATAL')).error).toBe(`ca file "${certs().dir}/server.ext" holds no PEM certificate`);
+  });
+});
+
+describe('syslog messages (property-based)', () => {
+  // RFC 5424 section 6 ABNF: HEADER SP STRUCTURED-DATA [SP MSG], with the field limits.
+  const PRINT = '[\\x21-\\x7e]';
+  const HEADER_RE = new RegExp(
+    `^<(\\d{1,3})>1 (-|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(?:\\.\\d{1,6})?(?:Z|[+-]\\d\\d:\\d\\d)) (${PRINT}{1,255}) (${PRINT}{1,48}) (${PRINT}{1,128}) (${PRINT}{1,32}) -(?: |$)`,
+  );
+  const anyValue = fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 300 }), fc.integer(), fc.double(), fc.constant(null), fc.boolean());
+  const event = fc.record(
+    {
+      text: fc.string({ unit: 'binary' }),
+      node_id: anyValue,
+      unix_time: fc.oneof(fc.double(), fc.integer()),
+      human_time: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
+      name: anyValue,
+      app_name: anyValue,
+      instance_index: anyValue,
+      type: anyValue,
+      severity: fc.oneof(fc.constantFrom('ERROR', 'WARNING', 'INFO', 'debug'), anyValue),
+      syslog: fc.record(
+        { facility: fc.oneof(fc.integer({ min: -2, max: 30 }), fc.constantFrom('kern', 'local7', 'LOCAL0', 'bogus')), severity: anyValue, appname: anyValue, procid: anyValue, msgid: anyValue },
+        { requiredKeys: [] },
+      ),
+    },
+    { requiredKeys: ['text'] },
+  );
+  const key = fc.constantFrom('systail.nginx.n1', 'apptail.abc', 'event.oom_kill', 'syslog.cron', 'logyard.notice', 'x'.repeat(255));
+
+  it('every event makes a frame whose count is its byte length and whose header keeps the RFC limits', () => {
+    fc.assert(
+      fc.property(key, event, (k, e) => {
+        const json = JSON.stringify(e);
+        const frame = frameSyslog(k, json, `${e.text}\n`);
+        const space = frame.indexOf(' ');
+        const message = frame.slice(space + 1);
+        expect(Number(frame.slice(0, space))).toBe(Buffer.byteLength(message));
+        const header = HEADER_RE.exec(message);
+        expect(header, message.slice(0, 200)).not.toBeNull();
+        expect(Number(header![1])).toBeLessThanOrEqual(191);
+        expect(message.endsWith(e.text === '' ? ' -' : ` ${e.text}`)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
