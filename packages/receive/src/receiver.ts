@@ -5,7 +5,7 @@ import type { FrameProblem, FrameSink } from './framing.js';
 import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
-import { isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, type SyslogMalformedReason } from './syslog.js';
+import { isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, SyslogHeaderCache, type SyslogMalformedReason } from './syslog.js';
 
 export type ReceiveLogLevel = 'INFO' | 'WARN' | 'ERROR';
 
@@ -57,6 +57,8 @@ export class Receiver {
   private readonly jsonKeyPrefix: string;
   private readonly nodeId: string;
   private readonly keyOfApp = new Map<string | null, string>();
+  /** Key and `syslog` field JSON by header, for lines whose header was seen before. */
+  private readonly headers = new SyslogHeaderCache<{ key: string; fieldJson: string }>();
   private readonly malformedCounts: Partial<Record<MalformedReason, number>> = {};
   private readonly malformedLoggedAt = new Map<MalformedReason, number>();
   private received = 0;
@@ -154,15 +156,23 @@ export class Receiver {
     // An empty datagram is no message (the stream decoder already skips blank lines).
     if (line.length <= 2 && /^[\r\n\0]*$/.test(line)) return;
     this.received++;
-    const m = parseSyslog(line);
-    if (isSyslogProblem(m)) {
-      this.malformed(m.malformed, uri, m.detail);
-      return;
+    let known = this.headers.get(line);
+    let text: string;
+    if (known) {
+      text = this.headers.text(line);
+    } else {
+      const m = parseSyslog(line);
+      if (isSyslogProblem(m)) {
+        this.malformed(m.malformed, uri, m.detail);
+        return;
+      }
+      known = { key: this.keyOf(m.appname), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}' };
+      this.headers.set(line, m, known);
+      text = m.text;
     }
-    const key = this.keyOf(m.appname);
-    if (!this.limiter.take(key)) return;
-    const json = textEventJson(m.text, this.nodeId);
-    this.publisher.publishJson(key, json.slice(0, -1) + ',"syslog":' + syslogFieldJson(m) + '}');
+    if (!this.limiter.take(known.key)) return;
+    const json = textEventJson(text, this.nodeId);
+    this.publisher.publishJson(known.key, json.slice(0, -1) + known.fieldJson);
   }
 
   private jsonDatagram(text: string, uri: string): void {

@@ -191,8 +191,11 @@ function scanName(line: string, i: number, end: number): number {
 }
 
 const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
-/** `Mmm dd hh:mm:ss` (day may be space-padded), optionally with fractions and a year. */
-const BSD_TIME_RE = /^[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?(?: \d{4})?(?= |$)/;
+/**
+ * `Mmm dd hh:mm:ss` (day may be space-padded), optionally with fractions. Not with a year after
+ * the time, as a few devices send: that cannot be told from a host named with four digits.
+ */
+const BSD_TIME_RE = /^[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?(?= |$)/;
 /** RFC 3339, as Go's DefaultFormatter (and thus some Docker setups) writes into BSD lines. */
 const ISO_TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)(?= |$)/;
 /** A host name or address: what may stand between the timestamp and the tag. */
@@ -304,4 +307,41 @@ export function syslogFieldJson(m: SyslogMessage): string {
 
 function jsonOrNull(s: string | null): string {
   return s === null ? 'null' : JSON.stringify(s);
+}
+
+/**
+ * Remembers what RFC 3164 headers parse to, so the lines of a busy sender (whose header only
+ * changes once a second) skip the parser. Only headers that end with the tag's `: ` at the first
+ * `: ` of the line are kept: everything in them, and nothing after, decides the parse, so a line
+ * starting with the same header parses to the same fields.
+ */
+export class SyslogHeaderCache<T> {
+  private readonly entries = new Map<string, T>();
+  /** Where the text of the line last found begins. */
+  textStart = 0;
+
+  constructor(private readonly maxEntries = 4096) {}
+
+  get(line: string): T | undefined {
+    const colon = line.indexOf(': ');
+    if (colon < 0 || colon > 512) return undefined;
+    const value = this.entries.get(line.slice(0, colon + 2));
+    if (value !== undefined) this.textStart = colon + 2;
+    return value;
+  }
+
+  /** Keeps `value` for the header of `line`, which parsed to `m`, when it is safe to. */
+  set(line: string, m: SyslogMessage, value: T): void {
+    if (m.appname === null || m.msgid !== null || m.structuredData !== null) return;
+    const textStart = trimmedEnd(line) - m.text.length;
+    if (line.indexOf(': ') + 2 !== textStart) return;
+    // A sender whose headers never repeat (a changing pid) must not grow the map without end.
+    if (this.entries.size >= this.maxEntries) this.entries.clear();
+    this.entries.set(line.slice(0, textStart), value);
+  }
+
+  /** The text of `line` after the header `get` found. */
+  text(line: string): string {
+    return line.slice(this.textStart, trimmedEnd(line));
+  }
 }

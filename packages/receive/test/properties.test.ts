@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { keyProblem } from '@logyard/bus';
-import { FrameDecoder, isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, type FrameProblem, type SyslogParseResult } from '../src/index.js';
+import { FrameDecoder, isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, SyslogHeaderCache, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
 
 const REASONS = ['no_priority', 'bad_priority', 'bad_header', 'bad_structured_data'];
 const FRAME_PROBLEMS: FrameProblem[] = ['too_long', 'bad_frame', 'truncated_frame'];
@@ -144,6 +144,26 @@ describe('syslog parsers (property-based)', () => {
 
   it('turn mutated lines into an event or a counted reason, never an exception', () => {
     fc.assert(fc.property(fc.oneof(mutated(rfc5424), mutated(rfc3164)), (line) => checkOutcome(parseSyslog(line))), { numRuns: 2000 });
+  });
+
+  it('with the header cache, give exactly what the parser gives', () => {
+    fc.assert(
+      fc.property(fc.array(rfc3164, { minLength: 1, maxLength: 5 }), fc.array(fc.oneof(mutated(rfc3164), rfc3164.map((g) => g.line)), { maxLength: 20 }), (seen, lines) => {
+        const cache = new SyslogHeaderCache<SyslogMessage>();
+        for (const { line } of seen) {
+          const m = parseSyslog(line) as SyslogMessage;
+          cache.set(line, m, m);
+        }
+        // Lines that share a header with one seen, with other texts, and edited lines.
+        const probes = [...lines, ...seen.map(({ line, expected }) => line.slice(0, line.length - expected.text.length) + lines.join(' '))];
+        for (const line of probes) {
+          const hit = cache.get(line);
+          if (hit === undefined) continue;
+          expect({ ...hit, text: cache.text(line) }).toEqual(parseSyslog(line));
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('turn random input into an event or a counted reason, never an exception', () => {
