@@ -2,14 +2,13 @@
 // store) to the first event delivered from every node, for 3 and 10 local nodes (median and max
 // of 10 tries), and one core's memory with 1,000 drains in the store.
 // Usage: npm run bench (runs every benchmark), or node scripts/bench/cluster.mjs [--tries N]
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, sleep } from './lib.mjs';
+import { getStatus, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
 import { Publisher } from '@logyard/bus';
 import { EtcdStore } from '@logyard/store';
 
@@ -21,46 +20,8 @@ const MANY = Number(opts.drains);
 const root = mkdtempSync(join(tmpdir(), 'logyard-bench-cluster-'));
 const children = [];
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startEtcd() {
-  const [port, peer] = [await freePort(), await freePort()];
-  const url = `http://127.0.0.1:${port}`;
-  const p = spawn('etcd', ['--name', 'bench', '--data-dir', join(root, 'etcd'), '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `bench=http://127.0.0.1:${peer}`, '--logger', 'zap', '--log-level', 'error'], { stdio: 'ignore' });
-  children.push(p);
-  for (;;) {
-    try {
-      if ((await (await fetch(`${url}/health`)).json()).health === 'true') return `etcd://127.0.0.1:${port}`;
-    } catch {}
-    await sleep(50);
-  }
-}
-
-
-async function startCore(store, id) {
-  const runDir = join(root, id, 'run');
-  const stateDir = join(root, id, 'state');
-  mkdirSync(stateDir, { recursive: true });
-  const p = spawn(process.execPath, [bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
-    env: { ...process.env, LOGYARD_CONFIG: '' },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  children.push(p);
-  for (;;) {
-    if (p.exitCode !== null) throw new Error(`core ${id} exited with ${p.exitCode}`);
-    if (await getStatus(runDir).catch(() => null)) return { id, runDir, process: p };
-    await sleep(50);
-  }
-}
+const startEtcd = () => startBenchEtcd(root, children);
+const startCore = (store, id) => startBenchCore(bin, store, id, root, children);
 
 /** A TCP target that notes when the first event from each node arrives. */
 async function target() {

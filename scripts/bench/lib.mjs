@@ -1,5 +1,8 @@
 // Helpers shared by the benchmarks.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -15,4 +18,46 @@ export function getStatus(runDir) {
     req.on('error', reject);
     req.end();
   });
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real etcd (Debian's etcd-server) with its data under `root`; resolves to its store URI once healthy. */
+export async function startBenchEtcd(root, children) {
+  const [port, peer] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${port}`;
+  const p = spawn('etcd', ['--name', 'bench', '--data-dir', join(root, 'etcd'), '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+    '--initial-cluster', `bench=http://127.0.0.1:${peer}`, '--logger', 'zap', '--log-level', 'error'], { stdio: 'ignore' });
+  children.push(p);
+  for (;;) {
+    try {
+      if ((await (await fetch(`${url}/health`)).json()).health === 'true') return `etcd://127.0.0.1:${port}`;
+    } catch {}
+    await sleep(50);
+  }
+}
+
+/** `logyard core` of node `id` on `store`, its directories under `root`; resolves once its status answers. */
+export async function startBenchCore(bin, store, id, root, children) {
+  const runDir = join(root, id, 'run');
+  const stateDir = join(root, id, 'state');
+  mkdirSync(stateDir, { recursive: true });
+  const p = spawn(process.execPath, [bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
+    env: { ...process.env, LOGYARD_CONFIG: '' },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  children.push(p);
+  for (;;) {
+    if (p.exitCode !== null) throw new Error(`core ${id} exited with ${p.exitCode}`);
+    if (await getStatus(runDir).catch(() => null)) return { id, runDir, process: p };
+    await sleep(50);
+  }
 }

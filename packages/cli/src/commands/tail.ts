@@ -20,6 +20,7 @@ interface TailOptions {
 
 /** How long a closing tail waits for the cores to notice its drain is gone and hang up. */
 const DISCONNECT_WAIT_MS = 1_000;
+const NEWLINE = 0x0a;
 /** How long a closing tail tries to write out what it has already printed. */
 const OUTPUT_FLUSH_MS = 2_000;
 /** Output waiting for a slow reader before the tail stops reading from the cores. */
@@ -46,16 +47,19 @@ export function registerTailCommand(program: Command): void {
       const store = await openStore(config.store);
       const tail = new Tail(store);
       try {
+        const color = opts.color && isatty(1);
         const printer = eventPrinter({
           json: opts.json,
           raw: opts.raw,
           format: opts.format,
           formats: await namedFormats(config, store),
           nodeId: opts.node,
-          color: opts.color && isatty(1),
+          color,
         });
+        // The cores send `KEY JSON` lines, which is what --raw prints: then there is nothing to do per line.
+        const passThrough = opts.raw === true && opts.node === undefined && !color;
         const host = opts.listen ?? defaultListenHost(config.store, config.nodeId);
-        await tail.start(printer, host, filters, config.nodeId);
+        await tail.start(passThrough ? null : printer, host, filters, config.nodeId);
       } catch (err) {
         await tail.close();
         throw err;
@@ -95,7 +99,8 @@ class Tail {
 
   constructor(private readonly store: Store) {}
 
-  async start(printer: EventPrinter, host: string, filters: string[], nodeId: string): Promise<void> {
+  /** `printer` null: the lines are printed as the cores send them (`--raw`). */
+  async start(printer: EventPrinter | null, host: string, filters: string[], nodeId: string): Promise<void> {
     const server = createServer((socket) => this.follow(socket, printer));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -132,30 +137,22 @@ class Tail {
     return this.closing;
   }
 
-  private follow(socket: Socket, printer: EventPrinter): void {
+  /** Reads one core's connection: whole lines only, so that lines of different cores never interleave. */
+  private follow(socket: Socket, printer: EventPrinter | null): void {
     this.sockets.add(socket);
     if (this.outputBlocked) socket.pause();
-    socket.setEncoding('utf8');
-    let partial = '';
-    socket.on('data', (chunk: string) => {
+    let partial: Buffer | null = null;
+    socket.on('data', (chunk: Buffer) => {
       if (this.stopping) return;
-      const text = partial + chunk;
-      const end = text.lastIndexOf('\n');
+      const end = chunk.lastIndexOf(NEWLINE);
       if (end < 0) {
-        partial = text;
+        partial = partial ? Buffer.concat([partial, chunk]) : chunk;
         return;
       }
-      partial = text.slice(end + 1);
-      let out = '';
-      let start = 0;
-      while (start <= end) {
-        const nl = text.indexOf('\n', start);
-        const space = text.indexOf(' ', start);
-        // A line without a space is not `KEY JSON`: nothing a core sends looks like that.
-        if (space > 0 && space < nl) out += printer(text.slice(start, space), text.slice(space + 1, nl)) ?? '';
-        start = nl + 1;
-      }
-      if (out && !this.output.write(out)) {
+      const lines = partial ? Buffer.concat([partial, chunk.subarray(0, end + 1)]) : chunk.subarray(0, end + 1);
+      partial = end + 1 < chunk.length ? Buffer.from(chunk.subarray(end + 1)) : null;
+      const out = printer ? printLines(lines.toString('utf8'), printer) : lines;
+      if (out.length > 0 && !this.output.write(out)) {
         this.outputBlocked = true;
         for (const s of this.sockets) s.pause();
       }
@@ -178,6 +175,20 @@ class Tail {
     });
     clearTimeout(timer);
   }
+}
+
+/** `KEY JSON` lines, each ending in '\n', through the printer. */
+function printLines(text: string, printer: EventPrinter): string {
+  let out = '';
+  let start = 0;
+  while (start < text.length) {
+    const nl = text.indexOf('\n', start);
+    const space = text.indexOf(' ', start);
+    // A line without a space is not `KEY JSON`: nothing a core sends looks like that.
+    if (space > 0 && space < nl) out += printer(text.slice(start, space), text.slice(space + 1, nl)) ?? '';
+    start = nl + 1;
+  }
+  return out;
 }
 
 /** The address the cores can reach this machine at: 127.0.0.1 on one node, else this node's IPv4 address. */

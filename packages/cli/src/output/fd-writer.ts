@@ -29,10 +29,10 @@ export class FdWriter {
     private readonly onError: (err: Error) => void,
   ) {}
 
-  /** Queues `text`; false when the queue is above the mark: stop producing until onDrain. */
-  write(text: string): boolean {
+  /** Queues `data`; false when the queue is above the mark: stop producing until onDrain. */
+  write(data: string | Buffer): boolean {
     if (this.failed) return true;
-    const chunk = Buffer.from(text);
+    const chunk = typeof data === 'string' ? Buffer.from(data) : data;
     this.queue.push(chunk);
     this.queued += chunk.length;
     if (!this.writing) this.pump();
