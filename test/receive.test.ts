@@ -209,6 +209,7 @@ describe('logyard receive', () => {
     }, 'malformed counts in logyard status --json');
     expect(stats.malformed).toMatchObject({ invalid_json: 1, not_object: 1, missing_name: 1, invalid_name: 1 });
     expect(stats.listeners).toContain(`json udp://127.0.0.1:${port}`);
+    expect(stats).toMatchObject({ kernelDrops: 0, dropped: 0 });
 
     await sendUdp(port, ['{"name":"orders","text":"still here"}']);
     await until(() => ofKey('app.orders').some((e) => e.text === 'still here'), 'an event after the malformed ones');

@@ -262,8 +262,9 @@ async function udpJson() {
       // The sender, not the receiver, is the limit when it cannot reach the asked rate.
       if (count / seconds < rate * 0.8) break;
     }
+    await sleep(1100); // the counters file is written once a second
     const stats = JSON.parse(readFileSync(join(node.runDir, 'clients', 'receive.json'), 'utf8'));
-    return { steps, received: stats.received, malformed: stats.malformed, dropped: stats.dropped };
+    return { steps, received: stats.received, dropped: stats.dropped, kernelDrops: stats.kernelDrops };
   } finally {
     await stopAll(node);
     out.server.close();
@@ -303,6 +304,7 @@ const result = {
   rsyslogd_cpu_s: haveRsyslog ? median(rs.map((x) => x.rsyslogd_cpu_s)) : null,
   ratio: rsRate ? +(lyRate / rsRate).toFixed(2) : null,
   udp_json_lossless_datagrams_per_s: best ? best.sent_per_s : 0,
+  udp_lost_counted: { kernel: udp.kernelDrops, publisher: udp.dropped },
   udp_steps: udp.steps,
 };
 console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS})`);
@@ -316,4 +318,5 @@ for (const s of udp.steps) {
   console.log(`  ${String(s.asked).padStart(7)} ${String(s.sent_per_s).padStart(10)} ${String(s.datagrams).padStart(10)} ${String(s.delivered).padStart(10)} ${String(s.lost).padStart(5)}`);
 }
 console.log(`  lossless up to ${result.udp_json_lossless_datagrams_per_s} datagrams/s`);
+console.log(`  losses counted by logyard receive: ${udp.kernelDrops} dropped by the kernel, ${udp.dropped} by the publisher`);
 console.log(JSON.stringify(result));

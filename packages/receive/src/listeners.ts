@@ -1,4 +1,5 @@
 import { createSocket as createUdpSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
@@ -25,6 +26,8 @@ export interface Listener {
   /** The URI it listens on, with the port the system chose when 0 was asked. */
   readonly address: string;
   readonly connections: number;
+  /** Datagrams the kernel dropped before we read them (receive buffer full); udp only, else 0. */
+  kernelDrops(): number;
   /** Stops listening, drops open connections, removes its unix socket file. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -93,11 +96,12 @@ function openUdp(uri: { host: string; port: number; uri: string }, handlers: Lis
     socket.on('message', (buf) => handlers.datagram(buf));
     socket.bind(uri.port, uri.host, () => {
       listening = true;
-      const port = socket.address().port;
+      const bound = socket.address();
       let closing: Promise<void> | null = null;
       resolve({
-        address: `udp://${formatHostPort(uri.host, port)}`,
+        address: `udp://${formatHostPort(uri.host, bound.port)}`,
         connections: 0,
+        kernelDrops: () => udpKernelDrops(bound.family === 'IPv6' ? '/proc/net/udp6' : '/proc/net/udp', bound.address, bound.port),
         close: () => (closing ??= new Promise<void>((r) => socket.close(() => r()))),
       });
     });
@@ -135,6 +139,7 @@ function openStream(uri: ListenUri, handlers: ListenerHandlers, where: { host: s
       let closing: Promise<void> | null = null;
       resolve({
         address,
+        kernelDrops: () => 0,
         get connections() {
           return sockets.size;
         },
@@ -173,6 +178,7 @@ function openUnixgram(uri: string, path: string, handlers: ListenerHandlers): Pr
       resolve({
         address: uri,
         connections: 0,
+        kernelDrops: () => 0,
         close: () =>
           (closing ??= (async () => {
             closeQuietly(socket);
@@ -233,4 +239,31 @@ function dgramRefused(path: string): boolean {
   probe.connect(path);
   closeQuietly(probe);
   return refused;
+}
+
+/**
+ * The kernel's count of datagrams dropped on our UDP socket (the last column of /proc/net/udp),
+ * so that drops before Logyard reads anything are counted too. 0 where /proc is not Linux's.
+ */
+function udpKernelDrops(table: string, address: string, port: number): number {
+  let text: string;
+  try {
+    text = readFileSync(table, 'utf8');
+  } catch {
+    return 0;
+  }
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  // IPv4 addresses are printed as one little-endian word: 127.0.0.1 is 0100007F.
+  const v4 = /^\d+\.\d+\.\d+\.\d+$/.test(address)
+    ? address.split('.').reverse().map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0')).join('')
+    : null;
+  let drops = 0;
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    const local = cols[1];
+    if (!local || !local.endsWith(`:${portHex}`)) continue;
+    if (v4 !== null && local !== `${v4}:${portHex}`) continue;
+    drops += Number(cols[cols.length - 1]) || 0;
+  }
+  return drops;
 }

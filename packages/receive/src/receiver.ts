@@ -34,6 +34,8 @@ export interface ReceiverStats {
   sent: number;
   /** Events the publisher dropped (core absent or too slow, queue full). */
   dropped: number;
+  /** Datagrams the kernel dropped on the udp listeners before they were read (receive buffer full). */
+  kernelDrops: number;
 }
 
 /** Stream sockets stop reading above this publisher queue length and resume below LOW_WATER. */
@@ -120,6 +122,7 @@ export class Receiver {
       published: p.published,
       sent: p.sent,
       dropped: Object.values(p.dropped).reduce((a, b) => a + b, 0),
+      kernelDrops: this.listeners.reduce((n, { listener }) => n + listener.kernelDrops(), 0),
     };
   }
 
