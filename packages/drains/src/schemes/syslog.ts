@@ -60,7 +60,7 @@ const NILVALUE = '-';
 
 const FACILITIES: Record<string, number> = {
   kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
-  authpriv: 10, ftp: 11, ntp: 12, security: 13, audit: 13, console: 14, alert: 14, clock: 15,
+  authpriv: 10, ftp: 11, ntp: 12, security: 13, audit: 13, console: 14, alert: 14, clock: 15, 'solaris-cron': 15,
   local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
 };
 const SEVERITIES: Record<string, number> = {
