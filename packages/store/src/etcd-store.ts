@@ -583,7 +583,7 @@ class PrefixWatch<T extends { name: string }> {
       this.watcher = undefined;
       void watcher.cancel().catch(() => undefined);
       const reason = err.message.replace(/^.*Watcher canceled:\s*/, '').trim();
-      this.failed(new StoreError(`${this.options.description}: etcd cancelled the ${what} watch (${reason || 'its revision was compacted'}); listing the ${what} again`));
+      this.failed(new StoreError(`${this.options.description}: etcd cancelled the ${what.replace(/s$/, '')} watch (${reason || 'its revision was compacted'}); listing the ${what} again`));
       this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
     });
   }
