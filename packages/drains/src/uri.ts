@@ -127,6 +127,9 @@ function normalizeAbsolute(path: string): string {
 function parseNetworkTarget(scheme: string, syntax: SchemeSyntax, target: string, spec: DrainSpec): string | undefined {
   // The last '@' ends the credentials, so an unencoded '@' or '/' in a password still parses
   // (and never ends up in an error message); redactUri hides exactly this part.
+  // An authority never starts with '/': `http:///u:p@h` would otherwise read as user "/u", whose
+  // password redactUri (which takes a leading '/' for a path, as in file URIs) would not hide.
+  if (target.startsWith('/')) throw uriError(`${scheme} needs a host right after "${scheme}://"`);
   const at = target.lastIndexOf('@');
   const afterCredentials = target.slice(at + 1);
   const slash = afterCredentials.indexOf('/');

@@ -36,6 +36,12 @@ describe('parseDrainUri: valid URIs', () => {
     expect(parseDrainUri('tcp://h:1?format=a+b%2B{{text}}', ctx).format).toBe('a+b+{{text}}');
   });
 
+  it('refuses a network URI whose authority starts with a slash, which would hide credentials from redaction', () => {
+    // Found by the property test: the password of http:///u:p@h was shown in listings.
+    expect(() => parseDrainUri('http:///u:p@h/insecure=', { formats: {} })).toThrow('drain URI: http needs a host right after "http://"');
+    expect(() => parseDrainUri('tcp:///x', { formats: {} })).toThrow(/tcp needs a host/);
+  });
+
   it('parses redis credentials (password percent-decoded), default port and its params', () => {
     const spec = parseDrainUri('redis://admin:p%40ss:w@cache:6380/?key=cloud_events&limit=256&database=2', ctx);
     expect(spec).toMatchObject({
