@@ -21,16 +21,30 @@ export interface RateLimiterOptions {
 interface Bucket {
   tokens: number;
   last: number;
-  /** Drops since the key began dropping, and when that was (unix seconds). */
+  /** Drops not reported yet, and when the first of them was (unix seconds). */
   dropped: number;
   since: number;
+  /** Set from the first drop of a run until the key has gone RUN_END_MS without drops. */
+  inRun: boolean;
+  /** Whether this run's drops have been counted in a report yet. */
+  counted: boolean;
+  /** When (ms) the run's last report was, and its last drop. */
+  lastReport: number;
+  lastDrop: number;
 }
+
+/** A run of drops reports its count at most this often while it lasts. */
+const REPORT_INTERVAL_MS = 1_000;
+/** A key that has not dropped for this long is calm again: its next drop begins a new run. */
+const RUN_END_MS = 1_000;
 
 /**
  * A token bucket per key: at most `rate` events/s with bursts of `burst`. `take(key)` says
  * whether an event may pass. The first drop of a run reports `begin`; the first event that
  * passes after drops reports `end` with the count, before the caller sends that event, so the
- * notice lands in the stream right where the gap is. Shared by apptail, the receivers and the
+ * notice lands in the stream right where the gap is. A key that keeps flooding (events passing
+ * as tokens come back, the rest dropped) stays in one run: its count is then reported at most
+ * once a second, not around every event that passes. Shared by apptail, the receivers and the
  * drains' `rate`/`burst` params.
  */
 export class RateLimiter {
@@ -58,7 +72,7 @@ export class RateLimiter {
     const now = this.now();
     let b = this.buckets.get(key);
     if (!b) {
-      b = { tokens: this.burst, last: now, dropped: 0, since: 0 };
+      b = { tokens: this.burst, last: now, dropped: 0, since: 0, inRun: false, counted: false, lastReport: 0, lastDrop: 0 };
       this.buckets.set(key, b);
       if (now - this.lastSweep > this.idleMs) this.sweep(now);
     } else {
@@ -67,25 +81,29 @@ export class RateLimiter {
     }
     if (b.tokens >= 1) {
       b.tokens -= 1;
-      if (b.dropped > 0) this.endDrops(key, b);
+      if (b.inRun) this.reportDue(key, b, now);
       return true;
     }
-    if (b.dropped === 0) {
-      b.since = now / 1000;
-      this.onReport({ kind: 'begin', key, rate: this.rate, burst: this.burst, since: b.since });
+    if (!b.inRun) {
+      b.inRun = true;
+      b.counted = false;
+      b.lastReport = now;
+      this.onReport({ kind: 'begin', key, rate: this.rate, burst: this.burst, since: now / 1000 });
     }
+    if (b.dropped === 0) b.since = now / 1000;
     b.dropped++;
+    b.lastDrop = now;
     this.droppedTotal++;
     return false;
   }
 
-  /** Reports the end of every key's drops whose bucket has refilled enough to pass an event. */
+  /** Reports the drops of every key whose bucket has refilled enough to pass an event (a key gone quiet). */
   flush(): void {
     const now = this.now();
     for (const [key, b] of this.buckets) {
-      if (b.dropped === 0) continue;
+      if (!b.inRun) continue;
       const tokens = Math.min(this.burst, b.tokens + ((now - b.last) / 1000) * this.rate);
-      if (tokens >= 1) this.endDrops(key, b);
+      if (tokens >= 1) this.reportDue(key, b, now);
     }
   }
 
@@ -103,6 +121,19 @@ export class RateLimiter {
     const b = this.buckets.get(key);
     if (b && b.dropped > 0) this.endDrops(key, b);
     this.buckets.delete(key);
+  }
+
+  /**
+   * Reports a run's drops when an event passes or the key went quiet: at once the first time,
+   * then at most every REPORT_INTERVAL_MS; and ends the run once the key stopped dropping.
+   */
+  private reportDue(key: string, b: Bucket, now: number): void {
+    if (b.dropped > 0 && (!b.counted || now - b.lastReport >= REPORT_INTERVAL_MS)) {
+      b.counted = true;
+      b.lastReport = now;
+      this.endDrops(key, b);
+    }
+    if (b.dropped === 0 && now - b.lastDrop >= RUN_END_MS) b.inRun = false;
   }
 
   private endDrops(key: string, b: Bucket): void {

@@ -18,6 +18,27 @@ describe('RateLimiter', () => {
     expect(rateLimitNoticeText(reports[1])).toMatch(/^logyard: dropped 3 events from a since \S+ \(rate limit 10\/s\)$/);
   });
 
+  it('tells a sustained flood once as it begins, then its count at most once a second, every drop counted', () => {
+    let t = 0;
+    const reports: RateLimitReport[] = [];
+    const limiter = new RateLimiter({ rate: 10, burst: 5, now: () => t, onReport: (r) => reports.push(r) });
+    let passed = 0;
+    // 100 events/s for 5 s against a rate of 10/s: a token comes back every 100 ms all along.
+    for (; t < 5_000; t += 10) if (limiter.take('flood')) passed++;
+    t = 7_000;
+    limiter.flush();
+    expect(reports.filter((r) => r.kind === 'begin')).toHaveLength(1);
+    const counts = reports.filter((r) => r.kind === 'end');
+    expect(counts.length).toBeGreaterThanOrEqual(5);
+    expect(counts.length).toBeLessThanOrEqual(7);
+    expect(counts.reduce((sum, r) => sum + (r.kind === 'end' ? r.dropped : 0), 0)).toBe(500 - passed);
+    expect(limiter.dropped).toBe(500 - passed);
+
+    // Calm for more than a second: the next flood is a new run with its own begin.
+    for (let i = 0; i < 10; i++) limiter.take('flood');
+    expect(reports.filter((r) => r.kind === 'begin')).toHaveLength(2);
+  });
+
   it('reports the end of a quiet key on flush, and on forget', () => {
     let t = 0;
     const reports: RateLimitReport[] = [];
