@@ -52,4 +52,22 @@ describe('logyard start', () => {
     for (const c of ['systail', 'apptail', 'events']) expect(start.log).toMatch(new RegExp(`${c}: stopped`));
     expect(() => process.kill(second, 0)).toThrow();
   });
+
+  it('does not restart a client that exits 2 (its configuration), and runs on without it', async () => {
+    const other = new TestNode('start-bad-client');
+    const config = writeNodeConfig(other, ['clients: [events, receive]', 'receive:', '  syslog: []', '  json: []'].join('\n') + '\n');
+    const run = new NodeProcess(other, ['-c', config, 'start']);
+    try {
+      await run.logged(/client receive exited with code 2 \(its configuration, see above\); not restarting it/);
+      await run.logged(/events: started/);
+      // Long enough for a restart with backoff (the first comes after 1 s) to have shown.
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(run.log.match(/client receive started/g)).toHaveLength(1);
+      expect((await other.cli(['status'])).stdout).toMatch(/^client {4}events: running/m);
+      expect((await run.stop('SIGTERM')).code).toBe(0);
+    } finally {
+      await run.stop('SIGKILL');
+      await other.cleanup();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Core } from '@logyard/core';
 import type { ClientName, LogyardConfig } from '@logyard/config';
 import { configOf } from '../context.js';
+import { EXIT_USAGE } from '../errors.js';
 import { clientLogger } from './clients.js';
 
 /** Restart delays of a crashed client: doubling from the first to the last; reset after a good run. */
@@ -96,6 +97,12 @@ class Supervisor {
     child.on('exit', (code, signal) => {
       c.child = null;
       if (this.stopping) return;
+      // Exit 2 is bad configuration or usage (SPEC section 6): the same client would fail the
+      // same way again, so restarting it would only fill the log.
+      if (code === EXIT_USAGE) {
+        this.log('ERROR', `client ${c.name} exited with code ${code} (its configuration, see above); not restarting it: fix the config and run logyard start again`);
+        return;
+      }
       if (Date.now() - c.startedAt > GOOD_RUN_MS) c.delayMs = FIRST_RESTART_MS;
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       c.restarts++;
