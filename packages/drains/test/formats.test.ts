@@ -66,3 +66,33 @@ describe('compileFormat', () => {
     expect(() => compileFormat('short', { short: '{{name' })).toThrow('drain URI: format "short" ("{{name") has an unclosed "{{" at offset 0');
   });
 });
+
+describe('templates of top-level fields read them without parsing the whole event', () => {
+  const text = compileFormat('{{text}}', {});
+
+  it('takes the text of the events publishers write, escapes decoded', () => {
+    expect(text('k', json)).toBe('connection refused\n');
+    expect(text('k', JSON.stringify({ text: 'say "hi"\\ \t é \u2028 \uD800', syslog: { a: '}' } }))).toBe('say "hi"\\ \t é \u2028 \uD800\n');
+  });
+
+  it('a later duplicate key wins, as in JSON.parse', () => {
+    expect(text('k', '{"text":"first","n":1,"text":"second"}')).toBe('second\n');
+    expect(text('k', '{"text":"first","te\\u0078t":"escaped key"}')).toBe('escaped key\n');
+  });
+
+  it('renders non-string fields as JSON, numbers as JSON.stringify writes them', () => {
+    const format = compileFormat('{{unix_time}}|{{info}}|{{flag}}', {});
+    expect(format('k', '{"unix_time": 1.50e2, "info": {"b": [1, "x"]}, "flag": false}')).toBe('150|{"b":[1,"x"]}|false\n');
+  });
+
+  it('anything that is not a valid JSON object renders empty fields, as before', () => {
+    for (const broken of ['{"text":"a"', '{"text":"a",}', '{"text":"a"} x', '{"text":"a\u0001"}', '{"text":"\\q"}', '{"text":01}', '["text"]', '"text"']) {
+      expect(text('k', broken)).toBe('\n');
+    }
+  });
+
+  it('deeply nested events still render (parsed in full)', () => {
+    const deep = { text: 'deep', info: { a: { b: { c: [1, [2, [3]]] } } } };
+    expect(compileFormat('{{text}} {{info.a.b}}', {})('k', JSON.stringify(deep))).toBe('deep {"c":[1,[2,[3]]]}\n');
+  });
+});
