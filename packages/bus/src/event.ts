@@ -11,27 +11,52 @@ export interface LogEvent {
 
 /** The JSON of an event with only text and the stamped fields; the fast path of publishers. */
 export function textEventJson(text: string, nodeId: string, unixTime?: number): string {
-  return '{"text":' + JSON.stringify(text) + (unixTime === undefined ? stampNow(nodeId) : stamp(nodeId, unixTime));
+  return '{"text":' + jsonString(text) + (unixTime === undefined ? stampNow(nodeId) : stampMembers(nodeId, unixTime) + '}');
 }
 
-// The stamped tail of an event is the same for every event of one millisecond and node:
-// build it once per millisecond instead of formatting numbers and times per event.
+/** What JSON.stringify must escape in a string: quote, backslash, control characters, surrogates (when lone). */
+const NEEDS_ESCAPE = /["\\\x00-\x1f\ud800-\udfff]/;
+
+/**
+ * JSON.stringify of a string, without its copy of the characters for the usual log line that
+ * has nothing to escape (the quotes are joined on instead, and the copy happens once, in the batch).
+ */
+export function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+// The stamped members of an event are the same for every event of one millisecond and node:
+// build them once per millisecond instead of formatting numbers and times per event.
 let stampMs = -1;
 let stampNode = '';
+let stampNowMembers = '';
 let stampTail = '';
 
 function stampNow(nodeId: string): string {
-  const ms = Date.now();
-  if (ms !== stampMs || nodeId !== stampNode) {
-    stampTail = stamp(nodeId, ms / 1000);
-    stampMs = ms;
-    stampNode = nodeId;
-  }
+  if (Date.now() !== stampMs || nodeId !== stampNode) restamp(nodeId);
   return stampTail;
 }
 
-function stamp(nodeId: string, unixTime: number): string {
-  return `,"node_id":${JSON.stringify(nodeId)},"unix_time":${unixTime},"human_time":"${humanTime(unixTime)}"}`;
+/**
+ * `,"node_id":...,"unix_time":...,"human_time":"..."` of an event stamped now, without the
+ * closing brace, for events with more members after these. The same string for a millisecond,
+ * so a caller can keep what it joins onto it until it changes.
+ */
+export function stampedMembersNow(nodeId: string): string {
+  if (Date.now() !== stampMs || nodeId !== stampNode) restamp(nodeId);
+  return stampNowMembers;
+}
+
+function restamp(nodeId: string): void {
+  const ms = Date.now();
+  stampNowMembers = stampMembers(nodeId, ms / 1000);
+  stampTail = stampNowMembers + '}';
+  stampMs = ms;
+  stampNode = nodeId;
+}
+
+function stampMembers(nodeId: string, unixTime: number): string {
+  return `,"node_id":${JSON.stringify(nodeId)},"unix_time":${unixTime},"human_time":"${humanTime(unixTime)}"`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Publisher, RateLimiter, rateLimitNoticeText, textEventJson, type RateLimitReport } from '@logyard/bus';
+import { jsonString, Publisher, RateLimiter, rateLimitNoticeText, stampedMembersNow, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { NoListenersError } from './errors.js';
 import type { FrameProblem, FrameSink } from './framing.js';
@@ -59,8 +59,8 @@ export class Receiver {
   private readonly jsonKeyPrefix: string;
   private readonly nodeId: string;
   private readonly keyOfApp = new Map<string | null, string>();
-  /** Key and `syslog` field JSON by header, for lines whose header was seen before. */
-  private readonly headers = new SyslogHeaderCache<{ key: string; fieldJson: string }>();
+  /** What the lines of a header, once seen, publish: key and event JSON after the text. */
+  private readonly headers = new SyslogHeaderCache<HeaderEvent>();
   private readonly malformedCounts: Partial<Record<MalformedReason, number>> = {};
   private readonly malformedLoggedAt = new Map<MalformedReason, number>();
   private received = 0;
@@ -169,13 +169,19 @@ export class Receiver {
         this.malformed(m.malformed, uri, m.detail);
         return;
       }
-      known = { key: this.keyOf(m.appname), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}' };
+      known = { key: this.keyOf(m.appname), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '' };
       this.headers.set(line, m, known);
       text = m.text;
     }
     if (!this.limiter.take(known.key)) return;
-    const json = textEventJson(text, this.nodeId);
-    this.publisher.publishJson(known.key, json.slice(0, -1) + known.fieldJson);
+    // The event is joined from pieces (text, then stamp and syslog field, kept per header for the
+    // millisecond): no piece is copied here; the publisher's batch copies each once.
+    const stamp = stampedMembersNow(this.nodeId);
+    if (known.stamp !== stamp) {
+      known.stamp = stamp;
+      known.tail = stamp + known.fieldJson;
+    }
+    this.publisher.publishJson(known.key, '{"text":' + jsonString(text) + known.tail);
   }
 
   private jsonDatagram(text: string, uri: string): void {
@@ -237,6 +243,16 @@ export class Receiver {
       for (const r of this.waitingForReady.splice(0)) r();
     }, READY_POLL_MS);
   }
+}
+
+interface HeaderEvent {
+  key: string;
+  /** `,"syslog":{...}}`: the end of the event JSON. */
+  fieldJson: string;
+  /** The stamped members this header's `tail` was made with. */
+  stamp: string;
+  /** Everything of the event JSON after the text: stamped members and fieldJson. */
+  tail: string;
 }
 
 function frameDetail(reason: FrameProblem): string {
