@@ -45,8 +45,8 @@ const JSON_TEXT = 2;
 
 export class TopLevelFields {
   private readonly names: readonly string[];
-  /** The names as they appear as keys, quotes included. */
-  private readonly quotedNames: readonly string[];
+  /** The names with the quote that ends them as keys. */
+  private readonly namesWithQuote: readonly string[];
   /** Per name: kind, start and end of its value in the last JSON scanned. */
   private readonly found: Int32Array;
   private json = '';
@@ -54,7 +54,7 @@ export class TopLevelFields {
 
   constructor(names: readonly string[]) {
     this.names = names;
-    this.quotedNames = names.map((name) => JSON.stringify(name));
+    this.namesWithQuote = names.map((name) => name + '"');
     this.found = new Int32Array(names.length * 3);
   }
 
@@ -115,11 +115,18 @@ export class TopLevelFields {
   }
 
   /**
-   * Whether a name occurs as a quoted string at or after `from`: when none does, no later key
-   * can override what was found (keys with escapes were declined), and the rest need not be walked.
+   * Whether a name occurs as a quoted string after `from`: when none does, no later key can
+   * override what was found (keys with escapes were declined), and the rest need not be walked.
+   * The search is for `name"`, then the quote before it is checked: indexOf is many times faster
+   * with a pattern that does not start with a character as frequent in JSON as the quote.
    */
   private anyNameAfter(from: number): boolean {
-    for (const quoted of this.quotedNames) if (this.json.indexOf(quoted, from) >= 0) return true;
+    const json = this.json;
+    for (const nameQuote of this.namesWithQuote) {
+      for (let at = json.indexOf(nameQuote, from + 1); at >= 0; at = json.indexOf(nameQuote, at + 1)) {
+        if (json.charCodeAt(at - 1) === QUOTE) return true;
+      }
+    }
     return false;
   }
 
