@@ -25,6 +25,11 @@ export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
+/** What stands between the quotes of JSON.stringify(s): for joining a string into JSON text around it. */
+export function jsonStringContent(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s).slice(1, -1) : s;
+}
+
 // The stamped members of an event are the same for every event of one millisecond and node:
 // build them once per millisecond instead of formatting numbers and times per event.
 let stampMs = -1;

@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { humanTime, jsonString, stampedMembersNow, textEventJson } from '../src/index.js';
+import { humanTime, jsonString, jsonStringContent, stampedMembersNow, textEventJson } from '../src/index.js';
 
 describe('event JSON built from pieces', () => {
-  it('jsonString is JSON.stringify of any string', () => {
+  it('jsonString and jsonStringContent are JSON.stringify of any string', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u001f', '\ud800', '\udc00', 'é', 'a') })), (s) => {
         expect(jsonString(s)).toBe(JSON.stringify(s));
+        expect('"' + jsonStringContent(s) + '"').toBe(JSON.stringify(s));
       }),
       { numRuns: 3000 },
     );

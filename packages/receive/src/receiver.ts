@@ -1,11 +1,11 @@
-import { jsonString, Publisher, RateLimiter, rateLimitNoticeText, stampedMembersNow, type RateLimitReport } from '@logyard/bus';
+import { jsonStringContent, Publisher, RateLimiter, rateLimitNoticeText, stampedMembersNow, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { NoListenersError } from './errors.js';
 import type { FrameProblem, FrameSink } from './framing.js';
 import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
-import { isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, SyslogHeaderCache, type SyslogMalformedReason } from './syslog.js';
+import { isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type SyslogMalformedReason } from './syslog.js';
 
 export type ReceiveLogLevel = 'INFO' | 'WARN' | 'ERROR';
 
@@ -141,18 +141,36 @@ export class Receiver {
   private handlers(protocol: 'syslog' | 'json', where: { uri: string }): ListenerHandlers {
     const frames: FrameSink =
       protocol === 'syslog'
-        ? { frame: (buf, start, end) => this.syslogMessage(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) }
+        ? { frame: (buf, start, end) => this.syslogBytes(buf, start, end, where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) }
         : { frame: (buf, start, end) => this.jsonLine(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) };
     return {
       // One syslog message per datagram (RFC 5426); JSON senders may put one object per line.
       datagram:
-        protocol === 'syslog' ? (buf) => this.syslogMessage(buf.toString('utf8'), where.uri) : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
+        protocol === 'syslog' ? (buf) => this.syslogBytes(buf, 0, buf.length, where.uri) : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
       frames,
       framing: { octetCounting: protocol === 'syslog', nulTerminates: protocol === 'syslog' && where.uri.startsWith('unix:') },
       ready: () => this.publisher.stats().queued < HIGH_WATER,
       whenReady: (resume) => this.whenReady(resume),
       warn: (message) => this.log('WARN', message),
     };
+  }
+
+  /**
+   * A message whose header was seen before goes out from its bytes: only the header (to look it
+   * up) and the text become strings, and the text is checked for escapes on bytes rather than by
+   * a regex on the decoded string. Anything else takes the string path.
+   */
+  private syslogBytes(buf: Buffer, start: number, end: number, uri: string): void {
+    const known = this.headers.getBytes(buf, start, end);
+    const textStart = this.headers.textStart;
+    const textEnd = known ? plainTextEnd(buf, textStart, end) : -1;
+    if (!known || textEnd < 0) {
+      this.syslogMessage(buf.toString('utf8', start, end), uri);
+      return;
+    }
+    this.received++;
+    if (!this.limiter.take(known.key)) return;
+    this.publishSyslog(known, buf.toString('utf8', textStart, textEnd));
   }
 
   private syslogMessage(line: string, uri: string): void {
@@ -174,14 +192,19 @@ export class Receiver {
       text = m.text;
     }
     if (!this.limiter.take(known.key)) return;
+    this.publishSyslog(known, jsonStringContent(text));
+  }
+
+  /** `textContent`: the text as it stands between the quotes of its JSON string. */
+  private publishSyslog(known: HeaderEvent, textContent: string): void {
     // The event is joined from pieces (text, then stamp and syslog field, kept per header for the
     // millisecond): no piece is copied here; the publisher's batch copies each once.
     const stamp = stampedMembersNow(this.nodeId);
     if (known.stamp !== stamp) {
       known.stamp = stamp;
-      known.tail = stamp + known.fieldJson;
+      known.tail = '"' + stamp + known.fieldJson;
     }
-    this.publisher.publishJson(known.key, '{"text":' + jsonString(text) + known.tail);
+    this.publisher.publishJson(known.key, '{"text":"' + textContent + known.tail);
   }
 
   private jsonDatagram(text: string, uri: string): void {
@@ -251,7 +274,7 @@ interface HeaderEvent {
   fieldJson: string;
   /** The stamped members this header's `tail` was made with. */
   stamp: string;
-  /** Everything of the event JSON after the text: stamped members and fieldJson. */
+  /** Everything of the event JSON after the text: its closing quote, stamped members and fieldJson. */
   tail: string;
 }
 

@@ -270,6 +270,25 @@ function trimmedEnd(line: string): number {
   }
 }
 
+/**
+ * The end of the text in `buf[start, end)`, without trailing CR, LF and NUL as `trimmedEnd`; -1
+ * when the text has a byte JSON escapes (quote, backslash, control): such text takes the string
+ * path. Other bytes pass unchanged into a JSON string once decoded: UTF-8 decoding never yields a
+ * lone surrogate, the only other thing JSON.stringify escapes.
+ */
+export function plainTextEnd(buf: Buffer, start: number, end: number): number {
+  while (end > start) {
+    const c = buf[end - 1];
+    if (c === 10 || c === 13 || c === 0) end--;
+    else break;
+  }
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c < SP || c === 34 || c === 92) return -1;
+  }
+  return end;
+}
+
 const SEGMENT_BAD = /[^A-Za-z0-9_:-]/g;
 const KEY_PREFIX = 'syslog.';
 const MAX_KEY_BYTES = 255;
@@ -309,6 +328,10 @@ function jsonOrNull(s: string | null): string {
   return s === null ? 'null' : JSON.stringify(s);
 }
 
+const COLON = 58;
+/** Where the `: ` ending a cached header may be at the latest. */
+const MAX_CACHED_HEADER = 512;
+
 /**
  * Remembers what RFC 3164 headers parse to, so the lines of a busy sender (whose header only
  * changes once a second) skip the parser. Only headers that end with the tag's `: ` at the first
@@ -324,10 +347,28 @@ export class SyslogHeaderCache<T> {
 
   get(line: string): T | undefined {
     const colon = line.indexOf(': ');
-    if (colon < 0 || colon > 512) return undefined;
+    if (colon < 0 || colon > MAX_CACHED_HEADER) return undefined;
     const value = this.entries.get(line.slice(0, colon + 2));
     if (value !== undefined) this.textStart = colon + 2;
     return value;
+  }
+
+  /**
+   * `get` for the message in `buf[start, end)`, before it is decoded: `textStart` is then a byte
+   * offset. Headers with bytes outside ASCII are left to `get` (byte and character offsets differ).
+   */
+  getBytes(buf: Buffer, start: number, end: number): T | undefined {
+    const limit = Math.min(end - 1, start + MAX_CACHED_HEADER + 1);
+    for (let i = start; i < limit; i++) {
+      const c = buf[i];
+      if (c >= 0x80) return undefined;
+      if (c === COLON && buf[i + 1] === SP) {
+        const value = this.entries.get(buf.toString('latin1', start, i + 2));
+        if (value !== undefined) this.textStart = i + 2;
+        return value;
+      }
+    }
+    return undefined;
   }
 
   /** Keeps `value` for the header of `line`, which parsed to `m`, when it is safe to. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { keyProblem } from '@logyard/bus';
-import { FrameDecoder, isSyslogProblem, parseSyslog, syslogFieldJson, syslogKey, SyslogHeaderCache, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
+import { FrameDecoder, isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
 
 const REASONS = ['no_priority', 'bad_priority', 'bad_header', 'bad_structured_data'];
 const FRAME_PROBLEMS: FrameProblem[] = ['too_long', 'bad_frame', 'truncated_frame'];
@@ -164,6 +164,47 @@ describe('syslog parsers (property-based)', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('from the bytes of a frame, give the header and text JSON that the string path gives', () => {
+    const trailer = fc.constantFrom('', '\n', '\r\n', '\0', '\r\0');
+    // Texts after a header that was seen: any Unicode, invalid UTF-8 and raw control bytes.
+    const text = fc.tuple(fc.oneof(messageText.map((t) => Buffer.from(t)), fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a))), trailer);
+    let hits = 0;
+    fc.assert(
+      fc.property(fc.array(rfc3164, { minLength: 1, maxLength: 5 }), fc.array(fc.tuple(fc.nat(), text), { maxLength: 10 }), fc.array(mutated(rfc3164), { maxLength: 5 }), fc.nat(3), (seen, texts, edited, offset) => {
+        const cache = new SyslogHeaderCache<SyslogMessage>();
+        for (const { line } of seen) {
+          const m = parseSyslog(line) as SyslogMessage;
+          cache.set(line, m, m);
+        }
+        const frames = [
+          ...texts.map(([i, [t, end]]) => {
+            const { line, expected } = seen[i % seen.length];
+            return Buffer.concat([Buffer.from(line.slice(0, line.length - expected.text.length)), t, Buffer.from(end)]);
+          }),
+          ...edited.map((line) => Buffer.from(line)),
+        ];
+        for (const frame of frames) {
+          // The frame somewhere inside a larger buffer, as the stream decoder hands it over.
+          const buf = Buffer.concat([Buffer.alloc(offset, 0x41), frame, Buffer.from('<13>x: y')]);
+          const end = offset + frame.length;
+          const hit = cache.getBytes(buf, offset, end);
+          const textStart = cache.textStart;
+          const line = frame.toString('utf8');
+          if (hit === undefined) continue;
+          expect(cache.get(line)).toBe(hit);
+          const textEnd = plainTextEnd(buf, textStart, end);
+          if (textEnd < 0) continue;
+          hits++;
+          const parsed = parseSyslog(line) as SyslogMessage;
+          expect({ ...hit, text: buf.toString('utf8', textStart, textEnd) }).toEqual(parsed);
+          expect('"' + buf.toString('utf8', textStart, textEnd) + '"').toBe(JSON.stringify(parsed.text));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    expect(hits).toBeGreaterThan(1000);
   });
 
   it('turn random input into an event or a counted reason, never an exception', () => {
