@@ -6,30 +6,24 @@
  * One regular expression checks the whole text against the JSON grammar (irregexp runs it as
  * native code, far faster than a loop over characters in JavaScript), so the scan only answers
  * where JSON.parse would have given an object. What it does not take (a top-level value that is
- * not an object, containers nested more than two levels below the top, keys with escapes, any
- * grammar error) it declines, and the caller parses in full. Its answers are therefore those of
- * the full parse, or none.
+ * not an object, whitespace between tokens (JSON.stringify writes none), containers nested more
+ * than two levels below the top, keys with escapes, any grammar error) it declines, and the
+ * caller parses in full. Its answers are therefore those of the full parse, or none.
  */
 
-const WS = '[ \\t\\n\\r]*';
 /** Keys with escapes are declined: comparing them with a field name would need decoding them. */
 const KEY = '"[^"\\\\\\x00-\\x1f]*"';
 const STRING = '"[^"\\\\\\x00-\\x1f]*(?:\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\\\\x00-\\x1f]*)*"';
 const NUMBER = '-?(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
 const SCALAR = `(?:${STRING}|${NUMBER}|true|false|null)`;
-const members = (key: string, value: string): string => `(?:${key}${WS}:${WS}${value}${WS}(?:,${WS}${key}${WS}:${WS}${value}${WS})*)?`;
-const container = (value: string): string =>
-  `(?:\\{${WS}${members(STRING, value)}\\}|\\[${WS}(?:${value}${WS}(?:,${WS}${value}${WS})*)?\\])`;
+const members = (key: string, value: string): string => `(?:${key}:${value}(?:,${key}:${value})*)?`;
+const container = (value: string): string => `(?:\\{${members(STRING, value)}\\}|\\[(?:${value}(?:,${value})*)?\\])`;
 /** Objects and arrays down to two levels below the event (`info: {tags: [...]}`); deeper ones are parsed in full. */
 const NESTED = container(`(?:${SCALAR}|${container(SCALAR)})`);
-const EVENT_OBJECT = new RegExp(`^${WS}\\{${WS}${members(KEY, `(?:${SCALAR}|${NESTED})`)}\\}${WS}$`);
+const EVENT_OBJECT = new RegExp(`^\\{${members(KEY, `(?:${SCALAR}|${NESTED})`)}\\}$`);
 /** Skips a container inside an event that EVENT_OBJECT already vouched for. */
 const NESTED_AT = new RegExp(NESTED, 'y');
 
-const TAB = 9;
-const LF = 10;
-const CR = 13;
-const SPACE = 32;
 const QUOTE = 34;
 const COMMA = 44;
 const LEFT_BRACKET = 91;
@@ -70,11 +64,11 @@ export class TopLevelFields {
     const strings = this.strings;
     strings.reset(json);
     let unseen = this.names.length;
-    let i = skipWhitespace(json, skipWhitespace(json, 0) + 1);
+    let i = 1;
     while (json.charCodeAt(i) === QUOTE) {
       const keyEnd = strings.end(i);
       const slot = this.slotOf(json, i, keyEnd);
-      const start = skipWhitespace(json, skipWhitespace(json, keyEnd) + 1);
+      const start = keyEnd + 1;
       const c = json.charCodeAt(start);
       let end: number;
       let kind = JSON_TEXT;
@@ -96,9 +90,8 @@ export class TopLevelFields {
         this.found[slot + 2] = end;
         if (firstTime && --unseen === 0 && !this.anyNameAfter(end)) return true;
       }
-      i = skipWhitespace(json, end);
-      if (json.charCodeAt(i) !== COMMA) break;
-      i = skipWhitespace(json, i + 1);
+      if (json.charCodeAt(end) !== COMMA) break;
+      i = end + 1;
     }
     return true;
   }
@@ -173,19 +166,11 @@ class StringEnds {
   }
 }
 
-function skipWhitespace(s: string, i: number): number {
-  for (;;) {
-    const c = s.charCodeAt(i);
-    if (c !== SPACE && c !== LF && c !== CR && c !== TAB) return i;
-    i++;
-  }
-}
-
-/** Past a number or literal of a valid JSON text: it runs to a separator or whitespace. */
+/** Past a number or literal of a valid compact JSON text: it runs to a separator. */
 function scalarEnd(s: string, i: number): number {
   for (;;) {
     const c = s.charCodeAt(i);
-    if (c === COMMA || c === RIGHT_BRACE || c === RIGHT_BRACKET || c === SPACE || c === LF || c === CR || c === TAB || Number.isNaN(c)) return i;
+    if (c === COMMA || c === RIGHT_BRACE || c === RIGHT_BRACKET || Number.isNaN(c)) return i;
     i++;
   }
 }
