@@ -166,6 +166,22 @@ describe('syslog parsers (property-based)', () => {
     );
   });
 
+  it('find text that needs no JSON escapes as a check of every byte does', () => {
+    const byte = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0, 9, 10, 13, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xa2, 0xdc, 0xff), fc.integer({ min: 0, max: 255 }));
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 40 }), fc.nat(5), fc.nat(5), (bytes, before, after) => {
+        const buf = Buffer.from(bytes);
+        const start = Math.min(before, buf.length);
+        const end = Math.max(start, buf.length - after);
+        let trimmed = end;
+        while (trimmed > start && [10, 13, 0].includes(buf[trimmed - 1])) trimmed--;
+        const plain = buf.subarray(start, trimmed).every((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c);
+        expect(plainTextEnd(buf, start, end)).toBe(plain ? trimmed : -1);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('from the bytes of a frame, give the header and text JSON that the string path gives', () => {
     const trailer = fc.constantFrom('', '\n', '\r\n', '\0', '\r\0');
     // Texts after a header that was seen: any Unicode, invalid UTF-8 and raw control bytes.
