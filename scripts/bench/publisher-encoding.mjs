@@ -63,8 +63,12 @@ await pull.bind(endpoint);
 const push = new Push({ sendHighWaterMark: 64 });
 push.connect(endpoint);
 let bytesReceived = 0;
-void (async () => {
-  for await (const [msg] of pull) bytesReceived += msg.length;
+const pulling = (async () => {
+  try {
+    for await (const [msg] of pull) bytesReceived += msg.length;
+  } catch {
+    // The socket closed at the end of the run.
+  }
 })();
 
 // ~350 bytes an event: batches are cut by the byte limit before the event limit.
@@ -90,3 +94,4 @@ for (const [name, rs] of Object.entries(results)) {
 console.log(JSON.stringify({ bench: 'publisher-encoding', events: EVENTS, per_batch: perBatch, ...out }));
 push.close();
 pull.close();
+await pulling;
