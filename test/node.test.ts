@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readFileSync, symlinkSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Push } from 'zeromq';
+import { Dealer } from 'zeromq';
 import Redis from 'ioredis';
 import { TcpTarget, TestNode, until } from './helpers/cli.js';
 
@@ -198,12 +198,12 @@ describe('a node on the embedded store', () => {
   it('counts garbage sent to its socket and carries on', async () => {
     const t = await target();
     await addDrain('after-garbage', `tcp://127.0.0.1:${t.port}?filter=garbage.test`);
-    const push = new Push();
-    push.connect(`ipc://${join(node.runDir, 'publish.sock')}`);
-    await push.send(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x0a]));
-    await push.send('LY1\nthis is not an event\nbad..key {"text":"x"}\n');
-    await push.send(['two', 'frames']);
-    push.close();
+    const dealer = new Dealer();
+    dealer.connect(`ipc://${join(node.runDir, 'publish.sock')}`);
+    await dealer.send(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x0a]));
+    await dealer.send('LY1\nthis is not an event\nbad..key {"text":"x"}\n');
+    await dealer.send(['two', 'frames']);
+    dealer.close();
     await until(async () => (await node.status()).events.malformed.bad_batch >= 2, 'garbage counted');
     const { malformed } = (await node.status()).events;
     expect(malformed).toMatchObject({ bad_batch: 2, bad_key: 1, bad_event: 1 });

@@ -7,4 +7,5 @@ export * from './paths.js';
 export * from './node-id.js';
 export * from './publisher.js';
 export * from './subscriber.js';
+export * from './ingest.js';
 export * from './rate-limit.js';

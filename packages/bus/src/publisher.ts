@@ -1,7 +1,8 @@
-import { Push } from 'zeromq';
+import { randomBytes } from 'node:crypto';
+import { Dealer } from 'zeromq';
 import { keyProblem } from './keys.js';
 import { eventJson, textEventJson } from './event.js';
-import { encodeBatch, wireLine } from './wire.js';
+import { batchHeader, encodeBatch, endHeader, parseAck, wireLine } from './wire.js';
 import { corePaths } from './paths.js';
 import { defaultNodeId } from './node-id.js';
 import { humanTime, nowUnix } from './time.js';
@@ -18,47 +19,90 @@ export interface PublisherOptions {
   maxBatchBytes?: number;
 }
 
-export type PublisherDropReason = 'queue_full' | 'invalid_key' | 'invalid_event';
+/**
+ * Why the publisher dropped events: its queue was full (the core slow or absent), the key or the
+ * event was invalid, or close() gave up on events the core had not confirmed (the core absent,
+ * stuck or killed; some of those may have arrived without the core saying so).
+ */
+export type PublisherDropReason = 'queue_full' | 'invalid_key' | 'invalid_event' | 'unconfirmed';
 
 export interface PublisherStats {
   published: number;
+  /** Events the core confirmed it has. */
   sent: number;
+  /** Events held by the publisher and not yet confirmed (waiting, or sent and awaiting confirmation). */
   queued: number;
+  /** Of those, the events handed to ZeroMQ and awaiting the core's confirmation. */
+  inFlight: number;
   dropped: Record<PublisherDropReason, number>;
 }
 
+/** A batch from the moment it is cut until the core confirms it; sent again after a reconnect. */
+interface Batch {
+  seq: number;
+  count: number;
+  body: string;
+}
+
 const RETRY_MS = 50;
+/**
+ * Batches sent and not yet confirmed. Confirmations are the flow control: the core answers each
+ * batch as it takes it, so a window well above the core's receive queue (8) keeps it busy while
+ * bounding what a publisher holds for re-sending (at most ~3 MiB).
+ */
+const MAX_UNCONFIRMED_BATCHES = 32;
+/** Batches sent in a row without asking the core to confirm (a quarter of the window). */
+const CONFIRM_EVERY = 8;
 
 /**
  * Publishes events to the local core. Never blocks or throws into the caller: `publish`
  * only appends to a bounded in-memory queue; batches leave from the event loop. When the
  * core is slow or absent the queue fills and further events are dropped and counted; once
  * the core takes events again, a notice with the count goes out in the dropped events' key.
+ *
+ * Every batch stays with the publisher until the core confirms it (see wire.ts), and is sent
+ * again after a reconnect (a restarted core), so neither ZeroMQ's queues nor a core that dies
+ * loses events silently; close() disconnects only once the core confirmed everything, or counts
+ * what it could not confirm as `unconfirmed`.
  */
 export class Publisher {
   readonly nodeId: string;
-  private readonly socket: Push;
+  /** Names this publisher to the core, which tracks its sequence of events. */
+  readonly id = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
+  private readonly socket: Dealer;
   private readonly maxQueued: number;
   private readonly maxBatchEvents: number;
   private readonly maxBatchBytes: number;
-  /** Lines not yet handed to ZeroMQ; `held` is a batch ZeroMQ refused and that goes first. */
+  /** Lines not yet cut into a batch. */
   private lines: string[] = [];
   private linesBytes = 0;
-  private held: { frame: string; count: number } | null = null;
+  /** Batches cut and not yet confirmed, in sequence order; those from `sendFrom` on are not sent yet. */
+  private outbox: Batch[] = [];
+  private outboxEvents = 0;
+  /** Sequence number of the next batch to cut, and of the first event not yet handed to ZeroMQ. */
+  private nextSeq = 0;
+  private sendFrom = 0;
+  /** Set by a (re)connect: send every unconfirmed batch again, from the first. */
+  private rewind = false;
+  /** Batches sent since the last one that asked for a confirmation. */
+  private unasked = 0;
   private sending = false;
   private scheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
+  private readonly receiving: Promise<void>;
   private connectedPeers = 0;
   private drainWaiters: Array<() => void> = [];
   private connectWaiters: Array<() => void> = [];
+  private endWaiter: (() => void) | null = null;
   private gap: { count: number; since: number; key: string } | null = null;
   private readonly stats_: PublisherStats = {
     published: 0,
     sent: 0,
     queued: 0,
-    dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0 },
+    inFlight: 0,
+    dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, unconfirmed: 0 },
   };
 
   constructor(options: PublisherOptions) {
@@ -68,11 +112,15 @@ export class Publisher {
     // Kept below V8's large-object size (~128 KiB) so the core's decoded batch strings die young
     // (cheap scavenges) instead of piling up in the old generation between full GCs.
     this.maxBatchBytes = options.maxBatchBytes ?? 96 * 1024;
-    // sendTimeout 0 + immediate: ZeroMQ refuses at once instead of blocking or queueing
-    // for an absent core, so our own bounded queue is the only buffer and drops are ours to count.
-    this.socket = new Push({ sendTimeout: 0, immediate: true, sendHighWaterMark: 64, linger: 2000 });
+    // sendTimeout 0 + immediate: ZeroMQ refuses at once instead of blocking or queueing for an
+    // absent core, so our own bounded queue is the only buffer and drops are ours to count.
+    // linger 0: by the time we close, the core has confirmed everything (or we counted it).
+    this.socket = new Dealer({ sendTimeout: 0, immediate: true, sendHighWaterMark: 2 * MAX_UNCONFIRMED_BATCHES, linger: 0 });
     this.socket.events.on('connect', () => {
       this.connectedPeers++;
+      // A new connection is a new core, or the old one after a hiccup: what it did not confirm
+      // may be lost with the old connection, so all of it goes again (a core skips what it has).
+      this.rewind = true;
       for (const w of this.connectWaiters.splice(0)) w();
       this.kick();
     });
@@ -80,6 +128,7 @@ export class Publisher {
       this.connectedPeers = Math.max(0, this.connectedPeers - 1);
     });
     this.socket.connect(corePaths(options.runDir).publishEndpoint);
+    this.receiving = this.readConfirmations();
   }
 
   get connected(): boolean {
@@ -126,10 +175,12 @@ export class Publisher {
   }
 
   stats(): PublisherStats {
-    return { ...this.stats_, queued: this.queued, dropped: { ...this.stats_.dropped } };
+    let inFlight = 0;
+    for (const b of this.outbox) if (b.seq < this.sendFrom) inFlight += b.count;
+    return { ...this.stats_, queued: this.queued, inFlight, dropped: { ...this.stats_.dropped } };
   }
 
-  /** Resolves true when everything queued has been handed to ZeroMQ, false on timeout. */
+  /** Resolves true once the core has confirmed every event published so far, false on timeout. */
   flush(timeoutMs = 5000): Promise<boolean> {
     if (this.queued === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -145,22 +196,36 @@ export class Publisher {
     });
   }
 
-  /** Flushes (up to `timeoutMs`), then closes; ZeroMQ lingers to deliver what it holds. Safe to call twice. */
+  /**
+   * Waits (up to `timeoutMs`) until the core has confirmed everything, says goodbye so that
+   * nothing is in flight when the connection closes, then closes. What the core did not confirm
+   * by then is counted as dropped (`unconfirmed`). Safe to call twice; later calls await the first.
+   */
   close(timeoutMs = 5000): Promise<void> {
-    if (!this.closing) {
-      this.closing = (async () => {
-        await this.flush(timeoutMs);
-        this.closed = true;
-        if (this.retryTimer) clearTimeout(this.retryTimer);
-        while (this.sending) await new Promise((r) => setTimeout(r, 5));
-        this.socket.close();
-      })();
-    }
+    this.closing ??= (async () => {
+      const deadline = Date.now() + timeoutMs;
+      const flushed = await this.flush(timeoutMs);
+      this.closed = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      await this.idle();
+      if (flushed && this.nextSeq > 0) await this.sayGoodbye(deadline - Date.now());
+      const left = this.queued;
+      if (left > 0) {
+        this.stats_.dropped.unconfirmed += left;
+        this.lines = [];
+        this.linesBytes = 0;
+        this.outbox = [];
+        this.outboxEvents = 0;
+      }
+      this.socket.close();
+      await this.receiving;
+    })();
     return this.closing;
   }
 
   private get queued(): number {
-    return this.lines.length + (this.held ? this.held.count : 0);
+    return this.lines.length + this.outboxEvents;
   }
 
   private drop(reason: PublisherDropReason, key: string): false {
@@ -182,9 +247,17 @@ export class Publisher {
     });
   }
 
-  private nextBatch(): { frame: string; count: number } | null {
-    if (this.held) return this.held;
-    if (this.lines.length === 0) return null;
+  /** Resolves once no send is in progress (ZeroMQ takes one send at a time). */
+  private async idle(): Promise<void> {
+    while (this.sending) await new Promise((r) => setImmediate(r));
+  }
+
+  /** The next batch to hand to ZeroMQ: an unconfirmed one to send (again), or a new one cut from the queue. */
+  private nextBatch(): Batch | null {
+    if (this.sendFrom < this.nextSeq) {
+      for (const b of this.outbox) if (b.seq >= this.sendFrom) return b;
+    }
+    if (this.lines.length === 0 || this.outbox.length >= MAX_UNCONFIRMED_BATCHES) return null;
     if (this.gap) {
       const g = this.gap;
       this.gap = null;
@@ -202,11 +275,14 @@ export class Publisher {
         n++;
       }
     }
-    const batch = n === this.lines.length ? this.lines : this.lines.slice(0, n);
+    const lines = n === this.lines.length ? this.lines : this.lines.slice(0, n);
     this.lines = n === this.lines.length ? [] : this.lines.slice(n);
     this.linesBytes -= bytes;
-    this.held = { frame: encodeBatch(batch), count: n };
-    return this.held;
+    const batch: Batch = { seq: this.nextSeq, count: n, body: encodeBatch(lines) };
+    this.nextSeq += n;
+    this.outbox.push(batch);
+    this.outboxEvents += n;
+    return batch;
   }
 
   private async pump(): Promise<void> {
@@ -214,24 +290,82 @@ export class Publisher {
     this.sending = true;
     try {
       for (;;) {
+        if (this.rewind) {
+          this.rewind = false;
+          this.sendFrom = 0;
+        }
         const batch = this.nextBatch();
         if (!batch) break;
+        // Ask for a confirmation every few batches, and for the last one we have for now, so
+        // that flush() and close() hear about everything.
+        const confirm = ++this.unasked >= CONFIRM_EVERY || !this.moreToSend(batch);
         try {
-          await this.socket.send(batch.frame);
+          await this.socket.send([batchHeader(this.id, batch.seq, batch.count, confirm), batch.body]);
         } catch {
-          // EAGAIN: no core, or it is not keeping up. Keep the batch and try again shortly.
+          // EAGAIN: no core, or it is not keeping up. The batch stays first in line; try again shortly.
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
             this.kick();
           }, RETRY_MS);
           return;
         }
-        this.held = null;
-        this.stats_.sent += batch.count;
+        this.sendFrom = batch.seq + batch.count;
+        if (confirm) this.unasked = 0;
       }
-      for (const w of this.drainWaiters.splice(0)) w();
     } finally {
       this.sending = false;
+    }
+  }
+
+  /** Whether anything waits to be sent after `batch`. */
+  private moreToSend(batch: Batch): boolean {
+    return this.lines.length > 0 || this.outbox[this.outbox.length - 1] !== batch;
+  }
+
+  /** The core has events 0..next-1 of ours: those batches are done. */
+  private confirmed(next: number): void {
+    let done = 0;
+    while (this.outbox.length > 0 && this.outbox[0].seq + this.outbox[0].count <= next) {
+      done += this.outbox.shift()!.count;
+    }
+    if (done === 0) return;
+    this.outboxEvents -= done;
+    this.stats_.sent += done;
+    if (this.queued === 0) for (const w of this.drainWaiters.splice(0)) w();
+    this.kick();
+  }
+
+  private async readConfirmations(): Promise<void> {
+    try {
+      for await (const [frame] of this.socket) {
+        const ack = parseAck(frame);
+        if (ack?.kind === 'batch') this.confirmed(ack.next);
+        else if (ack?.kind === 'end') this.endWaiter?.();
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /**
+   * Tells the core we are done and waits for its answer: after it, nothing of ours is in flight,
+   * so closing the connection cannot lose anything (and the core forgets our sequence).
+   */
+  private async sayGoodbye(timeoutMs: number): Promise<void> {
+    if (timeoutMs <= 0 || !this.connected) return;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<void>((resolve) => {
+      this.endWaiter = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    try {
+      await this.socket.send(endHeader(this.id, this.nextSeq));
+      await answered;
+    } catch {
+      // No core to say goodbye to: everything was confirmed anyway.
+    } finally {
+      clearTimeout(timer);
+      this.endWaiter = null;
     }
   }
 }

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Pull, XPublisher } from 'zeromq';
-import { corePaths, decodeBatch, Publisher, Subscriber, WIRE_MAGIC } from '../src/index.js';
+import { Dealer, Router, XPublisher } from 'zeromq';
+import { BatchReceiver, batchHeader, corePaths, endHeader, encodeBatch, parseAck, Publisher, Subscriber, WIRE_MAGIC, wireLine } from '../src/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -16,27 +16,27 @@ function runDir(): string {
   return dir;
 }
 
-/** A stand-in for the core's receiving socket: a real ZeroMQ PULL socket. */
+/** The core's receiving end (BatchReceiver, real ZeroMQ sockets) without the rest of the core. */
 async function receiver(dir: string) {
-  const pull = new Pull();
-  await pull.bind(corePaths(dir).publishEndpoint);
-  cleanups.push(() => pull.close());
+  const rx = new BatchReceiver();
+  await rx.bind(corePaths(dir).publishEndpoint);
   const events: Array<{ key: string; text: string }> = [];
   let batches = 0;
-  void (async () => {
-    try {
-      for await (const [frame] of pull) {
-        batches++;
-        decodeBatch(frame, { event: (key, json) => events.push({ key, text: JSON.parse(json).text }), malformed: () => {} });
-      }
-    } catch {
-      // closed
-    }
-  })();
-  return { events, batches: () => batches };
+  const running = rx.run(
+    (key, json) => events.push({ key, text: JSON.parse(json).text }),
+    () => {
+      batches++;
+    },
+  );
+  const close = async (): Promise<void> => {
+    rx.close();
+    await running;
+  };
+  cleanups.push(close);
+  return { events, batches: () => batches, rx, close };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met in time');
@@ -45,17 +45,17 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('Publisher', () => {
-  it('delivers events in order, many per batch', async () => {
+  it('delivers events in order, many per batch, and counts them sent once the core confirms them', async () => {
     const dir = runDir();
     const rx = await receiver(dir);
     const pub = new Publisher({ runDir: dir, nodeId: 'n1' });
     cleanups.push(() => pub.close());
     expect(await pub.waitConnected(2000)).toBe(true);
     for (let i = 0; i < 5000; i++) pub.publish('systail.test', `line ${i}`);
-    await until(() => rx.events.length === 5000);
+    expect(await pub.flush()).toBe(true);
     expect(rx.events.map((e) => e.text)).toEqual(Array.from({ length: 5000 }, (_, i) => `line ${i}`));
     expect(rx.batches()).toBeLessThan(50);
-    expect(pub.stats()).toMatchObject({ published: 5000, sent: 5000, dropped: { queue_full: 0 } });
+    expect(pub.stats()).toMatchObject({ published: 5000, sent: 5000, queued: 0, dropped: { queue_full: 0, unconfirmed: 0 } });
   });
 
   it('never throws or blocks without a core: it counts drops and says so in-band once a core appears', async () => {
@@ -80,7 +80,36 @@ describe('Publisher', () => {
     expect(pub.publish('bad key', 'x')).toBe(false);
     expect(pub.publish('ok', { notext: 1 })).toBe(false);
     expect(pub.publish('ok', { text: 'fine' })).toBe(true);
-    expect(pub.stats().dropped).toEqual({ queue_full: 0, invalid_key: 1, invalid_event: 1 });
+    expect(pub.stats().dropped).toEqual({ queue_full: 0, invalid_key: 1, invalid_event: 1, unconfirmed: 0 });
+  });
+
+  it('close() without a core finishes and counts what it could not deliver', async () => {
+    const pub = new Publisher({ runDir: runDir(), nodeId: 'n1' });
+    for (let i = 0; i < 10; i++) pub.publish('app.x', `e${i}`);
+    await pub.close(200);
+    expect(pub.stats()).toMatchObject({ published: 10, sent: 0, queued: 0, dropped: { unconfirmed: 10 } });
+  });
+
+  it('sends what a dead core did not confirm again to the next one, which gets every event once', async () => {
+    const dir = runDir();
+    const endpoint = corePaths(dir).publishEndpoint;
+    // A core that takes batches and dies before it confirms them: a ROUTER that never answers.
+    const mute = new Router();
+    await mute.bind(endpoint);
+    const pub = new Publisher({ runDir: dir, nodeId: 'n1', maxBatchEvents: 100 });
+    cleanups.push(() => pub.close());
+    for (let i = 0; i < 3000; i++) pub.publish('app.x', `e${i}`);
+    const [, header] = await mute.receive();
+    expect(header.toString()).toMatch(/^LY2 B \S+ 0 100 [01]$/);
+    await mute.unbind(endpoint);
+    mute.close();
+    const rx = await receiver(dir);
+    expect(await pub.flush(10_000)).toBe(true);
+    expect(rx.events.map((e) => e.text)).toEqual(Array.from({ length: 3000 }, (_, i) => `e${i}`));
+    expect(pub.stats()).toMatchObject({ published: 3000, sent: 3000, queued: 0, dropped: { unconfirmed: 0 } });
+    await pub.close();
+    expect(rx.rx.publishers).toBe(0); // it said goodbye, so the receiver forgot it
+    expect(rx.rx.dropped).toEqual({ lost_in_transit: 0 });
   });
 
   it('close() is safe to call twice', async () => {
@@ -88,6 +117,46 @@ describe('Publisher', () => {
     await Promise.all([pub.close(10), pub.close(10)]);
     await pub.close(10);
     expect(pub.publish('a', 'after close')).toBe(false);
+  });
+});
+
+describe('BatchReceiver', () => {
+  const batch = (from: number, n: number): string =>
+    encodeBatch(Array.from({ length: n }, (_, i) => wireLine('app.x', JSON.stringify({ text: `e${from + i}` }))));
+
+  /** A receiver, and a bare DEALER speaking the wire protocol to it by hand. */
+  async function receiverAndDealer() {
+    const dir = runDir();
+    const rx = await receiver(dir);
+    const dealer = new Dealer();
+    cleanups.push(() => dealer.close());
+    dealer.connect(corePaths(dir).publishEndpoint);
+    return { rx, dealer };
+  }
+
+  it('skips a batch sent twice, counts events that never arrived as lost_in_transit, and confirms when asked', async () => {
+    const { rx, dealer } = await receiverAndDealer();
+    await dealer.send([batchHeader('p1', 0, 5, false), batch(0, 5)]);
+    await dealer.send([batchHeader('p1', 0, 5, false), batch(0, 5)]); // sent again after a reconnect
+    await dealer.send([batchHeader('p1', 8, 2, true), batch(8, 2)]); // 5..7 went missing
+    expect(parseAck((await dealer.receive())[0])).toEqual({ kind: 'batch', next: 10 });
+    await dealer.send(endHeader('p1', 12)); // and so did 10..11
+    expect(parseAck((await dealer.receive())[0])).toEqual({ kind: 'end', next: 12 });
+    expect(rx.events.map((e) => e.text)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e8', 'e9']);
+    expect(rx.rx.eventsIn).toBe(7);
+    expect(rx.rx.dropped).toEqual({ lost_in_transit: 5 });
+    expect(rx.rx.publishers).toBe(0);
+  });
+
+  it('takes a bare batch unconfirmed and counts a message it cannot read as a bad batch', async () => {
+    const { rx, dealer } = await receiverAndDealer();
+    await dealer.send(batch(0, 2));
+    await dealer.send(['LY2 B p1 0', batch(0, 2)]);
+    await dealer.send(['one', 'two', 'three']);
+    await dealer.send(batch(2, 1));
+    await until(() => rx.events.length === 3);
+    expect(rx.events.map((e) => e.text)).toEqual(['e0', 'e1', 'e2']);
+    expect(rx.rx.malformed).toEqual({ bad_batch: 2, bad_key: 0, bad_event: 0 });
   });
 });
 

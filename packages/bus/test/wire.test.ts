@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, encodeBatch, eventJson, humanTime, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
+import { ackFrame, batchHeader, decodeBatch, encodeBatch, endHeader, eventJson, humanTime, parseAck, parseIngestHeader, PublisherLedger, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
 
 function decode(frame: Buffer) {
   const events: Array<[string, string]> = [];
@@ -30,6 +30,33 @@ describe('wire format', () => {
     const { events, malformed } = decode(Buffer.from(mixed));
     expect(events).toEqual([['ok.key', '{"text":"y"}']]);
     expect(malformed).toEqual({ bad_key: 1, bad_event: 2 });
+  });
+});
+
+describe('sequenced delivery', () => {
+  it('reads back its headers and confirmations and nothing else', () => {
+    expect(parseIngestHeader(Buffer.from(batchHeader('1a-ff00', 4096, 17, true)))).toEqual({ kind: 'batch', publisher: '1a-ff00', seq: 4096, count: 17, confirm: true });
+    expect(parseIngestHeader(Buffer.from(batchHeader('p', 0, 1, false)))).toMatchObject({ confirm: false });
+    expect(parseIngestHeader(Buffer.from(endHeader('p', 12)))).toEqual({ kind: 'end', publisher: 'p', seq: 12 });
+    for (const bad of ['LY1\n', 'LY2 B p 1', 'LY2 B p -1 2 1', 'LY2 X p 1', 'LY2 E p', 'LY2 E p 1 2']) expect(parseIngestHeader(Buffer.from(bad))).toBeNull();
+    expect(parseAck(Buffer.from(ackFrame({ kind: 'batch', next: 7 })))).toEqual({ kind: 'batch', next: 7 });
+    expect(parseAck(Buffer.from(ackFrame({ kind: 'end', next: 0 })))).toEqual({ kind: 'end', next: 0 });
+    for (const bad of ['A', 'A x', 'Z 1', 'A -1']) expect(parseAck(Buffer.from(bad))).toBeNull();
+  });
+
+  it('the ledger skips what it has, counts what never came, and forgets the least recent publisher first', () => {
+    const ledger = new PublisherLedger(2);
+    expect(ledger.batch('a', 0, 10)).toEqual({ take: true, lost: 0, next: 10 });
+    expect(ledger.batch('a', 0, 10)).toEqual({ take: false, lost: 0, next: 10 });
+    expect(ledger.batch('a', 15, 5)).toEqual({ take: true, lost: 5, next: 20 });
+    // A publisher first heard of mid-stream (a restarted core) is taken as it comes.
+    expect(ledger.batch('b', 100, 1)).toEqual({ take: true, lost: 0, next: 101 });
+    expect(ledger.batch('a', 20, 1)).toEqual({ take: true, lost: 0, next: 21 });
+    ledger.batch('c', 0, 1); // over the bound: b, the least recent, is forgotten
+    expect(ledger.size).toBe(2);
+    expect(ledger.end('b', 101)).toEqual({ lost: 0, next: 101 });
+    expect(ledger.end('a', 23)).toEqual({ lost: 2, next: 23 });
+    expect(ledger.size).toBe(1);
   });
 });
 

@@ -1,5 +1,4 @@
-import { Pull } from 'zeromq';
-import { corePaths, decodeBatch, nowUnix, type BatchSink, type MalformedReason } from '@logyard/bus';
+import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { openStore, type DrainRecord, type Store } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -31,7 +30,8 @@ export class Core {
   private readonly paths;
   // A short receive queue bounds the core's memory (8 batches of about 100 KiB); while it is
   // full, publishers keep events in their own bounded queues and count what does not fit.
-  private readonly pull = new Pull({ receiveHighWaterMark: 8, linger: 0 });
+  // The receiver confirms each batch to its publisher and counts events lost on the way.
+  private readonly ingest = new BatchReceiver({ receiveHighWaterMark: 8 });
   private readonly fanout;
   private readonly drains: DrainSet;
   private readonly statusServer: StatusServer;
@@ -46,9 +46,7 @@ export class Core {
   private publishing = false;
   private publishAgain = false;
   private readonly started = nowUnix();
-  private eventsIn = 0;
   private unrouted = 0;
-  private readonly malformed: Record<MalformedReason, number> = { bad_batch: 0, bad_key: 0, bad_event: 0 };
   private receiving: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
   private pendingDefinitions: DrainDefinition[] | null = null;
@@ -94,7 +92,7 @@ export class Core {
     this.releaseLock = acquireLock(this.paths.lockFile);
     this.store = await openStore(config.store);
     try {
-      await this.pull.bind(this.paths.publishEndpoint);
+      await this.ingest.bind(this.paths.publishEndpoint);
       await this.fanout.bind();
     } catch (err) {
       throw new CoreError(`cannot bind the core's sockets in ${config.runDir}: ${(err as Error).message}`, { cause: err });
@@ -126,7 +124,7 @@ export class Core {
       pid: process.pid,
       started: this.started,
       store: this.store?.description ?? this.config.store,
-      events: { in: this.eventsIn, unrouted: this.unrouted, malformed: { ...this.malformed } },
+      events: { in: this.ingest.eventsIn, unrouted: this.unrouted, malformed: { ...this.ingest.malformed }, dropped: { ...this.ingest.dropped } },
       subscribers: { sent: this.fanout.sent, dropped: this.fanout.dropped },
       memory: memoryMb(),
       drains: this.drains.statuses().map((d) => (this.drains.isBuiltin(d.name) ? { ...d, builtin: true } : d)),
@@ -139,7 +137,7 @@ export class Core {
       if (this.statusTimer) clearInterval(this.statusTimer);
       await this.storeWatch?.close().catch(() => {});
       await this.formatsWatch?.close().catch(() => {});
-      this.pull.close();
+      this.ingest.close();
       this.fanout.close();
       await this.receiving;
       await this.applying;
@@ -154,29 +152,20 @@ export class Core {
   private async receive(): Promise<void> {
     const fanout = this.fanout;
     const drains = this.drains;
-    const sink: BatchSink = {
-      event: (key, json) => {
-        if (drains.route(key, json) === 0 && !fanout.active) this.unrouted++;
-        if (fanout.active) fanout.offer(key, json);
-      },
-      malformed: (reason, count) => {
-        this.malformed[reason] += count;
-      },
+    const onEvent = (key: string, json: string): void => {
+      if (drains.route(key, json) === 0 && !fanout.active) this.unrouted++;
+      if (fanout.active) fanout.offer(key, json);
+    };
+    // ZeroMQ hands over queued messages without returning to the event loop; yield after
+    // each batch so the drains' socket writes get their turn while publishers are busy.
+    const afterBatch = (): Promise<void> => {
+      fanout.endBatch();
+      return yieldToEventLoop();
     };
     try {
-      for await (const frames of this.pull) {
-        if (frames.length !== 1) {
-          this.malformed.bad_batch++;
-          continue;
-        }
-        this.eventsIn += decodeBatch(frames[0], sink);
-        fanout.endBatch();
-        // ZeroMQ hands over queued messages without returning to the event loop; yield after
-        // each batch so the drains' socket writes get their turn while publishers are busy.
-        await yieldToEventLoop();
-      }
+      await this.ingest.run(onEvent, afterBatch);
     } catch (err) {
-      if (!this.closing) this.log('ERROR', `core: receiving stopped: ${(err as Error).message}`);
+      if (!this.closing) this.log('ERROR', `core: ${(err as Error).message}`);
     }
   }
 

@@ -28,6 +28,16 @@ export async function createMetrics(read: () => CoreStatus): Promise<Registry> {
     },
   });
   new Counter({
+    name: 'logyard_events_dropped_total',
+    help: 'Events publishers sent that never reached the core, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(read().events.dropped)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
     name: 'logyard_drain_sent_total',
     help: 'Events a drain delivered to its target',
     labelNames: ['drain'],

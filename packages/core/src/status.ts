@@ -15,6 +15,8 @@ export interface CoreStatus {
     /** Events that matched no drain and no subscriber: not a drop, nobody asked for them. */
     unrouted: number;
     malformed: Record<string, number>;
+    /** Events that publishers sent and that never arrived, by reason (lost_in_transit). */
+    dropped: Record<string, number>;
   };
   subscribers: { sent: number; dropped: number };
   memory: { rss_mb: number; heap_used_mb: number; heap_total_mb: number; external_mb: number };
