@@ -7,7 +7,8 @@
 //   node scripts/stress-publisher.mjs [--publishers 200] [--parallel 4] [--burners 2] [--max-events 20000]
 //                                     [--long 2] [--long-events 300000] [--kill-core-after MS]
 //
-// Exit code 0 when every event sent reached the core, or was counted as lost; 1 otherwise.
+// Exit code 0 when every event sent reached the drain's target or was counted as lost (with
+// --kill-core-after: give or take what the killed core held in its drain's buffer); 1 otherwise.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,15 +86,20 @@ async function main() {
   const t0 = Date.now();
   let next = 0;
   let killer = null;
+  let lostWithCore = 0;
   if (Number(o['kill-core-after']) > 0) {
     killer = (async () => {
       await sleep(Number(o['kill-core-after']));
-      // What the core holds in its drain's buffer dies with it (not the bus's to save): noted.
+      // Stopped first, so that batches pile up unconfirmed in the sockets, then killed. What the
+      // core had taken and not yet written to its drain dies with it (a drain's buffer is memory,
+      // not the bus): that is the drain's buffer at the last status, give or take a receive queue.
       const before = await getStatus(runDir);
+      core.kill('SIGSTOP');
+      await sleep(500);
       core.kill('SIGKILL');
-      console.log(`killing the core: it had ${before.events.in} events in, ${before.drains[0]?.buffered} in its drain's buffer`);
       await new Promise((r) => core.on('exit', r));
-      console.log(`core killed at ${Date.now() - t0} ms; restarting`);
+      lostWithCore = before.drains[0]?.buffered ?? 0;
+      console.log(`core stopped and killed at ${Date.now() - t0} ms (its drain held ${lostWithCore} events); restarting`);
       core = await startCore(flags, runDir, 0);
     })();
   }
@@ -143,7 +149,8 @@ async function main() {
   }
   // Events the core counted as lost in transit are accounted for, though not per publisher.
   silent = Math.max(0, silent - lostInTransit);
-  const ok = silent === 0;
+  const ok = silent <= lostWithCore;
+  if (lostWithCore > 0) console.log(`${silent} events neither delivered nor counted, of which ~${lostWithCore} were in the killed core's drain buffer`);
   console.log(ok ? 'OK: no event lost silently' : `FAIL: ${silent} events sent and neither delivered nor counted`);
   console.log(JSON.stringify({ stress: 'publisher', publishers: results.length, sent, lost, lost_in_transit: lostInTransit, core_in: st.events.in, sink: sink.count, silent }));
   core.kill('SIGTERM');
