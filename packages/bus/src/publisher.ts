@@ -46,9 +46,9 @@ interface Batch {
 
 const RETRY_MS = 50;
 /**
- * Batches sent and not yet confirmed. Confirmations are the flow control: the core answers each
- * batch as it takes it, so a window well above the core's receive queue (8) keeps it busy while
- * bounding what a publisher holds for re-sending (at most ~3 MiB).
+ * Batches cut and not yet confirmed. Confirmations are the flow control: the core confirms as it
+ * takes batches, so a window well above its receive queue (8) keeps it busy while bounding what a
+ * publisher holds for sending again (at most ~3 MiB).
  */
 const MAX_UNCONFIRMED_BATCHES = 32;
 /** Batches sent in a row without asking the core to confirm (a quarter of the window). */
