@@ -166,6 +166,7 @@ describe('publisher to core delivery', () => {
       const status = await node.status();
       expect(status.events.in - inBefore).toBe(5);
       expect(status.events.dropped).toEqual({ lost_in_transit: 10 });
+      expect((await node.cli(['status'])).stdout).toMatch(/^events {4}\d+ in, .*, lost: 10 lost_in_transit$/m);
     } finally {
       dealer.close();
     }

@@ -20,11 +20,13 @@ export function registerStatusCommand(program: Command): void {
         return;
       }
       const malformed = Object.entries(s.events.malformed).filter(([, n]) => n > 0);
+      const lost = Object.entries(s.events.dropped ?? {}).filter(([, n]) => n > 0);
       const lines = [
         `core      running, node ${s.node_id}, pid ${s.pid}, version ${s.version}, up ${duration(Date.now() / 1000 - s.started)}`,
         `store     ${s.store}`,
         `events    ${s.events.in} in, ${s.events.unrouted} matched no drain` +
-          (malformed.length ? `, malformed: ${malformed.map(([r, n]) => `${n} ${r}`).join(', ')}` : ', none malformed'),
+          (malformed.length ? `, malformed: ${malformed.map(([r, n]) => `${n} ${r}`).join(', ')}` : ', none malformed') +
+          (lost.length ? `, lost: ${lost.map(([r, n]) => `${n} ${r}`).join(', ')}` : ''),
         `subscribers  ${s.subscribers.sent} sent, ${s.subscribers.dropped} dropped`,
         ...(clients.length
           ? clients.map((c) => `client    ${c.client}: ${c.running ? `running, pid ${c.pid}` : 'not running'}; ${counters(c)}`)
