@@ -95,6 +95,10 @@ export class TestNode {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.coreLog += c));
+    // A core that dies on its own is a bug worth its log in the test output.
+    child.once('exit', (code, signal) => {
+      if (this.core === child) process.stderr.write(`core of ${this.nodeId} exited unexpectedly (${signal ?? code}); its log:\n${this.coreLog}\n`);
+    });
     this.core = child;
     await until(async () => {
       if (child.exitCode !== null) throw new Error(`core exited with ${child.exitCode}: ${this.coreLog}`);
