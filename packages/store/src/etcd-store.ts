@@ -174,11 +174,18 @@ export class EtcdStore implements Store {
   private readonly temporaryDrains = new Set<TemporaryHandle>();
   private nodeLease: NodeLease | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * Each watch gets a client of its own: etcd3's watch manager, shared by the watchers of one
+   * client, throws (uncaught, ending the process) "Failed to find watcher for IWatchResponse" when
+   * one of two watchers is cancelled after a compaction while the other's responses arrive.
+   */
+  private readonly watchClients: Etcd3[] = [];
 
   private constructor(
     private readonly client: Etcd3,
     endpoint: EtcdEndpoint,
     options: EtcdStoreOptions,
+    private readonly newClient: () => Etcd3,
   ) {
     this.description = endpoint.description;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -189,8 +196,8 @@ export class EtcdStore implements Store {
   /** Opens a store on `etcd://` or `etcds://` URI; nothing is contacted until the first operation. */
   static async open(uri: string, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
     const endpoint = parseEtcdUri(uri);
-    const client = new Etcd3(await clientOptions(endpoint, options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-    return new EtcdStore(client, endpoint, options);
+    const settings = await clientOptions(endpoint, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    return new EtcdStore(new Etcd3(settings), endpoint, options, () => new Etcd3(settings));
   }
 
   async listDrains(): Promise<DrainRecord[]> {
@@ -363,6 +370,7 @@ export class EtcdStore implements Store {
       await this.nodeLease?.close(CLOSE_REVOKE_MS);
       await Promise.allSettled(this.inFlight);
       this.client.close();
+      for (const client of this.watchClients) client.close();
     })();
     return this.closing;
   }
@@ -376,8 +384,10 @@ export class EtcdStore implements Store {
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
     this.assertOpen();
+    const client = this.newClient();
+    this.watchClients.push(client);
     return this.watches.start(
-      new PrefixWatch(this.client, {
+      new PrefixWatch(client, {
         description: this.description,
         prefix,
         what,
