@@ -1,5 +1,5 @@
 import { PrefixIndex } from '@logyard/bus';
-import { Drain, resolveFormat, type DrainContext, type DrainStatus } from '@logyard/drains';
+import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus } from '@logyard/drains';
 
 export interface DrainDefinition {
   name: string;
@@ -103,12 +103,12 @@ export class DrainSet {
 
 
 /**
- * The part of the named formats a drain's output depends on: its format's template. A drain whose
- * URI could not be used (an unknown format among the possible reasons) depends on all of them, so
- * that adding the format it names brings it up.
+ * The part of the named formats a drain's output depends on: its format's template. A drain FATAL
+ * for an unknown format depends on all of them, so that adding the format it names brings it up;
+ * one FATAL for another reason on none.
  */
 function formatDependency(drain: Drain, formats: Record<string, string>): string {
   const format = drain.format;
-  if (format === undefined) return JSON.stringify(formats);
+  if (format === undefined) return drain.status().error?.includes(UNKNOWN_FORMAT) ? JSON.stringify(formats) : 'unusable URI';
   return JSON.stringify(resolveFormat(format, formats) ?? null);
 }

@@ -2,7 +2,7 @@ import { filterProblem } from '@logyard/bus';
 import { DrainUriError } from './errors.js';
 import { formatProblem } from './formats.js';
 import { isPositiveInteger, isPositiveRate, type ParamCheck } from './params.js';
-import { SCHEME_SYNTAX, TRANSPORTS, UNSUPPORTED_SCHEMES } from './schemes/index.js';
+import { SCHEME_SYNTAX, TRANSPORTS } from './schemes/index.js';
 
 /** A parsed, validated drain URI (SPEC section 4). */
 export interface DrainSpec {
@@ -98,7 +98,6 @@ export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
 
 function schemeSyntax(scheme: string): SchemeSyntax {
   if (Object.hasOwn(TRANSPORTS, scheme)) return SCHEME_SYNTAX[scheme];
-  if (UNSUPPORTED_SCHEMES.includes(scheme)) throw uriError(`scheme "${scheme}" is not supported yet`);
   throw uriError(`unknown scheme "${scheme}" (known: ${Object.keys(TRANSPORTS).join(', ')})`);
 }
 

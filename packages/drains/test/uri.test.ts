@@ -126,6 +126,7 @@ describe('parseDrainUri: invalid URIs name the culprit', () => {
     ['syslog+tls://h/x', 'drain URI: syslog+tls takes no path, got "/x"'],
     ['http://h?insecure=true', 'drain URI: unknown param "insecure"'],
     ['https://h/x?batch=0', 'drain URI: bad value for batch: "0"'],
+    ['https://h/x?batch=1001', 'drain URI: bad value for batch: "1001"'],
     ['https://h/a b', 'drain URI: bad path "/a b" (percent-encode spaces and other special characters)'],
     ['https://h/a%zz', 'drain URI: bad percent-encoding in "/a%zz"'],
     ['https://h/a#top', 'drain URI: bad path "/a#top" (percent-encode spaces and other special characters)'],

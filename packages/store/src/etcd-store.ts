@@ -179,7 +179,7 @@ export class EtcdStore implements Store {
    * client, throws (uncaught, ending the process) "Failed to find watcher for IWatchResponse" when
    * one of two watchers is cancelled after a compaction while the other's responses arrive.
    */
-  private readonly watchClients: Etcd3[] = [];
+  private readonly watchClients = new Set<Etcd3>();
 
   private constructor(
     private readonly client: Etcd3,
@@ -375,7 +375,7 @@ export class EtcdStore implements Store {
     return this.closing;
   }
 
-  private watchPrefix<T extends { name: string }>(
+  private async watchPrefix<T extends { name: string }>(
     prefix: string,
     what: string,
     decode: (kv: IKeyValue) => T | undefined,
@@ -385,20 +385,32 @@ export class EtcdStore implements Store {
   ): Promise<StoreWatch> {
     this.assertOpen();
     const client = this.newClient();
-    this.watchClients.push(client);
-    return this.watches.start(
-      new PrefixWatch(client, {
-        description: this.description,
-        prefix,
-        what,
-        decode,
-        list: () => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).exec()),
-        unavailable: (action, err) => this.failure(action, err),
-        onChange,
-        onError: onError ?? (() => undefined),
-        onRecovered: onRecovered ?? (() => undefined),
-      }),
-    );
+    this.watchClients.add(client);
+    const forget = (): void => {
+      this.watchClients.delete(client);
+      client.close();
+    };
+    const watcher = new PrefixWatch(client, {
+      description: this.description,
+      prefix,
+      what,
+      decode,
+      list: () => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).exec()),
+      unavailable: (action, err) => this.failure(action, err),
+      onChange,
+      onError: onError ?? (() => undefined),
+      onRecovered: onRecovered ?? (() => undefined),
+    });
+    const watch = await this.watches.start(watcher).catch((err: unknown) => {
+      forget();
+      throw err;
+    });
+    return {
+      close: async () => {
+        await watch.close();
+        forget();
+      },
+    };
   }
 
   private assertOpen(): void {

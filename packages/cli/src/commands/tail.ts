@@ -65,6 +65,9 @@ export function registerTailCommand(program: Command): void {
         throw err;
       }
       await tail.finished;
+      // A write to a stalled reader may still be pending in the threadpool after the flush
+      // window; it must not keep the process alive.
+      process.exit(0);
     });
 }
 

@@ -10,7 +10,9 @@ import { openTlsSocket, TLS_PARAMS, tlsOptions, tlsParamsProblem } from './tls.j
 
 export const DEFAULT_HTTP_BATCH = 500;
 
-const HTTP_PARAMS = { batch: isPositiveInteger };
+/** A drain hands a transport at most 1,000 events (and 96 KiB) per send; a larger `batch` could never be reached. */
+const MAX_HTTP_BATCH = 1_000;
+const HTTP_PARAMS = { batch: (value: string) => isPositiveInteger(value) && Number(value) <= MAX_HTTP_BATCH };
 export const HTTP_SYNTAX: SchemeSyntax = { target: 'network', defaultPort: 80, takesCredentials: true, takesPath: true, params: HTTP_PARAMS };
 export const HTTPS_SYNTAX: SchemeSyntax = {
   target: 'network',

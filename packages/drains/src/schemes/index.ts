@@ -34,6 +34,3 @@ export const SCHEME_SYNTAX: Record<string, SchemeSyntax> = {
   http: HTTP_SYNTAX,
   https: HTTPS_SYNTAX,
 };
-
-/** Schemes of SPEC section 4 without a transport yet: reported as such, not as unknown. */
-export const UNSUPPORTED_SCHEMES: readonly string[] = [];
