@@ -59,10 +59,15 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-/** An event line's unix_time; lines without one sort first, keeping their order. */
+/** An event line's (or a raw `KEY JSON` line's) top-level unix_time; lines without one sort first, keeping their order. */
 function unixTimeOf(line: string): number {
-  const at = line.indexOf('"unix_time":');
-  if (at < 0) return 0;
-  const time = parseFloat(line.slice(at + 12));
-  return Number.isFinite(time) ? time : 0;
+  const brace = line.indexOf('{');
+  if (brace < 0) return 0;
+  try {
+    // Parsed in full: a nested object of the event may have a unix_time of its own.
+    const time = (JSON.parse(line.slice(brace)) as { unix_time?: unknown }).unix_time;
+    return typeof time === 'number' && Number.isFinite(time) ? time : 0;
+  } catch {
+    return 0;
+  }
 }
