@@ -108,7 +108,7 @@ function compileTemplate(literals: string[], fields: FieldPath[]): Formatter {
   const slots = fields.map((path) => (path === null ? -1 : topNames.indexOf(path[0])));
   return (key, json) => {
     const scanned = usesEventFields && reader.scan(json);
-    const event = usesEventFields && !scanned ? parseEvent(json) : undefined;
+    const event = usesEventFields && !scanned ? parseEventObject(json) : undefined;
     let line = literals[0];
     for (let i = 0; i < fields.length; i++) {
       const path = fields[i];
@@ -122,8 +122,8 @@ function compileTemplate(literals: string[], fields: FieldPath[]): Formatter {
   };
 }
 
-/** The event as an object, or undefined when the JSON is broken or not an object: fields render empty. */
-function parseEvent(json: string): Record<string, unknown> | undefined {
+/** The event as an object, or undefined when the JSON is broken or not an object (its fields then render empty). */
+export function parseEventObject(json: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(json);
     return typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -26,6 +26,7 @@ import {
 import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
 import { OpenWatches } from './watches.js';
 import { formatsByName } from './formats.js';
+import { compare, parseJsonObject } from './json.js';
 
 export interface EtcdStoreOptions {
   /** TTL of the lease holding this node's entry and status. Default 10 s. */
@@ -684,21 +685,12 @@ function sortDrains(drains: DrainRecord[]): DrainRecord[] {
   return drains.sort((a, b) => compare(a.name, b.name));
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function parseJsonValue(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  const value = parseJsonValue(text);
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 function oneLine(text: string): string {

@@ -16,6 +16,7 @@ import {
 import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
 import { OpenWatches } from './watches.js';
 import { formatsByName } from './formats.js';
+import { compare, parseJsonObject } from './json.js';
 
 export interface FileStoreOptions {
   /** How long a temporary drain or a node entry outlives its last refresh. Default 10 000 ms. */
@@ -408,23 +409,8 @@ const formatPath = (name: string): string => join('formats', `${name}.json`);
 const nodePath = (nodeId: string): string => join('nodes', `${nodeId}.json`);
 const statusPath = (drain: string, nodeId: string): string => join('status', drain, `${nodeId}.json`);
 
-/** Plain code-unit order: the same on every machine, unlike localeCompare. */
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function parseJsonObject(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { NOTICE_KEY } from '@logyard/bus';
-import { compileFormat, type Formatter } from '@logyard/drains';
+import { compileFormat, parseEventObject, type Formatter } from '@logyard/drains';
 import { usageError } from '../errors.js';
 
 /** How `tail` and `recent` print an event. */
@@ -54,7 +54,7 @@ export function eventPrinter(options: PrintOptions): EventPrinter {
   if (!needsEvent) return render;
 
   return (key, json) => {
-    const event = parseObject(json);
+    const event = parseEventObject(json);
     if (options.nodeId !== undefined && event?.node_id !== options.nodeId) return null;
     const line = render(key, json);
     if (!options.color) return line;
@@ -85,13 +85,4 @@ function levelOf(event: Record<string, unknown> | undefined): 'ERROR' | 'WARN' |
   if (/\b(ERROR|FATAL|CRITICAL)\b/.test(text)) return 'ERROR';
   if (/\bWARN(ING)?\b/.test(text)) return 'WARN';
   return null;
-}
-
-function parseObject(json: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(json);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

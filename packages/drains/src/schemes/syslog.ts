@@ -1,4 +1,5 @@
 import { NOTICE_KEY } from '@logyard/bus';
+import { parseEventObject } from '../formats.js';
 import type { OutBatch, Transport, TransportFactory } from '../transport.js';
 import type { SchemeSyntax } from '../uri.js';
 import { connectTcp } from './tcp.js';
@@ -84,7 +85,7 @@ const WARNING = SEVERITIES.warning;
  *   UTF-8 without a BOM (which most receivers, Papertrail included, would show as garbage).
  */
 export function syslogMessage(key: string, json: string, line: string): string {
-  const event = parseObject(json);
+  const event = parseEventObject(json);
   const syslog = objectField(event, 'syslog');
   const facility = code(syslog?.facility, FACILITIES, 23) ?? USER;
   const severity = code(syslog?.severity, SEVERITIES, 7) ?? defaultSeverity(key, event);
@@ -140,15 +141,6 @@ function field(value: unknown, max: number): string {
   if (typeof value !== 'string' && typeof value !== 'number') return NILVALUE;
   const text = String(value).slice(0, max).replace(/[^\x21-\x7e]/g, '_');
   return text === '' ? NILVALUE : text;
-}
-
-function parseObject(json: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(json);
-    return isObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function objectField(event: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined {
