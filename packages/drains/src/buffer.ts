@@ -1,7 +1,9 @@
 import { nowUnix } from '@logyard/bus';
 
-/** Events dropped in a row because the buffer was full. */
+/** Events dropped for one reason, not yet told in-band. */
 export interface Gap {
+  /** The counter they are counted under (`buffer_full`, `core_stopped`, `uri_changed`, ...). */
+  reason: string;
   count: number;
   /** Unix time (seconds) of the first of those drops. */
   since: number;
@@ -10,8 +12,56 @@ export interface Gap {
 export interface EventBatch {
   keys: string[];
   jsons: string[];
-  /** Set when events were dropped before these: the drain announces it ahead of them. */
-  gap?: Gap;
+  /** Set when events were dropped before these: the drain announces them ahead of them. */
+  gaps?: Gap[];
+}
+
+/**
+ * What a drain holds when it stops: the events waiting, oldest first, and the drops it has
+ * counted but not told yet. Handed to the drain that replaces it, or counted as lost.
+ */
+export interface HeldEvents {
+  keys: string[];
+  jsons: string[];
+  gaps: Gap[];
+}
+
+/** Drops not told yet, by reason, in the order they began; merging keeps the earliest `since`. */
+export class UntoldGaps {
+  private readonly gaps = new Map<string, Gap>();
+
+  get size(): number {
+    return this.gaps.size;
+  }
+
+  add(gap: Gap): void {
+    const pending = this.gaps.get(gap.reason);
+    if (pending) {
+      pending.count += gap.count;
+      pending.since = Math.min(pending.since, gap.since);
+    } else {
+      this.gaps.set(gap.reason, { ...gap });
+    }
+  }
+
+  /** A drop happening now (the hot path of a full buffer: no allocation while a gap is open). */
+  addNow(reason: string, count: number): void {
+    const pending = this.gaps.get(reason);
+    if (pending) pending.count += count;
+    else this.gaps.set(reason, { reason, count, since: nowUnix() });
+  }
+
+  /** A copy of the gaps. */
+  list(): Gap[] {
+    return [...this.gaps.values()].map((g) => ({ ...g }));
+  }
+
+  /** The gaps, leaving none. */
+  takeAll(): Gap[] {
+    const gaps = [...this.gaps.values()];
+    this.gaps.clear();
+    return gaps;
+  }
 }
 
 /** Slots allocated up front; the ring grows to `capacity` only when that many events wait. */
@@ -20,7 +70,8 @@ const INITIAL_SLOTS = 1024;
 /**
  * A drain's bounded FIFO of (key, event JSON). When full, a push drops the oldest event and
  * records the gap. Storage is two parallel arrays used as a ring, so pushing allocates nothing
- * once the ring has grown.
+ * once the ring has grown. Drops for other reasons (recordGap) wait here too, so that the
+ * notice telling them travels with the next batch and goes back in front when a send fails.
  */
 export class EventBuffer {
   readonly capacity: number;
@@ -29,9 +80,9 @@ export class EventBuffer {
   /** Ring index of the oldest event. */
   private head = 0;
   private size = 0;
-  private gapCount = 0;
-  private gapSince = 0;
-  private droppedTotal = 0;
+  /** Drops not told yet, by reason, in the order they began. */
+  private readonly untold = new UntoldGaps();
+  private readonly droppedBy: Record<string, number> = {};
 
   constructor(capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`buffer capacity must be a positive integer, got ${capacity}`);
@@ -48,7 +99,17 @@ export class EventBuffer {
 
   /** Events dropped because the buffer was full, since it was created. */
   get dropped(): number {
-    return this.droppedTotal;
+    return this.droppedBy.buffer_full ?? 0;
+  }
+
+  /** Every drop counted here since the buffer was created, by reason. */
+  droppedByReason(): Record<string, number> {
+    return { ...this.droppedBy };
+  }
+
+  /** The drops counted and not told yet (a copy). */
+  untoldGaps(): Gap[] {
+    return this.untold.list();
   }
 
   push(key: string, json: string): void {
@@ -59,7 +120,7 @@ export class EventBuffer {
       this.keys[at] = key;
       this.jsons[at] = json;
       this.head = at + 1 === slots ? 0 : at + 1;
-      this.recordDrops(1);
+      this.countDrop('buffer_full', 1);
       return;
     }
     if (this.size === slots) this.grow(this.size + 1);
@@ -70,9 +131,15 @@ export class EventBuffer {
     this.size++;
   }
 
+  /** Counts a drop (under its reason) that the next batch taken announces. */
+  recordGap(gap: Gap): void {
+    this.droppedBy[gap.reason] = (this.droppedBy[gap.reason] ?? 0) + gap.count;
+    this.untold.add(gap);
+  }
+
   /**
    * Removes the oldest events: at most `maxEvents`, and no more than `maxBytes` of JSON
-   * (counted in UTF-16 units) unless a single event is larger. Carries the pending gap.
+   * (counted in UTF-16 units) unless a single event is larger. Carries the untold gaps.
    */
   take(maxEvents: number, maxBytes: number): EventBatch {
     const keys: string[] = [];
@@ -93,22 +160,25 @@ export class EventBuffer {
       this.size--;
     }
     const batch: EventBatch = { keys, jsons };
-    if (this.gapCount > 0) {
-      batch.gap = { count: this.gapCount, since: this.gapSince };
-      this.gapCount = 0;
-    }
+    if (this.untold.size > 0) batch.gaps = this.untold.takeAll();
     return batch;
   }
 
+  /** Empties the buffer: everything waiting and every untold gap, for the drain that comes next. */
+  takeAll(): HeldEvents {
+    const { keys, jsons, gaps } = this.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    return { keys, jsons, gaps: gaps ?? [] };
+  }
+
   /**
-   * Puts a batch that could not be sent back in front, with its gap. The batch's events are
+   * Puts a batch that could not be sent back in front, with its gaps. The batch's events are
    * the oldest, so those that no longer fit are dropped (and counted) first.
    */
   unshift(batch: EventBatch): void {
-    if (batch.gap) this.mergeGap(batch.gap.count, batch.gap.since);
+    for (const gap of batch.gaps ?? []) this.untold.add(gap);
     const returned = batch.keys.length;
     const fitting = Math.min(returned, this.capacity - this.size);
-    if (fitting < returned) this.recordDrops(returned - fitting);
+    if (fitting < returned) this.countDrop('buffer_full', returned - fitting);
     if (fitting === 0) return;
     if (this.size + fitting > this.keys.length) this.grow(this.size + fitting);
     const slots = this.keys.length;
@@ -120,14 +190,9 @@ export class EventBuffer {
     this.size += fitting;
   }
 
-  private recordDrops(count: number): void {
-    this.droppedTotal += count;
-    this.mergeGap(count, this.gapCount === 0 ? nowUnix() : this.gapSince);
-  }
-
-  private mergeGap(count: number, since: number): void {
-    this.gapSince = this.gapCount === 0 ? since : Math.min(this.gapSince, since);
-    this.gapCount += count;
+  private countDrop(reason: string, count: number): void {
+    this.droppedBy[reason] = (this.droppedBy[reason] ?? 0) + count;
+    this.untold.addNow(reason, count);
   }
 
   /** Re-lays the ring in order into at least `minSlots` slots (doubling, at most `capacity`). */

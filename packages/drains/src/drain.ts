@@ -1,7 +1,8 @@
-import { humanTime, NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
-import { EventBuffer, type EventBatch, type Gap } from './buffer.js';
+import { NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents } from './buffer.js';
 import { DrainConfigError, DrainRejectedError, DrainUriError } from './errors.js';
 import { compileFormat, type Formatter } from './formats.js';
+import { dropNoticeJson } from './notices.js';
 import { retryDelayMs } from './retry.js';
 import { TRANSPORTS } from './schemes/index.js';
 import type { OutBatch, Transport, TransportFactory } from './transport.js';
@@ -19,7 +20,10 @@ export interface DrainStatus {
   error?: string;
   /** Events delivered to the target (notices not counted). */
   sent: number;
-  /** Events dropped, per reason (`buffer_full`; `rate_limit` on drains with `rate`). */
+  /**
+   * Events dropped, per reason (`buffer_full`; `rate_limit` on drains with `rate`; `core_stopped`
+   * and `uri_changed` for events a previous run of the drain held).
+   */
   dropped: Record<string, number>;
   /** Events waiting in the buffer. */
   buffered: number;
@@ -96,6 +100,8 @@ export class Drain {
   private connectionError: Error | null = null;
   /** Resumes the loop while it waits for events. */
   private resumeIdle: (() => void) | null = null;
+  /** Drops handed to a drain whose URI is unusable (it has no buffer), by reason: passed on by release(). */
+  private readonly unsendable = new UntoldGaps();
   /** Ends a retry wait early (on close). */
   private cancelRetryWait: (() => void) | null = null;
   /** Tells the end of drops of keys that went quiet (rate limit); set while the drain has a limiter. */
@@ -158,7 +164,7 @@ export class Drain {
       uri: redactUri(this.uri),
       state: this.state,
       sent: this.sent,
-      dropped: { buffer_full: this.plan ? this.plan.buffer.dropped : 0 },
+      dropped: { buffer_full: 0, ...(this.plan ? this.plan.buffer.droppedByReason() : countsOf(this.unsendable)) },
       buffered: this.plan ? this.plan.buffer.length : 0,
       since: this.since,
     };
@@ -167,19 +173,52 @@ export class Drain {
     return status;
   }
 
-  /** Stops the drain: lets the send in flight finish (for a while), then closes the target. */
-  close(): Promise<void> {
-    this.closing ??= this.stop();
+  /**
+   * Stops the drain: lets the send in flight finish for `graceMs` (a second call waits for the
+   * first), then closes the target. What was not delivered stays held: see release().
+   */
+  close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    this.closing ??= this.stop(graceMs);
     return this.closing;
   }
 
-  private async stop(): Promise<void> {
+  /**
+   * Before start(): takes over what the previous run of this drain held (release()), or drops
+   * counted by the core while it was stopped. Its gaps are told first, then its events are sent
+   * before newer ones. A drain with an unusable URI cannot keep events: it counts them as
+   * `uri_changed` (it replaced one that could) and passes the count on to the drain after it.
+   */
+  adopt(held: HeldEvents): void {
+    const buffer = this.plan?.buffer;
+    if (!buffer) {
+      for (const gap of held.gaps) this.unsendable.add(gap);
+      if (held.keys.length > 0) this.unsendable.add({ reason: 'uri_changed', count: held.keys.length, since: nowUnix() });
+      return;
+    }
+    for (const gap of held.gaps) buffer.recordGap(gap);
+    for (let i = 0; i < held.keys.length; i++) buffer.push(held.keys[i], held.jsons[i]);
+    this.wakeIdleLoop();
+  }
+
+  /** After close(): empties the drain of what it holds, for the drain that replaces it. */
+  release(): HeldEvents {
+    if (this.plan) return this.plan.buffer.takeAll();
+    return { keys: [], jsons: [], gaps: this.unsendable.takeAll() };
+  }
+
+  /** What would be lost if the process ended now: the events waiting and the drops not told yet. */
+  held(): { events: number; untold: Gap[] } {
+    if (this.plan) return { events: this.plan.buffer.length, untold: this.plan.buffer.untoldGaps() };
+    return { events: 0, untold: this.unsendable.list() };
+  }
+
+  private async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.rateFlushTimer) clearInterval(this.rateFlushTimer);
     this.wakeIdleLoop();
     this.cancelRetryWait?.();
     if (this.loop) {
-      if (!(await settlesWithin(this.loop, CLOSE_GRACE_MS))) {
+      if (!(await settlesWithin(this.loop, graceMs))) {
         // A target that stopped reading would hold the send forever: cutting it fails the send.
         await this.transport?.close().catch(() => undefined);
         await this.loop;
@@ -260,30 +299,14 @@ export class Drain {
     const lines: string[] = [];
     let keys = batch.keys;
     let jsons = batch.jsons;
-    if (batch.gap) {
-      const notice = this.dropNoticeJson(batch.gap);
-      keys = [NOTICE_KEY, ...keys];
-      jsons = [notice, ...jsons];
-      lines.push(format(NOTICE_KEY, notice));
+    if (batch.gaps) {
+      const notices = batch.gaps.map((gap) => dropNoticeJson(this.name, this.ctx.nodeId, gap));
+      keys = [...notices.map(() => NOTICE_KEY), ...keys];
+      jsons = [...notices, ...jsons];
+      for (const notice of notices) lines.push(format(NOTICE_KEY, notice));
     }
     for (let i = 0; i < batch.keys.length; i++) lines.push(format(batch.keys[i], batch.jsons[i]));
     return { keys, lines, jsons };
-  }
-
-  /**
-   * The in-band drop notice of SPEC section 5. Besides `text`, it carries `name`, `type` and
-   * `desc` so that the built-in templates (systail, event) show it readably too.
-   */
-  private dropNoticeJson(gap: Gap): string {
-    const text = `logyard: dropped ${gap.count} events for drain ${this.name} since ${humanTime(gap.since)} (buffer full)`;
-    return noticeJson(text, this.ctx.nodeId, {
-      name: 'logyard',
-      type: 'notice',
-      desc: text,
-      drain: this.name,
-      reason: 'buffer_full',
-      dropped: gap.count,
-    });
   }
 
   /**
@@ -332,6 +355,12 @@ export class Drain {
       process.emitWarning(`drain ${this.name}: onStatus listener failed: ${messageOf(err)}`);
     }
   }
+}
+
+function countsOf(gaps: UntoldGaps): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const gap of gaps.list()) counts[gap.reason] = gap.count;
+  return counts;
 }
 
 function isFatal(err: unknown): boolean {

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './uri.js';
 export * from './formats.js';
 export * from './buffer.js';
+export * from './notices.js';
 export * from './retry.js';
 export type { OutBatch, Transport, TransportContext, TransportFactory } from './transport.js';
 export * from './schemes/index.js';

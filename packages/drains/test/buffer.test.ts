@@ -27,9 +27,9 @@ describe('EventBuffer', () => {
     expect(buffer.dropped).toBe(7);
     const batch = buffer.take(everything, everything);
     expect(batch.keys).toEqual(['k8', 'k9', 'k10', 'k11', 'k12']);
-    expect(batch.gap?.count).toBe(7);
-    expect(batch.gap?.since).toBeGreaterThanOrEqual(before);
-    expect(batch.gap?.since).toBeLessThanOrEqual(after);
+    expect(batch.gaps?.[0].count).toBe(7);
+    expect(batch.gaps?.[0].since).toBeGreaterThanOrEqual(before);
+    expect(batch.gaps?.[0].since).toBeLessThanOrEqual(after);
 
     fill(buffer, 13, 14);
     expect(buffer.take(everything, everything)).toEqual({ keys: ['k13', 'k14'], jsons: ['{"n":13}', '{"n":14}'] });
@@ -54,7 +54,7 @@ describe('EventBuffer', () => {
     expect(buffer.length).toBe(5);
     const again = buffer.take(everything, everything);
     expect(again.keys).toEqual(['k3', 'k4', 'k5', 'k6', 'k7']);
-    expect(again.gap?.count).toBe(2);
+    expect(again.gaps?.[0].count).toBe(2);
     expect(buffer.dropped).toBe(2);
   });
 
@@ -67,7 +67,7 @@ describe('EventBuffer', () => {
     expect(buffer.dropped).toBe(2);
     const again = buffer.take(everything, everything);
     expect(again.keys).toEqual(['k3', 'k4', 'k5', 'k6']);
-    expect(again.gap?.count).toBe(2);
+    expect(again.gaps?.[0].count).toBe(2);
   });
 
   it('keeps order across growth and wrap-around of a large ring', () => {
@@ -77,10 +77,33 @@ describe('EventBuffer', () => {
     fill(buffer, 3001, 7000); // 6000 offered to 5000 slots: the 1000 oldest go
     expect(buffer.length).toBe(5000);
     const batch = buffer.take(everything, everything);
-    expect(batch.gap?.count).toBe(1000);
+    expect(batch.gaps?.[0].count).toBe(1000);
     expect(batch.keys[0]).toBe('k2001');
     expect(batch.keys[4999]).toBe('k7000');
     expect(batch.keys.every((key, i) => key === `k${2001 + i}`)).toBe(true);
+  });
+
+  it('tells gaps of other reasons with the next batch, counted per reason, and puts them back on unshift', () => {
+    const buffer = new EventBuffer(3);
+    buffer.recordGap({ reason: 'core_stopped', count: 40, since: 100 });
+    buffer.recordGap({ reason: 'core_stopped', count: 2, since: 90 });
+    fill(buffer, 1, 4);
+    expect(buffer.droppedByReason()).toEqual({ core_stopped: 42, buffer_full: 1 });
+    const batch = buffer.take(everything, everything);
+    expect(batch.gaps?.map((g) => [g.reason, g.count])).toEqual([['core_stopped', 42], ['buffer_full', 1]]);
+    expect(batch.gaps?.[0].since).toBe(90);
+    buffer.unshift(batch); // a failed send: told again next time, not counted twice
+    expect(buffer.droppedByReason()).toEqual({ core_stopped: 42, buffer_full: 1 });
+    expect(buffer.untoldGaps().map((g) => g.count)).toEqual([42, 1]);
+  });
+
+  it('takeAll empties events and untold gaps, oldest first', () => {
+    const buffer = new EventBuffer(10);
+    fill(buffer, 1, 3);
+    buffer.recordGap({ reason: 'uri_changed', count: 5, since: 7 });
+    expect(buffer.takeAll()).toEqual({ keys: ['k1', 'k2', 'k3'], jsons: ['{"n":1}', '{"n":2}', '{"n":3}'], gaps: [{ reason: 'uri_changed', count: 5, since: 7 }] });
+    expect(buffer.length).toBe(0);
+    expect(buffer.takeAll()).toEqual({ keys: [], jsons: [], gaps: [] });
   });
 
   it('rejects a capacity that is not a positive integer', () => {

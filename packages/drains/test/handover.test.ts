@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeDrains, eventJson, listenForLines, makeDrain, unusedPort, waitFor, waitForState, type LineServer } from './helpers.js';
+
+const servers: LineServer[] = [];
+afterEach(async () => {
+  await closeDrains();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+describe('a drain handing what it holds to the next one (adopt/release)', () => {
+  it('passes the events a RETRYING drain held to its successor, which sends them first, in order', async () => {
+    const deadPort = await unusedPort();
+    const before = makeDrain('moved', `tcp://127.0.0.1:${deadPort}`);
+    before.start();
+    await waitForState(before, 'RETRYING');
+    for (let i = 0; i < 50; i++) before.push('systail.app', eventJson(`held ${i}`));
+    await before.close();
+    const held = before.release();
+    expect(held.keys).toHaveLength(50);
+    expect(before.release().keys).toHaveLength(0); // released once
+
+    const server = await listenForLines();
+    servers.push(server);
+    const after = makeDrain('moved', `tcp://127.0.0.1:${server.port}`);
+    after.adopt(held);
+    after.start();
+    after.push('systail.app', eventJson('new'));
+    await waitFor('51 lines', () => server.lines.length === 51, undefined, after);
+    expect(server.lines.map((line) => JSON.parse(line).text)).toEqual([...Array.from({ length: 50 }, (_, i) => `held ${i}`), 'new']);
+    expect(after.status()).toMatchObject({ sent: 51, dropped: { buffer_full: 0 } });
+  });
+
+  it('tells adopted gaps in-band before any event, and counts them under their reason', async () => {
+    const server = await listenForLines();
+    servers.push(server);
+    const drain = makeDrain('restarted', `tcp://127.0.0.1:${server.port}`);
+    drain.adopt({ keys: [], jsons: [], gaps: [{ reason: 'core_stopped', count: 28, since: 1_700_000_000 }] });
+    drain.start();
+    drain.push('systail.app', eventJson('after'));
+    await waitFor('2 lines', () => server.lines.length === 2, undefined, drain);
+    const notice = JSON.parse(server.lines[0]);
+    expect(notice.text).toMatch(/^logyard: dropped 28 events for drain restarted since 2023-11-1\dT.* \(core stopped\)$/);
+    expect(notice).toMatchObject({ reason: 'core_stopped', dropped: 28, drain: 'restarted' });
+    expect(JSON.parse(server.lines[1]).text).toBe('after');
+    expect(drain.status().dropped).toEqual({ buffer_full: 0, core_stopped: 28 });
+  });
+
+  it('a drain with an unusable URI counts adopted events as uri_changed and passes the count on', async () => {
+    const bad = makeDrain('broken', 'tcp://127.0.0.1:1?buffer=zero');
+    expect(bad.status().state).toBe('FATAL');
+    bad.adopt({ keys: ['a', 'b'], jsons: ['{}', '{}'], gaps: [{ reason: 'buffer_full', count: 3, since: 5 }] });
+    expect(bad.status().dropped).toEqual({ buffer_full: 3, uri_changed: 2 });
+    expect(bad.held()).toMatchObject({ events: 0, untold: [{ reason: 'buffer_full', count: 3 }, { reason: 'uri_changed', count: 2 }] });
+    await bad.close();
+    expect(bad.release().gaps.map((g) => [g.reason, g.count])).toEqual([['buffer_full', 3], ['uri_changed', 2]]);
+  });
+
+  it('close(graceMs) cuts a send stalled on a target that does not read, and the batch stays held', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const stalled = createServer((socket) => {
+      socket.pause(); // accepts and never reads
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const port = (stalled.address() as import('node:net').AddressInfo).port;
+    try {
+      const drain = makeDrain('stuck', `tcp://127.0.0.1:${port}`);
+      drain.start();
+      await waitForState(drain, 'RUNNING');
+      const big = 'x'.repeat(4000);
+      for (let i = 0; i < 5000; i++) drain.push('systail.app', eventJson(`${i} ${big}`));
+      await waitFor('the socket to fill', () => drain.status().sent > 0 && drain.status().buffered < 5000, undefined, drain);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const sentBefore = drain.status().sent;
+      await drain.close(200);
+      const held = drain.release();
+      expect(held.keys.length + drain.status().sent).toBe(5000);
+      expect(drain.status().sent).toBe(sentBefore);
+      expect(held.keys.length).toBeGreaterThan(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
+  });
+});
