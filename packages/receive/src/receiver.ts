@@ -5,7 +5,10 @@ import type { FrameProblem, FrameSink } from './framing.js';
 import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
-import { isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type SyslogMalformedReason } from './syslog.js';
+import { SyslogHeaderCache } from './header-cache.js';
+import { isSyslogProblem, parseSyslog, type SyslogMalformedReason } from './syslog.js';
+import { syslogFieldJson, syslogKey } from './syslog-event.js';
+import { plainTextEnd } from './text-bytes.js';
 
 export type ReceiveLogLevel = 'INFO' | 'WARN' | 'ERROR';
 
