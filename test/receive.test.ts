@@ -220,14 +220,16 @@ describe('logyard receive', () => {
     expect(text.stdout).toMatch(/^client {4}receive: running, pid \d+; .*"invalid_json":1/m);
   });
 
-  it('counts malformed syslog by reason and drops it', async () => {
+  it('counts malformed syslog by reason and drops it; a line without <PRI> is kept as user.notice', async () => {
     await sendTcp(ports['syslog tcp'], 'no priority here\n<999>Nov 20 10:00:00 host app: bad pri\n<13>1 2024-01-01T00:00:00Z host\n0 \n<13>Nov 20 10:00:00 host after-bad: fine\n');
     await until(() => ofKey('syslog.after-bad').length === 1, 'the good line after the bad ones');
+    expect(ofKey('syslog.unknown')).toMatchObject([{ text: 'no priority here', syslog: { facility: 'user', severity: 'notice' } }]);
     const stats = await until(async () => {
       const s = await clientStats();
       return s?.malformed?.bad_frame === 1 ? s : null;
     }, 'malformed syslog counted');
-    expect(stats.malformed).toMatchObject({ no_priority: 1, bad_priority: 1, bad_header: 1, bad_frame: 1 });
+    expect(stats.malformed).toMatchObject({ bad_priority: 1, bad_header: 1, bad_frame: 1 });
+    expect(stats.malformed.no_priority).toBeUndefined();
   });
 
   it('on SIGTERM exits 0 and removes its unix socket files', async () => {

@@ -2,7 +2,8 @@
  * Splits a byte stream into messages. Syslog over TCP and unix stream sockets comes in two
  * framings (RFC 6587): octet counting (`<length> <message>`) and non-transparent framing (one
  * message per line). Senders differ, and some switch, so the framing is detected per frame: a
- * frame that starts with digits and a space is octet-counted, anything else runs to the newline.
+ * frame that starts with digits and a space is octet-counted, anything else runs to the newline
+ * (or, for syslog, to a NUL).
  */
 
 /** Frames above this size are dropped (counted as `too_long`): no syslog sender writes them. */
@@ -19,7 +20,10 @@ export interface FrameSink {
 export interface FrameDecoderOptions {
   /** Accept `<length> <message>` frames (syslog); false for newline-delimited JSON. */
   octetCounting: boolean;
-  /** A NUL also ends a message: glibc's syslog() over a stream socket ends each one with NUL. */
+  /**
+   * A NUL also ends a message: glibc's syslog() over a unix stream socket and Python's
+   * SysLogHandler over TCP end each one with NUL and no newline.
+   */
   nulTerminates?: boolean;
   maxFrameBytes?: number;
 }
@@ -172,3 +176,25 @@ export class FrameDecoder {
 
 const WAIT = -1;
 const NOT_COUNTED = -2;
+
+/**
+ * Where the message in a datagram starts: after `<length> ` when the sender octet-counted it
+ * (util-linux `logger --udp --octet-count` does) and the length is that of what follows, up to
+ * trailing CR, LF and NUL; else 0 (a message that happens to start with digits stays whole).
+ */
+export function datagramMessageStart(buf: Buffer): number {
+  let i = 0;
+  let length = 0;
+  while (i < buf.length && i < MAX_LENGTH_DIGITS && buf[i] >= 48 && buf[i] <= 57) {
+    length = length * 10 + (buf[i] - 48);
+    i++;
+  }
+  if (i === 0 || buf[i] !== SPACE || length === 0) return 0;
+  const start = i + 1;
+  const end = start + length;
+  if (end > buf.length) return 0;
+  for (let j = end; j < buf.length; j++) {
+    if (buf[j] !== LF && buf[j] !== CR && buf[j] !== NUL) return 0;
+  }
+  return start;
+}

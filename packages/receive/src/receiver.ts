@@ -1,7 +1,7 @@
 import { jsonStringContent, Publisher, RateLimiter, rateLimitNoticeText, stampedMembersNow, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { NoListenersError } from './errors.js';
-import type { FrameProblem, FrameSink } from './framing.js';
+import { datagramMessageStart, type FrameProblem, type FrameSink } from './framing.js';
 import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
@@ -147,11 +147,13 @@ export class Receiver {
         ? { frame: (buf, start, end) => this.syslogBytes(buf, start, end, where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) }
         : { frame: (buf, start, end) => this.jsonLine(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) };
     return {
-      // One syslog message per datagram (RFC 5426); JSON senders may put one object per line.
+      // One syslog message per datagram (RFC 5426), octet-counted or not; JSON senders may put one object per line.
       datagram:
-        protocol === 'syslog' ? (buf) => this.syslogBytes(buf, 0, buf.length, where.uri) : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
+        protocol === 'syslog'
+          ? (buf) => this.syslogBytes(buf, datagramMessageStart(buf), buf.length, where.uri)
+          : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
       frames,
-      framing: { octetCounting: protocol === 'syslog', nulTerminates: protocol === 'syslog' && where.uri.startsWith('unix:') },
+      framing: { octetCounting: protocol === 'syslog', nulTerminates: protocol === 'syslog' },
       ready: () => this.publisher.stats().queued < HIGH_WATER,
       whenReady: (resume) => this.whenReady(resume),
       warn: (message) => this.log('WARN', message),

@@ -19,8 +19,6 @@ const TAG_RE = /^([^\s[\]]+?)(?:\[([^\]\s]*)\])?:$|^([^\s[\]:]+)\[([^\]\s]*)\]$/
 
 export function parse3164(line: string, start: number, end: number, facility: number, severity: number): SyslogMessage {
   let i = start;
-  // Go's DefaultFormatter writes "<30> 2024-..." with a space after PRI.
-  if (line.charCodeAt(i) === SP) i++;
   let timestamp: string | null = null;
   const head = line.slice(i, Math.min(end, i + 40));
   const t = BSD_TIME_RE.exec(head) ?? ISO_TIME_RE.exec(head);

@@ -25,7 +25,6 @@ export interface SyslogMessage {
 }
 
 export type SyslogMalformedReason =
-  | 'no_priority'
   | 'bad_priority'
   | 'bad_header'
   | 'bad_structured_data';
@@ -45,22 +44,30 @@ const LT = 60; // <
 const GT = 62; // >
 const ZERO = 48;
 const NINE = 57;
+const SP = 32;
 const MAX_PRI = 191; // facility 23, severity 7
 
-/** Parses one syslog message (one frame, without framing). */
+/** rsyslog's DEFUPRI: what a message without `<PRI>` gets (`user.notice`). */
+const DEFAULT_FACILITY = 1;
+const DEFAULT_SEVERITY = 5;
+
+/**
+ * Parses one syslog message (one frame, without framing). A message that does not start with a
+ * PRI (`<` digits `>`) is kept, as rsyslog keeps it: `user.notice`, the rest read as RFC 3164
+ * content. Such are the continuation lines of a multi-line message sent with newline framing.
+ */
 export function parseSyslog(line: string): SyslogParseResult {
   const end = trimmedEnd(line);
-  if (line.charCodeAt(0) !== LT) return { malformed: 'no_priority', detail: 'does not start with <PRI>' };
+  if (line.charCodeAt(0) !== LT) return parse3164(line, 0, end, DEFAULT_FACILITY, DEFAULT_SEVERITY);
   let pri = 0;
   let i = 1;
-  while (i < end && i <= 4) {
-    const c = line.charCodeAt(i);
-    if (c < ZERO || c > NINE) break;
-    pri = pri * 10 + (c - ZERO);
+  while (i < end && isDigit(line.charCodeAt(i))) {
+    pri = pri * 10 + (line.charCodeAt(i) - ZERO);
     i++;
   }
-  if (i === 1 || i > 4 || line.charCodeAt(i) !== GT) return { malformed: 'bad_priority', detail: 'PRI is not <0> to <191>' };
-  if (pri > MAX_PRI) return { malformed: 'bad_priority', detail: `PRI ${pri} is above 191` };
+  if (i === 1 || line.charCodeAt(i) !== GT) return parse3164(line, 0, end, DEFAULT_FACILITY, DEFAULT_SEVERITY);
+  // A PRI, but not one of a facility and severity: a broken sender, not text.
+  if (i > 4 || pri > MAX_PRI) return { malformed: 'bad_priority', detail: `PRI <${line.slice(1, Math.min(i, 12))}${i > 12 ? '...' : ''}> is not <0> to <191>` };
   i++;
   const facility = pri >> 3;
   const severity = pri & 7;
@@ -69,8 +76,10 @@ export function parseSyslog(line: string): SyslogParseResult {
   if (c0 > ZERO && c0 <= NINE) {
     let j = i + 1;
     while (j < i + 3 && isDigit(line.charCodeAt(j))) j++;
-    if (line.charCodeAt(j) === 32) return parse5424(line, j + 1, end, facility, severity);
+    if (line.charCodeAt(j) === SP) return parse5424(line, j + 1, end, facility, severity);
   }
+  // Go's DefaultFormatter writes "<30> 2024-..." with a space after PRI.
+  if (c0 === SP) i++;
   return parse3164(line, i, end, facility, severity);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, type FrameProblem } from '../src/index.js';
+import { datagramMessageStart, FrameDecoder, type FrameProblem } from '../src/index.js';
 
 function decode(chunks: Array<string | Buffer>, options: { octetCounting?: boolean; nulTerminates?: boolean; maxFrameBytes?: number } = {}): { frames: string[]; problems: FrameProblem[] } {
   const frames: string[] = [];
@@ -46,11 +46,33 @@ describe('FrameDecoder', () => {
     expect(decode(['10 <1>a'])).toEqual({ frames: [], problems: ['truncated_frame'] });
   });
 
-  it("ends messages at NUL for glibc's stream syslog(), when asked", () => {
+  it("ends messages at NUL for glibc's stream syslog() and Python's SysLogHandler, when asked", () => {
     expect(decode(['<1>a\0<2>b\0\n<3>c\n'], { nulTerminates: true }).frames).toEqual(['<1>a', '<2>b', '<3>c']);
+    // Each message is handed over when its NUL arrives, not when the connection closes.
+    const frames: string[] = [];
+    const d = new FrameDecoder({ frame: (buf, start, end) => frames.push(buf.toString('utf8', start, end)), problem: () => {} }, { octetCounting: true, nulTerminates: true });
+    d.push(Buffer.from('<12>hello\0<12>sec'));
+    expect(frames).toEqual(['<12>hello']);
+    d.push(Buffer.from('ond\0'));
+    expect(frames).toEqual(['<12>hello', '<12>second']);
+    // A NUL inside an octet-counted frame is the message's.
+    expect(decode(['6 <1>a\0b\0'], { nulTerminates: true }).frames).toEqual(['<1>a\0b']);
   });
 
   it('is newline-only for JSON', () => {
     expect(decode(['5 {"a"\n{"b":1}\n'], { octetCounting: false }).frames).toEqual(['5 {"a"', '{"b":1}']);
+  });
+});
+
+describe('datagramMessageStart', () => {
+  it("skips the octet count that logger --udp --octet-count puts in the datagram", () => {
+    const m = '<13>1 2026-11-30T02:15:48.983099+00:00 vm tg - - [timeQuality tzKnown="1" isSynced="0"] x\ny';
+    const wire = Buffer.from(`${Buffer.byteLength(m)} ${m}`);
+    expect(wire.toString('utf8', datagramMessageStart(wire))).toBe(m);
+    expect(datagramMessageStart(Buffer.from('3 <1>\n'))).toBe(2);
+  });
+
+  it('leaves a message that only starts with digits whole', () => {
+    for (const s of ['<13>x', '12 apples', '3 <1>x', '4 <1>', '0 ', '1234567890 x', '']) expect(datagramMessageStart(Buffer.from(s))).toBe(0);
   });
 });

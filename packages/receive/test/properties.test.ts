@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { keyProblem } from '@logyard/bus';
-import { FrameDecoder, isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
+import { datagramMessageStart, FrameDecoder, isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
 
-const REASONS = ['no_priority', 'bad_priority', 'bad_header', 'bad_structured_data'];
+const REASONS = ['bad_priority', 'bad_header', 'bad_structured_data'];
 const FRAME_PROBLEMS: FrameProblem[] = ['too_long', 'bad_frame', 'truncated_frame'];
 
 /** What the receiver does with a parse result must work: a counted reason, or a key and a JSON field. */
@@ -80,9 +80,10 @@ const bsdTime = fc
 const hostName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9.-]{0,30}$/);
 const tagName = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_./-]{0,30}$/);
 
+/** RFC 3164 lines, some without PRI (then user.notice, as rsyslog reads them). */
 const rfc3164 = fc
   .record({
-    pri: fc.integer({ min: 0, max: 191 }),
+    pri: fc.option(fc.integer({ min: 0, max: 191 }), { nil: null, freq: 4 }),
     timestamp: bsdTime,
     hostname: fc.option(hostName, { nil: null }),
     appname: tagName,
@@ -90,10 +91,10 @@ const rfc3164 = fc
     text: messageText,
   })
   .map((g) => ({
-    line: `<${g.pri}>${g.timestamp} ${g.hostname === null ? '' : g.hostname + ' '}${g.appname}${g.procid === null ? '' : `[${g.procid}]`}: ${g.text}`,
+    line: `${g.pri === null ? '' : `<${g.pri}>`}${g.timestamp} ${g.hostname === null ? '' : g.hostname + ' '}${g.appname}${g.procid === null ? '' : `[${g.procid}]`}: ${g.text}`,
     expected: {
-      facility: g.pri >> 3,
-      severity: g.pri & 7,
+      facility: g.pri === null ? 1 : g.pri >> 3,
+      severity: g.pri === null ? 5 : g.pri & 7,
       timestamp: g.timestamp,
       hostname: g.hostname,
       appname: g.appname,
@@ -223,6 +224,20 @@ describe('syslog parsers (property-based)', () => {
     expect(hits).toBeGreaterThan(1000);
   });
 
+  it('keep every line without <PRI> as user.notice, its text the end of the line', () => {
+    const noPri = fc.string({ unit: 'binary', maxLength: 120 }).filter((l) => !/^<\d+>/.test(l));
+    fc.assert(
+      fc.property(noPri, (line) => {
+        const m = parseSyslog(line);
+        if (isSyslogProblem(m)) throw new Error(`refused ${JSON.stringify(line)}: ${m.detail}`);
+        expect([m.facility, m.severity]).toEqual([1, 5]);
+        expect(line.replace(/[\r\n\0]+$/, '').endsWith(m.text)).toBe(true);
+        checkOutcome(m);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('turn random input into an event or a counted reason, never an exception', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => checkOutcome(parseSyslog(s))), { numRuns: 2000 });
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => checkOutcome(parseSyslog('<13>' + s))), { numRuns: 1000 });
@@ -230,7 +245,7 @@ describe('syslog parsers (property-based)', () => {
   });
 });
 
-function decodeAll(chunks: Buffer[], maxFrameBytes?: number): { frames: Buffer[]; problems: FrameProblem[] } {
+function decodeAll(chunks: Buffer[], maxFrameBytes?: number, nulTerminates = false): { frames: Buffer[]; problems: FrameProblem[] } {
   const frames: Buffer[] = [];
   const problems: FrameProblem[] = [];
   const d = new FrameDecoder(
@@ -241,7 +256,7 @@ function decodeAll(chunks: Buffer[], maxFrameBytes?: number): { frames: Buffer[]
       },
       problem: (r) => problems.push(r),
     },
-    { octetCounting: true, ...(maxFrameBytes ? { maxFrameBytes } : {}) },
+    { octetCounting: true, nulTerminates, ...(maxFrameBytes ? { maxFrameBytes } : {}) },
   );
   for (const c of chunks) d.push(c);
   d.end();
@@ -264,17 +279,34 @@ function cut(buf: Buffer, points: number[]): Buffer[] {
 describe('the framing decoder (property-based)', () => {
   it('gives back every message, whatever the framing of each and wherever the stream is cut', () => {
     const message = fc.tuple(fc.integer({ min: 0, max: 191 }), fc.string({ unit: 'grapheme', maxLength: 60 })).map(([pri, t]) => `<${pri}>${t}`);
+    const framing = fc.constantFrom('counted', 'newline', 'nul');
     fc.assert(
-      fc.property(fc.array(fc.tuple(message, fc.boolean()), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), (msgs, points) => {
-        // A line cannot hold its own newline (or end in CR): those go octet-counted.
+      fc.property(fc.array(fc.tuple(message, framing), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), (msgs, points, nulTerminates) => {
+        // A line cannot hold its own end (newline, a NUL where NUL ends messages, a CR last): those go octet-counted.
+        const ends = nulTerminates ? /[\n\r\0]/ : /[\n\r]/;
         const wire = msgs
-          .map(([m, counted]) => (counted || /[\n\r]/.test(m) ? `${Buffer.byteLength(m)} ${m}` : `${m}\n`))
+          .map(([m, how]) => (how === 'counted' || ends.test(m) || (how === 'nul' && !nulTerminates) ? `${Buffer.byteLength(m)} ${m}` : how === 'nul' ? `${m}\0` : `${m}\n`))
           .join('');
-        const { frames, problems } = decodeAll(cut(Buffer.from(wire), points));
+        const { frames, problems } = decodeAll(cut(Buffer.from(wire), points), undefined, nulTerminates);
         expect(problems).toEqual([]);
         expect(frames.map((f) => f.toString())).toEqual(msgs.map(([m]) => m));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('finds the message of an octet-counted datagram, and leaves any other datagram whole', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.constantFrom('', '\n', '\0', '\r\n'), (bytes, trailer) => {
+        const message = Buffer.from(bytes);
+        const counted = Buffer.concat([Buffer.from(`${message.length} `), message, Buffer.from(trailer)]);
+        expect(datagramMessageStart(counted)).toBe(message.length === 0 ? 0 : counted.length - message.length - trailer.length);
+        if (message[0] === 60 /* < */) expect(datagramMessageStart(message)).toBe(0);
+        // A start is always inside the datagram and after a count that fits it.
+        const start = datagramMessageStart(message);
+        expect(start === 0 || Number(message.toString('latin1', 0, start - 1)) <= message.length - start).toBe(true);
+      }),
+      { numRuns: 2000 },
     );
   });
 

@@ -75,13 +75,31 @@ describe('RFC 5424', () => {
 });
 
 describe('priority', () => {
-  it('refuses a missing or impossible PRI', () => {
-    expect(parseSyslog('hello')).toMatchObject({ malformed: 'no_priority' });
-    expect(parseSyslog('')).toMatchObject({ malformed: 'no_priority' });
-    expect(parseSyslog('<192>x')).toMatchObject({ malformed: 'bad_priority' });
+  it('refuses a PRI that is no facility and severity', () => {
+    expect(parseSyslog('<192>x')).toMatchObject({ malformed: 'bad_priority', detail: 'PRI <192> is not <0> to <191>' });
     expect(parseSyslog('<1234>x')).toMatchObject({ malformed: 'bad_priority' });
-    expect(parseSyslog('<>x')).toMatchObject({ malformed: 'bad_priority' });
-    expect(parseSyslog('<13x')).toMatchObject({ malformed: 'bad_priority' });
+    expect(parseSyslog('<0013>x')).toMatchObject({ malformed: 'bad_priority' });
+  });
+
+  it("keeps a line without <PRI> as user.notice, as rsyslog does (the continuation of logger --tcp's multi-line message)", () => {
+    const user = { facility: 1, severity: 5, timestamp: null, hostname: null, appname: null, procid: null, msgid: null, structuredData: null };
+    expect(parsed('b')).toEqual({ ...user, text: 'b' });
+    expect(parsed('hello world\n')).toEqual({ ...user, text: 'hello world' });
+    expect(parsed('')).toEqual({ ...user, text: '' });
+    // Leading spaces are the text's (a stack trace's indentation), not a separator after a PRI.
+    expect(parsed('    at Object.<anonymous> (/app/x.js:1:1)')).toEqual({ ...user, text: '    at Object.<anonymous> (/app/x.js:1:1)' });
+    // What only looks like a PRI is text too.
+    expect(parsed('<>x')).toEqual({ ...user, text: '<>x' });
+    expect(parsed('<13x')).toEqual({ ...user, text: '<13x' });
+    expect(parsed('<div class="a">')).toEqual({ ...user, text: '<div class="a">' });
+    // A 5424-looking rest is not read as RFC 5424: a continuation line must never be refused.
+    expect(parsed('1 2 3')).toEqual({ ...user, text: '1 2 3' });
+  });
+
+  it('reads the RFC 3164 header of a line without <PRI>', () => {
+    expect(parsed('Nov 30 02:15:48 vm tg[12]: a')).toEqual({
+      facility: 1, severity: 5, timestamp: 'Nov 30 02:15:48', hostname: 'vm', appname: 'tg', procid: '12', msgid: null, structuredData: null, text: 'a',
+    });
   });
 });
 
