@@ -9,6 +9,10 @@ command -v redis-server >/dev/null 2>&1 || need_packages+=(redis-server)
 # etcd for the cluster store (the tests and scripts/cluster.sh start their own on free ports).
 command -v etcd >/dev/null 2>&1 || need_packages+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_packages+=(etcd-client)
+# Real syslog senders for the receive tests: util-linux logger, Python's SysLogHandler, rsyslog.
+command -v logger >/dev/null 2>&1 || need_packages+=(bsdutils)
+command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
+{ [ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null 2>&1; } || need_packages+=(rsyslog)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "setup: installing ${need_packages[*]} from Debian's packages" >&2
