@@ -1,6 +1,6 @@
 import { NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents } from './buffer.js';
-import { DrainConfigError, DrainRejectedError, DrainUriError } from './errors.js';
+import { DrainConfigError, DrainRejectedError, DrainUriError, PartialSendError } from './errors.js';
 import { compileFormat, type Formatter } from './formats.js';
 import { dropNoticeJson } from './notices.js';
 import { retryDelayMs } from './retry.js';
@@ -285,8 +285,11 @@ export class Drain {
       try {
         await transport.send(this.formatBatch(plan.format, batch));
       } catch (err) {
-        // Back in front, so nothing that was waiting is lost by a failed send.
-        buffer.unshift(batch);
+        const { delivered, rest } = splitAfterPartialSend(batch, err);
+        this.sent += countEvents(delivered);
+        if (delivered.length > 0) sentAny = true;
+        // Back in front, so nothing that was waiting is lost (or repeated) by a failed send.
+        buffer.unshift(rest);
         return { error: toError(err), sentAny };
       }
       this.sent += countEvents(batch.keys);
@@ -365,6 +368,19 @@ function countsOf(gaps: UntoldGaps): Record<string, number> {
 
 function isFatal(err: unknown): boolean {
   return err instanceof DrainUriError || err instanceof DrainConfigError || err instanceof DrainRejectedError;
+}
+
+/**
+ * The keys of the events a failed send still delivered (PartialSendError: the first lines of
+ * the batch, its drop notices first) and the batch of those left to send.
+ */
+function splitAfterPartialSend(batch: EventBatch, err: unknown): { delivered: string[]; rest: EventBatch } {
+  const lines = err instanceof PartialSendError ? err.deliveredLines : 0;
+  const notices = batch.gaps?.length ?? 0;
+  if (lines === 0) return { delivered: [], rest: batch };
+  if (lines < notices) return { delivered: [], rest: { ...batch, gaps: batch.gaps?.slice(lines) } };
+  const events = lines - notices;
+  return { delivered: batch.keys.slice(0, events), rest: { keys: batch.keys.slice(events), jsons: batch.jsons.slice(events) } };
 }
 
 /** `sent` counts events, not notices: the rate-limit notices travel in the buffer among them. */

@@ -30,3 +30,29 @@ export class DrainRejectedError extends DrainError {
     super(message, options);
   }
 }
+
+/** A file drain's file could not be opened safely; the message names the real path. */
+export class FileOpenError extends DrainError {
+  constructor(
+    message: string,
+    /** The errno code (ELOOP for a symlink met below the root). */
+    readonly code: string,
+    cause?: unknown,
+  ) {
+    super(`${code}: ${message}`, { cause });
+  }
+}
+
+/**
+ * A send that failed after the target had taken the first `deliveredLines` lines of the batch
+ * (a file write cut short by ENOSPC): the drain counts those as sent and re-sends only the rest.
+ * The message is the cause's.
+ */
+export class PartialSendError extends DrainError {
+  constructor(
+    readonly deliveredLines: number,
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+  }
+}

@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DrainConfigError, parseDrainUri } from '../src/index.js';
+import { openFile } from '../src/schemes/file.js';
 import { closeDrains, eventJson, makeDrain, waitFor, waitForState } from './helpers.js';
 
 let dir: string;
@@ -17,8 +20,14 @@ beforeEach(() => {
   mkdirSync(outside);
 });
 
+/** Processes and mounts a test made, undone after it. */
+const racers: ChildProcess[] = [];
+const mounts: string[] = [];
+
 afterEach(async () => {
   await closeDrains();
+  for (const racer of racers.splice(0)) racer.kill('SIGKILL');
+  for (const mount of mounts.splice(0)) execFileSync('umount', [mount]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -114,6 +123,119 @@ describe('file drain', () => {
     const drain = fileDrain('blocked', join(blocker, 'x.log'));
     drain.start();
     const status = await waitForState(drain, 'RETRYING');
-    expect(status.error).toBe(`EEXIST: file already exists, mkdir '${blocker}'`);
+    expect(status.error).toBe(`ENOTDIR: "${blocker}" is not a directory`);
+  });
+
+  it('a symlink swapped in while the file is opened again and again never leads outside the roots', async () => {
+    // A racer swaps both the directory and the file for symlinks leading outside, as fast as it can.
+    mkdirSync(join(root, 'sub'));
+    const racer = spawn('python3', ['-c', SYMLINK_RACER, root, outside], { stdio: ['ignore', 'pipe', 'inherit'] });
+    racers.push(racer);
+    await new Promise((resolve) => racer.stdout?.once('data', resolve)); // it is swapping
+    const spec = parseDrainUri(`file://${root}/sub/f.log?format={{text}}`, { formats: {} });
+    let refused = 0;
+    for (let i = 0; i < 400; i++) {
+      try {
+        const transport = await openFile(spec, { fileDrainRoots: [root], reconnect: false });
+        await transport.send({ keys: ['k'], lines: [`line ${i}\n`], jsons: [eventJson(`line ${i}`)] });
+        await transport.close();
+      } catch (err) {
+        // What the race may cost: an open refused (a symlink met, the path outside the roots or gone).
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!(err instanceof DrainConfigError) && code !== 'ELOOP' && code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+        refused++; // a refused open (ELOOP, outside the roots, gone) is what the race may cost
+      }
+    }
+    racer.kill('SIGKILL');
+    await new Promise((resolve) => racer.once('exit', resolve));
+    expect(readdirSync(outside)).toEqual([]);
+    expect(refused).toBeGreaterThan(0); // the race did happen
+    // With the symlink the racer may have left removed, the drain's file opens as before.
+    if (existsSync(join(root, 'aside'))) {
+      rmSync(join(root, 'sub'), { force: true });
+      renameSync(join(root, 'aside'), join(root, 'sub'));
+    }
+    rmSync(join(root, 'sub', 'f.log'), { force: true });
+    const transport = await openFile(spec, { fileDrainRoots: [root], reconnect: true });
+    await transport.send({ keys: ['k'], lines: ['after the race\n'], jsons: [eventJson('after the race')] });
+    await transport.close();
+    const inside = lines(join(root, 'sub', 'f.log'));
+    expect(inside).toEqual(['after the race']);
+  });
+
+  it('a disk that fills up leaves only whole lines, SENT equal to the lines on disk, and the rest follows once freed', async () => {
+    const small = join(dir, 'small');
+    mkdirSync(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
+    mounts.push(small);
+    const path = join(small, 'out.log');
+    const drain = makeDrain('full', `file://${path}`, { fileDrainRoots: [small] });
+    drain.start();
+    const total = 5000;
+    for (let i = 0; i < total; i++) drain.push('systail.app', eventJson(`event ${i}`));
+    const status = await waitForState(drain, 'RETRYING');
+    expect(status.error).toMatch(/^ENOSPC/);
+    const texts = linesOnDisk(path);
+    expect(texts.length).toBeGreaterThan(0);
+    expect(texts).toEqual(Array.from({ length: texts.length }, (_, i) => `event ${i}`));
+    expect(drain.status().sent).toBe(texts.length);
+
+    execFileSync('mount', ['-o', 'remount,size=4m', small]);
+    await waitFor('every event written', () => drain.status().sent === total, 30_000, drain);
+    expect(linesOnDisk(path)).toEqual(Array.from({ length: total }, (_, i) => `event ${i}`));
+  });
+
+  it('reopens the path when the file is renamed (logrotate) or deleted, losing nothing', async () => {
+    const path = join(root, 'rotated.log');
+    const drain = fileDrain('rotating', path, '?format={{text}}');
+    drain.start();
+    let next = 0;
+    const pushUntil = async (what: string, done: () => boolean): Promise<void> => {
+      await waitFor(what, () => {
+        drain.push('systail.app', eventJson(`line ${next++}`));
+        return done();
+      }, 20_000, drain);
+      await waitFor('all written', () => drain.status().sent === next, 20_000, drain);
+    };
+    await pushUntil('first line written', () => existsSync(path) && lines(path).length > 0);
+    renameSync(path, `${path}.1`);
+    await pushUntil('the path written again after the rename', () => existsSync(path) && lines(path).length > 0);
+    const rotated = lines(`${path}.1`);
+    const afterRename = lines(path);
+    expect([...rotated, ...afterRename]).toEqual(Array.from({ length: next }, (_, i) => `line ${i}`));
+
+    unlinkSync(path);
+    const before = next;
+    await pushUntil('the path written again after the delete', () => existsSync(path) && lines(path).length > 0);
+    // What was written to the deleted file in the moment before the check is gone with it; the
+    // file that took its place continues in order, up to the newest event.
+    const recreated = lines(path);
+    expect(recreated.at(-1)).toBe(`line ${next - 1}`);
+    const first = Number(recreated[0].slice('line '.length));
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(recreated).toEqual(Array.from({ length: next - first }, (_, i) => `line ${first + i}`));
   });
 });
+
+/** Swaps `<root>/sub` for a symlink to `<outside>` and `<root>/sub/f.log` for one to a file there, in a loop. */
+const SYMLINK_RACER = `
+import os, sys
+root, outside = sys.argv[1], sys.argv[2]
+sub, aside, f = os.path.join(root, 'sub'), os.path.join(root, 'aside'), os.path.join(root, 'sub', 'f.log')
+print('racing', flush=True)
+i = 0
+while True:
+    i += 1
+    try:
+        if i % 16 == 0:
+            os.rename(sub, aside); os.symlink(outside, sub); os.unlink(sub); os.rename(aside, sub)
+        if os.path.lexists(f) and not os.path.islink(f): os.unlink(f)  # the drain made it: race on
+        os.symlink(os.path.join(outside, 'f.log'), f); os.unlink(f)
+    except OSError:
+        pass
+`;
+
+/** The texts of the JSON lines in `path`; a line that is not whole JSON fails the test. */
+function linesOnDisk(path: string): string[] {
+  return lines(path).map((line) => (JSON.parse(line) as { text: string }).text);
+}

@@ -1,6 +1,7 @@
-import { mkdir, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DrainConfigError } from '../errors.js';
+import { DrainConfigError, PartialSendError } from '../errors.js';
+import { openBeneath } from '../open-beneath.js';
 import { isBoolean } from '../params.js';
 import type { OutBatch, Transport, TransportFactory } from '../transport.js';
 import type { SchemeSyntax } from '../uri.js';
@@ -9,31 +10,45 @@ export const FILE_SYNTAX: SchemeSyntax = { target: 'file', params: { overwrite: 
 
 /** Symlink hops followed before giving up, as the kernel does (ELOOP). */
 const MAX_SYMLINK_HOPS = 40;
+/** How often the path is compared with the open file (a rotation or deletion means reopen). */
+const ROTATION_CHECK_MS = 1_000;
 
 /**
- * Appends lines to a file under one of `file_drain_roots`. The check resolves symlinks, and
- * the file opened is the resolved path that was checked.
+ * Appends lines to a file under one of `file_drain_roots`. The check resolves symlinks; the
+ * file is then opened from its root without following any link, so a symlink swapped in after
+ * the check cannot lead elsewhere.
  */
 export const openFile: TransportFactory = async (spec, ctx) => {
-  const path = spec.path ?? '';
-  const real = await realPathUnderRoots(path, ctx.fileDrainRoots);
-  await mkdir(dirname(real), { recursive: true });
-  const truncate = spec.params.overwrite === 'true' && !ctx.reconnect;
-  return new FileTransport(await open(real, truncate ? 'w' : 'a'));
+  const target = await resolveUnderRoots(spec.path ?? '', ctx.fileDrainRoots);
+  const handle = await openBeneath(target.root, target.parts);
+  if (spec.params.overwrite === 'true' && !ctx.reconnect) {
+    // Truncated only after the open proved to be the checked file (O_TRUNC would cut first).
+    await handle.truncate(0).catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+  }
+  return new FileTransport(target, handle, (await handle.stat()));
 };
 
-async function realPathUnderRoots(path: string, roots: string[]): Promise<string> {
+/** A checked file drain path: its real root and the names below it. */
+interface Target {
+  root: string;
+  parts: string[];
+  real: string;
+}
+
+async function resolveUnderRoots(path: string, roots: string[]): Promise<Target> {
   const real = await resolveExisting(path);
   for (const root of roots) {
     const realRoot = await resolveExisting(resolve(root));
     const prefix = realRoot.endsWith('/') ? realRoot : realRoot + '/';
-    if (real.startsWith(prefix)) return real;
+    if (real.startsWith(prefix)) return { root: realRoot, parts: real.slice(prefix.length).split('/'), real };
   }
   const resolvedNote = real === path ? '' : ` (resolves to "${real}")`;
   const rootList = roots.length > 0 ? roots.join(', ') : 'none configured';
   throw new DrainConfigError(`file drain path "${path}"${resolvedNote} is outside file_drain_roots (${rootList})`);
 }
-
 /**
  * The real path of `path`, which need not exist: the deepest existing ancestor is resolved
  * and the rest appended. A dangling symlink is followed too, since opening it would create
@@ -63,14 +78,64 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
+interface FileId {
+  dev: number;
+  ino: number;
+}
+
 class FileTransport implements Transport {
   private closing: Promise<void> | null = null;
+  private lastRotationCheck = Date.now();
 
-  constructor(private readonly handle: FileHandle) {}
+  constructor(
+    private readonly target: Target,
+    private handle: FileHandle,
+    private opened: FileId,
+  ) {}
 
+  /**
+   * One awaited write per batch is the backpressure. A write cut short (ENOSPC, EFBIG) leaves
+   * only whole lines: a torn last line is cut off again, and the lines written are reported
+   * so the drain re-sends the rest only (no duplicate, no torn line, SENT = lines on disk).
+   */
   async send(batch: OutBatch): Promise<void> {
-    // One awaited write per batch is the backpressure; writeFile loops over short writes.
-    await this.handle.appendFile(batch.lines.join(''));
+    if (Date.now() - this.lastRotationCheck >= ROTATION_CHECK_MS) await this.reopenIfMoved();
+    const bytes = Buffer.from(batch.lines.join(''));
+    let written = 0;
+    try {
+      while (written < bytes.length) {
+        written += (await this.handle.write(bytes, written, bytes.length - written)).bytesWritten;
+      }
+    } catch (err) {
+      if (written === 0) throw err;
+      const { lines, tornBytes } = wholeLines(batch.lines, written);
+      if (tornBytes > 0) await this.cutTornLine(written, tornBytes);
+      throw new PartialSendError(lines, err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /**
+   * Removes the start of a line the write could not finish (shrinking a file needs no space).
+   * The file is cut only when it still ends with this drain's write.
+   */
+  private async cutTornLine(written: number, tornBytes: number): Promise<void> {
+    const { size } = await this.handle.stat();
+    if (size >= written) await this.handle.truncate(size - tornBytes);
+  }
+
+  /**
+   * Deleted, or renamed by logrotate: the path no longer leads to the open file, so lines
+   * would go to an unlinked inode or the rotated file. Opens the path again (creating it).
+   */
+  private async reopenIfMoved(): Promise<void> {
+    this.lastRotationCheck = Date.now();
+    const now = await stat(this.target.real).catch(() => null);
+    if (now && now.dev === this.opened.dev && now.ino === this.opened.ino) return;
+    const handle = await openBeneath(this.target.root, this.target.parts);
+    const old = this.handle;
+    this.handle = handle;
+    this.opened = await handle.stat();
+    await old.close().catch(() => undefined);
   }
 
   onBroken(): void {
@@ -81,4 +146,15 @@ class FileTransport implements Transport {
     this.closing ??= this.handle.close();
     return this.closing;
   }
+}
+
+/** How many of `lines` the first `written` bytes hold whole, and the bytes of the next one's start. */
+function wholeLines(lines: string[], written: number): { lines: number; tornBytes: number } {
+  let end = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const next = end + Buffer.byteLength(lines[i]);
+    if (next > written) return { lines: i, tornBytes: written - end };
+    end = next;
+  }
+  return { lines: lines.length, tornBytes: 0 };
 }
