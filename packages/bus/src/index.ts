@@ -9,3 +9,4 @@ export * from './publisher.js';
 export * from './subscriber.js';
 export * from './ingest.js';
 export * from './rate-limit.js';
+export * from './suggest.js';

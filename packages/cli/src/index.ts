@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '@logyard/core';
 import { registerClientCommands } from './commands/clients.js';
+import { registerConfigCommands } from './commands/config.js';
 import { registerCoreCommands } from './commands/core.js';
 import { registerDrainCommands } from './commands/drain.js';
 import { registerFormatCommands } from './commands/format.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerCoreCommands(program);
   registerClientCommands(program);
+  registerConfigCommands(program);
   registerDrainCommands(program);
   registerFormatCommands(program);
   registerPublishCommand(program);
@@ -49,7 +51,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(ok ? 0 : EXIT_USAGE);
     }
     const { code, message } = describeFailure(err);
-    process.stderr.write(`logyard: ${message}\n`);
+    // A config may have several problems: one line each, every one prefixed.
+    process.stderr.write(message.split('\n').map((line) => `logyard: ${line}\n`).join(''));
     if (process.env.LOGYARD_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     process.exit(code);
   }

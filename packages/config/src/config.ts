@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { defaultNodeId, keyProblem } from '@logyard/bus';
-import { ConfigError } from './errors.js';
+import { defaultNodeId, didYouMean, keyProblem } from '@logyard/bus';
+import { ConfigError, ConfigProblemsError } from './errors.js';
+import { readYamlSource, type KeyPath } from './yaml-source.js';
 
 /** The config file read when neither --config nor LOGYARD_CONFIG names one, if it exists. */
 export const SYSTEM_CONFIG_FILE = '/etc/logyard/logyard.yaml';
@@ -99,41 +99,125 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   systemConfigFile: string = SYSTEM_CONFIG_FILE,
 ): LogyardConfig {
+  const checked = checkConfig(flags, env, systemConfigFile);
+  if (checked.problems.length > 0) throw new ConfigProblemsError(checked.problems);
+  return checked.config;
+}
+
+/** A config read as far as it goes: every problem found (none: `config` is what `start` uses). */
+export interface CheckedConfig {
+  config: LogyardConfig;
+  problems: ConfigError[];
+  /** The file as it was named, if one was read. */
+  shownFile?: string;
+  /** A problem of the file's key at `path`, for checks made outside this package (ports, files). */
+  problemAt(path: KeyPath, problem: string): ConfigError;
+}
+
+/**
+ * Like loadConfig, but goes on past a bad value (using its default) to find every problem, as
+ * `logyard config check` reports them. A file that cannot be parsed is one problem, alone.
+ */
+export function checkConfig(
+  flags: GlobalOptions,
+  env: NodeJS.ProcessEnv = process.env,
+  systemConfigFile: string = SYSTEM_CONFIG_FILE,
+): CheckedConfig {
   const cwd = process.cwd();
-  const configFile = chooseConfigFile(flags, env, systemConfigFile, cwd);
-  const fileContent = configFile === undefined ? {} : readConfigFile(configFile);
+  const problems: ConfigError[] = [];
+  let chosen: { path: string; shown: string } | undefined;
+  let fileContent: Mapping = {};
+  let lineOf: (path: KeyPath) => number | undefined = () => undefined;
+  try {
+    chosen = chooseConfigFile(flags, env, systemConfigFile, cwd);
+    if (chosen !== undefined) {
+      const source = readYamlSource(chosen.path, chosen.shown);
+      lineOf = source.lineOf;
+      fileContent = asTopMapping(source.content, chosen.shown);
+    }
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err);
+    chosen = undefined;
+  }
+  const configFile = chosen?.path;
   // Without a file, nothing is read from it, so this origin never appears in an error.
-  const file: Origin = { source: configFile ?? 'config', baseDir: configFile === undefined ? cwd : dirname(configFile) };
+  const file: Origin = { source: chosen?.shown ?? 'config', path: [], baseDir: configFile === undefined ? cwd : dirname(configFile), lineOf };
+  const config = collectingProblems(problems, () => readAll(flags, env, cwd, fileContent, file, configFile));
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return {
+    config,
+    problems,
+    ...(chosen ? { shownFile: chosen.shown } : {}),
+    problemAt: (path, problem) => problemOf(childAt(file, path), problem),
+  };
+}
+
+function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, fileContent: Mapping, file: Origin, configFile: string | undefined): LogyardConfig {
   checkKnownKeys(fileContent, file, TOP_LEVEL_KEYS);
 
   /** A global setting: the flag, else the environment variable, else the file's key. */
   const layered = (flagValue: string | undefined, flag: string, variable: string, key: string): [unknown, Origin] => {
-    if (flagValue !== undefined) return [flagValue, { source: flag, baseDir: cwd }];
+    if (flagValue !== undefined) return [flagValue, { source: flag, path: [], baseDir: cwd }];
     const fromEnv = env[variable];
     // An empty variable counts as unset, as shells make it easy to export one by accident.
-    if (fromEnv) return [fromEnv, { source: variable, baseDir: cwd }];
+    if (fromEnv) return [fromEnv, { source: variable, path: [], baseDir: cwd }];
     return [fileContent[key], child(file, key)];
   };
 
-  const stateDir = readPath(...layered(flags.stateDir, '--state-dir', 'LOGYARD_STATE_DIR', 'state_dir')) ?? defaultStateDir(env);
-  const fileDrainRoots = readList(fileContent.file_drain_roots, child(file, 'file_drain_roots'), requirePath);
+  const stateDir = guard(() => readPath(...layered(flags.stateDir, '--state-dir', 'LOGYARD_STATE_DIR', 'state_dir')), undefined) ?? defaultStateDir(env);
+  const fileDrainRoots = guard(() => readList(fileContent.file_drain_roots, child(file, 'file_drain_roots'), requirePath), undefined);
 
   return {
     ...(configFile === undefined ? {} : { configFile }),
-    nodeId: readNodeId(...layered(flags.nodeId, '--node-id', 'LOGYARD_NODE_ID', 'node_id')) ?? defaultNodeId(),
-    runDir: readPath(...layered(flags.runDir, '--run-dir', 'LOGYARD_RUN_DIR', 'run_dir')) ?? defaultRunDir(env),
+    nodeId: guard(() => readNodeId(...layered(flags.nodeId, '--node-id', 'LOGYARD_NODE_ID', 'node_id')), undefined) ?? defaultNodeId(),
+    runDir: guard(() => readPath(...layered(flags.runDir, '--run-dir', 'LOGYARD_RUN_DIR', 'run_dir')), undefined) ?? defaultRunDir(env),
     stateDir,
-    store: readStore(...layered(flags.store, '--store', 'LOGYARD_STORE', 'store')) ?? `file://${join(stateDir, 'store')}`,
-    status: readStatus(...layered(flags.status, '--status', 'LOGYARD_STATUS', 'status')) ?? '127.0.0.1:8891',
-    clients: readClients(fileContent.clients, child(file, 'clients')),
+    store: guard(() => readStore(...layered(flags.store, '--store', 'LOGYARD_STORE', 'store')), undefined) ?? `file://${join(stateDir, 'store')}`,
+    status: guard(() => readStatus(...layered(flags.status, '--status', 'LOGYARD_STATUS', 'status')), undefined) ?? '127.0.0.1:8891',
+    clients: guard(() => readClients(fileContent.clients, child(file, 'clients')), []),
     fileDrainRoots: fileDrainRoots ?? [join(stateDir, 'files'), '/var/log/logyard'],
-    formats: readFormats(fileContent.formats, child(file, 'formats')),
-    builtinDrains: readBuiltinDrains(fileContent.builtin_drains, child(file, 'builtin_drains')),
-    systail: readSystail(fileContent.systail, child(file, 'systail')),
-    apptail: readApptail(fileContent.apptail, child(file, 'apptail')),
-    events: readEvents(fileContent.events, child(file, 'events')),
-    receive: readReceive(fileContent.receive, child(file, 'receive')),
+    formats: guard(() => readFormats(fileContent.formats, child(file, 'formats')), {}),
+    builtinDrains: guard(() => readBuiltinDrains(fileContent.builtin_drains, child(file, 'builtin_drains')), {}),
+    systail: guard(() => readSystail(fileContent.systail, child(file, 'systail')), { maxLine: 4096, files: {} }),
+    apptail: guard(() => readApptail(fileContent.apptail, child(file, 'apptail')), { rate: 100, burst: 10_000, patterns: [] }),
+    events: guard(() => readEvents(fileContent.events, child(file, 'events')), { rules: {} }),
+    receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 }),
   };
+}
+
+/**
+ * Problems found while reading go here instead of being thrown, when a collector is set: each
+ * reader stays a plain function that throws its first problem, and `guard` around a value (a key,
+ * a list item, a named entry) records it and goes on with a default, so one bad value hides no other.
+ */
+let collected: ConfigError[] | null = null;
+
+function collectingProblems<T>(into: ConfigError[], read: () => T): T {
+  const outer = collected;
+  collected = into;
+  try {
+    return read();
+  } finally {
+    collected = outer;
+  }
+}
+
+function guard<T>(read: () => T, fallback: T): T {
+  if (collected === null) return read();
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    collected.push(err);
+    return fallback;
+  }
+}
+
+function asTopMapping(content: unknown, shown: string): Mapping {
+  if (content == null) return {}; // an empty file, or one with only comments
+  if (!isMapping(content)) throw new ConfigError(shown, undefined, 'must be a YAML mapping of keys such as "store: ..."');
+  return content;
 }
 
 function defaultRunDir(env: NodeJS.ProcessEnv): string {
@@ -149,16 +233,16 @@ function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return join(env.HOME || homedir(), '.local', 'state', 'logyard');
 }
 
-function chooseConfigFile(flags: GlobalOptions, env: NodeJS.ProcessEnv, systemConfigFile: string, cwd: string): string | undefined {
+function chooseConfigFile(flags: GlobalOptions, env: NodeJS.ProcessEnv, systemConfigFile: string, cwd: string): { path: string; shown: string } | undefined {
   const named =
     flags.config !== undefined ? { path: flags.config, by: '--config' }
     : env.LOGYARD_CONFIG ? { path: env.LOGYARD_CONFIG, by: 'LOGYARD_CONFIG' }
     : undefined;
-  if (named === undefined) return existsSync(systemConfigFile) ? systemConfigFile : undefined;
+  if (named === undefined) return existsSync(systemConfigFile) ? { path: systemConfigFile, shown: systemConfigFile } : undefined;
   if (named.path === '') throw new ConfigError(named.by, undefined, 'must not be empty');
   const path = resolve(cwd, named.path);
-  if (!existsSync(path)) throw new ConfigError(path, undefined, `does not exist (named by ${named.by})`);
-  return path;
+  if (!existsSync(path)) throw new ConfigError(named.path, undefined, `does not exist (named by ${named.by})`);
+  return { path, shown: named.path };
 }
 
 type Mapping = Record<string, unknown>;
@@ -167,43 +251,33 @@ function isMapping(value: unknown): value is Mapping {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function readConfigFile(path: string): Mapping {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(path, undefined, `cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
-  const [error] = doc.errors;
-  if (error) {
-    const { line, col } = lines.linePos(error.pos[0]);
-    // yaml's own text for this one points at its API, not at the user's mistake.
-    const problem = error.code === 'MULTIPLE_DOCS' ? 'holds more than one YAML document' : error.message;
-    throw new ConfigError(path, undefined, `line ${line}, column ${col}: ${problem}`, { cause: error });
-  }
-  const content: unknown = doc.toJS();
-  if (content == null) return {}; // an empty file, or one with only comments
-  if (!isMapping(content)) throw new ConfigError(path, undefined, 'must be a YAML mapping of keys such as "store: ..."');
-  return content;
-}
-
 /** Where a value came from: named in errors, and the directory its relative paths start from. */
 interface Origin {
   source: string;
   key?: string;
+  /** The key's place in the file, for its line. */
+  path: KeyPath;
   baseDir: string;
+  lineOf?: (path: KeyPath) => number | undefined;
 }
 
 function child(parent: Origin, name: string | number): Origin {
   const part = typeof name === 'number' ? `[${name}]` : name;
   const key = parent.key === undefined ? part : typeof name === 'number' ? parent.key + part : `${parent.key}.${part}`;
-  return { ...parent, key };
+  return { ...parent, key, path: [...parent.path, name] };
+}
+
+function childAt(origin: Origin, path: KeyPath): Origin {
+  return path.reduce<Origin>((o, name) => child(o, name), origin);
+}
+
+function problemOf(origin: Origin, problem: string): ConfigError {
+  const line = origin.lineOf?.(origin.path);
+  return new ConfigError(origin.source, origin.key, problem, line === undefined ? {} : { line });
 }
 
 function fail(origin: Origin, problem: string): never {
-  throw new ConfigError(origin.source, origin.key, problem);
+  throw problemOf(origin, problem);
 }
 
 // The readers below return undefined for an absent or null value: `key:` with nothing after it
@@ -211,8 +285,13 @@ function fail(origin: Origin, problem: string): never {
 
 function checkKnownKeys(mapping: Mapping, origin: Origin, known: readonly string[]): void {
   for (const key of Object.keys(mapping)) {
-    if (!known.includes(key)) fail(child(origin, key), `unknown key (expected one of: ${known.join(', ')})`);
+    if (!known.includes(key)) guard(() => fail(child(origin, key), unknownKeyProblem(key, known)), undefined);
   }
+}
+
+function unknownKeyProblem(key: string, known: readonly string[]): string {
+  const hint = didYouMean(key, known);
+  return hint ? `unknown key; ${hint}` : `unknown key (expected one of: ${known.join(', ')})`;
 }
 
 function readMapping(value: unknown, origin: Origin, knownKeys?: readonly string[]): Mapping | undefined {
@@ -246,7 +325,9 @@ function requirePath(value: unknown, origin: Origin): string {
 function readList<T>(value: unknown, origin: Origin, readItem: (item: unknown, origin: Origin) => T): T[] | undefined {
   if (value == null) return undefined;
   if (!Array.isArray(value)) fail(origin, 'must be a list');
-  return value.map((item, index) => readItem(item, child(origin, index)));
+  const items: T[] = [];
+  value.forEach((item, index) => guard(() => items.push(readItem(item, child(origin, index))), 0));
+  return items;
 }
 
 function readPositiveInteger(value: unknown, origin: Origin): number | undefined {
@@ -279,7 +360,25 @@ function readStore(value: unknown, origin: Origin): string | undefined {
   }
   // The value is not echoed: an etcd URI may hold a password.
   if (!uri.startsWith('etcd://') && !uri.startsWith('etcds://')) fail(origin, 'must start with file://, etcd:// or etcds://');
+  const problem = etcdHostsProblem(uri);
+  if (problem) fail(origin, problem);
   return uri;
+}
+
+/** `etcd://[user:password@]host[:port][,host[:port]...][/][?...]`: at least one host, ports in range. */
+function etcdHostsProblem(uri: string): string | null {
+  const scheme = uri.slice(0, uri.indexOf('://'));
+  const rest = uri.slice(scheme.length + 3);
+  const authority = rest.split(/[/?#]/, 1)[0];
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
+  if (hosts === '') return `${scheme}:// must be followed by host:port (e.g. ${scheme}://10.0.0.1:2379)`;
+  for (const host of hosts.split(',')) {
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+)(?::([0-9]+))?$/.exec(host);
+    if (!match) return `"${host}" is not host:port`;
+    const port = match[2] === undefined ? 2379 : Number(match[2]);
+    if (port < 1 || port > 65535) return `port ${match[2]} is not between 1 and 65535`;
+  }
+  return null;
 }
 
 function readStatus(value: unknown, origin: Origin): string | undefined {
@@ -320,9 +419,11 @@ function readNamedValues<T>(
   const result: Record<string, T> = {};
   for (const [name, item] of Object.entries(mapping)) {
     const itemOrigin = child(origin, name);
-    const problem = nameProblem(name);
-    if (problem) fail(itemOrigin, problem);
-    result[name] = readValue(item, itemOrigin);
+    guard(() => {
+      const problem = nameProblem(name);
+      if (problem) fail(itemOrigin, problem);
+      result[name] = readValue(item, itemOrigin);
+    }, undefined);
   }
   return result;
 }
@@ -357,17 +458,17 @@ function readSystail(value: unknown, origin: Origin): LogyardConfig['systail'] {
   const nameProblem = (name: string): string | null =>
     SYSTAIL_NAME_RE.test(name) ? null : 'a systail name may only contain [A-Za-z0-9_:-] (and * for a glob)';
   return {
-    maxLine: readPositiveInteger(section.max_line, child(origin, 'max_line')) ?? 4096,
-    files: readNamedValues(section.files, child(origin, 'files'), nameProblem, requirePath),
+    maxLine: guard(() => readPositiveInteger(section.max_line, child(origin, 'max_line')), undefined) ?? 4096,
+    files: guard(() => readNamedValues(section.files, child(origin, 'files'), nameProblem, requirePath), {}),
   };
 }
 
 function readApptail(value: unknown, origin: Origin): LogyardConfig['apptail'] {
   const section = readMapping(value, origin, APPTAIL_KEYS) ?? {};
   return {
-    rate: readPositiveNumber(section.rate, child(origin, 'rate')) ?? 100,
-    burst: readPositiveInteger(section.burst, child(origin, 'burst')) ?? 10_000,
-    patterns: readList(section.patterns, child(origin, 'patterns'), readAppLogPattern) ?? [],
+    rate: guard(() => readPositiveNumber(section.rate, child(origin, 'rate')), undefined) ?? 100,
+    burst: guard(() => readPositiveInteger(section.burst, child(origin, 'burst')), undefined) ?? 10_000,
+    patterns: guard(() => readList(section.patterns, child(origin, 'patterns'), readAppLogPattern), undefined) ?? [],
   };
 }
 
@@ -428,15 +529,18 @@ function readEventRule(value: unknown, origin: Origin): EventRule {
 function readReceive(value: unknown, origin: Origin): LogyardConfig['receive'] {
   const section = readMapping(value, origin, RECEIVE_KEYS) ?? {};
   const prefixOrigin = child(origin, 'json_key_prefix');
-  const jsonKeyPrefix = readString(section.json_key_prefix, prefixOrigin) ?? 'app';
-  const prefixProblem = keyProblem(jsonKeyPrefix);
-  if (prefixProblem) fail(prefixOrigin, `must be a valid key: ${prefixProblem}`);
+  const jsonKeyPrefix = guard(() => {
+    const prefix = readString(section.json_key_prefix, prefixOrigin) ?? 'app';
+    const prefixProblem = keyProblem(prefix);
+    if (prefixProblem) fail(prefixOrigin, `must be a valid key: ${prefixProblem}`);
+    return prefix;
+  }, 'app');
   return {
-    syslog: readList(section.syslog, child(origin, 'syslog'), readListenAddress) ?? [],
-    json: readList(section.json, child(origin, 'json'), readListenAddress) ?? [],
+    syslog: guard(() => readList(section.syslog, child(origin, 'syslog'), readListenAddress), undefined) ?? [],
+    json: guard(() => readList(section.json, child(origin, 'json'), readListenAddress), undefined) ?? [],
     jsonKeyPrefix,
-    rate: readPositiveNumber(section.rate, child(origin, 'rate')) ?? 1000,
-    burst: readPositiveInteger(section.burst, child(origin, 'burst')) ?? 5000,
+    rate: guard(() => readPositiveNumber(section.rate, child(origin, 'rate')), undefined) ?? 1000,
+    burst: guard(() => readPositiveInteger(section.burst, child(origin, 'burst')), undefined) ?? 5000,
   };
 }
 

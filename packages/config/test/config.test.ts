@@ -279,9 +279,10 @@ describe('errors name the file, the key and the problem', () => {
     ['apptail:\n  rate: fast\n', 'apptail.rate: must be a positive number'],
     [
       'stor: file:///x\n',
-      'stor: unknown key (expected one of: node_id, run_dir, state_dir, store, status, clients, file_drain_roots, formats, builtin_drains, systail, apptail, events, receive)',
+      'stor: unknown key; did you mean store?',
     ],
-    ['systail:\n  maxline: 10\n', 'systail.maxline: unknown key (expected one of: max_line, files)'],
+    ['systail:\n  maxline: 10\n', 'systail.maxline: unknown key; did you mean max_line?'],
+    ['systail:\n  nothing: 10\n', 'systail.nothing: unknown key (expected one of: max_line, files)'],
     ['events:\n  rules:\n    __all__:\n      err: { regex: x, format: y, level: ERROR }\n',
       'events.rules.__all__.err.level: unknown key (expected one of: substring, regex, format, severity)'],
     ['node_id: 5\n', 'node_id: must be a string'],
@@ -317,15 +318,64 @@ describe('errors name the file, the key and the problem', () => {
   it.each(cases)('%j', (yaml, keyAndProblem) => {
     const file = writeConfig(yaml);
     const error = errorOf(() => load({ config: file }));
-    expect(error.message).toBe(`${file}: ${keyAndProblem}`);
+    // The line is the offending key's: the last line of each case's YAML.
+    const line = yaml.trimEnd().split('\n').length;
+    expect(error.message).toBe(`${file}:${line}: ${keyAndProblem}`);
     expect(error.source).toBe(file);
+    expect(error.line).toBe(line);
+  });
+
+  it('reports every problem of a file, each with its line, in the order of the file', () => {
+    const file = writeConfig('stor: file:///x\nstatus: 5\nreceive:\n  syslog: [tcp://127.0.0.1]\n  rate: -1\nstore: etcd://\n');
+    expect(errorOf(() => load({ config: file })).message.split('\n')).toEqual([
+      `${file}:1: stor: unknown key; did you mean store?`,
+      `${file}:2: status: must be a string`,
+      `${file}:4: receive.syslog[0]: "127.0.0.1" is not host:port`,
+      `${file}:5: receive.rate: must be a positive number`,
+      `${file}:6: store: etcd:// must be followed by host:port (e.g. etcd://10.0.0.1:2379)`,
+    ]);
+  });
+
+  it('names the file as it was given, relative or not', () => {
+    writeConfig('status: 5\n', 'relative.yaml');
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      expect(errorOf(() => load({ config: 'relative.yaml' })).message).toBe('relative.yaml:1: status: must be a string');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('refuses a YAML alias bomb, naming the file, the line and the key, without expanding it', () => {
+    const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f'], ['h', 'g'], ['i', 'h']]) {
+      laughs.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const file = writeConfig(`status: off\nformats:\n${laughs.map((l) => `  ${l}`).join('\n')}\n`);
+    expect(errorOf(() => load({ config: file })).message).toBe(
+      `${file}:4: formats: expands too many YAML aliases (more than 100); is it an alias bomb?`,
+    );
+  });
+
+  it('refuses etcd store URIs without a host or with a bad port', () => {
+    for (const [uri, problem] of [
+      ['etcd://', 'etcd:// must be followed by host:port (e.g. etcd://10.0.0.1:2379)'],
+      ['etcds://user:pw@', 'etcds:// must be followed by host:port (e.g. etcds://10.0.0.1:2379)'],
+      ['etcd://10.0.0.1:2379,:99', '":99" is not host:port'],
+      ['etcd://10.0.0.1:99999', 'port 99999 is not between 1 and 65535'],
+    ]) {
+      const file = writeConfig(`store: ${uri}\n`);
+      expect(errorOf(() => load({ config: file })).message).toBe(`${file}:1: store: ${problem}`);
+    }
+    expect(load({ store: 'etcd://10.0.0.1:2379,10.0.0.2' }).store).toBe('etcd://10.0.0.1:2379,10.0.0.2');
   });
 
   it('names the line of a YAML syntax error', () => {
     const file = writeConfig('status: off\nformats:\n  short: "{{text}}\nclients: []\n');
-    expect(errorOf(() => load({ config: file })).message).toBe(`${file}: line 5, column 1: Missing closing "quote`);
+    expect(errorOf(() => load({ config: file })).message).toBe(`${file}:5: Missing closing "quote (column 1)`);
     const duplicate = writeConfig('status: off\nstatus: on\n', 'duplicate.yaml');
-    expect(errorOf(() => load({ config: duplicate })).message).toBe(`${duplicate}: line 2, column 1: Map keys must be unique`);
+    expect(errorOf(() => load({ config: duplicate })).message).toBe(`${duplicate}:2: Map keys must be unique (column 1)`);
   });
 
   it('refuses a file that is not a mapping of keys', () => {

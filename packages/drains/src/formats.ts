@@ -1,3 +1,4 @@
+import { didYouMean } from '@logyard/bus';
 import { DrainUriError } from './errors.js';
 import { TopLevelFields } from './event-fields.js';
 
@@ -45,7 +46,8 @@ function buildFormatter(format: string, formats: Record<string, string>): Format
   const template = templateOf(format, formats);
   if (template === undefined) {
     const known = new Set(['json', 'raw', ...Object.keys(BUILTIN_FORMATS), ...Object.keys(formats)]);
-    return { problem: `${UNKNOWN_FORMAT} "${format}" (known: ${[...known].join(', ')})` };
+    const hint = didYouMean(format, known);
+    return { problem: `${UNKNOWN_FORMAT} "${format}" (${hint || `known: ${[...known].join(', ')}`})` };
   }
   const scanned = scanTemplate(template);
   if ('problem' in scanned) {

@@ -38,6 +38,16 @@ interface Target {
   real: string;
 }
 
+/** Why a file drain could not write `path` under `roots` (as its drain would go FATAL), or null. */
+export async function fileDrainPathProblem(path: string, roots: string[]): Promise<string | null> {
+  try {
+    await resolveUnderRoots(path, roots);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 async function resolveUnderRoots(path: string, roots: string[]): Promise<Target> {
   const real = await resolveExisting(path);
   for (const root of roots) {

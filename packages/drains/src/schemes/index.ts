@@ -1,6 +1,7 @@
 import type { TransportFactory } from '../transport.js';
 import type { SchemeSyntax } from '../uri.js';
 import { FILE_SYNTAX, openFile } from './file.js';
+export { fileDrainPathProblem } from './file.js';
 import { connectHttp, HTTP_SYNTAX, HTTPS_SYNTAX } from './http.js';
 import { connectRedis, REDIS_SYNTAX } from './redis.js';
 import { connectSyslog, SYSLOG_SYNTAX, SYSLOG_TLS_SYNTAX } from './syslog.js';
