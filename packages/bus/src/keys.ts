@@ -1,7 +1,11 @@
 import { InvalidKeyError } from './errors.js';
 
+/** SPEC section 1: a key is at most this many bytes ... */
 export const MAX_KEY_BYTES = 255;
-const KEY_RE = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
+/** ... of dot-separated segments of these characters. */
+export const KEY_RE = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
+/** A byte prefix of a key: whole segments, each followed by its dot, then possibly part of one. */
+const FILTER_RE = /^(?:[A-Za-z0-9_:-]+\.)*[A-Za-z0-9_:-]*$/;
 
 /** Why `key` is not a valid key, or null when it is. */
 export function keyProblem(key: string): string | null {
@@ -22,11 +26,16 @@ export function assertValidKey(key: string): void {
 
 /**
  * Why `prefix` cannot be a filter, or null. Filters are byte prefixes of keys, so a filter may
- * end in the middle of a segment ("systail.ngi") or with a dot, but may only use key characters.
+ * end in the middle of a segment ("systail.ngi") or with a dot; a prefix no key has (an empty
+ * segment: `..`, `a..b`, a leading dot) would match nothing and is refused.
  */
 export function filterProblem(prefix: string): string | null {
   if (Buffer.byteLength(prefix) > MAX_KEY_BYTES) return `filter is longer than ${MAX_KEY_BYTES} bytes`;
   if (!/^[A-Za-z0-9_:.-]*$/.test(prefix)) return `filter "${prefix}" may only contain [A-Za-z0-9_:.-]`;
+  if (!FILTER_RE.test(prefix)) {
+    const where = prefix.startsWith('.') ? 'starts with a dot' : 'has an empty segment ("..")';
+    return `filter "${prefix}" ${where}: keys are dot-separated segments of [A-Za-z0-9_:-]`;
+  }
   return null;
 }
 

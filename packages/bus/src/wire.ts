@@ -1,3 +1,5 @@
+import { KEY_RE, MAX_KEY_BYTES } from './keys.js';
+
 /**
  * Wire format between publishers and the core: one ZeroMQ frame per batch,
  *
@@ -24,8 +26,6 @@ export interface BatchSink {
   malformed(reason: MalformedReason, count: number): void;
 }
 
-const KEY_RE = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
-
 /**
  * Splits a batch into events. Checks framing, the key and that each event is an object
  * (starts with "{" and ends with "}"); it does not parse the JSON, which is the job of the
@@ -50,7 +50,7 @@ export function decodeBatch(frame: Buffer, sink: BatchSink): number {
       if (nl > pos) badEvent++;
     } else {
       const key = s.slice(pos, sp);
-      if (key.length > 255 || !KEY_RE.test(key)) badKey++;
+      if (key.length > MAX_KEY_BYTES || !KEY_RE.test(key)) badKey++;
       else if (s.charCodeAt(sp + 1) !== 123 /* { */ || s.charCodeAt(nl - 1) !== 125 /* } */) badEvent++;
       else {
         sink.event(key, s.slice(sp + 1, nl));

@@ -3,10 +3,11 @@ import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents } f
 import { DrainConfigError, DrainRejectedError, DrainUriError, PartialSendError } from './errors.js';
 import { compileFormat, type Formatter } from './formats.js';
 import { dropNoticeJson } from './notices.js';
+import { redactUri } from './redact.js';
 import { retryDelayMs } from './retry.js';
-import { TRANSPORTS } from './schemes/index.js';
-import type { OutBatch, Transport, TransportFactory } from './transport.js';
-import { parseDrainUri, redactUri, type DrainSpec } from './uri.js';
+import type { DrainSpec, OutBatch, Scheme, Transport } from './scheme.js';
+import { SCHEMES } from './schemes/index.js';
+import { parseDrainUri } from './uri.js';
 
 export const DRAIN_STATES = ['STARTING', 'RUNNING', 'RETRYING', 'FATAL', 'STOPPED'] as const;
 export type DrainState = (typeof DRAIN_STATES)[number];
@@ -57,7 +58,7 @@ interface DrainPlan {
   spec: DrainSpec;
   buffer: EventBuffer;
   format: Formatter;
-  connect: TransportFactory;
+  scheme: Scheme;
   /** Per-key token bucket of `rate`/`burst`; null when the URI sets no rate. */
   limiter: RateLimiter | null;
 }
@@ -118,13 +119,14 @@ export class Drain {
     let plan: DrainPlan | null = null;
     try {
       if (problem) throw new DrainUriError(problem);
-      const spec = parseDrainUri(uri, ctx);
+      const spec = parseDrainUri(uri, { formats: ctx.formats, drainName: name });
       const buffer = new EventBuffer(spec.buffer);
+      const scheme = SCHEMES[spec.scheme];
       plan = {
         spec,
         buffer,
-        format: compileFormat(spec.format, ctx.formats),
-        connect: TRANSPORTS[spec.scheme],
+        format: scheme.output ? scheme.output(spec.format, ctx.formats) : compileFormat(spec.format, ctx.formats),
+        scheme,
         limiter:
           spec.rate === undefined
             ? null
@@ -244,7 +246,7 @@ export class Drain {
       }
       let transport: Transport;
       try {
-        transport = await plan.connect(plan.spec, { fileDrainRoots: this.ctx.fileDrainRoots, reconnect: connectedBefore });
+        transport = await plan.scheme.connect(plan.spec, { fileDrainRoots: this.ctx.fileDrainRoots, reconnect: connectedBefore });
       } catch (err) {
         if (this.stopping) break;
         fail(toError(err));
@@ -301,15 +303,13 @@ export class Drain {
   private formatBatch(format: Formatter, batch: EventBatch): OutBatch {
     const lines: string[] = [];
     let keys = batch.keys;
-    let jsons = batch.jsons;
     if (batch.gaps) {
       const notices = batch.gaps.map((gap) => dropNoticeJson(this.name, this.ctx.nodeId, gap));
       keys = [...notices.map(() => NOTICE_KEY), ...keys];
-      jsons = [...notices, ...jsons];
       for (const notice of notices) lines.push(format(NOTICE_KEY, notice));
     }
     for (let i = 0; i < batch.keys.length; i++) lines.push(format(batch.keys[i], batch.jsons[i]));
-    return { keys, lines, jsons };
+    return { keys, lines };
   }
 
   /**

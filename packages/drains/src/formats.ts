@@ -22,6 +22,16 @@ const jsonLine: Formatter = (_key, json) => json + '\n';
 const rawLine: Formatter = (key, json) => key + ' ' + json + '\n';
 
 /**
+ * What a scheme adds around each formatted line (syslog: the RFC 5424 header and framing), from
+ * top-level fields of the event that are read in the same pass as the format's own.
+ */
+export interface LineFrame {
+  /** The top-level fields `build` reads, by index into this list. */
+  fields: readonly string[];
+  build(key: string, line: string, event: EventReader): string;
+}
+
+/**
  * Why `format` cannot be used (unknown name, broken template), or null when it can.
  * `formats` are the named formats of config and store.
  */
@@ -31,18 +41,19 @@ export function formatProblem(format: string, formats: Record<string, string>): 
 }
 
 /**
- * Compiles a format (json, raw, a named format or an inline template) once per drain.
- * Throws DrainUriError with the problem formatProblem reports.
+ * Compiles a format (json, raw, a named format or an inline template) once per drain, with the
+ * scheme's frame around each line when it has one. Throws DrainUriError with the problem
+ * formatProblem reports.
  */
-export function compileFormat(format: string, formats: Record<string, string>): Formatter {
-  const built = buildFormatter(format, formats);
+export function compileFormat(format: string, formats: Record<string, string>, frame?: LineFrame): Formatter {
+  const built = buildFormatter(format, formats, frame);
   if (typeof built !== 'function') throw new DrainUriError(`drain URI: ${built.problem}`);
   return built;
 }
 
-function buildFormatter(format: string, formats: Record<string, string>): Formatter | { problem: string } {
-  if (format === 'json') return jsonLine;
-  if (format === 'raw') return rawLine;
+function buildFormatter(format: string, formats: Record<string, string>, frame?: LineFrame): Formatter | { problem: string } {
+  if (format === 'json') return framed(jsonLine, frame);
+  if (format === 'raw') return framed(rawLine, frame);
   const template = templateOf(format, formats);
   if (template === undefined) {
     const known = new Set(['json', 'raw', ...Object.keys(BUILTIN_FORMATS), ...Object.keys(formats)]);
@@ -54,7 +65,17 @@ function buildFormatter(format: string, formats: Record<string, string>): Format
     const what = template === format ? `format template "${format}"` : `format "${format}" ("${template}")`;
     return { problem: `${what} ${scanned.problem}` };
   }
-  return compileTemplate(scanned.literals, scanned.fields);
+  return compileTemplate(scanned.literals, scanned.fields, frame);
+}
+
+/** A format that reads no fields, with the frame (which reads its own) around it. */
+function framed(line: Formatter, frame: LineFrame | undefined): Formatter {
+  if (!frame) return line;
+  const reader = new EventReader(frame.fields);
+  return (key, json) => {
+    reader.read(json);
+    return frame.build(key, line(key, json), reader);
+  };
 }
 
 /**
@@ -100,28 +121,52 @@ function scanTemplate(template: string): ScannedTemplate | { problem: string } {
   return { literals, fields };
 }
 
-function compileTemplate(literals: string[], fields: FieldPath[]): Formatter {
+function compileTemplate(literals: string[], fields: FieldPath[], frame: LineFrame | undefined): Formatter {
   // Templates that only use {{key}} never need the event parsed.
-  const usesEventFields = fields.some((path) => path !== null);
-  // Fields are read by their first segment straight from the JSON, which is much cheaper than
-  // JSON.parse of the whole event; the full parse is the fallback when the scan declines.
-  const topNames = [...new Set(fields.flatMap((path) => (path === null ? [] : [path[0]])))];
-  const reader = new TopLevelFields(topNames);
+  const usesEventFields = frame !== undefined || fields.some((path) => path !== null);
+  // The frame's fields first (its indices stay as it gave them), then the template's.
+  const topNames = [...new Set([...(frame?.fields ?? []), ...fields.flatMap((path) => (path === null ? [] : [path[0]]))])];
+  const reader = new EventReader(topNames);
   const slots = fields.map((path) => (path === null ? -1 : topNames.indexOf(path[0])));
   return (key, json) => {
-    const scanned = usesEventFields && reader.scan(json);
-    const event = usesEventFields && !scanned ? parseEventObject(json) : undefined;
+    if (usesEventFields) reader.read(json);
     let line = literals[0];
     for (let i = 0; i < fields.length; i++) {
       const path = fields[i];
-      let value: unknown;
-      if (path === null) value = key;
-      else if (scanned) value = lookup(reader.value(slots[i]), path, 1);
-      else value = lookup(event, path, 0);
+      const value = path === null ? key : lookup(reader.field(slots[i]), path, 1);
       line += renderValue(value) + literals[i + 1];
     }
-    return line.charCodeAt(line.length - 1) === 10 ? line : line + '\n';
+    if (line.charCodeAt(line.length - 1) !== 10) line += '\n';
+    return frame ? frame.build(key, line, reader) : line;
   };
+}
+
+/**
+ * Reads named top-level fields of one event at a time. Fields are read straight from the JSON,
+ * which is much cheaper than JSON.parse of the whole event; the full parse is the fallback when
+ * the scan declines (and its answers are the same).
+ */
+export class EventReader {
+  private readonly scanner: TopLevelFields;
+  private scanned = false;
+  private event: Record<string, unknown> | undefined;
+
+  constructor(private readonly names: readonly string[]) {
+    this.scanner = new TopLevelFields(names);
+  }
+
+  read(json: string): void {
+    this.scanned = this.scanner.scan(json);
+    this.event = this.scanned ? undefined : parseEventObject(json);
+  }
+
+  /** The value of field `index` (of the names given) in the event last read; undefined when absent. */
+  field(index: number): unknown {
+    if (this.scanned) return this.scanner.value(index);
+    const event = this.event;
+    const name = this.names[index];
+    return event !== undefined && Object.hasOwn(event, name) ? event[name] : undefined;
+  }
 }
 
 /** The event as an object, or undefined when the JSON is broken or not an object (its fields then render empty). */

@@ -1,10 +1,11 @@
 export * from './errors.js';
 export * from './uri.js';
+export * from './redact.js';
 export * from './formats.js';
 export * from './buffer.js';
 export * from './notices.js';
 export * from './retry.js';
-export type { OutBatch, Transport, TransportContext, TransportFactory } from './transport.js';
+export type { DrainSpec, OutBatch, Scheme, SchemeSyntax, Transport, TransportContext, TransportFactory } from './scheme.js';
 export * from './schemes/index.js';
 export * from './drain.js';
 export * from './recent.js';

@@ -16,3 +16,24 @@ export const isPositiveRate: ParamCheck = (value) => /^[0-9]{1,9}(?:\.[0-9]{1,6}
 
 /** An absolute file path (ca=): relative ones would depend on where each core was started. */
 export const isAbsolutePath: ParamCheck = (value) => value.startsWith('/') && !value.includes('\0');
+
+/** Decodes for comparison only; a malformed name is kept as written (the parser reports it). */
+export function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Binary units of `disk=SIZE` (SPEC section 5a); a unit is required, so `64` alone is refused. */
+const SIZE_UNITS: Record<string, number> = { KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+const SIZE_RE = /^([1-9][0-9]{0,9})(KiB|MiB|GiB|TiB)$/;
+
+/** The bytes of a size such as `64MiB` or `2GiB`; undefined when it is not one. */
+export function parseSize(value: string): number | undefined {
+  const match = SIZE_RE.exec(value);
+  if (!match) return undefined;
+  const bytes = Number(match[1]) * SIZE_UNITS[match[2]];
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}

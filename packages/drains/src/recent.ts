@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { DrainError } from './errors.js';
 import { redisClient } from './schemes/redis.js';
-import type { DrainSpec } from './uri.js';
+import type { DrainSpec } from './scheme.js';
 
 /** One line a redis drain kept: the list it is in, and the line as the drain formatted it. */
 export interface KeptLine {

@@ -1,59 +1,32 @@
 import { filterProblem } from '@logyard/bus';
 import { DrainUriError } from './errors.js';
 import { formatProblem } from './formats.js';
-import { isPositiveInteger, isPositiveRate, type ParamCheck } from './params.js';
-import { SCHEME_SYNTAX, TRANSPORTS } from './schemes/index.js';
-
-/** A parsed, validated drain URI (SPEC section 4). */
-export interface DrainSpec {
-  /** The URI as given, password included: redact it (redactUri) before showing it. */
-  uri: string;
-  scheme: string;
-  host?: string;
-  port?: number;
-  /** file: the absolute path, `..` resolved lexically; http(s): the request path as written (percent-encoded). */
-  path?: string;
-  user?: string;
-  password?: string;
-  filters: string[];
-  format: string;
-  buffer: number;
-  /** `rate` (events/s per key) and `burst`: set together (burst defaults to one second's worth), or neither. */
-  rate?: number;
-  burst?: number;
-  /** The scheme's own params, percent-decoded (redis: a `/N` path appears as `database`). */
-  params: Record<string, string>;
-}
-
-/** How a scheme's URIs look; each scheme module declares its own. */
-export interface SchemeSyntax {
-  /** 'network': `[user:password@]host[:port][/path]`; 'file': `/absolute/path`. */
-  target: 'network' | 'file';
-  /** Port when the URI gives none; without one the port is required. */
-  defaultPort?: number;
-  /** Whether `user:password@` means anything to the scheme. */
-  takesCredentials?: boolean;
-  /** The param a `/N` path stands for (redis: database); other network schemes take no path. */
-  pathParam?: string;
-  /** Whether a `/path` is the target's own (http: the request path), kept in `spec.path`. */
-  takesPath?: boolean;
-  /** The format when the URI gives none (syslog: the event's text); else json. */
-  defaultFormat?: string;
-  params: Record<string, ParamCheck>;
-  /** Checks across params once all are read; returns the problem, naming the params. */
-  check?: (spec: DrainSpec) => string | undefined;
-}
+import { isPositiveInteger, isPositiveRate, parseSize, safeDecode } from './params.js';
+import type { DrainSpec, SchemeSyntax } from './scheme.js';
+import { schemeOf, SCHEMES, TLS_SCHEMES } from './schemes/index.js';
+import { TLS_PARAMS, tlsParamsProblem } from './stream.js';
 
 export interface UriContext {
   /** Named formats of config and store (besides json, raw and the built-in ones). */
   formats: Record<string, string>;
+  /** The drain's name when known: temporary (`tmp.`) drains refuse `disk`. */
+  drainName?: string;
 }
 
 export const DEFAULT_BUFFER = 10_000;
-/** Params of every scheme in SPEC section 4 that are not built yet. */
-const UNSUPPORTED_PARAMS = new Set(['disk']);
+/** SPEC section 4: `buffer` holds at most this many events. */
+export const MAX_BUFFER = 10_000_000;
+/** SPEC section 5a: the smallest `disk`. */
+export const MIN_DISK_BYTES = 16 * 2 ** 20;
+/**
+ * Params that are Logyard's own whatever the scheme (SPEC section 4): a scheme that passes the
+ * others to its target (http) never passes these, and refuses those it does not take.
+ */
+const LOGYARD_PARAMS = new Set(['filter', 'format', 'buffer', 'disk', 'rate', 'burst', 'batch', 'ca', 'insecure']);
 /** An HTTP path: RFC 3986 pchars, '/' and percent-escapes (checked separately). */
 const PATH_RE = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+/** A query piece passed to the target: RFC 3986 query characters and percent-escapes (checked separately). */
+const QUERY_PIECE_RE = /^[A-Za-z0-9\-._~!$'()*+,;=:@/?%]*$/;
 const HOST_RE = /^[A-Za-z0-9_.-]+$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
 const MAX_PORT = 65_535;
@@ -67,13 +40,14 @@ export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
   const schemeEnd = uri.indexOf('://');
   if (schemeEnd <= 0) throw uriError(`"${uri}" has no scheme (expected e.g. tcp://HOST:PORT)`);
   const scheme = uri.slice(0, schemeEnd).toLowerCase();
-  const syntax = schemeSyntax(scheme);
+  const tls = TLS_SCHEMES.has(scheme);
+  const syntax = schemeSyntax(scheme, tls);
   const rest = uri.slice(schemeEnd + 3);
   const queryStart = rest.indexOf('?');
   const target = queryStart < 0 ? rest : rest.slice(0, queryStart);
   const query = queryStart < 0 ? '' : rest.slice(queryStart + 1);
 
-  const spec: DrainSpec = { uri, scheme, filters: [], format: syntax.defaultFormat ?? 'json', buffer: DEFAULT_BUFFER, params: {} };
+  const spec: DrainSpec = { uri, scheme, tls, filters: [], format: syntax.defaultFormat ?? 'json', buffer: DEFAULT_BUFFER, params: {} };
   let pathParamValue: string | undefined;
   if (syntax.target === 'file') spec.path = parseFilePath(target);
   else pathParamValue = parseNetworkTarget(scheme, syntax, target, spec);
@@ -93,12 +67,29 @@ export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
   if (spec.rate !== undefined && spec.burst === undefined) spec.burst = Math.max(1, Math.ceil(spec.rate));
   const problem = syntax.check?.(spec);
   if (problem) throw uriError(problem);
+  if (spec.diskBytes !== undefined && ctx.drainName?.startsWith('tmp.')) {
+    throw uriError(`param "disk": temporary (tmp.) drains keep no disk buffer`);
+  }
+  // The one place that refuses disk until the on-disk queue (SPEC section 5a) runs drains.
+  if (spec.diskBytes !== undefined) throw uriError('param "disk" is not supported yet');
   return spec;
 }
 
-function schemeSyntax(scheme: string): SchemeSyntax {
-  if (Object.hasOwn(TRANSPORTS, scheme)) return SCHEME_SYNTAX[scheme];
-  throw uriError(`unknown scheme "${scheme}" (known: ${Object.keys(TRANSPORTS).join(', ')})`);
+/**
+ * The syntax of a scheme name as the parser applies it: a TLS variant adds the TLS params and
+ * their check, and its own default port.
+ */
+function schemeSyntax(scheme: string, tls: boolean): SchemeSyntax {
+  const syntax = schemeOf(scheme)?.syntax;
+  if (!syntax) throw uriError(`unknown scheme "${scheme}" (known: ${Object.keys(SCHEMES).join(', ')})`);
+  if (!tls) return syntax;
+  const check = syntax.check;
+  return {
+    ...syntax,
+    defaultPort: syntax.tlsDefaultPort ?? syntax.defaultPort,
+    params: { ...syntax.params, ...TLS_PARAMS },
+    check: (spec) => tlsParamsProblem(spec) ?? check?.(spec),
+  };
 }
 
 function parseFilePath(target: string): string {
@@ -190,10 +181,15 @@ function parsePort(text: string): number {
 
 function parseQuery(query: string, syntax: SchemeSyntax, ctx: UriContext, spec: DrainSpec): void {
   const seen = new Set<string>();
+  const targetQuery: string[] = [];
   for (const piece of query.split('&')) {
     if (piece === '') continue; // tolerate "?&a=b" and a trailing '&'
     const eq = piece.indexOf('=');
     const name = decode(eq < 0 ? piece : piece.slice(0, eq));
+    if (syntax.passesUnknownParams && !LOGYARD_PARAMS.has(name) && !Object.hasOwn(syntax.params, name)) {
+      targetQuery.push(targetQueryPiece(piece));
+      continue;
+    }
     if (eq < 0) throw uriError(`param "${name}" has no value (expected ${name}=VALUE)`);
     const value = decode(piece.slice(eq + 1));
     if (name !== 'filter') {
@@ -214,8 +210,11 @@ function parseQuery(query: string, syntax: SchemeSyntax, ctx: UriContext, spec: 
         break;
       }
       case 'buffer':
-        if (!isPositiveInteger(value)) throw badValue(name, value);
+        if (!isPositiveInteger(value) || Number(value) > MAX_BUFFER) throw uriError(`bad value for buffer: "${value}" (events, 1 to ${MAX_BUFFER})`);
         spec.buffer = Number(value);
+        break;
+      case 'disk':
+        spec.diskBytes = parseDisk(value);
         break;
       case 'rate':
         if (!isPositiveRate(value)) throw uriError(`bad value for rate: "${value}" (events/s, a number > 0)`);
@@ -226,12 +225,30 @@ function parseQuery(query: string, syntax: SchemeSyntax, ctx: UriContext, spec: 
         spec.burst = Number(value);
         break;
       default:
-        if (UNSUPPORTED_PARAMS.has(name)) throw uriError(`param "${name}" is not supported yet`);
         if (!Object.hasOwn(syntax.params, name)) throw uriError(`unknown param "${name}"`);
         if (!syntax.params[name](value)) throw badValue(name, value);
         spec.params[name] = value;
     }
   }
+  if (targetQuery.length > 0) spec.targetQuery = targetQuery.join('&');
+}
+
+/** `disk=SIZE`: bytes, with the unit required and at least 16MiB (SPEC section 5a). */
+function parseDisk(value: string): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined) throw uriError(`bad value for disk: "${value}" (a size with its unit, e.g. 64MiB or 2GiB)`);
+  if (bytes < MIN_DISK_BYTES) throw uriError(`bad value for disk: "${value}" (at least 16MiB)`);
+  return bytes;
+}
+
+/**
+ * A param the target takes (http): passed on the request line exactly as written, so it must be
+ * one that can go there.
+ */
+function targetQueryPiece(piece: string): string {
+  if (!QUERY_PIECE_RE.test(piece)) throw uriError(`bad query param "${piece}" (percent-encode spaces and other special characters)`);
+  decode(piece); // a malformed %-escape is reported now, not by the target
+  return piece;
 }
 
 function decode(text: string): string {
@@ -270,25 +287,6 @@ function escapeControls(text: string): string {
   });
 }
 
-/**
- * The URI with its password shown as `***`. Works on URIs that do not parse too, since it is
- * used for every listing, status and log line.
- */
-export function redactUri(uri: string): string {
-  const schemeEnd = uri.indexOf('://');
-  if (schemeEnd < 0) return uri;
-  const authorityStart = schemeEnd + 3;
-  const queryStart = uri.indexOf('?', authorityStart);
-  const beforeQuery = queryStart < 0 ? uri.slice(authorityStart) : uri.slice(authorityStart, queryStart);
-  const at = beforeQuery.lastIndexOf('@');
-  if (at < 0) return uri;
-  const userinfo = beforeQuery.slice(0, at);
-  const colon = userinfo.indexOf(':');
-  // A userinfo starting with '/' is a path with an '@' in it (file:///a:b@c), not credentials.
-  if (colon < 0 || userinfo.startsWith('/')) return uri;
-  return uri.slice(0, authorityStart + colon + 1) + '***' + uri.slice(authorityStart + at);
-}
-
 export interface DrainArgs {
   filters?: string[];
   format?: string;
@@ -311,15 +309,6 @@ export function mergeDrainArgs(uri: string, add: DrainArgs): string {
   if (add.format !== undefined) kept.push(`format=${encodeParamValue(add.format)}`);
   for (const [name, value] of Object.entries(add.params ?? {})) kept.push(`${encodeParamValue(name)}=${encodeParamValue(value)}`);
   return kept.length === 0 ? base : `${base}?${kept.join('&')}`;
-}
-
-/** Decodes for comparison only; a malformed name is kept as written and reported by parseDrainUri. */
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /**

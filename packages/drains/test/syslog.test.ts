@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frameSyslog } from '../src/schemes/syslog.js';
+import { SCHEMES } from '../src/index.js';
 import { closedAfterEach, eventJson, makeDrain, NODE_ID, waitFor, waitForState } from './helpers.js';
 import { listenForSyslog } from './targets.js';
 import { useTestCerts } from './tls-certs.js';
@@ -26,7 +26,9 @@ describe('syslog drain', () => {
     await waitFor('five messages', () => server.messages.length === 5, undefined, drain);
 
     const [systail, apptail, event, cron, long] = server.parsed();
-    for (const message of server.parsed()) expect(message).toMatchObject({ type: 'RFC5424', version: 1, host: NODE_ID });
+    for (const message of server.parsed()) expect(message).toMatchObject({ type: 'RFC5424', version: 1 });
+    // A relay keeps the HOSTNAME of what came in as syslog; the rest are this node's own.
+    expect(server.parsed().map((message) => message.host)).toEqual([NODE_ID, NODE_ID, NODE_ID, 'h', NODE_ID]);
     expect(systail).toMatchObject({ prival: 14, facility: 'user', level: 'info', appName: 'nginx', pid: '-', messageid: '-', message: 'GET / 200' });
     expect(systail.ts.toISOString()).toBe('2026-03-01T09:00:00.250Z');
     // Non-ASCII and spaces are not allowed in APP-NAME; the message keeps its UTF-8 and its newline.
@@ -125,17 +127,19 @@ describe('syslog messages (property-based)', () => {
   const key = fc.constantFrom('systail.nginx.n1', 'apptail.abc', 'event.oom_kill', 'syslog.cron', 'logyard.notice', 'x'.repeat(255));
 
   it('every event makes a frame whose count is its byte length and whose header keeps the RFC limits', () => {
+    const frameSyslog = SCHEMES.syslog.output!('{{text}}', {});
     fc.assert(
       fc.property(key, event, (k, e) => {
         const json = JSON.stringify(e);
-        const frame = frameSyslog(k, json, `${e.text}\n`);
+        const frame = frameSyslog(k, json);
         const space = frame.indexOf(' ');
         const message = frame.slice(space + 1);
         expect(Number(frame.slice(0, space))).toBe(Buffer.byteLength(message));
         const header = HEADER_RE.exec(message);
         expect(header, message.slice(0, 200)).not.toBeNull();
         expect(Number(header![1])).toBeLessThanOrEqual(191);
-        expect(message.endsWith(e.text === '' ? ' -' : ` ${e.text}`)).toBe(true);
+        const msg = e.text.endsWith('\n') ? e.text.slice(0, -1) : e.text;
+        expect(message.endsWith(msg === '' ? ' -' : ` ${msg}`)).toBe(true);
       }),
       { numRuns: 2000 },
     );

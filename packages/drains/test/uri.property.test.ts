@@ -1,7 +1,7 @@
 import { filterProblem } from '@logyard/bus';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileFormat, DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, SCHEME_SYNTAX, TRANSPORTS, type DrainSpec } from '../src/index.js';
+import { compileFormat, DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, SCHEMES, TLS_SCHEMES, type DrainSpec } from '../src/index.js';
 
 const ctx = { formats: { short: '{{name}}: {{text}}' } };
 const RUNS = 3000;
@@ -80,8 +80,9 @@ function checkParse(uri: string): void {
 }
 
 function checkSpec(spec: DrainSpec): void {
-  expect(Object.keys(TRANSPORTS)).toContain(spec.scheme);
-  const syntax = SCHEME_SYNTAX[spec.scheme];
+  expect(Object.keys(SCHEMES)).toContain(spec.scheme);
+  expect(spec.tls).toBe(TLS_SCHEMES.has(spec.scheme));
+  const syntax = SCHEMES[spec.scheme].syntax;
   if (syntax.target === 'file') {
     expect(spec.path?.startsWith('/')).toBe(true);
   } else {
@@ -92,7 +93,9 @@ function checkSpec(spec: DrainSpec): void {
   if (spec.rate !== undefined) expect(spec.rate > 0 && Number.isInteger(spec.burst) && spec.burst! >= 1).toBe(true);
   else expect(spec.burst).toBeUndefined();
   for (const filter of spec.filters) expect(filterProblem(filter)).toBeNull();
-  for (const name of Object.keys(spec.params)) expect(Object.keys(syntax.params)).toContain(name);
+  const known = spec.tls ? [...Object.keys(syntax.params), 'ca', 'insecure'] : Object.keys(syntax.params);
+  for (const name of Object.keys(spec.params)) expect(known).toContain(name);
+  if (spec.targetQuery !== undefined) expect(syntax.passesUnknownParams).toBe(true);
   expect(() => compileFormat(spec.format, ctx.formats)).not.toThrow();
   // What a user sees in listings must never show the password.
   if (spec.password) expect(redactUri(spec.uri)).not.toContain(`:${spec.password}@`);
@@ -100,7 +103,7 @@ function checkSpec(spec: DrainSpec): void {
 
 describe('parseDrainUri (property-based)', () => {
   it('the seeds are valid URIs of every scheme', () => {
-    expect(Object.keys(VALID).sort()).toEqual(Object.keys(TRANSPORTS).sort());
+    expect(Object.keys(VALID).sort()).toEqual(Object.keys(SCHEMES).sort());
     for (const uri of allValid) checkSpec(parseDrainUri(uri, ctx));
   });
 

@@ -30,13 +30,13 @@ export function registerDrainCommands(program: Command): void {
       // Checked before the store is contacted; a format only the store knows is checked there.
       let unknownFormat = false;
       try {
-        parseDrainUri(merged, { formats: config.formats });
+        parseDrainUri(merged, { formats: config.formats, drainName: name });
       } catch (err) {
         if (!(err instanceof DrainUriError && err.message.includes(UNKNOWN_FORMAT))) throw err;
         unknownFormat = true;
       }
       await withStore(config, async (store) => {
-        if (unknownFormat) parseDrainUri(merged, { formats: await namedFormats(config, store) });
+        if (unknownFormat) parseDrainUri(merged, { formats: await namedFormats(config, store), drainName: name });
         await store.putDrain(name, merged);
       });
       process.stdout.write(`added drain ${name}: ${redactUri(merged)}\n`);

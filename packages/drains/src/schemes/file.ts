@@ -3,8 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DrainConfigError, PartialSendError } from '../errors.js';
 import { openBeneath } from '../open-beneath.js';
 import { isBoolean } from '../params.js';
-import type { OutBatch, Transport, TransportFactory } from '../transport.js';
-import type { SchemeSyntax } from '../uri.js';
+import type { OutBatch, Scheme, SchemeSyntax, Transport, TransportFactory } from '../scheme.js';
 
 export const FILE_SYNTAX: SchemeSyntax = { target: 'file', params: { overwrite: isBoolean } };
 
@@ -30,6 +29,8 @@ export const openFile: TransportFactory = async (spec, ctx) => {
   }
   return new FileTransport(target, handle, (await handle.stat()));
 };
+
+export const file: Scheme = { syntax: FILE_SYNTAX, connect: openFile };
 
 /** A checked file drain path: its real root and the names below it. */
 interface Target {

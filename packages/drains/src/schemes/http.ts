@@ -1,34 +1,22 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
 import { DrainRejectedError } from '../errors.js';
 import { isPositiveInteger } from '../params.js';
-import type { OutBatch, Transport, TransportFactory } from '../transport.js';
-import type { DrainSpec, SchemeSyntax } from '../uri.js';
-import { openSocket } from './tcp.js';
-import { openTlsSocket, TLS_PARAMS, tlsOptions, tlsParamsProblem } from './tls.js';
+import { redactSecrets } from '../redact.js';
+import type { DrainSpec, OutBatch, Scheme, Transport, TransportFactory } from '../scheme.js';
+import { hostPort, openStream, tlsOptions } from '../stream.js';
 
 export const DEFAULT_HTTP_BATCH = 500;
 
 /** A drain hands a transport at most 1,000 events (and 96 KiB) per send; a larger `batch` could never be reached. */
 const MAX_HTTP_BATCH = 1_000;
-const HTTP_PARAMS = { batch: (value: string) => isPositiveInteger(value) && Number(value) <= MAX_HTTP_BATCH };
-export const HTTP_SYNTAX: SchemeSyntax = { target: 'network', defaultPort: 80, takesCredentials: true, takesPath: true, params: HTTP_PARAMS };
-export const HTTPS_SYNTAX: SchemeSyntax = {
-  target: 'network',
-  defaultPort: 443,
-  takesCredentials: true,
-  takesPath: true,
-  params: { ...HTTP_PARAMS, ...TLS_PARAMS },
-  check: tlsParamsProblem,
-};
 
 /** A target that answers nothing for this long is treated as down (the drain retries). */
 const REQUEST_TIMEOUT_MS = 30_000;
 /** How long close() lets the POST in flight finish before aborting it. */
 const CLOSE_FLUSH_MS = 2_000;
-/** How much of an error response's body goes into the drain's status. */
-const MAX_ERROR_BODY = 200;
+/** How much of an error response's body goes into the drain's status (it may echo what was sent). */
+const MAX_ERROR_BODY = 120;
 
 /**
  * Batched POSTs of the drain's lines (newline-delimited JSON with the default format), at most
@@ -36,19 +24,32 @@ const MAX_ERROR_BODY = 200;
  * connection errors reject (the drain retries on its schedule); any other status will not
  * change by retrying (bad token, bad path, too large) and makes the drain FATAL with it.
  */
-export const connectHttp: TransportFactory = async (spec) => {
-  const secure = spec.scheme === 'https';
-  const host = spec.host ?? '';
-  const port = spec.port ?? 0;
-  const target = hostPort(host, port);
+const connectHttp: TransportFactory = async (spec) => {
+  const target = hostPort(spec.host ?? '', spec.port ?? 0);
   // A connection made (and, for https, verified) now shows a dead target or a bad certificate
   // as RETRYING at once instead of at the first event; the agent then makes its own.
-  const tls = secure ? await tlsOptions(spec) : undefined;
-  const probe = tls ? await openTlsSocket(spec, target, tls) : await openSocket(() => connect({ host, port }), 'connect', target);
-  probe.destroy();
+  const tls = spec.tls ? await tlsOptions(spec) : undefined;
+  (await openStream(spec, target, tls)).destroy();
   const agentOptions = { keepAlive: true, maxSockets: 1 };
   const agent = tls ? new HttpsAgent({ ...agentOptions, ...tls }) : new HttpAgent(agentOptions);
   return new HttpTransport(spec, agent);
+};
+
+/**
+ * `http` (and `https`, over TLS). Query params that are not Logyard's own are the target's
+ * (ClickHouse's `?query=INSERT ...`) and go on the request line as written.
+ */
+export const http: Scheme = {
+  syntax: {
+    target: 'network',
+    defaultPort: 80,
+    tlsDefaultPort: 443,
+    takesCredentials: true,
+    takesPath: true,
+    passesUnknownParams: true,
+    params: { batch: (value: string) => isPositiveInteger(value) && Number(value) <= MAX_HTTP_BATCH },
+  },
+  connect: connectHttp,
 };
 
 interface InFlight {
@@ -58,8 +59,10 @@ interface InFlight {
 
 class HttpTransport implements Transport {
   readonly maxBatchEvents: number;
-  /** Where the POSTs go, without credentials: for messages. */
+  /** Where the POSTs go, without credentials nor the target's query (which may hold some): for messages. */
   private readonly url: string;
+  /** The path and query of the request line. */
+  private readonly requestPath: string;
   private readonly contentType: string;
   private inFlight: InFlight | null = null;
   private closing: Promise<void> | null = null;
@@ -70,6 +73,7 @@ class HttpTransport implements Transport {
   ) {
     this.maxBatchEvents = Number(spec.params.batch ?? DEFAULT_HTTP_BATCH);
     this.url = `${spec.scheme}://${hostPort(spec.host ?? '', spec.port ?? 0)}${spec.path ?? '/'}`;
+    this.requestPath = spec.targetQuery === undefined ? (spec.path ?? '/') : `${spec.path ?? '/'}?${spec.targetQuery}`;
     // Only the json format makes NDJSON; other formats send their lines as text.
     this.contentType = spec.format === 'json' ? 'application/x-ndjson' : 'text/plain; charset=utf-8';
   }
@@ -110,14 +114,14 @@ class HttpTransport implements Transport {
 
   private post(body: string): Promise<void> {
     const { spec } = this;
-    const requestFn = spec.scheme === 'https' ? httpsRequest : httpRequest;
+    const requestFn = spec.tls ? httpsRequest : httpRequest;
     let request!: ClientRequest;
     const result = new Promise<void>((resolve, reject) => {
       request = requestFn({
         agent: this.agent,
         host: spec.host,
         port: spec.port,
-        path: spec.path ?? '/',
+        path: this.requestPath,
         method: 'POST',
         // Basic auth; the password is never part of a message.
         auth: spec.user !== undefined || spec.password !== undefined ? `${spec.user ?? ''}:${spec.password ?? ''}` : undefined,
@@ -159,7 +163,8 @@ function readAnswer(response: IncomingMessage, url: string): Promise<void> {
     response.on('end', () => {
       const status = response.statusCode ?? 0;
       if (status >= 200 && status < 300) return resolve();
-      const body = head.replace(/\s+/g, ' ').trim().slice(0, MAX_ERROR_BODY);
+      // The body may echo the request's credentials (an Authorization header, a token): hidden.
+      const body = redactSecrets(head.replace(/\s+/g, ' ').trim()).slice(0, MAX_ERROR_BODY);
       const message = `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''} from ${url}${body ? `: ${body}` : ''}`;
       // Timeouts, throttling and server errors pass; other answers repeat themselves forever.
       if (status >= 500 || status === 408 || status === 429) reject(new Error(message));
@@ -177,8 +182,4 @@ class StaleConnectionError extends Error {
 
 function unwrap(err: unknown): unknown {
   return err instanceof StaleConnectionError ? err.original : err;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

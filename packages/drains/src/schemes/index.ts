@@ -1,37 +1,34 @@
-import type { TransportFactory } from '../transport.js';
-import type { SchemeSyntax } from '../uri.js';
-import { FILE_SYNTAX, openFile } from './file.js';
+import type { Scheme } from '../scheme.js';
+import { file } from './file.js';
+import { http } from './http.js';
+import { redis } from './redis.js';
+import { syslog } from './syslog.js';
+import { tcp } from './tcp.js';
+import { udp } from './udp.js';
+
 export { fileDrainPathProblem } from './file.js';
-import { connectHttp, HTTP_SYNTAX, HTTPS_SYNTAX } from './http.js';
-import { connectRedis, REDIS_SYNTAX } from './redis.js';
-import { connectSyslog, SYSLOG_SYNTAX, SYSLOG_TLS_SYNTAX } from './syslog.js';
-import { connectTcp, TCP_SYNTAX } from './tcp.js';
-import { connectTls, TLS_SYNTAX } from './tls.js';
-import { connectUdp, UDP_SYNTAX } from './udp.js';
 
-/** The schemes that exist: adding one means a module here and a line in both maps. */
-export const TRANSPORTS: Record<string, TransportFactory> = {
-  tcp: connectTcp,
-  udp: connectUdp,
-  redis: connectRedis,
-  rediss: connectRedis,
-  file: openFile,
-  tls: connectTls,
-  syslog: connectSyslog,
-  'syslog+tls': connectSyslog,
-  http: connectHttp,
-  https: connectHttp,
+/**
+ * The schemes that exist, by URI scheme name. A TLS variant is the same descriptor under its own
+ * name (listed in TLS_SCHEMES): adding a scheme means a module here and a line in this map.
+ */
+export const SCHEMES: Readonly<Record<string, Scheme>> = {
+  tcp,
+  udp,
+  redis,
+  rediss: redis,
+  file,
+  tls: tcp,
+  syslog,
+  'syslog+tls': syslog,
+  http,
+  https: http,
 };
 
-export const SCHEME_SYNTAX: Record<string, SchemeSyntax> = {
-  tcp: TCP_SYNTAX,
-  udp: UDP_SYNTAX,
-  redis: REDIS_SYNTAX,
-  rediss: REDIS_SYNTAX,
-  file: FILE_SYNTAX,
-  tls: TLS_SYNTAX,
-  syslog: SYSLOG_SYNTAX,
-  'syslog+tls': SYSLOG_TLS_SYNTAX,
-  http: HTTP_SYNTAX,
-  https: HTTPS_SYNTAX,
-};
+/** The names that mean "the same over TLS": they take `ca` and `insecure` besides their own params. */
+export const TLS_SCHEMES: ReadonlySet<string> = new Set(['rediss', 'tls', 'syslog+tls', 'https']);
+
+/** The scheme of that name (lower case), or undefined. */
+export function schemeOf(name: string): Scheme | undefined {
+  return Object.hasOwn(SCHEMES, name) ? SCHEMES[name] : undefined;
+}

@@ -1,15 +1,8 @@
 import type { Redis } from 'ioredis';
 import { isNonEmpty, isNonNegativeInteger, isPositiveInteger } from '../params.js';
-import { BrokenSignal, type OutBatch, type Transport, type TransportFactory } from '../transport.js';
-import type { DrainSpec, SchemeSyntax } from '../uri.js';
-
-export const REDIS_SYNTAX: SchemeSyntax = {
-  target: 'network',
-  defaultPort: 6379,
-  takesCredentials: true,
-  pathParam: 'database',
-  params: { key: isNonEmpty, limit: isPositiveInteger, database: isNonNegativeInteger },
-};
+import { BrokenSignal } from '../broken-signal.js';
+import type { DrainSpec, OutBatch, Scheme, Transport, TransportFactory } from '../scheme.js';
+import { tlsOptions } from '../stream.js';
 
 export const DEFAULT_REDIS_LIMIT = 1500;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -19,7 +12,7 @@ const QUIT_TIMEOUT_MS = 2_000;
  * LPUSH to a list per key (or the `key` param), then LTRIM to `limit`: the list holds the
  * newest events, newest first. Serves `rediss` too, over TLS.
  */
-export const connectRedis: TransportFactory = async (spec) => {
+const connectRedis: TransportFactory = async (spec) => {
   const client = await redisClient(spec);
   const transport = new RedisTransport(client, spec);
   try {
@@ -42,7 +35,7 @@ export async function redisClient(spec: DrainSpec): Promise<Redis> {
     username: spec.user,
     password: spec.password,
     db: Number(spec.params.database ?? 0),
-    tls: spec.scheme === 'rediss' ? {} : undefined,
+    tls: spec.tls ? await tlsOptions(spec) : undefined,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // The drain owns retries and buffering: ioredis must neither reconnect nor queue.
     lazyConnect: true,
@@ -51,6 +44,18 @@ export async function redisClient(spec: DrainSpec): Promise<Redis> {
     maxRetriesPerRequest: 0,
   });
 }
+
+/** `redis`, and `rediss` (the same over TLS). */
+export const redis: Scheme = {
+  syntax: {
+    target: 'network',
+    defaultPort: 6379,
+    takesCredentials: true,
+    pathParam: 'database',
+    params: { key: isNonEmpty, limit: isPositiveInteger, database: isNonNegativeInteger },
+  },
+  connect: connectRedis,
+};
 
 class RedisTransport implements Transport {
   private readonly broken = new BrokenSignal();

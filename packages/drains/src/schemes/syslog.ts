@@ -1,9 +1,7 @@
 import { NOTICE_KEY } from '@logyard/bus';
-import { parseEventObject } from '../formats.js';
-import type { OutBatch, Transport, TransportFactory } from '../transport.js';
-import type { SchemeSyntax } from '../uri.js';
-import { connectTcp } from './tcp.js';
-import { connectTls, TLS_PARAMS, tlsParamsProblem } from './tls.js';
+import { compileFormat, type EventReader, type LineFrame } from '../formats.js';
+import type { Scheme } from '../scheme.js';
+import { connectStream } from '../stream.js';
 
 /**
  * MSG is the event's text by default: Heroku and Papertrail show MSG as the log line and take
@@ -11,44 +9,27 @@ import { connectTls, TLS_PARAMS, tlsParamsProblem } from './tls.js';
  */
 export const SYSLOG_DEFAULT_FORMAT = '{{text}}';
 
-export const SYSLOG_SYNTAX: SchemeSyntax = { target: 'network', defaultPort: 514, defaultFormat: SYSLOG_DEFAULT_FORMAT, params: {} };
-
-/** RFC 5425 assigns 6514 to syslog over TLS. */
-export const SYSLOG_TLS_SYNTAX: SchemeSyntax = {
-  target: 'network',
-  defaultPort: 6514,
-  defaultFormat: SYSLOG_DEFAULT_FORMAT,
-  params: TLS_PARAMS,
-  check: tlsParamsProblem,
+/**
+ * `syslog` (and `syslog+tls`, RFC 5425's port 6514): RFC 5424 messages with octet-counted framing
+ * (RFC 6587), written to the stream like tcp's lines.
+ */
+export const syslog: Scheme = {
+  syntax: { target: 'network', defaultPort: 514, tlsDefaultPort: 6514, defaultFormat: SYSLOG_DEFAULT_FORMAT, params: {} },
+  connect: connectStream,
+  output: (format, formats) => compileFormat(format, formats, SYSLOG_FRAME),
 };
 
-/** RFC 5424 syslog messages with octet-counted framing (RFC 6587) over TCP, or TLS for syslog+tls. */
-export const connectSyslog: TransportFactory = async (spec, ctx) => {
-  const stream = spec.scheme === 'syslog+tls' ? await connectTls(spec, ctx) : await connectTcp(spec, ctx);
-  return new SyslogTransport(stream);
+/** The event's fields the header is made of, read in the same pass as the format's. */
+const HEADER_FIELDS = ['syslog', 'node_id', 'human_time', 'unix_time', 'app_name', 'name', 'instance_index', 'type', 'severity'] as const;
+const [SYSLOG, NODE_ID, HUMAN_TIME, UNIX_TIME, APP_NAME, NAME, INSTANCE_INDEX, TYPE, SEVERITY] = HEADER_FIELDS.map((_, i) => i);
+
+const SYSLOG_FRAME: LineFrame = {
+  fields: HEADER_FIELDS,
+  build: (key, line, event) => frame(syslogMessage(key, event, line)),
 };
-
-/** Turns each line into a framed syslog message, then writes them like tcp does. */
-class SyslogTransport implements Transport {
-  constructor(private readonly stream: Transport) {}
-
-  send(batch: OutBatch): Promise<void> {
-    const frames = batch.lines.map((line, i) => frameSyslog(batch.keys[i], batch.jsons[i], line));
-    return this.stream.send({ keys: batch.keys, jsons: batch.jsons, lines: frames });
-  }
-
-  onBroken(cb: (err: Error) => void): void {
-    this.stream.onBroken(cb);
-  }
-
-  close(): Promise<void> {
-    return this.stream.close();
-  }
-}
 
 /** RFC 6587 octet counting: `MSG-LEN SP SYSLOG-MSG`, the length in bytes. Newlines inside are fine. */
-export function frameSyslog(key: string, json: string, line: string): string {
-  const message = syslogMessage(key, json, line);
+function frame(message: string): string {
   return `${Buffer.byteLength(message)} ${message}`;
 }
 
@@ -73,38 +54,63 @@ const INFO = SEVERITIES.info;
 const WARNING = SEVERITIES.warning;
 
 /**
- * One RFC 5424 message (without framing) for an event:
+ * One RFC 5424 message (without framing) for an event, as a relay such as rsyslog forwards one:
  * - PRI: the event's `syslog.facility`/`syslog.severity` (numbers or names) when it came in as
  *   syslog; else facility user, severity from the `severity` of event.* (ERROR, WARNING, INFO),
  *   warning for logyard's own drop notices, info otherwise;
  * - TIMESTAMP: `human_time` when it is an RFC 5424 timestamp, else from `unix_time` (UTC);
- * - HOSTNAME: `node_id`; APP-NAME: `syslog.appname`, `app_name` (apptail), `name` (systail) or
- *   else the key; PROCID: `syslog.procid` or `instance_index`; MSGID: `syslog.msgid` or `type`
- *   (event.*); each cut to printable ASCII within the RFC's limits, `-` when absent;
- * - no STRUCTURED-DATA, and MSG is the drain's formatted line without its final newline, in
- *   UTF-8 without a BOM (which most receivers, Papertrail included, would show as garbage).
+ * - HOSTNAME: the sender's (`syslog.hostname`) when the event came in as syslog, else `node_id`;
+ *   APP-NAME: `syslog.appname`, `app_name` (apptail), `name` (systail) or else the key; PROCID:
+ *   `syslog.procid` or `instance_index`; MSGID: `syslog.msgid` or `type` (event.*); each cut to
+ *   printable ASCII within the RFC's limits, `-` when absent;
+ * - STRUCTURED-DATA: the sender's (`syslog.structured_data`), else `-`;
+ * - MSG is the drain's formatted line without its final newline, in UTF-8 without a BOM (which
+ *   most receivers, Papertrail included, would show as garbage).
  */
-export function syslogMessage(key: string, json: string, line: string): string {
-  const event = parseEventObject(json);
-  const syslog = objectField(event, 'syslog');
+function syslogMessage(key: string, event: EventReader, line: string): string {
+  const syslog = objectOrUndefined(event.field(SYSLOG));
   const facility = code(syslog?.facility, FACILITIES, 23) ?? USER;
   const severity = code(syslog?.severity, SEVERITIES, 7) ?? defaultSeverity(key, event);
   const header = [
     `<${facility * 8 + severity}>1`,
     timestamp(event),
-    field(event?.node_id, MAX_HOSTNAME),
-    field(firstGiven(syslog?.appname, event?.app_name, event?.name, key), MAX_APP_NAME),
-    field(firstGiven(syslog?.procid, event?.instance_index), MAX_PROCID),
-    field(firstGiven(syslog?.msgid, key.startsWith('event.') ? event?.type : undefined), MAX_MSGID),
-    NILVALUE, // STRUCTURED-DATA
+    field(firstGiven(syslog?.hostname, event.field(NODE_ID)), MAX_HOSTNAME),
+    field(firstGiven(syslog?.appname, event.field(APP_NAME), event.field(NAME), key), MAX_APP_NAME),
+    field(firstGiven(syslog?.procid, event.field(INSTANCE_INDEX)), MAX_PROCID),
+    field(firstGiven(syslog?.msgid, key.startsWith('event.') ? event.field(TYPE) : undefined), MAX_MSGID),
+    structuredData(syslog?.structured_data),
   ].join(' ');
   const msg = line.charCodeAt(line.length - 1) === 10 ? line.slice(0, -1) : line;
   return msg === '' ? header : `${header} ${msg}`;
 }
 
-function defaultSeverity(key: string, event: Record<string, unknown> | undefined): number {
+/** SD-ID and PARAM-NAME (RFC 5424 SD-NAME): printable ASCII but `=`, `]` and `"`, at most 32. */
+const SD_NAME_RE = /^[\x21\x23-\x3c\x3e-\x5c\x5e-\x7e]{1,32}$/;
+
+/**
+ * STRUCTURED-DATA from `{SD-ID: {PARAM: value}}` as receive stores it; elements and params whose
+ * names RFC 5424 would not allow are left out (the rest still goes), values escaped as it says.
+ */
+function structuredData(value: unknown): string {
+  const elements = objectOrUndefined(value);
+  if (!elements) return NILVALUE;
+  let out = '';
+  for (const [id, params] of Object.entries(elements)) {
+    const fields = objectOrUndefined(params);
+    if (!SD_NAME_RE.test(id) || !fields) continue;
+    out += '[' + id;
+    for (const [name, paramValue] of Object.entries(fields)) {
+      if (!SD_NAME_RE.test(name) || (typeof paramValue !== 'string' && typeof paramValue !== 'number')) continue;
+      out += ` ${name}="${String(paramValue).replace(/["\\\]]/g, '\\$&')}"`;
+    }
+    out += ']';
+  }
+  return out === '' ? NILVALUE : out;
+}
+
+function defaultSeverity(key: string, event: EventReader): number {
   if (key === NOTICE_KEY) return WARNING;
-  if (key.startsWith('event.')) return code(event?.severity, SEVERITIES, 7) ?? INFO;
+  if (key.startsWith('event.')) return code(event.field(SEVERITY), SEVERITIES, 7) ?? INFO;
   return INFO;
 }
 
@@ -123,10 +129,10 @@ const TIMESTAMP_RE = /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:
 const MIN_UNIX = -62_167_219_200;
 const MAX_UNIX = 253_402_300_799;
 
-function timestamp(event: Record<string, unknown> | undefined): string {
-  const human = event?.human_time;
+function timestamp(event: EventReader): string {
+  const human = event.field(HUMAN_TIME);
   if (typeof human === 'string' && TIMESTAMP_RE.test(human)) return human;
-  const unix = event?.unix_time;
+  const unix = event.field(UNIX_TIME);
   if (typeof unix === 'number' && unix >= MIN_UNIX && unix <= MAX_UNIX) return new Date(Math.floor(unix * 1000)).toISOString();
   return NILVALUE;
 }
@@ -143,11 +149,6 @@ function field(value: unknown, max: number): string {
   return text === '' ? NILVALUE : text;
 }
 
-function objectField(event: Record<string, unknown> | undefined, name: string): Record<string, unknown> | undefined {
-  const value = event?.[name];
-  return isObject(value) ? value : undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+function objectOrUndefined(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

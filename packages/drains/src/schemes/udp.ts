@@ -1,9 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
-import { BrokenSignal, type OutBatch, type Transport, type TransportFactory } from '../transport.js';
-import type { SchemeSyntax } from '../uri.js';
-
-export const UDP_SYNTAX: SchemeSyntax = { target: 'network', params: {} };
+import { BrokenSignal } from '../broken-signal.js';
+import type { OutBatch, Scheme, Transport, TransportFactory } from '../scheme.js';
 
 /** The largest UDP payload over IPv4. */
 export const MAX_DATAGRAM_BYTES = 65_507;
@@ -13,7 +11,7 @@ const MARKER_BYTES = Buffer.from(TRUNCATION_MARKER);
 const SURELY_FITTING_LENGTH = Math.floor(MAX_DATAGRAM_BYTES / 3);
 
 /** One datagram per line, sent on a connected socket (the host is resolved once). */
-export const connectUdp: TransportFactory = async (spec) => {
+const connectUdp: TransportFactory = async (spec) => {
   const host = spec.host ?? '';
   const port = spec.port ?? 0;
   const { address, family } = await lookup(host);
@@ -30,6 +28,8 @@ export const connectUdp: TransportFactory = async (spec) => {
   });
   return new UdpTransport(socket, `${host}:${port}`);
 };
+
+export const udp: Scheme = { syntax: { target: 'network', params: {} }, connect: connectUdp };
 
 class UdpTransport implements Transport {
   private readonly broken = new BrokenSignal();
