@@ -56,3 +56,25 @@ export class PartialSendError extends DrainError {
     super(cause.message, { cause });
   }
 }
+
+/**
+ * A drain's disk queue could not be written or read (ENOSPC, EIO, EROFS, EACCES): the drain
+ * goes on in memory and shows `disk: <message>` in its status.
+ */
+export class DiskQueueError extends DrainError {
+  constructor(
+    message: string,
+    /** The errno code, when the system gave one. */
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static of(err: unknown): DiskQueueError {
+    if (err instanceof DiskQueueError) return err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = err instanceof Error ? err.message : String(err);
+    return new DiskQueueError(message, code, { cause: err });
+  }
+}

@@ -9,3 +9,6 @@ export type { DrainSpec, OutBatch, Scheme, SchemeSyntax, Transport, TransportCon
 export * from './schemes/index.js';
 export * from './drain.js';
 export * from './recent.js';
+export { DiskQueue, type DiskQueueOptions, type DiskSync } from './disk/queue.js';
+export { checkQueue, type QueueCheck } from './disk/check.js';
+export type { QueuedEvent } from './disk/record.js';
