@@ -7,15 +7,13 @@ import { CliError, EXIT_RUNTIME, EXIT_USAGE } from './errors.js';
 
 /** The resolved configuration for a command, from its global flags (flag > env > file > default). */
 export function configOf(command: Command): LogyardConfig {
+  return loadConfig(globalFlags(command));
+}
+
+/** The global flags of a command (SPEC section 6), as the config package takes them. */
+export function globalFlags(command: Command): GlobalOptions {
   const o = command.optsWithGlobals() as GlobalOptions;
-  return loadConfig({
-    config: o.config,
-    store: o.store,
-    runDir: o.runDir,
-    stateDir: o.stateDir,
-    nodeId: o.nodeId,
-    status: o.status,
-  });
+  return { config: o.config, store: o.store, runDir: o.runDir, stateDir: o.stateDir, nodeId: o.nodeId, status: o.status };
 }
 
 export async function withStore<T>(config: LogyardConfig, use: (store: Store) => Promise<T>): Promise<T> {

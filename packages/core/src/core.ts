@@ -16,6 +16,10 @@ export interface CoreOptions {
   log?: Logger;
 }
 
+/** Settings a running core cannot change (its sockets, store and identity), by config key name. */
+const RESTART_ONLY_NAMES = { nodeId: 'node_id', runDir: 'run_dir', stateDir: 'state_dir', store: 'store', status: 'status' } as const;
+const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTART_ONLY_NAMES>;
+
 /** Counters go to the store at most this often; state changes go at once. */
 const STATUS_PUBLISH_MS = 1000;
 
@@ -25,7 +29,8 @@ const STATUS_PUBLISH_MS = 1000;
  * the store.
  */
 export class Core {
-  private readonly config: LogyardConfig;
+  /** Replaced by reload(): formats, built-in drains and file roots change while the core runs. */
+  private config: LogyardConfig;
   private readonly log: Logger;
   private readonly paths;
   // A short receive queue bounds the core's memory (8 batches of about 100 KiB); while it is
@@ -50,6 +55,8 @@ export class Core {
   private receiving: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
   private pendingDefinitions: DrainDefinition[] | null = null;
+  /** The store's drains as last seen, to rebuild the set when the config's built-in drains change. */
+  private storeRecords: DrainRecord[] = [];
   /** Set while the store cannot be reached, so that an outage is logged once, not once per retry. */
   private storeTrouble: string | null = null;
   private closing: Promise<void> | null = null;
@@ -169,7 +176,24 @@ export class Core {
     }
   }
 
+  /**
+   * Takes a new config (SIGHUP) without stopping: named formats, built-in drains and file roots
+   * apply at once; drains whose output they change restart and hand what they hold to their next
+   * run, so no event is lost. Settings that only a restart can change (sockets, store, node id)
+   * are kept, and returned so the caller can say so. Resolves once the drains have converged.
+   */
+  async reload(config: LogyardConfig): Promise<string[]> {
+    const kept = RESTART_ONLY.filter((key) => config[key] !== this.config[key]);
+    const next = { ...config };
+    for (const key of kept) (next as Record<string, unknown>)[key] = this.config[key];
+    this.config = next;
+    this.onStoreDrains(this.storeRecords);
+    await this.applying;
+    return kept.map((key) => RESTART_ONLY_NAMES[key]);
+  }
+
   private onStoreDrains(records: DrainRecord[]): void {
+    this.storeRecords = records;
     const builtin = Object.entries(this.config.builtinDrains).map(([name, uri]) => ({ name, uri, builtin: true }));
     this.pendingDefinitions = [
       ...builtin,

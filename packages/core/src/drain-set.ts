@@ -19,8 +19,8 @@ export class DrainSet {
   private readonly drains = new Map<string, Drain>();
   private readonly builtin = new Set<string>();
   private readonly problems = new Map<string, string>();
-  /** What each drain's output depends on among the named formats (see formatDependency). */
-  private readonly formatDependencies = new Map<string, string>();
+  /** What each drain depends on in the context: its format's template, file roots (see contextDependency). */
+  private readonly dependencies = new Map<string, string>();
   private definitions: readonly DrainDefinition[] = [];
   /** The prefixes each drain is indexed under, so removal takes out exactly those. */
   private readonly routes = new Map<string, readonly string[]>();
@@ -45,30 +45,50 @@ export class DrainSet {
     this.definitions = definitions;
     const context = this.context();
     const wanted = new Map(definitions.map((d) => [d.name, d]));
-    const stopping: Promise<void>[] = [];
+    const changing: Promise<void>[] = [];
     for (const [name, drain] of this.drains) {
       const def = wanted.get(name);
-      const changed =
-        !def ||
+      if (!def) changing.push(this.remove(name, drain, true));
+      else if (
         def.uri !== drain.uri ||
         def.problem !== this.problems.get(name) ||
-        this.formatDependencies.get(name) !== formatDependency(drain, context.formats);
-      if (changed) stopping.push(this.remove(name, drain, !def));
+        this.dependencies.get(name) !== contextDependency(drain, context)
+      ) {
+        changing.push(this.replace(name, drain, def, context));
+      }
     }
-    await Promise.all(stopping);
+    await Promise.all(changing);
     for (const def of definitions) {
-      if (this.drains.has(def.name)) continue;
-      const drain = new Drain(def.name, def.uri, context, def.problem);
-      this.drains.set(def.name, drain);
-      this.formatDependencies.set(def.name, formatDependency(drain, context.formats));
-      if (def.problem) this.problems.set(def.name, def.problem);
-      if (def.builtin) this.builtin.add(def.name);
-      // A drain that is FATAL from the start (bad URI) gets no events; no filter means every key.
-      const routes = drain.status().state === 'FATAL' ? [] : drain.filters.length ? drain.filters : [''];
-      this.routes.set(def.name, routes);
-      for (const filter of routes) this.index.add(filter, drain);
-      drain.start();
+      if (!this.drains.has(def.name)) this.add(def, context).start();
     }
+  }
+
+  private add(def: DrainDefinition, context: DrainContext): Drain {
+    const drain = new Drain(def.name, def.uri, context, def.problem);
+    this.drains.set(def.name, drain);
+    this.dependencies.set(def.name, contextDependency(drain, context));
+    if (def.problem) this.problems.set(def.name, def.problem);
+    if (def.builtin) this.builtin.add(def.name);
+    // A drain that is FATAL from the start (bad URI) gets no events; no filter means every key.
+    const routes = drain.status().state === 'FATAL' ? [] : drain.filters.length ? drain.filters : [''];
+    this.routes.set(def.name, routes);
+    for (const filter of routes) this.index.add(filter, drain);
+    return drain;
+  }
+
+  /**
+   * Restarts a drain whose definition or context changed. The old one stays routed while it
+   * closes (it keeps what arrives), then, in one step with nothing routed in between, it hands
+   * everything it holds to the new one, which sends it first: nothing lost, nothing reordered.
+   */
+  private async replace(name: string, old: Drain, def: DrainDefinition, context: DrainContext): Promise<void> {
+    await old.close();
+    if (this.closed || this.drains.get(name) !== old) return;
+    const held = old.release();
+    this.unindex(name, old);
+    const next = this.add(def, context);
+    next.adopt(held);
+    next.start();
   }
 
   statuses(): DrainStatus[] {
@@ -90,25 +110,30 @@ export class DrainSet {
   }
 
   private async remove(name: string, drain: Drain, deleted: boolean): Promise<void> {
+    this.unindex(name, drain);
+    await drain.close();
+    if (deleted) this.onRemoved(name);
+  }
+
+  private unindex(name: string, drain: Drain): void {
     for (const filter of this.routes.get(name) ?? []) this.index.remove(filter, drain);
     this.routes.delete(name);
     this.drains.delete(name);
     this.builtin.delete(name);
     this.problems.delete(name);
-    this.formatDependencies.delete(name);
-    await drain.close();
-    if (deleted) this.onRemoved(name);
+    this.dependencies.delete(name);
   }
 }
 
 
 /**
- * The part of the named formats a drain's output depends on: its format's template. A drain FATAL
- * for an unknown format depends on all of them, so that adding the format it names brings it up;
- * one FATAL for another reason on none.
+ * What of the context a drain depends on: its format's template among the named formats (a drain
+ * FATAL for an unknown format depends on all of them, so that adding the format it names brings
+ * it up; one FATAL for another reason on none) and, for a file drain, the file roots.
  */
-function formatDependency(drain: Drain, formats: Record<string, string>): string {
+function contextDependency(drain: Drain, context: DrainContext): string {
+  const roots = drain.uri.startsWith('file:') ? JSON.stringify(context.fileDrainRoots) : '';
   const format = drain.format;
-  if (format === undefined) return drain.status().error?.includes(UNKNOWN_FORMAT) ? JSON.stringify(formats) : 'unusable URI';
-  return JSON.stringify(resolveFormat(format, formats) ?? null);
+  if (format === undefined) return drain.status().error?.includes(UNKNOWN_FORMAT) ? JSON.stringify(context.formats) + roots : 'unusable URI' + roots;
+  return JSON.stringify(resolveFormat(format, context.formats) ?? null) + roots;
 }

@@ -145,9 +145,12 @@ export class Drain {
     }
   }
 
-  /** Hot path: queues one event. Drops the oldest waiting one when the buffer is full. */
+  /**
+   * Hot path: queues one event. Drops the oldest waiting one when the buffer is full. A closing
+   * drain still queues until it is STOPPED: what it holds goes to the drain that replaces it (release()).
+   */
   push(key: string, json: string): void {
-    if (this.plan === null || this.stopping) return;
+    if (this.plan === null || this.state === 'STOPPED') return;
     // The limiter queues its notices itself, before the event that ends a run of drops.
     if (this.plan.limiter && !this.plan.limiter.take(key)) return;
     this.plan.buffer.push(key, json);

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { checkConfig, effectiveConfig, type CheckedConfig, type GlobalOptions } from '@logyard/config';
+import { checkConfig, effectiveConfig, type CheckedConfig } from '@logyard/config';
 import { openStore } from '@logyard/store';
 import { redactUri } from '@logyard/drains';
 import { asConfigProblems, checkEnvironment } from '../config-environment.js';
+import { globalFlags } from '../context.js';
 import { EXIT_USAGE } from '../errors.js';
 
 /** How long config check waits for the store's formats before checking without them. */
@@ -16,8 +17,7 @@ export function registerConfigCommands(program: Command): void {
     .description('read the config (default: the one `start` would use) and every drain URI in it; print the effective settings, or every problem as FILE:LINE: KEY: problem (exit 2)')
     .argument('[file]', 'the config file to check')
     .action(async (file: string | undefined, _opts: unknown, cmd: Command) => {
-      const flags = cmd.optsWithGlobals() as GlobalOptions;
-      const checked = checkConfig({ ...flags, ...(file === undefined ? {} : { config: file }) });
+      const checked = checkConfig({ ...globalFlags(cmd), ...(file === undefined ? {} : { config: file }) });
       const problems = [...checked.problems];
       // The machine is only asked about a config that reads: its values are what start would use.
       if (problems.length === 0) problems.push(...asConfigProblems(checked, await checkEnvironment(checked.config, await storeFormats(checked))));
