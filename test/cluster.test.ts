@@ -183,16 +183,45 @@ describe('a cluster of three nodes on etcd', () => {
     await a.cli(['drain', 'delete', 'new']);
   });
 
+  it('keeps no status row of drains deleted while their status was being written', async () => {
+    const t = await target();
+    const names = Array.from({ length: 10 }, (_, i) => `brief-${i}`);
+    for (const name of names) expect((await a.cli(['drain', 'add', name, `tcp://127.0.0.1:${t.port}`, '-f', 'brief'])).code).toBe(0);
+    // Deleted as soon as every node started writing them, many writes still in flight.
+    await until(async () => (await statusDocuments()).filter((doc) => names.some((name) => name in doc.drains)).length === 3, 'their status from three nodes');
+    expect((await a.cli(['drain', 'delete', ...names])).code).toBe(0);
+    await until(async () => (await statusDocuments()).every((doc) => names.every((name) => !(name in doc.drains))), 'no node holding their status', 5_000);
+    const rows = JSON.parse((await b.cli(['drain', 'status', '--json'])).stdout) as { drain: string }[];
+    expect(rows.filter((row) => names.includes(row.drain))).toEqual([]);
+  });
+
+  /** Every node's status document, as etcdctl shows it. */
+  async function statusDocuments(): Promise<Array<{ drains: Record<string, unknown> }>> {
+    const out = await etcdctl(etcd.endpoint, ['get', '/logyard/status/', '--prefix', '--print-value-only']);
+    return out.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+  }
+
   it('drops the node entry and status of a core killed with -9 within the lease TTL', async () => {
     const t = await target();
     expect((await a.cli(['drain', 'add', 'watched', `tcp://127.0.0.1:${t.port}`])).code).toBe(0);
-    await until(async () => (await admin.getAll().prefix('/logyard/status/watched/').keys()).length === 3, 'status from three nodes');
+    const watchedOn = async (): Promise<string[]> => {
+      const rows = JSON.parse((await a.cli(['drain', 'status', 'watched', '--json'])).stdout) as { node_id: string }[];
+      return rows.map((row) => row.node_id);
+    };
+    await until(async () => (await watchedOn()).length === 3, 'status from three nodes');
+    // One status key and one node entry per node, both under the node's lease.
+    expect(await admin.getAll().prefix('/logyard/status/').keys()).toEqual(['/logyard/status/node-a', '/logyard/status/node-b', '/logyard/status/node-c']);
     expect(await admin.getAll().prefix('/logyard/nodes/').keys()).toEqual(['/logyard/nodes/node-a', '/logyard/nodes/node-b', '/logyard/nodes/node-c']);
+    expect(JSON.parse(await etcdctl(etcd.endpoint, ['get', '/logyard/nodes/node-a', '--print-value-only']))).toMatchObject({
+      started: expect.any(Number),
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
 
     await b.stopCore('SIGKILL');
     // The lease TTL is 10 s; etcd checks for expired leases every 500 ms.
     await until(async () => !(await admin.getAll().prefix('/logyard/nodes/').keys()).includes('/logyard/nodes/node-b'), 'node-b to vanish', 11_000);
-    expect(await admin.getAll().prefix('/logyard/status/watched/').keys()).toEqual(['/logyard/status/watched/node-a', '/logyard/status/watched/node-c']);
+    expect(await admin.getAll().prefix('/logyard/status/').keys()).toEqual(['/logyard/status/node-a', '/logyard/status/node-c']);
+    expect(await watchedOn()).toEqual(['node-a', 'node-c']);
     expect(a.core?.exitCode).toBe(null);
     expect(c.core?.exitCode).toBe(null);
   });

@@ -1,11 +1,13 @@
 import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
-import { openStore, type DrainRecord, type Store } from '@logyard/store';
+import { openStore, type DrainRecord, type DrainState, type Store } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
 import { SubscriberFanout } from './fanout.js';
 import { StatusServer, type CoreStatus } from './status.js';
+import { StatusPublisher } from './status-publisher.js';
+import { StoreDrains } from './store-drains.js';
 import { createMetrics } from './metrics.js';
 import { stderrLogger, type Logger } from './log.js';
 import { CoreError } from './errors.js';
@@ -19,9 +21,6 @@ export interface CoreOptions {
 /** Settings a running core cannot change (its sockets, store and identity), by config key name. */
 const RESTART_ONLY_NAMES = { nodeId: 'node_id', runDir: 'run_dir', stateDir: 'state_dir', store: 'store', status: 'status' } as const;
 const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTART_ONLY_NAMES>;
-
-/** Counters go to the store at most this often; state changes go at once. */
-const STATUS_PUBLISH_MS = 1000;
 
 /**
  * The node's core: receives batches from local publishers, routes each event to the drains
@@ -46,10 +45,8 @@ export class Core {
   /** Named formats of the store; the config's win over them on this node. */
   private storeFormats: Record<string, string> = {};
   private releaseLock: (() => void) | null = null;
-  private statusTimer: NodeJS.Timeout | null = null;
-  private lastPublished = new Map<string, string>();
-  private publishing = false;
-  private publishAgain = false;
+  private statusPublisher: StatusPublisher | null = null;
+  private readonly storeDrains: StoreDrains;
   private readonly started = nowUnix();
   private unrouted = 0;
   private receiving: Promise<void> | null = null;
@@ -73,11 +70,9 @@ export class Core {
         fileDrainRoots: this.config.fileDrainRoots,
         onStatus: (s) => this.onDrainStatus(s),
       }),
-      (name) => {
-        this.lastPublished.delete(name);
-        void this.store?.deleteStatus(name, this.config.nodeId).catch(() => {});
-      },
+      () => this.statusPublisher?.changed(),
     );
+    this.storeDrains = new StoreDrains(this.log);
     this.statusServer = new StatusServer(() => this.status(), () => createMetrics(() => this.status()), this.log);
   }
 
@@ -107,6 +102,13 @@ export class Core {
     await this.statusServer.listenUnix(this.paths.statusSocket);
     if (config.status !== 'off') await this.statusServer.listenTcp(config.status);
     await this.store.registerNode({ node_id: config.nodeId, started: this.started, version: VERSION });
+    this.statusPublisher = new StatusPublisher({
+      store: this.store,
+      nodeId: config.nodeId,
+      drains: () => this.drainStates(),
+      onFailed: (err) => this.storeFailed(err),
+      onWritten: () => this.storeRecovered(),
+    });
     // Formats first, so that the first drains already see the store's named formats.
     this.formatsWatch = await this.store.watchFormats(
       (formats) => this.onStoreFormats(formats),
@@ -119,8 +121,6 @@ export class Core {
       () => this.storeRecovered(),
     );
     this.receiving = this.receive();
-    this.statusTimer = setInterval(() => void this.publishStatuses(), STATUS_PUBLISH_MS);
-    this.statusTimer.unref();
     this.log('INFO', `core ${config.nodeId} listening in ${config.runDir}, store ${this.store.description}`);
   }
 
@@ -141,7 +141,7 @@ export class Core {
   /** Stops taking events, stops the drains (awaiting sends in flight), then lets go of the store and the lock. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.statusTimer) clearInterval(this.statusTimer);
+      await this.statusPublisher?.close();
       await this.storeWatch?.close().catch(() => {});
       await this.formatsWatch?.close().catch(() => {});
       this.ingest.close();
@@ -195,10 +195,7 @@ export class Core {
   private onStoreDrains(records: DrainRecord[]): void {
     this.storeRecords = records;
     const builtin = Object.entries(this.config.builtinDrains).map(([name, uri]) => ({ name, uri, builtin: true }));
-    this.pendingDefinitions = [
-      ...builtin,
-      ...records.filter((r) => !isBuiltinName(r.name)).map((r) => ({ name: r.name, uri: r.uri, problem: r.problem })),
-    ];
+    this.pendingDefinitions = [...builtin, ...this.storeDrains.definitions(records)];
     this.converge();
   }
 
@@ -235,44 +232,17 @@ export class Core {
   private onDrainStatus(status: DrainStatus): void {
     const detail = status.error ? ` (${status.error})` : '';
     this.log(status.state === 'FATAL' || status.state === 'RETRYING' ? 'WARN' : 'INFO', `drain ${status.name}: ${status.state}${detail}`);
-    setImmediate(() => void this.publishStatuses());
+    this.statusPublisher?.changed();
   }
 
-  /** Writes to the store the drain statuses that changed since the last write. */
-  private async publishStatuses(): Promise<void> {
-    if (this.publishing) {
-      this.publishAgain = true;
-      return;
-    }
-    this.publishing = true;
-    try {
-      do {
-        this.publishAgain = false;
-        await this.publishChangedStatuses();
-      } while (this.publishAgain);
-    } finally {
-      this.publishing = false;
-    }
-  }
-
-  private async publishChangedStatuses(): Promise<void> {
-    const store = this.store;
-    if (!store || this.closing) return;
-    const now = nowUnix();
-    for (const s of this.drains.statuses()) {
-      const entry = { drain: s.name, node_id: this.config.nodeId, state: s.state, error: s.error, sent: s.sent, dropped: s.dropped, buffered: s.buffered };
-      const fingerprint = JSON.stringify(entry);
-      if (this.lastPublished.get(s.name) === fingerprint) continue;
-      this.lastPublished.set(s.name, fingerprint);
-      try {
-        await store.putStatus({ ...entry, updated: now });
-      } catch (err) {
-        this.lastPublished.delete(s.name);
-        this.storeFailed(err);
-        return;
-      }
-      this.storeRecovered();
-    }
+  /** This node's drains as its status document in the store holds them. */
+  private drainStates(): Record<string, DrainState> {
+    return Object.fromEntries(
+      this.drains.statuses().map(({ name, state, error, sent, dropped, buffered }) => [
+        name,
+        { state, ...(error === undefined ? {} : { error }), sent, dropped, buffered, ...(this.drains.isBuiltin(name) ? { builtin: true } : {}) },
+      ]),
+    );
   }
 }
 
@@ -284,8 +254,4 @@ function memoryMb(): CoreStatus['memory'] {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function isBuiltinName(name: string): boolean {
-  return name.startsWith('builtin.');
 }

@@ -1,22 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdir, open, readFile, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
 import { nowUnix } from '@logyard/bus';
 import { StoreError, StoreUnavailableError } from './errors.js';
-import {
-  assertDrainName,
-  assertFormatName,
-  assertNodeId,
-  assertStoreDrainName,
-  drainNameProblem,
-  isBuiltinDrainName,
-} from './names.js';
-import type { DrainRecord, NodeDrainStatus, NodeInfo, Store, StoreWatch, TemporaryHandle } from './types.js';
+import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
+import type { DrainRecord, NodeInfo, NodeStatus, Store, StoreWatch, TemporaryHandle } from './types.js';
 import { OpenWatches } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare, parseJsonObject } from './json.js';
+import { readDrainEntry } from './drain-entry.js';
+import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-status.js';
+import { DirectoryWatch, type Listed } from './file-watch.js';
+import { Refresher } from './refresher.js';
 
 export interface FileStoreOptions {
   /** How long a temporary drain or a node entry outlives its last refresh. Default 10 000 ms. */
@@ -27,12 +22,6 @@ export interface FileStoreOptions {
 
 const DEFAULT_TTL_MS = 10_000;
 const DEFAULT_REFRESH_MS = 3_000;
-/** Gathers the file events of one write (temp file, rename) or of a burst of writes into one re-list. */
-const WATCH_DEBOUNCE_MS = 30;
-/** How soon a watch lists again after listing failed. */
-const WATCH_RETRY_MS = 1_000;
-/** Slack after an expiry time before re-listing, so the entry is surely past it. */
-const EXPIRY_SLACK_MS = 10;
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
@@ -48,11 +37,12 @@ interface StoredDrain {
  *     drains/<name>.json               {"uri","created"}, plus "expires" for temporary drains
  *     formats/<name>.json              {"template"}
  *     nodes/<node_id>.json             {"started","version","expires"}
- *     status/<drain>/<node_id>.json    the NodeDrainStatus
+ *     status/<node_id>.json            {"updated","drains":{...}}: the node's status document, as in etcd
  *
  * Files are replaced atomically (temporary file, then rename), so readers never see half a write.
  * What etcd does with leases is done here with "expires" times that their owner keeps pushing
- * forward: readers ignore entries past their time, and delete those that are clearly abandoned.
+ * forward: readers ignore entries past their time, and delete those that are clearly abandoned. A
+ * node's status counts while its node entry does.
  * Directories are created on first write, with mode 0700.
  */
 export class FileStore implements Store {
@@ -63,6 +53,7 @@ export class FileStore implements Store {
   private readonly watches = new OpenWatches();
   private readonly temporaryDrains = new Set<TemporaryHandle>();
   private registration: { nodeId: string; refresher: Refresher } | undefined;
+  private statusWrites: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -161,31 +152,25 @@ export class FileStore implements Store {
     });
   }
 
-  async putStatus(status: NodeDrainStatus): Promise<void> {
-    assertDrainName(status.drain);
+  async putNodeStatus(status: NodeStatus): Promise<void> {
     assertNodeId(status.node_id);
-    return this.run(() => this.writeJson(statusPath(status.drain, status.node_id), status));
+    assertRegisteredAs(this.registration?.nodeId, status.node_id, this.description);
+    return this.run(() => {
+      // One write at a time, so that an older document never replaces a newer one.
+      const write = this.statusWrites.then(() => this.writeText(statusPath(status.node_id), encodeNodeStatus(status)));
+      this.statusWrites = write.catch(() => undefined);
+      return write;
+    });
   }
 
-  async deleteStatus(drain: string, nodeId: string): Promise<void> {
-    assertDrainName(drain);
-    assertNodeId(nodeId);
-    return this.run(() => this.removeStatus(drain, nodeId));
-  }
-
-  async listStatus(): Promise<NodeDrainStatus[]> {
+  async listNodeStatus(): Promise<NodeStatus[]> {
     return this.run(async () => {
-      const liveNodes = await this.readLiveNodes();
-      const statuses: NodeDrainStatus[] = [];
-      for (const drain of await this.listSubdirectories('status')) {
-        for (const nodeId of await this.listJsonFiles(join('status', drain))) {
-          if (!liveNodes.has(nodeId)) continue;
-          const status = parseJsonObject(await this.readText(statusPath(drain, nodeId)));
-          // A status that cannot be read is skipped: its node rewrites it at its next change.
-          if (status) statuses.push({ ...(status as unknown as NodeDrainStatus), drain, node_id: nodeId });
-        }
+      const statuses: NodeStatus[] = [];
+      for (const nodeId of [...(await this.readLiveNodes())].sort(compare)) {
+        const status = decodeNodeStatus(nodeId, await this.readText(statusPath(nodeId)));
+        if (status) statuses.push(status);
       }
-      return statuses.sort((a, b) => compare(a.drain, b.drain) || compare(a.node_id, b.node_id));
+      return statuses;
     });
   }
 
@@ -314,7 +299,7 @@ export class FileStore implements Store {
     const path = drainPath(name);
     const text = await this.readText(path);
     if (text === undefined) return undefined;
-    const drain = parseDrain(name, path, text);
+    const drain = storedDrain(name, path, text);
     if (drain.expires === undefined || drain.expires > nowUnix()) return drain;
     this.removeIfAbandoned(drain.expires, () => this.removeFile(path));
     return undefined;
@@ -334,28 +319,14 @@ export class FileStore implements Store {
 
   /** Deletes a node's entry and its status, the status first so none is left without its node. */
   private async removeNode(nodeId: string): Promise<void> {
-    for (const drain of await this.listSubdirectories('status')) await this.removeStatus(drain, nodeId);
+    await this.removeFile(statusPath(nodeId));
     await this.removeFile(nodePath(nodeId));
-  }
-
-  private async removeStatus(drain: string, nodeId: string): Promise<void> {
-    await this.removeFile(statusPath(drain, nodeId));
-    try {
-      await rmdir(join(this.dir, 'status', drain));
-    } catch (err) {
-      // Other nodes' status is still there (or the directory is already gone): nothing to tidy.
-      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT'].includes(errorCode(err) ?? '')) throw this.unavailable(`remove status/${drain}`, err);
-    }
   }
 
   /** Names of the `*.json` files in a directory of the store, without `.json`; none if it is missing. */
   private async listJsonFiles(directory: string): Promise<string[]> {
     const entries = await this.readDirectory(directory);
     return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.json')).map((entry) => entry.name.slice(0, -'.json'.length));
-  }
-
-  private async listSubdirectories(directory: string): Promise<string[]> {
-    return (await this.readDirectory(directory)).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   }
 
   private async readDirectory(directory: string) {
@@ -378,11 +349,15 @@ export class FileStore implements Store {
   }
 
   /** Replaces the file atomically, so that no reader ever sees part of it. */
-  private async writeJson(path: string, value: object): Promise<void> {
+  private writeJson(path: string, value: object): Promise<void> {
+    return this.writeText(path, JSON.stringify(value));
+  }
+
+  private async writeText(path: string, text: string): Promise<void> {
     const target = join(this.dir, path);
     const temporary = `${target}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await writeNewFile(temporary, `${JSON.stringify(value)}\n`);
+      await writeNewFile(temporary, `${text}\n`);
       await rename(temporary, target);
     } catch (err) {
       // The write's own error is the one worth reporting.
@@ -407,34 +382,19 @@ export class FileStore implements Store {
 const drainPath = (name: string): string => join('drains', `${name}.json`);
 const formatPath = (name: string): string => join('formats', `${name}.json`);
 const nodePath = (nodeId: string): string => join('nodes', `${nodeId}.json`);
-const statusPath = (drain: string, nodeId: string): string => join('status', drain, `${nodeId}.json`);
+const statusPath = (nodeId: string): string => join('status', `${nodeId}.json`);
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/**
- * Reads a drain file. One that cannot be used is still returned, with a `problem` and no URI, so
- * that one broken file (edited by hand, left by another version) neither hides nor breaks the rest.
- */
-function parseDrain(name: string, path: string, text: string): StoredDrain {
-  const unusable = (problem: string): StoredDrain => ({ record: { name, uri: '', created: 0, problem: `${path}: ${problem}` } });
-  const nameProblem = drainNameProblem(name);
-  if (nameProblem) return unusable(nameProblem);
-  if (isBuiltinDrainName(name)) return unusable('builtin.* drains are defined by the config file, not the store');
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return unusable('not valid JSON');
-  }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return unusable('not a JSON object');
-  const { uri, created, expires } = data as Record<string, unknown>;
-  if (typeof uri !== 'string' || uri === '') return unusable('"uri" must be a non-empty string');
-  if (typeof created !== 'number') return unusable('"created" must be a number');
-  if (expires === undefined) return { record: { name, uri, created } };
-  if (typeof expires !== 'number') return unusable('"expires" must be a number');
-  return { record: { name, uri, created, temporary: true }, expires };
+/** A drain file (see readDrainEntry), with the expiry time of a temporary drain. */
+function storedDrain(name: string, path: string, text: string): StoredDrain {
+  const { record, fields } = readDrainEntry(name, path, text);
+  const expires = fields?.expires;
+  if (expires === undefined || record.problem) return { record };
+  if (typeof expires !== 'number') return { record: { ...record, problem: `${path}: "expires" must be a number` } };
+  return { record: { ...record, temporary: true }, expires };
 }
 
 /** Creates a file with `text`, flushed to disk, creating its directory (mode 0700) when missing. */
@@ -457,154 +417,3 @@ async function writeNewFile(path: string, text: string): Promise<void> {
   }
 }
 
-/**
- * Runs `task` every `intervalMs`, never two at once, until the task returns false or stop() is
- * called; stop() waits for a run in progress. The task must not throw.
- */
-class Refresher {
-  private readonly timer: NodeJS.Timeout;
-  private running: Promise<void> | undefined;
-
-  constructor(intervalMs: number, task: () => Promise<boolean>) {
-    this.timer = setInterval(() => {
-      this.running ??= task().then((keepGoing) => {
-        this.running = undefined;
-        if (!keepGoing) clearInterval(this.timer);
-      });
-    }, intervalMs);
-    // Refreshing alone must not keep a process alive that has nothing else to do.
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-  }
-}
-
-/** What a directory holds when listed: the entries, and the time (unix seconds) each stops counting, if any. */
-interface Listed<T> {
-  entry: T;
-  expires?: number;
-}
-
-interface DirectoryWatchOptions<T> {
-  /** The directory under the store: `drains`, `formats`. */
-  name: string;
-  directory: string;
-  read: () => Promise<Listed<T>[]>;
-  unavailable: (action: string, err: unknown) => StoreUnavailableError;
-  onChange: (entries: T[]) => void;
-  onError: (error: StoreError) => void;
-  onRecovered: () => void;
-}
-
-/**
- * Delivers a directory's entries after every change: chokidar reports changes (from any
- * process), a timer reports the next expiry of an entry (a temporary drain), and each triggers a
- * re-list. Only sets that differ from the last one delivered are delivered.
- */
-class DirectoryWatch<T> {
-  private watcher: FSWatcher | undefined;
-  private relistTimer: NodeJS.Timeout | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  private relisting: Promise<void> | undefined;
-  private relistAgain = false;
-  private delivered: string | undefined;
-  private failing = false;
-  private closing: Promise<void> | undefined;
-
-  constructor(private readonly options: DirectoryWatchOptions<T>) {}
-
-  /** Starts watching, then delivers the current set before returning, so no change falls between. */
-  async start(): Promise<void> {
-    const { directory, unavailable, name } = this.options;
-    try {
-      await mkdir(directory, { recursive: true, mode: DIR_MODE });
-    } catch (err) {
-      throw unavailable(`create ${name}/`, err);
-    }
-    const watcher = watch(directory, { ignoreInitial: true, depth: 0, ignored: (path) => path.endsWith('.tmp') });
-    this.watcher = watcher;
-    watcher.on('all', () => this.scheduleRelist(WATCH_DEBOUNCE_MS));
-    let listed: Listed<T>[];
-    try {
-      await once(watcher, 'ready');
-      listed = await this.options.read();
-    } catch (err) {
-      await this.close();
-      throw err instanceof StoreError ? err : unavailable(`watch ${name}/`, err);
-    }
-    watcher.on('error', (err) => this.options.onError(unavailable(`watch ${name}/`, err)));
-    this.deliver(listed);
-  }
-
-  close(): Promise<void> {
-    this.closing ??= (async () => {
-      clearTimeout(this.relistTimer);
-      clearTimeout(this.expiryTimer);
-      await this.watcher?.close();
-      await this.relisting;
-    })();
-    return this.closing;
-  }
-
-  private scheduleRelist(delayMs: number): void {
-    if (this.closing || this.relistTimer) return;
-    this.relistTimer = setTimeout(() => {
-      this.relistTimer = undefined;
-      void this.relist();
-    }, delayMs);
-  }
-
-  private async relist(): Promise<void> {
-    if (this.relisting) {
-      this.relistAgain = true;
-      return;
-    }
-    this.relisting = (async () => {
-      do {
-        this.relistAgain = false;
-        let listed: Listed<T>[];
-        try {
-          listed = await this.options.read();
-        } catch (err) {
-          // The last set delivered stays in force until a list succeeds.
-          this.failing = true;
-          this.options.onError(err instanceof StoreError ? err : this.options.unavailable(`list ${this.options.name}/`, err));
-          this.scheduleRelist(WATCH_RETRY_MS);
-          return;
-        }
-        if (this.closing) return;
-        if (this.failing) {
-          this.failing = false;
-          this.options.onRecovered();
-        }
-        this.deliver(listed);
-      } while (this.relistAgain);
-    })();
-    try {
-      await this.relisting;
-    } finally {
-      this.relisting = undefined;
-    }
-  }
-
-  private deliver(listed: Listed<T>[]): void {
-    this.scheduleExpiry(listed);
-    const entries = listed.map((item) => item.entry);
-    // Refreshing a temporary drain rewrites its file without changing what a user sees.
-    const signature = JSON.stringify(entries);
-    if (signature === this.delivered) return;
-    this.delivered = signature;
-    this.options.onChange(entries);
-  }
-
-  private scheduleExpiry(listed: Listed<T>[]): void {
-    clearTimeout(this.expiryTimer);
-    const next = listed.reduce((soonest, item) => Math.min(soonest, item.expires ?? Infinity), Infinity);
-    if (next === Infinity) return;
-    const delayMs = Math.max(0, (next - nowUnix()) * 1000) + EXPIRY_SLACK_MS;
-    this.expiryTimer = setTimeout(() => this.scheduleRelist(0), delayMs);
-  }
-}

@@ -4,3 +4,6 @@ export { drainNameProblem, isBuiltinDrainName, MAX_DRAIN_NAME_BYTES } from './na
 export * from './file-store.js';
 export * from './etcd-store.js';
 export * from './open.js';
+export { usableNameProblem } from './drain-entry.js';
+export { drainStatusRows } from './node-status.js';
+export { compare as compareNames } from './json.js';

@@ -4,28 +4,45 @@ import type { StoreError } from './errors.js';
 export interface DrainRecord {
   name: string;
   uri: string;
-  /** Unix time (seconds) of the last add or replace. */
-  created: number;
+  /** Unix time (seconds) of the last add or replace; absent when a hand-written entry does not say. */
+  created?: number;
   /** Set for drains that live only while their creator refreshes them (`logyard tail`). */
   temporary?: boolean;
   /**
-   * Set when the stored entry cannot be used (not valid JSON, missing fields); `uri` is then empty.
-   * Such a drain is listed rather than hidden so that `drain list` shows it and a core can report it.
+   * Set when the stored entry cannot be run: a name that is no drain name (`/logyard/drains/a!bad`),
+   * a value that is not JSON or has no `uri` (`uri` is then empty). Starts with the entry's key.
+   * Such an entry is listed rather than hidden so that `drain list` shows it and a core reports it.
    */
   problem?: string;
 }
 
-/** A drain's state on one node (SPEC section 5), as published by that node's core. */
-export interface NodeDrainStatus {
-  drain: string;
-  node_id: string;
+/** A drain's state and counters on one node (SPEC section 5). */
+export interface DrainState {
   state: string;
+  /** Why the drain is RETRYING or FATAL. */
   error?: string;
   sent: number;
   /** Dropped events by reason. */
   dropped: Record<string, number>;
   buffered: number;
-  /** Unix time (seconds) of this status. */
+  /** Set for drains the node's config defines (builtin.*), which the store does not list. */
+  builtin?: boolean;
+}
+
+/** One node's status document (SPEC section 3): every drain on the node, written by its core. */
+export interface NodeStatus {
+  node_id: string;
+  /** Unix time (seconds) of this write. */
+  updated: number;
+  /** By drain name. */
+  drains: Record<string, DrainState>;
+}
+
+/** One row of `logyard drain status`: a drain on a node. */
+export interface NodeDrainStatus extends DrainState {
+  drain: string;
+  node_id: string;
+  /** Unix time (seconds) its node wrote it. */
   updated: number;
 }
 
@@ -78,10 +95,13 @@ export interface Store {
 
   /** Announces this node; refreshed until close(). A node that stops refreshing vanishes with its status. */
   registerNode(info: NodeInfo): Promise<void>;
-  putStatus(status: NodeDrainStatus): Promise<void>;
-  deleteStatus(drain: string, nodeId: string): Promise<void>;
-  /** Status entries of live (registered and refreshed) nodes, sorted by drain, then node. */
-  listStatus(): Promise<NodeDrainStatus[]>;
+  /**
+   * Replaces this node's status document, kept (like its node entry) only while the node is
+   * registered and refreshed: registerNode first. Writes of one store land in the order made.
+   */
+  putNodeStatus(status: NodeStatus): Promise<void>;
+  /** The status documents of live nodes, sorted by node id; read node by node, so no reply grows with the cluster. */
+  listNodeStatus(): Promise<NodeStatus[]>;
 
   /** Named templates, by name. */
   listFormats(): Promise<Record<string, string>>;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { status, uris, latest, rejectionOf } from './helpers.js';
+import { nodeStatus, uris, latest, rejectionOf } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -16,7 +16,6 @@ import {
   StoreUnavailableError,
   type DrainRecord,
   type FileStoreOptions,
-  type NodeDrainStatus,
   type Store,
 } from '../src/index.js';
 
@@ -88,7 +87,7 @@ describe('a process that dies', () => {
       const store = new FileStore(process.argv[2], ${JSON.stringify(SHORT_TTL)});
       await store.putTemporaryDrain('tmp.tail.child.1', 'tcp://127.0.0.1:4000');
       await store.registerNode({ node_id: 'child-node', started: 1700000000, version: '0.1.0' });
-      await store.putStatus(${JSON.stringify(status('web', 'child-node'))});
+      await store.putNodeStatus(${JSON.stringify(nodeStatus('child-node'))});
       console.log('ready');
       setInterval(() => {}, 60_000);
     `;
@@ -109,20 +108,21 @@ describe('a process that dies', () => {
     await vi.waitFor(() => expect(latest(deliveries)).toEqual({ 'tmp.tail.child.1': 'tcp://127.0.0.1:4000' }), {
       timeout: WATCH_DEADLINE_MS,
     });
-    expect(await observer.listStatus()).toEqual([status('web', 'child-node')]);
+    expect(await observer.listNodeStatus()).toEqual([nodeStatus('child-node')]);
 
     creator.kill('SIGKILL');
     await once(creator, 'exit');
     const ttlAndWatchDeadline = SHORT_TTL.ttlMs! + WATCH_DEADLINE_MS;
     await vi.waitFor(() => expect(latest(deliveries)).toEqual({}), { timeout: ttlAndWatchDeadline });
     expect(await observer.listDrains()).toEqual([]);
-    expect(await observer.listStatus()).toEqual([]);
+    // The node entry was refreshed on its own timer: it expires within a refresh of the drain.
+    await vi.waitFor(async () => expect(await observer.listNodeStatus()).toEqual([]), { timeout: SHORT_TTL.refreshMs! * 2 });
 
     // Once clearly abandoned, the entries are also removed from disk by whoever reads them.
     await vi.waitFor(
       async () => {
         await observer.listDrains();
-        await observer.listStatus();
+        await observer.listNodeStatus();
         expect(readdirSync(join(dir, 'store', 'drains'))).toEqual([]);
         expect(readdirSync(join(dir, 'store', 'nodes'))).toEqual([]);
         expect(readdirSync(join(dir, 'store', 'status'))).toEqual([]);
@@ -189,13 +189,13 @@ describe('the layout on disk', () => {
     const root = join(dir, 'store');
     mkdirSync(join(root, 'drains'), { recursive: true });
     mkdirSync(join(root, 'nodes'));
-    mkdirSync(join(root, 'status', 'web'), { recursive: true });
+    mkdirSync(join(root, 'status'));
     mkdirSync(join(root, 'formats'));
     const later = Date.now() / 1000 + 60;
     writeFileSync(join(root, 'drains', 'web.json'), JSON.stringify({ uri: 'tcp://10.0.0.9:514', created: 1_700_000_000 }));
     writeFileSync(join(root, 'drains', 'tmp.tail.x.1.json'), JSON.stringify({ uri: 'tcp://h:1', created: 1_700_000_000, expires: later }));
     writeFileSync(join(root, 'nodes', 'n1.json'), JSON.stringify({ started: 1_700_000_000, version: '0.1.0', expires: later }));
-    writeFileSync(join(root, 'status', 'web', 'n1.json'), JSON.stringify(status('web', 'n1')));
+    writeFileSync(join(root, 'status', 'n1.json'), JSON.stringify({ updated: 1_700_000_000, drains: { web: nodeStatus('n1').drains.web } }));
     writeFileSync(join(root, 'formats', 'short.json'), JSON.stringify({ template: '{{text}}' }));
 
     const store = fileStore();
@@ -203,7 +203,7 @@ describe('the layout on disk', () => {
       { name: 'tmp.tail.x.1', uri: 'tcp://h:1', created: 1_700_000_000, temporary: true },
       { name: 'web', uri: 'tcp://10.0.0.9:514', created: 1_700_000_000 },
     ]);
-    expect(await store.listStatus()).toEqual([status('web', 'n1')]);
+    expect(await store.listNodeStatus()).toEqual([nodeStatus('n1')]);
     expect(await store.listFormats()).toEqual({ short: '{{text}}' });
   });
 });

@@ -1,7 +1,10 @@
-import type { DrainRecord, NodeDrainStatus } from '../src/index.js';
+import type { DrainRecord, DrainState, NodeStatus } from '../src/index.js';
 
-export function status(drain: string, nodeId: string): NodeDrainStatus {
-  return { drain, node_id: nodeId, state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0, updated: 1_700_000_000 };
+export const RUNNING: DrainState = { state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0 };
+
+/** A node's status document, by default with one RUNNING drain `web`. */
+export function nodeStatus(nodeId: string, drains: Record<string, DrainState> = { web: RUNNING }): NodeStatus {
+  return { node_id: nodeId, updated: 1_700_000_000, drains };
 }
 
 export function uris(drains: DrainRecord[]): Record<string, string> {

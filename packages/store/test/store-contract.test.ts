@@ -6,16 +6,17 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
-import { status, uris, latest, rejectionOf } from './helpers.js';
+import { etcdctl } from '../../../test/setup/services.js';
+import { nodeStatus, RUNNING, uris, latest, rejectionOf } from './helpers.js';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import {
   drainNameProblem,
+  drainStatusRows,
   EtcdStore,
   FileStore,
   InvalidNameError,
   StoreError,
   type DrainRecord,
-  type NodeDrainStatus,
   type Store,
 } from '../src/index.js';
 
@@ -38,7 +39,7 @@ interface Backend {
   open(short?: boolean): Promise<Store>;
   /** Source of an expression, evaluated in a child process with `mod` the built package, that opens a short store. */
   childOpen(): string;
-  /** Writes a drain's value as another tool would, bypassing the store. */
+  /** Writes a drain's value as another tool would (etcdctl, an editor), bypassing the store. */
   writeRawDrain(name: string, text: string): Promise<void>;
   /** The `problem` prefix of an unusable drain. */
   problemPrefix(name: string): string;
@@ -80,7 +81,7 @@ const etcdBackend: Backend = {
   childOpen: () =>
     `await mod.EtcdStore.open(${JSON.stringify(inject('etcdUri'))}, { nodeTtlSeconds: ${ETCD_SHORT_TTL_S}, temporaryTtlSeconds: ${ETCD_SHORT_TTL_S} })`,
   async writeRawDrain(name, text) {
-    await admin().put(`/logyard/drains/${name}`).value(text);
+    await etcdctl(inject('etcdUri').replace('etcd://', 'http://'), ['put', `/logyard/drains/${name}`, text]);
   },
   problemPrefix: (name) => `/logyard/drains/${name}: `,
   description: () => inject('etcdUri'),
@@ -97,8 +98,6 @@ function admin(): Etcd3 {
   etcdAdmin ??= new Etcd3({ hosts: inject('etcdUri').replace('etcd://', 'http://') });
   return etcdAdmin;
 }
-
-
 
 
 
@@ -198,6 +197,47 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
     });
   });
 
+  describe('hand-written entries (an admin\'s own tooling writes the store too)', () => {
+    it('are drains with just {"uri"}, created being read when it is a number or a date and ignored otherwise', async () => {
+      await backend.writeRawDrain('bare', '{"uri": "tcp://10.0.0.9:514"}');
+      await backend.writeRawDrain('dated', '{"uri": "udp://10.0.0.9:514", "created": "2024-05-01T12:00:00Z"}');
+      await backend.writeRawDrain('numeric', '{"uri": "tcp://10.0.0.9:515", "created": "1700000000"}');
+      await backend.writeRawDrain('vague', '{"uri": "tcp://10.0.0.9:516", "created": "last week", "owner": "ops"}');
+      const store = await openStore();
+      const expected: DrainRecord[] = [
+        { name: 'bare', uri: 'tcp://10.0.0.9:514' },
+        { name: 'dated', uri: 'udp://10.0.0.9:514', created: 1_714_564_800 },
+        { name: 'numeric', uri: 'tcp://10.0.0.9:515', created: 1_700_000_000 },
+        { name: 'vague', uri: 'tcp://10.0.0.9:516' },
+      ];
+      expect(await store.listDrains()).toEqual(expected);
+      expect(await store.getDrain('bare')).toEqual(expected[0]);
+      const deliveries = await watchFrom(store);
+      expect(deliveries).toEqual([expected]);
+    });
+
+    it('with a key that is no drain name are listed with their problem (and URI), the others as usual', async () => {
+      const store = await openStore();
+      const deliveries = await watchFrom(store);
+      await store.putDrain('good', 'tcp://10.0.0.9:514');
+      const uri = '{"uri": "tcp://10.0.0.9:9"}';
+      // The bare prefix (etcd's /logyard/drains/, the file drains/.json), bad characters, a builtin.* name.
+      for (const name of ['', 'a!bad', 'bad name!', 'builtin.apptail']) await backend.writeRawDrain(name, uri);
+      const expected = [
+        ['', 'tcp://10.0.0.9:9', `${backend.problemPrefix('')}drain name is empty`],
+        ['a!bad', 'tcp://10.0.0.9:9', `${backend.problemPrefix('a!bad')}drain name "a!bad" may only contain [A-Za-z0-9_.-]`],
+        ['bad name!', 'tcp://10.0.0.9:9', `${backend.problemPrefix('bad name!')}drain name "bad name!" may only contain [A-Za-z0-9_.-]`],
+        ['builtin.apptail', 'tcp://10.0.0.9:9', `${backend.problemPrefix('builtin.apptail')}builtin.* drains are defined by the config file, not the store`],
+        ['good', 'tcp://10.0.0.9:514', undefined],
+      ];
+      expect((await store.listDrains()).map((drain) => [drain.name, drain.uri, drain.problem])).toEqual(expected);
+      await vi.waitFor(() => expect(deliveries.at(-1)!.map((drain) => [drain.name, drain.uri, drain.problem])).toEqual(expected), {
+        timeout: WATCH_DEADLINE_MS,
+      });
+      expect((await store.getDrain('good'))?.uri).toBe('tcp://10.0.0.9:514');
+    });
+  });
+
   describe('drain names', () => {
     it('follow SPEC section 3', () => {
       expect(drainNameProblem('web-1.prod_eu')).toBeNull();
@@ -258,7 +298,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       await backend.writeRawDrain('manual', JSON.stringify({ uri: 'tcp://10.0.0.9:514', created: 1_700_000_000 }));
       await vi.waitFor(() => expect(latest(deliveries)).toEqual({ manual: 'tcp://10.0.0.9:514' }), { timeout: WATCH_DEADLINE_MS });
       await backend.writeRawDrain('manual', 'not json');
-      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual([{ name: 'manual', uri: '', created: 0, problem: `${backend.problemPrefix('manual')}not valid JSON` }]), {
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual([{ name: 'manual', uri: '', problem: `${backend.problemPrefix('manual')}not valid JSON` }]), {
         timeout: WATCH_DEADLINE_MS,
       });
     });
@@ -315,7 +355,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
         const store = ${backend.childOpen()};
         await store.putTemporaryDrain('tmp.tail.child.1', 'tcp://127.0.0.1:4000');
         await store.registerNode({ node_id: 'child-node', started: 1700000000, version: '0.1.0' });
-        await store.putStatus(${JSON.stringify(status('web', 'child-node'))});
+        await store.putNodeStatus(${JSON.stringify(nodeStatus('child-node'))});
         console.log('ready');
         setInterval(() => {}, 60_000);
       `;
@@ -334,7 +374,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       await vi.waitFor(() => expect(latest(deliveries)).toEqual({ 'tmp.tail.child.1': 'tcp://127.0.0.1:4000' }), {
         timeout: WATCH_DEADLINE_MS,
       });
-      expect(await observer.listStatus()).toEqual([status('web', 'child-node')]);
+      expect(await observer.listNodeStatus()).toEqual([nodeStatus('child-node')]);
 
       creator.kill('SIGKILL');
       await once(creator, 'exit');
@@ -342,38 +382,62 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       const ttlAndWatchDeadline = backend.shortTtlMs + 500 + WATCH_DEADLINE_MS;
       await vi.waitFor(() => expect(latest(deliveries)).toEqual({}), { timeout: ttlAndWatchDeadline });
       expect(await observer.listDrains()).toEqual([]);
-      expect(await observer.listStatus()).toEqual([]);
+      expect(await observer.listNodeStatus()).toEqual([]);
     });
   });
 
   describe('nodes and status', () => {
-    it('lists the status of registered nodes only, sorted by drain and node', async () => {
-      const node = await openStore(true);
-      await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
-      await node.putStatus(status('web', '10.0.0.5'));
-      await node.putStatus(status('archive', '10.0.0.5'));
-      await node.putStatus(status('web', 'unregistered-node'));
+    it('keeps one status document per registered node, replaced by each write, listed by node', async () => {
+      const five = await openStore(true);
+      await five.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      await five.putNodeStatus(nodeStatus('10.0.0.5', { web: RUNNING, archive: RUNNING }));
+      const four = await openStore(true);
+      await four.registerNode({ node_id: '10.0.0.4', started: 1_700_000_000, version: '0.1.0' });
+      await four.putNodeStatus(nodeStatus('10.0.0.4'));
 
       const reader = await openStore();
-      expect(await reader.listStatus()).toEqual([status('archive', '10.0.0.5'), status('web', '10.0.0.5')]);
+      const nodes = await reader.listNodeStatus();
+      expect(nodes).toEqual([nodeStatus('10.0.0.4'), nodeStatus('10.0.0.5', { archive: RUNNING, web: RUNNING })]);
+      expect(drainStatusRows(nodes).map((row) => [row.drain, row.node_id, row.state, row.sent])).toEqual([
+        ['archive', '10.0.0.5', 'RUNNING', 12],
+        ['web', '10.0.0.4', 'RUNNING', 12],
+        ['web', '10.0.0.5', 'RUNNING', 12],
+      ]);
 
-      await node.putStatus({ ...status('web', '10.0.0.5'), state: 'RETRYING', error: 'connection refused' });
-      await node.deleteStatus('archive', '10.0.0.5');
-      expect(await reader.listStatus()).toEqual([{ ...status('web', '10.0.0.5'), state: 'RETRYING', error: 'connection refused' }]);
+      // The next write replaces the document: a drain it leaves out is gone.
+      const retrying = { ...RUNNING, state: 'RETRYING', error: 'connection refused' };
+      await five.putNodeStatus(nodeStatus('10.0.0.5', { web: retrying }));
+      expect(await reader.listNodeStatus()).toEqual([nodeStatus('10.0.0.4'), nodeStatus('10.0.0.5', { web: retrying })]);
+    });
+
+    it('lands writes in the order they were made, so the last one stays', async () => {
+      const node = await openStore();
+      await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      const writes = Array.from({ length: 30 }, (_, sent) => node.putNodeStatus(nodeStatus('10.0.0.5', { web: { ...RUNNING, sent } })));
+      await Promise.all(writes);
+      expect(await (await openStore()).listNodeStatus()).toEqual([nodeStatus('10.0.0.5', { web: { ...RUNNING, sent: 29 } })]);
+    });
+
+    it('refuses the status of a node this store did not register', async () => {
+      const store = await openStore();
+      const error = await rejectionOf(store.putNodeStatus(nodeStatus('10.0.0.5')));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.message).toBe(`${backend.description()}: node 10.0.0.5 must be registered before its status is written`);
+      expect(await store.listNodeStatus()).toEqual([]);
     });
 
     it('keeps a registered node alive past its TTL while the store is open', async () => {
       const node = await openStore(true);
       await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
-      await node.putStatus(status('web', '10.0.0.5'));
+      await node.putNodeStatus(nodeStatus('10.0.0.5'));
       await new Promise((done) => setTimeout(done, 3 * backend.shortTtlMs));
-      expect(await (await openStore()).listStatus()).toEqual([status('web', '10.0.0.5')]);
+      expect(await (await openStore()).listNodeStatus()).toEqual([nodeStatus('10.0.0.5')]);
     });
 
     it('refuses node ids that are not usable in keys', async () => {
       const store = await openStore();
       expect(await rejectionOf(store.registerNode({ node_id: '../x', started: 1, version: '0.1.0' }))).toBeInstanceOf(InvalidNameError);
-      expect(await rejectionOf(store.putStatus(status('web', 'a/b')))).toBeInstanceOf(InvalidNameError);
+      expect(await rejectionOf(store.putNodeStatus(nodeStatus('a/b')))).toBeInstanceOf(InvalidNameError);
     });
   });
 
@@ -414,7 +478,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
     it('may be called twice, removes what lived only while this store refreshed it, and ends the API', async () => {
       const node = await openStore(true);
       await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
-      await node.putStatus(status('web', '10.0.0.5'));
+      await node.putNodeStatus(nodeStatus('10.0.0.5'));
       await node.putTemporaryDrain('tmp.tail.a.1', 'tcp://127.0.0.1:4000');
       await node.putDrain('web', 'tcp://10.0.0.9:514');
 
@@ -423,7 +487,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
 
       const reader = await openStore();
       expect(uris(await reader.listDrains())).toEqual({ web: 'tcp://10.0.0.9:514' });
-      expect(await reader.listStatus()).toEqual([]);
+      expect(await reader.listNodeStatus()).toEqual([]);
       const error = await rejectionOf(node.listDrains());
       expect(error).toBeInstanceOf(StoreError);
       expect(error.message).toBe(`${backend.description()}: the store is closed`);

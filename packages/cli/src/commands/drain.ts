@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { drainNameProblem } from '@logyard/store';
+import { compareNames, drainNameProblem, drainStatusRows } from '@logyard/store';
 import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { namedFormats } from './format.js';
 import { configOf, withStore } from '../context.js';
@@ -64,20 +64,21 @@ export function registerDrainCommands(program: Command): void {
 
   drain
     .command('list')
-    .description('NAME  URI, one a line, sorted')
+    .description('NAME  URI, one a line, sorted; an entry that cannot run says why')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
       const stored = await withStore(config, (store) => store.listDrains());
-      const rows = [
+      const rows: Array<{ name: string; uri: string; builtin: boolean; problem?: string }> = [
         ...Object.entries(config.builtinDrains).map(([name, uri]) => ({ name, uri: redactUri(uri), builtin: true })),
-        ...stored.map((d) => ({ name: d.name, uri: redactUri(d.uri), builtin: false })),
-      ].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        ...stored.map((d) => ({ name: d.name, uri: redactUri(d.uri), builtin: false, ...(d.problem ? { problem: d.problem } : {}) })),
+      ].sort((a, b) => compareNames(a.name, b.name));
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
       }
-      process.stdout.write(formatTable(rows.map((r) => (r.builtin ? [r.name, r.uri, '(built in)'] : [r.name, r.uri]))));
+      const note = (r: (typeof rows)[number]): string[] => (r.builtin ? ['(built in)'] : r.problem ? [`(cannot run: ${r.problem})`] : []);
+      process.stdout.write(formatTable(rows.map((r) => [r.name, r.uri, ...note(r)])));
     });
 
   drain
@@ -88,17 +89,20 @@ export function registerDrainCommands(program: Command): void {
     .option('--not-running', 'only rows whose state is not RUNNING')
     .action(async (names: string[], opts: { json?: boolean; notRunning?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
-      const { statuses, drains } = await withStore(config, async (store) => ({
-        statuses: await store.listStatus(),
-        drains: await store.listDrains(),
-      }));
-      const known = new Set([...drains.map((d) => d.name), ...Object.keys(config.builtinDrains), ...statuses.map((s) => s.drain)]);
+      const { nodes, drains } = await withStore(config, async (store) => {
+        // Status first: a drain deleted after it was read is then missing from the drains, and its
+        // row left out, even when a node's document still holds it.
+        const nodes = await store.listNodeStatus();
+        return { nodes, drains: await store.listDrains() };
+      });
+      const stored = new Set(drains.map((d) => d.name));
+      const statuses = drainStatusRows(nodes).filter((s) => s.builtin || stored.has(s.drain));
+      const known = new Set([...stored, ...Object.keys(config.builtinDrains), ...statuses.map((s) => s.drain)]);
       const unknown = names.filter((n) => !known.has(n));
       if (unknown.length) throw runtimeError(`no drain named ${unknown.join(', ')}`);
       const rows = statuses
         .filter((s) => names.length === 0 || names.includes(s.drain))
-        .filter((s) => !opts.notRunning || s.state !== 'RUNNING')
-        .sort((a, b) => (a.drain === b.drain ? a.node_id.localeCompare(b.node_id) : a.drain < b.drain ? -1 : 1));
+        .filter((s) => !opts.notRunning || s.state !== 'RUNNING');
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;

@@ -1,0 +1,91 @@
+import { nowUnix } from '@logyard/bus';
+import type { DrainState, Store } from '@logyard/store';
+
+export interface StatusPublisherOptions {
+  store: Store;
+  nodeId: string;
+  /** Every drain on this node, by name, as the status document holds them. */
+  drains: () => Record<string, DrainState>;
+  /** A write failed; it is tried again at the next tick. */
+  onFailed: (err: unknown) => void;
+  /** A write succeeded. */
+  onWritten: () => void;
+  /** How often counters alone are written while they change. */
+  countersEveryMs?: number;
+}
+
+/** Counters alone go to the store at most this often (SPEC section 3: "at most every few seconds"). */
+const COUNTERS_EVERY_MS = 3_000;
+/** How often it looks for counters to write and retries a failed write. */
+const TICK_MS = 500;
+
+/**
+ * Keeps this node's status document in the store (SPEC section 3): one document with every drain's
+ * state and counters, so that status costs one key per node, not one per drain per node. Written
+ * at once when a drain's state changes or a drain comes or goes; while only counters change, at
+ * most every `countersEveryMs`. One write at a time: what changes during a write goes in the next
+ * one, all together, so a burst of changes (a hundred drains starting) is a few writes, and a
+ * write racing a drain's removal is followed by one without it.
+ */
+export class StatusPublisher {
+  private readonly countersEveryMs: number;
+  private readonly timer: NodeJS.Timeout;
+  private writing: Promise<void> | null = null;
+  private writeAgain = false;
+  private writtenStates: string | undefined;
+  private writtenAll: string | undefined;
+  private writtenAt = 0;
+  private closed = false;
+
+  constructor(private readonly options: StatusPublisherOptions) {
+    this.countersEveryMs = options.countersEveryMs ?? COUNTERS_EVERY_MS;
+    this.timer = setInterval(() => this.publish(), TICK_MS);
+    this.timer.unref();
+    this.changed();
+  }
+
+  /** A drain's state changed, or a drain came or went: written at once (after a write in progress). */
+  changed(): void {
+    // Changes of the same moment (a new drain set applied) go in one write.
+    setImmediate(() => this.publish());
+  }
+
+  /** Stops writing, awaiting a write in progress. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.writing;
+  }
+
+  private publish(): void {
+    if (this.closed) return;
+    if (this.writing) {
+      this.writeAgain = true;
+      return;
+    }
+    this.writing = (async () => {
+      do {
+        this.writeAgain = false;
+        await this.writeIfDue();
+      } while (this.writeAgain && !this.closed);
+    })().finally(() => (this.writing = null));
+  }
+
+  private async writeIfDue(): Promise<void> {
+    const drains = this.options.drains();
+    const all = JSON.stringify(drains);
+    if (all === this.writtenAll) return;
+    const states = JSON.stringify(Object.entries(drains).map(([name, drain]) => [name, drain.state, drain.error ?? null]));
+    if (states === this.writtenStates && Date.now() - this.writtenAt < this.countersEveryMs) return;
+    try {
+      await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated: nowUnix(), drains });
+    } catch (err) {
+      this.options.onFailed(err);
+      return;
+    }
+    this.writtenAll = all;
+    this.writtenStates = states;
+    this.writtenAt = Date.now();
+    this.options.onWritten();
+  }
+}

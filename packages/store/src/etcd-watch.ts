@@ -1,0 +1,153 @@
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import { StoreError } from './errors.js';
+import { compare } from './json.js';
+import { Backoff, sleep, withTimeout } from './time.js';
+
+export interface PrefixWatchOptions<T extends { name: string }> {
+  description: string;
+  /** Keys watched: everything under it. */
+  prefix: string;
+  /** What is watched, for messages: `drains`, `formats`. */
+  what: string;
+  /** The entry a key and value stand for; undefined leaves the key out. */
+  decode: (kv: IKeyValue) => T | undefined;
+  list: () => Promise<{ header: { revision: string }; kvs: IKeyValue[] }>;
+  unavailable: (action: string, err: unknown) => StoreError;
+  onChange: (entries: T[]) => void;
+  onError: (error: StoreError) => void;
+  onRecovered: () => void;
+}
+
+/**
+ * Lists the entries under a prefix, then watches them from the next revision. When the watch stream
+ * breaks, a new watcher resumes right after the last change applied here (etcd3 would resume its
+ * own watcher from the newest revision a response header named, which etcd sets to its current
+ * revision even on a catch-up batch that more changes follow). When etcd no longer has that
+ * revision (compacted), it cancels the watch and this lists again and watches from there. Never
+ * gives up until closed. Entries are delivered sorted by name, and only when they changed.
+ */
+export class PrefixWatch<T extends { name: string }> {
+  private readonly entries = new Map<string, T>();
+  private watcher: Watcher | undefined;
+  /** Every change under the prefix up to this revision is in `entries`. */
+  private applied = 0n;
+  private readonly backoff = new Backoff(250, 3_000);
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private delivered: string | undefined;
+  private failing = false;
+  private restarting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly options: PrefixWatchOptions<T>,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.relist();
+    this.watchFrom(this.applied + 1n);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.resumeTimer);
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    // A restart in progress sees `closed` and stops by itself; it is not waited for, since it may be
+    // sleeping between attempts while etcd is away.
+    if (watcher) await withTimeout(watcher.cancel(), 1_000).catch(() => undefined);
+  }
+
+  private async relist(): Promise<void> {
+    const response = await this.options.list();
+    this.entries.clear();
+    for (const kv of response.kvs) {
+      const entry = this.options.decode(kv);
+      if (entry) this.entries.set(entry.name, entry);
+    }
+    this.applied = BigInt(response.header.revision);
+    this.deliver();
+  }
+
+  /** Watches from `revision` with a new watcher, through etcd3's public watch builder. */
+  private watchFrom(revision: bigint): void {
+    const { prefix, what } = this.options;
+    const watcher = this.client.watch().prefix(prefix).startRevision(revision.toString()).watcher();
+    this.watcher = watcher;
+    const current = (): boolean => this.watcher === watcher && !this.closed;
+    watcher.on('data', (response) => {
+      if (!current()) return;
+      for (const event of response.events) {
+        const name = event.kv.key.toString().slice(prefix.length);
+        const entry = event.type === 'Delete' ? undefined : this.options.decode(event.kv);
+        if (entry) this.entries.set(entry.name, entry);
+        else this.entries.delete(name);
+        const changed = BigInt(event.kv.mod_revision);
+        if (changed > this.applied) this.applied = changed;
+      }
+      this.recovered();
+      this.deliver();
+    });
+    watcher.on('connected', () => {
+      if (current()) this.recovered();
+    });
+    watcher.on('disconnected', (err: Error) => {
+      if (!current()) return;
+      // Not connected, so cancelling only detaches it: the client does not resume it by itself.
+      this.watcher = undefined;
+      void watcher.cancel().catch(() => undefined);
+      this.failed(this.options.unavailable(`watch ${what}`, err));
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = undefined;
+        if (!this.closed && !this.restarting) this.watchFrom(this.applied + 1n);
+      }, this.backoff.next());
+    });
+    watcher.on('error', (err: Error) => {
+      // Cancelled by etcd, typically because the revision was compacted: list again.
+      if (!current()) return;
+      this.watcher = undefined;
+      void watcher.cancel().catch(() => undefined);
+      const reason = err.message.replace(/^.*Watcher canceled:\s*/, '').trim();
+      this.failed(new StoreError(`${this.options.description}: etcd cancelled the ${what.replace(/s$/, '')} watch (${reason || 'its revision was compacted'}); listing the ${what} again`));
+      this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
+    });
+  }
+
+  /** Lists again and watches from there, retrying with backoff until it works or the watch is closed. */
+  private async restart(): Promise<void> {
+    const backoff = new Backoff();
+    while (!this.closed) {
+      try {
+        await this.relist();
+        if (this.closed) return;
+        this.watchFrom(this.applied + 1n);
+        this.recovered();
+        return;
+      } catch (err) {
+        this.failed(err instanceof StoreError ? err : this.options.unavailable(`list ${this.options.what}`, err));
+        await sleep(backoff.next());
+      }
+    }
+  }
+
+  private failed(error: StoreError): void {
+    this.failing = true;
+    this.options.onError(error);
+  }
+
+  private recovered(): void {
+    this.backoff.reset();
+    if (!this.failing) return;
+    this.failing = false;
+    this.options.onRecovered();
+  }
+
+  private deliver(): void {
+    if (this.closed) return;
+    const entries = [...this.entries.values()].sort((a, b) => compare(a.name, b.name));
+    const signature = JSON.stringify(entries);
+    if (signature === this.delivered) return;
+    this.delivered = signature;
+    this.options.onChange(entries);
+  }
+}

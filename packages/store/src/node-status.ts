@@ -1,0 +1,51 @@
+import { StoreError } from './errors.js';
+import { compare, isJsonObject, parseJsonObject } from './json.js';
+import type { DrainState, NodeDrainStatus, NodeStatus } from './types.js';
+
+/** A node's status document as stored: what NodeStatus holds but the node id, which the key or file name gives. */
+export function encodeNodeStatus(status: NodeStatus): string {
+  return JSON.stringify({ updated: status.updated, drains: status.drains });
+}
+
+/**
+ * A node's status document as read back. One that cannot be read is undefined (its node rewrites it
+ * at its next change), and a drain entry that cannot be read is left out, so that neither hides the rest.
+ */
+export function decodeNodeStatus(nodeId: string, text: string | undefined): NodeStatus | undefined {
+  const data = parseJsonObject(text);
+  if (!data || !isJsonObject(data.drains)) return undefined;
+  const drains = Object.entries(data.drains).flatMap(([name, value]) => {
+    const state = drainStateFrom(value);
+    return state ? [[name, state] as const] : [];
+  });
+  // fromEntries defines own properties: a drain named __proto__ stays a drain.
+  return { node_id: nodeId, updated: typeof data.updated === 'number' ? data.updated : 0, drains: Object.fromEntries(drains) };
+}
+
+/** The rows of `drain status`: one per drain per node, sorted by drain, then node. */
+export function drainStatusRows(nodes: readonly NodeStatus[]): NodeDrainStatus[] {
+  const rows = nodes.flatMap((node) =>
+    Object.entries(node.drains).map(([drain, state]) => ({ drain, node_id: node.node_id, ...state, updated: node.updated })),
+  );
+  return rows.sort((a, b) => compare(a.drain, b.drain) || compare(a.node_id, b.node_id));
+}
+
+/** The node a store is registered as, for writing its status: a status lives under its node's entry. */
+export function assertRegisteredAs(registered: string | undefined, nodeId: string, description: string): void {
+  if (registered === nodeId) return;
+  throw new StoreError(`${description}: node ${nodeId} must be registered before its status is written`);
+}
+
+function drainStateFrom(value: unknown): DrainState | undefined {
+  if (!isJsonObject(value) || typeof value.state !== 'string') return undefined;
+  const count = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
+  const dropped = isJsonObject(value.dropped) ? Object.fromEntries(Object.entries(value.dropped).map(([reason, n]) => [reason, count(n)])) : {};
+  return {
+    state: value.state,
+    ...(typeof value.error === 'string' ? { error: value.error } : {}),
+    sent: count(value.sent),
+    dropped,
+    buffered: count(value.buffered),
+    ...(value.builtin === true ? { builtin: true } : {}),
+  };
+}

@@ -1,0 +1,171 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { etcdctl, startEtcd, TcpProxy, type RunningEtcd } from '../../../test/setup/services.js';
+import { EtcdStore, type DrainRecord, type Store, type StoreError } from '../src/index.js';
+import { nodeStatus, RUNNING, uris } from './helpers.js';
+
+/**
+ * What only the etcd store has: leases, watch revisions, paged reads. This file starts its own
+ * etcd, since it cuts connections to it and compacts it; the contract test holds what both stores
+ * share. Keys are checked with etcdctl, as an admin would see them.
+ */
+describe('the etcd store', () => {
+  let etcd: RunningEtcd;
+  let proxy: TcpProxy;
+  let admin: Etcd3;
+  const stores: Store[] = [];
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    proxy = await new TcpProxy(etcd.port).listen();
+    admin = new Etcd3({ hosts: etcd.endpoint });
+  });
+
+  beforeEach(async () => {
+    await admin.delete().prefix('/logyard/');
+  });
+
+  afterEach(async () => {
+    proxy.restore();
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+
+  afterAll(async () => {
+    admin?.close();
+    await proxy?.close();
+    await etcd?.stop();
+  });
+
+  async function open(uri = etcd.uri): Promise<EtcdStore> {
+    const store = await EtcdStore.open(uri);
+    stores.push(store);
+    return store;
+  }
+
+  async function get(key: string): Promise<string> {
+    return (await etcdctl(etcd.endpoint, ['get', key, '--print-value-only'])).trim();
+  }
+
+  /** The lease a key is under, as etcdctl reports it (0: none). */
+  async function leaseOf(key: string): Promise<number> {
+    const reply = JSON.parse(await etcdctl(etcd.endpoint, ['get', key, '-w', 'json'])) as { kvs?: Array<{ lease?: number }> };
+    return reply.kvs?.[0]?.lease ?? 0;
+  }
+
+  describe('layout (SPEC section 3)', () => {
+    it('keeps a node entry {"started","version"} and one status document per node, both under the node\'s lease', async () => {
+      const store = await open();
+      await store.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '1.2.3' });
+      await store.putNodeStatus(nodeStatus('node-a', { web: RUNNING, archive: { ...RUNNING, state: 'FATAL', error: 'bad URI' } }));
+
+      expect(JSON.parse(await get('/logyard/nodes/node-a'))).toEqual({ started: 1_700_000_000, version: '1.2.3' });
+      expect(JSON.parse(await get('/logyard/status/node-a'))).toEqual({
+        updated: 1_700_000_000,
+        drains: { web: RUNNING, archive: { ...RUNNING, state: 'FATAL', error: 'bad URI' } },
+      });
+      const lease = await leaseOf('/logyard/nodes/node-a');
+      expect(lease).not.toBe(0);
+      expect(await leaseOf('/logyard/status/node-a')).toBe(lease);
+      // One key per node, whatever the number of drains.
+      expect(await admin.getAll().prefix('/logyard/status/').keys()).toEqual(['/logyard/status/node-a']);
+
+      await store.close();
+      expect(await admin.getAll().prefix('/logyard/').keys()).toEqual([]);
+    });
+
+    it('reads the status node by node, page by page: 1,100 nodes, and documents that together pass gRPC\'s 4 MiB', async () => {
+      // Written as the nodes' cores would, without the store: 1,100 small documents (more than a page
+      // of keys) and five of about 1 MB each (one read of them all would be refused).
+      const small = JSON.stringify({ updated: 1_700_000_000, drains: { web: RUNNING } });
+      const names = Array.from({ length: 1_100 }, (_, i) => `node-${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < names.length; i += 100) {
+        await Promise.all(names.slice(i, i + 100).map((name) => admin.put(`/logyard/status/${name}`).value(small)));
+      }
+      const manyDrains = Object.fromEntries(Array.from({ length: 12_000 }, (_, i) => [`drain-${i}`, { ...RUNNING, sent: i }]));
+      const big = JSON.stringify({ updated: 1_700_000_000, drains: manyDrains });
+      expect(big.length).toBeGreaterThan(900_000);
+      for (const name of ['big-1', 'big-2', 'big-3', 'big-4', 'big-5']) await admin.put(`/logyard/status/${name}`).value(big);
+      // A client of its own: the refusal opens its circuit breaker.
+      const oneRead = new Etcd3({ hosts: etcd.endpoint });
+      await expect(oneRead.getAll().prefix('/logyard/status/').exec()).rejects.toThrow(/RESOURCE_EXHAUSTED|larger than max/i);
+      oneRead.close();
+
+      const nodes = await (await open()).listNodeStatus();
+      expect(nodes).toHaveLength(1_105);
+      expect(nodes.slice(0, 5).map((node) => [node.node_id, Object.keys(node.drains).length])).toEqual([
+        ['big-1', 12_000],
+        ['big-2', 12_000],
+        ['big-3', 12_000],
+        ['big-4', 12_000],
+        ['big-5', 12_000],
+      ]);
+      expect(nodes.at(-1)).toEqual(nodeStatus('node-1099'));
+    });
+
+    it('skips a status document another tool wrote badly, and an entry of the older per-drain layout', async () => {
+      const store = await open();
+      await store.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '1.2.3' });
+      await store.putNodeStatus(nodeStatus('node-a'));
+      await etcdctl(etcd.endpoint, ['put', '/logyard/status/node-b', 'not json']);
+      await etcdctl(etcd.endpoint, ['put', '/logyard/status/web/node-c', JSON.stringify({ state: 'RUNNING' })]);
+      await etcdctl(etcd.endpoint, ['put', '/logyard/status/node-d', JSON.stringify({ updated: 1, drains: { ok: RUNNING, bad: 'RUNNING' } })]);
+      expect(await store.listNodeStatus()).toEqual([nodeStatus('node-a'), { node_id: 'node-d', updated: 1, drains: { ok: RUNNING } }]);
+    });
+  });
+
+  describe('watching', () => {
+    async function watch(store: Store): Promise<{ deliveries: DrainRecord[][]; errors: string[]; recovered: () => number }> {
+      const deliveries: DrainRecord[][] = [];
+      const errors: string[] = [];
+      let recoveries = 0;
+      await store.watchDrains(
+        (drains) => deliveries.push(drains),
+        (error: StoreError) => errors.push(error.message),
+        () => recoveries++,
+      );
+      return { deliveries, errors, recovered: () => recoveries };
+    }
+
+    it('resumes a broken watch right after the last change it applied, without listing again', async () => {
+      const writer = await open();
+      await writer.putDrain('kept', 'tcp://10.0.0.9:1');
+      await writer.putDrain('removed', 'tcp://10.0.0.9:2');
+      const { deliveries, errors, recovered } = await watch(await open(`etcd://127.0.0.1:${proxy.port}`));
+      expect(uris(deliveries.at(-1)!)).toEqual({ kept: 'tcp://10.0.0.9:1', removed: 'tcp://10.0.0.9:2' });
+
+      proxy.disconnect();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000 });
+      // Changes the watcher cannot see while cut off, each at its own revision.
+      await writer.deleteDrain('removed');
+      await writer.putDrain('kept', 'tcp://10.0.0.9:3');
+      await writer.putDrain('added', 'tcp://10.0.0.9:4');
+      proxy.restore();
+
+      await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ added: 'tcp://10.0.0.9:4', kept: 'tcp://10.0.0.9:3' }), { timeout: 10_000 });
+      expect(recovered()).toBe(1);
+      expect(errors.every((message) => message.includes('cannot watch drains'))).toBe(true);
+      // The watch goes on: a later change arrives too.
+      await writer.putDrain('later', 'tcp://10.0.0.9:5');
+      await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['added', 'kept', 'later']), { timeout: 1_000 });
+    });
+
+    it('lists again when the revision it would resume from was compacted', async () => {
+      const writer = await open();
+      await writer.putDrain('old', 'tcp://10.0.0.9:1');
+      const { deliveries, errors } = await watch(await open(`etcd://127.0.0.1:${proxy.port}`));
+
+      proxy.disconnect();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000 });
+      await writer.deleteDrain('old');
+      await writer.putDrain('new', 'tcp://10.0.0.9:2');
+      const revision = (await admin.get('/logyard/drains/new').exec()).header.revision;
+      await etcdctl(etcd.endpoint, ['compaction', revision]);
+      proxy.restore();
+
+      await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ new: 'tcp://10.0.0.9:2' }), { timeout: 10_000 });
+      expect(errors.some((message) => /etcd cancelled the drain watch \(.*compacted.*\); listing the drains again/.test(message))).toBe(true);
+      await writer.putDrain('after', 'tcp://10.0.0.9:3');
+      await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['after', 'new']), { timeout: 1_000 });
+    });
+  });
+});
