@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { LogyardConfig } from '@logyard/config';
 import { BUILTIN_FORMATS, formatProblem } from '@logyard/drains';
-import type { Store } from '@logyard/store';
+import { compareNames, type Store } from '@logyard/store';
 import { configOf, withStore } from '../context.js';
 import { runtimeError, usageError } from '../errors.js';
 import { formatTable } from '../table.js';
@@ -64,7 +64,7 @@ export function registerFormatCommands(program: Command): void {
       add(BUILTIN_FORMATS, 'built in');
       add(stored, 'store');
       add(config.formats, 'config');
-      const sorted = [...rows.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const sorted = [...rows.values()].sort((a, b) => compareNames(a.name, b.name));
       if (opts.json) {
         process.stdout.write(JSON.stringify(sorted, null, 2) + '\n');
         return;

@@ -1,0 +1,110 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FileStore, type DrainState, type NodeStatus } from '@logyard/store';
+import { StatusPublisher } from '../src/status-publisher.js';
+
+/**
+ * The core's status document (SPEC section 3) written to a real file store: at once on a change of
+ * state, at most every few seconds for counters alone, retried after the store failed.
+ */
+describe('StatusPublisher', () => {
+  let dir: string;
+  let store: FileStore;
+  let publisher: StatusPublisher | undefined;
+  let drains: Record<string, DrainState>;
+  const failures: string[] = [];
+  let written = 0;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'logyard-status-'));
+    store = new FileStore(join(dir, 'store'));
+    await store.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '0.1.0' });
+    drains = { web: { state: 'STARTING', sent: 0, dropped: {}, buffered: 0 } };
+    failures.length = 0;
+    written = 0;
+  });
+
+  afterEach(async () => {
+    await publisher?.close();
+    await publisher?.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function start(countersEveryMs: number): StatusPublisher {
+    publisher = new StatusPublisher({
+      store,
+      nodeId: 'node-a',
+      drains: () => structuredClone(drains),
+      onFailed: (err) => failures.push((err as Error).message),
+      onWritten: () => written++,
+      countersEveryMs,
+    });
+    return publisher;
+  }
+
+  async function stored(): Promise<NodeStatus['drains'] | undefined> {
+    return (await store.listNodeStatus())[0]?.drains;
+  }
+
+  it('writes the document at start and again at once when a state changes or a drain comes or goes', async () => {
+    const p = start(60_000);
+    await vi.waitFor(async () => expect(await stored()).toEqual(drains), { timeout: 1_000 });
+
+    drains.web = { ...drains.web, state: 'RUNNING' };
+    p.changed();
+    await vi.waitFor(async () => expect((await stored())?.web.state).toBe('RUNNING'), { timeout: 1_000 });
+
+    drains.archive = { state: 'FATAL', error: 'bad URI', sent: 0, dropped: {}, buffered: 0 };
+    p.changed();
+    await vi.waitFor(async () => expect(Object.keys((await stored()) ?? {})).toEqual(['web', 'archive']), { timeout: 1_000 });
+
+    delete drains.archive;
+    p.changed();
+    await vi.waitFor(async () => expect(Object.keys((await stored()) ?? {})).toEqual(['web']), { timeout: 1_000 });
+    expect(failures).toEqual([]);
+  });
+
+  it('writes counters alone at most once per interval while they keep changing', async () => {
+    start(1_000);
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    // Counters change every 20 ms for 2.5 s: 125 changes.
+    for (let i = 1; i <= 125; i++) {
+      drains.web = { ...drains.web, sent: i };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(written).toBeGreaterThanOrEqual(2);
+    expect(written).toBeLessThanOrEqual(4);
+    // The last counters reach the store once their interval is over.
+    await vi.waitFor(async () => expect((await stored())?.web.sent).toBe(125), { timeout: 2_000 });
+  });
+
+  it('reports a failed write and writes again once the store works', async () => {
+    const p = start(60_000);
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    // A file where the status directory was: writes fail (ENOTDIR), as on a broken disk.
+    rmSync(join(dir, 'store', 'status'), { recursive: true });
+    writeFileSync(join(dir, 'store', 'status'), '');
+    drains.web = { ...drains.web, state: 'RETRYING', error: 'connection refused' };
+    p.changed();
+    await vi.waitFor(() => expect(failures.length).toBeGreaterThan(0), { timeout: 1_000 });
+    expect(failures[0]).toMatch(/^file:\/\/.*: cannot write status\/node-a\.json: /);
+
+    rmSync(join(dir, 'store', 'status'));
+    await vi.waitFor(async () => expect((await stored())?.web).toMatchObject({ state: 'RETRYING', error: 'connection refused' }), { timeout: 2_000 });
+    expect(written).toBe(2);
+  });
+
+  it('writes nothing once closed', async () => {
+    const p = start(60_000);
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    await p.close();
+    drains.web = { ...drains.web, state: 'RUNNING' };
+    p.changed();
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await stored())?.web.state).toBe('STARTING');
+    expect(written).toBe(1);
+  });
+});
