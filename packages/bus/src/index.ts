@@ -10,3 +10,4 @@ export * from './subscriber.js';
 export * from './ingest.js';
 export * from './rate-limit.js';
 export * from './suggest.js';
+export * from './severity.js';

@@ -24,6 +24,21 @@ export function assertValidKey(key: string): void {
   if (problem) throw new InvalidKeyError(problem);
 }
 
+const SEGMENT_BAD = /[^A-Za-z0-9_:-]/g;
+
+/**
+ * `<prefix>.<name>` for a name that comes from outside (a syslog tag, a systemd unit, a container
+ * name): each character a key segment cannot hold becomes `_`, and the key is cut to the longest
+ * allowed; an empty or absent name gives `<prefix>.unknown`.
+ */
+export function keyWithName(prefix: string, name: string | null | undefined): string {
+  if (!name) return `${prefix}.unknown`;
+  const segment = name.replace(SEGMENT_BAD, '_');
+  // After the replacement every character is one byte.
+  const room = MAX_KEY_BYTES - prefix.length - 1;
+  return `${prefix}.${segment.length > room ? segment.slice(0, room) : segment}`;
+}
+
 /**
  * Why `prefix` cannot be a filter, or null. Filters are byte prefixes of keys, so a filter may
  * end in the middle of a segment ("systail.ngi") or with a dot; a prefix no key has (an empty

@@ -1,5 +1,5 @@
 /** What a parsed syslog message becomes on the bus: its key and its `syslog` field. */
-import { MAX_KEY_BYTES } from '@logyard/bus';
+import { keyWithName, SEVERITY_NAMES } from '@logyard/bus';
 import type { SyslogMessage } from './syslog.js';
 
 /** Facility names as rsyslog (`syslogfacility-text`) and Vector print them. */
@@ -9,11 +9,7 @@ export const FACILITY_NAMES = [
   'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
 ] as const;
 
-/** Severity names as rsyslog (`syslogseverity-text`) and Vector print them. */
-export const SEVERITY_NAMES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
-
-const SEGMENT_BAD = /[^A-Za-z0-9_:-]/g;
-const KEY_PREFIX = 'syslog.';
+export { SEVERITY_NAMES };
 
 /**
  * The event key of a message: `syslog.<appname>`, the app name made into one key segment
@@ -21,10 +17,7 @@ const KEY_PREFIX = 'syslog.';
  * 255 bytes. A message without app name or tag goes to `syslog.unknown`.
  */
 export function syslogKey(appname: string | null): string {
-  if (appname === null || appname === '') return 'syslog.unknown';
-  const segment = appname.replace(SEGMENT_BAD, '_');
-  // After the replacement every character is one byte.
-  return KEY_PREFIX + (segment.length > MAX_KEY_BYTES - KEY_PREFIX.length ? segment.slice(0, MAX_KEY_BYTES - KEY_PREFIX.length) : segment);
+  return keyWithName('syslog', appname);
 }
 
 /**
