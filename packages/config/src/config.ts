@@ -8,7 +8,7 @@ import { readYamlSource, type KeyPath } from './yaml-source.js';
 /** The config file read when neither --config nor LOGYARD_CONFIG names one, if it exists. */
 export const SYSTEM_CONFIG_FILE = '/etc/logyard/logyard.yaml';
 
-export const CLIENT_NAMES = ['systail', 'apptail', 'events', 'receive'] as const;
+export const CLIENT_NAMES = ['systail', 'apptail', 'events', 'receive', 'journal'] as const;
 export type ClientName = (typeof CLIENT_NAMES)[number];
 
 export const SEVERITIES = ['INFO', 'WARNING', 'ERROR'] as const;
@@ -62,11 +62,13 @@ export interface LogyardConfig {
   /** Rules by systail name (or `__all__`), then by event type. */
   events: { rules: Record<string, Record<string, EventRule>> };
   receive: { syslog: string[]; json: string[]; jsonKeyPrefix: string; rate: number; burst: number };
+  /** SPEC section 10. `units`: globs; `directory`: a journal directory instead of the system's journal. */
+  journal: { units: string[]; rate: number; burst: number; directory?: string };
 }
 
 const TOP_LEVEL_KEYS = [
   'node_id', 'run_dir', 'state_dir', 'store', 'status', 'clients', 'file_drain_roots',
-  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive',
+  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive', 'journal',
 ] as const;
 const SYSTAIL_KEYS = ['max_line', 'files'] as const;
 const APPTAIL_KEYS = ['rate', 'burst', 'patterns'] as const;
@@ -75,6 +77,7 @@ const APPTAIL_PLACEHOLDERS = ['app_id', 'app_name', 'instance_index', 'source'];
 const EVENTS_KEYS = ['rules'] as const;
 const EVENT_RULE_KEYS = ['substring', 'regex', 'format', 'severity'] as const;
 const RECEIVE_KEYS = ['syslog', 'json', 'json_key_prefix', 'rate', 'burst'] as const;
+const JOURNAL_KEYS = ['units', 'rate', 'burst', 'directory'] as const;
 
 /** Formats the drains define themselves; a config format of that name could never be used. */
 const BUILTIN_FORMAT_NAMES = ['json', 'raw'];
@@ -183,6 +186,7 @@ function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, file
     apptail: guard(() => readApptail(fileContent.apptail, child(file, 'apptail')), { rate: 100, burst: 10_000, patterns: [] }),
     events: guard(() => readEvents(fileContent.events, child(file, 'events')), { rules: {} }),
     receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 }),
+    journal: guard(() => readJournal(fileContent.journal, child(file, 'journal')), { units: ['*'], rate: 1000, burst: 5000 }),
   };
 }
 
@@ -542,6 +546,24 @@ function readReceive(value: unknown, origin: Origin): LogyardConfig['receive'] {
     rate: guard(() => readPositiveNumber(section.rate, child(origin, 'rate')), undefined) ?? 1000,
     burst: guard(() => readPositiveInteger(section.burst, child(origin, 'burst')), undefined) ?? 5000,
   };
+}
+
+function readJournal(value: unknown, origin: Origin): LogyardConfig['journal'] {
+  const section = readMapping(value, origin, JOURNAL_KEYS) ?? {};
+  const directory = guard(() => readPath(section.directory, child(origin, 'directory')), undefined);
+  return {
+    units: guard(() => readList(section.units, child(origin, 'units'), readUnitGlob), undefined) ?? ['*'],
+    rate: guard(() => readPositiveNumber(section.rate, child(origin, 'rate')), undefined) ?? 1000,
+    burst: guard(() => readPositiveInteger(section.burst, child(origin, 'burst')), undefined) ?? 5000,
+    ...(directory === undefined ? {} : { directory }),
+  };
+}
+
+/** A glob of unit names: what systemd allows in a unit name, plus the glob characters. */
+function readUnitGlob(value: unknown, origin: Origin): string {
+  const glob = requireString(value, origin);
+  if (/[\s/]/.test(glob)) fail(origin, `"${glob}" is not a unit name or glob (such as nginx.service, nginx or web-*): no spaces or slashes`);
+  return glob;
 }
 
 /** `udp://host:port`, `tcp://host:port`, `unix://<path>` or `unixgram://<path>` (paths made absolute). */

@@ -15,7 +15,7 @@ run_dir: /run/logyard
 state_dir: /var/lib/logyard
 store: etcd://10.0.0.1:2379
 status: 127.0.0.1:8891            # HTTP: GET /status (JSON), GET /metrics (Prometheus)
-clients: [systail, apptail, events, receive]   # what \`logyard start\` runs beside the core
+clients: [systail, apptail, events, receive, journal]   # what \`logyard start\` runs beside the core
 file_drain_roots: [/var/log/logyard]
 formats:
   short: "{{name}}: {{text}}"
@@ -40,6 +40,10 @@ events:
   rules:
     __all__:                      # or a systail name such as nginx or kern
       error: { substring: ERROR, regex: "ERROR[: ]+(.*)", format: "$1", severity: ERROR }
+journal:                          # section 10
+  units: ["*"]                    # systemd units to read (globs); "*" = all
+  rate: 1000                      # per unit (or per container), events/s; excess dropped with notices
+  burst: 5000
 receive:
   syslog: [udp://127.0.0.1:5514, tcp://127.0.0.1:5514, unixgram:///run/logyard/syslog.sock]
   json: [udp://127.0.0.1:5515]     # one JSON object per datagram or per line
@@ -99,6 +103,7 @@ describe('defaults', () => {
       apptail: { rate: 100, burst: 10000, patterns: [] },
       events: { rules: {} },
       receive: { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 },
+      journal: { units: ['*'], rate: 1000, burst: 5000 },
     });
   });
 
@@ -143,7 +148,7 @@ describe('the SPEC section 7 example', () => {
       stateDir: '/var/lib/logyard',
       store: 'etcd://10.0.0.1:2379',
       status: '127.0.0.1:8891',
-      clients: ['systail', 'apptail', 'events', 'receive'],
+      clients: ['systail', 'apptail', 'events', 'receive', 'journal'],
       fileDrainRoots: ['/var/log/logyard'],
       formats: { short: '{{name}}: {{text}}' },
       builtinDrains: {
@@ -172,6 +177,7 @@ describe('the SPEC section 7 example', () => {
         rate: 1000,
         burst: 5000,
       },
+      journal: { units: ['*'], rate: 1000, burst: 5000 },
     });
   });
 });
@@ -249,6 +255,8 @@ describe('relative paths', () => {
         '  patterns: [{ path: "apps/{app_id}.log" }]',
         'receive:',
         '  syslog: [unixgram://syslog.sock]',
+        'journal:',
+        '  directory: host-journal',
         '',
       ].join('\n'),
       'conf/logyard.yaml',
@@ -262,6 +270,7 @@ describe('relative paths', () => {
       systail: { files: { local: join(base, 'local.log') } },
       apptail: { patterns: [{ path: join(base, 'apps/{app_id}.log'), format: 'plain' }] },
       receive: { syslog: [`unixgram://${join(base, 'syslog.sock')}`] },
+      journal: { directory: join(base, 'host-journal') },
     });
   });
 
@@ -290,7 +299,7 @@ describe('errors name the file, the key and the problem', () => {
     ['store: http://10.0.0.1:2379\n', 'store: must start with file://, etcd:// or etcds://'],
     ['status: localhost\n', 'status: must be "off" or host:port: "localhost" is not host:port'],
     ['status: 127.0.0.1:99999\n', 'status: must be "off" or host:port: port 99999 is not between 1 and 65535'],
-    ['clients: [systail, web]\n', 'clients[1]: unknown client "web" (expected one of: systail, apptail, events, receive)'],
+    ['clients: [systail, web]\n', 'clients[1]: unknown client "web" (expected one of: systail, apptail, events, receive, journal)'],
     ['clients: [systail, systail]\n', 'clients[1]: "systail" is listed twice'],
     ['clients: systail\n', 'clients: must be a list'],
     ['file_drain_roots: [/var/log, 3]\n', 'file_drain_roots[1]: must be a string'],
@@ -312,6 +321,12 @@ describe('errors name the file, the key and the problem', () => {
     ['receive:\n  syslog: [http://127.0.0.1:514]\n',
       'receive.syslog[0]: must be udp://host:port, tcp://host:port, unix://path or unixgram://path, not "http://127.0.0.1:514"'],
     ['receive:\n  json: [udp://127.0.0.1:0]\n', 'receive.json[0]: port 0 is not between 1 and 65535'],
+    ['journal:\n  units: nginx\n', 'journal.units: must be a list'],
+    ['journal:\n  units: ["web *"]\n', 'journal.units[0]: "web *" is not a unit name or glob (such as nginx.service, nginx or web-*): no spaces or slashes'],
+    ['journal:\n  rate: 0\n', 'journal.rate: must be a positive number'],
+    ['journal:\n  burst: 2.5\n', 'journal.burst: must be a positive integer'],
+    ['journal:\n  directory: ""\n', 'journal.directory: must not be empty'],
+    ['journal:\n  cursor: x\n', 'journal.cursor: unknown key (expected one of: units, rate, burst, directory)'],
     ['receive:\n  json_key_prefix: "a..b"\n', 'receive.json_key_prefix: must be a valid key: key "a..b" must be dot-separated segments of [A-Za-z0-9_:-]'],
   ];
 
