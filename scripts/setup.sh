@@ -13,6 +13,10 @@ command -v etcdctl >/dev/null 2>&1 || need_packages+=(etcd-client)
 command -v logger >/dev/null 2>&1 || need_packages+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
 { [ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null 2>&1; } || need_packages+=(rsyslog)
+# The journal client reads with journalctl (systemd); its tests write real journal files with
+# systemd-journal-remote (Journal Export Format in, a journal file out).
+command -v journalctl >/dev/null 2>&1 || need_packages+=(systemd)
+[ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need_packages+=(systemd-journal-remote)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "setup: installing ${need_packages[*]} from Debian's packages" >&2
@@ -23,6 +27,7 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   # The packages start a system redis on 6379 and etcd on 2379; the tests start their own.
   ($sudo systemctl disable --now redis-server >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now etcd >/dev/null 2>&1 || true)
+  ($sudo systemctl disable --now systemd-journal-remote.socket >/dev/null 2>&1 || true)
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')

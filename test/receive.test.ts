@@ -11,19 +11,6 @@ const DOCKER_3164 = '<30>Nov 20 10:00:00 host web-7f9c[123]: GET /health 200';
 const RFC_5424 =
   '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] \uFEFFAn application event';
 
-interface Received {
-  key: string;
-  event: any;
-}
-
-/** Events of a `format=raw` drain: `<key> <event JSON>` per line. */
-function received(target: TcpTarget): Received[] {
-  return target.lines.map((l) => {
-    const sp = l.indexOf(' ');
-    return { key: l.slice(0, sp), event: JSON.parse(l.slice(sp + 1)) };
-  });
-}
-
 function sendTcp(port: number, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => s.end(data));
@@ -68,7 +55,7 @@ describe('logyard receive', () => {
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout).clients.find((c: { client: string }) => c.client === 'receive');
   };
-  const ofKey = (key: string): any[] => received(target).filter((r) => r.key === key).map((r) => r.event);
+  const ofKey = (key: string): any[] => target.rawEvents.filter((r) => r.key === key).map((r) => r.event);
 
   beforeAll(async () => {
     await node.startCore();
@@ -183,7 +170,7 @@ describe('logyard receive', () => {
     expect(passed()).toBeLessThan(flood / 2);
     expect(floodEvents()[0].text).toMatch(/^flood 0$/);
     // The notices went only into the flood's stream.
-    expect(received(target).filter((r) => /logyard: /.test(r.event.text)).every((r) => r.key === 'syslog.flood')).toBe(true);
+    expect(target.rawEvents.filter((r) => /logyard: /.test(r.event.text)).every((r) => r.key === 'syslog.flood')).toBe(true);
     const stats = await until(async () => {
       const s = await clientStats();
       return s?.rateLimited === dropped ? s : null;

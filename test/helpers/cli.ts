@@ -182,6 +182,14 @@ export class TcpTarget {
     return this.lines.map((l) => JSON.parse(l));
   }
 
+  /** Events of a `format=raw` drain: `<key> <event JSON>` per line. */
+  get rawEvents(): Array<{ key: string; event: any }> {
+    return this.lines.map((l) => {
+      const sp = l.indexOf(' ');
+      return { key: l.slice(0, sp), event: JSON.parse(l.slice(sp + 1)) };
+    });
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -6,6 +6,7 @@ import { Systail } from '@logyard/systail';
 import { Apptail } from '@logyard/apptail';
 import { Events, mergeRules, type EventRules } from '@logyard/events';
 import { ListenError, ListenUriError, NoListenersError, Receiver } from '@logyard/receive';
+import { Journal, JournalUnavailableError } from '@logyard/journal';
 import { configOf } from '../context.js';
 import { runtimeError, usageError } from '../errors.js';
 
@@ -14,6 +15,8 @@ export type ClientLog = (level: 'INFO' | 'WARN' | 'ERROR', message: string) => v
 interface RunningClient {
   stats(): object;
   close(): Promise<void>;
+  /** Resolves when the client cannot go on (its source is gone): it is closed and the command exits 1. */
+  readonly failed?: Promise<Error>;
 }
 
 export function clientLogger(name: string): ClientLog {
@@ -80,6 +83,29 @@ export function registerClientCommands(program: Command): void {
         }
       }),
     );
+  program
+    .command('journal')
+    .description('run the journal client alone: publish systemd journal entries as journal.<unit, container or identifier> (config journal)')
+    .addHelpText(
+      'after',
+      [
+        '',
+        "Reads the journal with journalctl (config journal.directory, else the system's journal), from",
+        'the cursor kept in <state_dir>/journal.cursor.json, or from the end at the first start.',
+        'Config journal.units (globs) picks units; journal.rate and journal.burst limit each unit or',
+        'container. Exit 2 when journalctl is missing or the journal cannot be read.',
+      ].join('\n'),
+    )
+    .action(async (_opts: unknown, cmd: Command) =>
+      runClient('journal', cmd, async (config, log) => {
+        try {
+          return await Journal.start({ config, log });
+        } catch (err) {
+          if (err instanceof JournalUnavailableError) throw usageError(err.message);
+          throw err;
+        }
+      }),
+    );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -109,6 +135,7 @@ async function runClient(name: string, cmd: Command, start: (config: LogyardConf
   writeStats();
   const statsTimer = setInterval(writeStats, 1000);
   log('INFO', `started (node ${config.nodeId}, core in ${config.runDir})`);
+  let failure: Error | null = null;
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -116,6 +143,10 @@ async function runClient(name: string, cmd: Command, start: (config: LogyardConf
       clearInterval(parentWatch);
       resolve();
     };
+    void client.failed?.then((err) => {
+      failure = err;
+      stop();
+    });
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     // Run by `logyard start`: leave when it is gone, even if it could not stop us (kill -9).
@@ -127,5 +158,6 @@ async function runClient(name: string, cmd: Command, start: (config: LogyardConf
   clearInterval(statsTimer);
   await client.close();
   writeStats();
+  if (failure) throw runtimeError((failure as Error).message, failure);
   log('INFO', 'stopped');
 }
