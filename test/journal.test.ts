@@ -177,11 +177,14 @@ describe('logyard journal', () => {
     expect(stats).toMatchObject({ running: true, journal: journalDir, dropped: 0 });
   });
 
-  it('resumes from its cursor after a stop: exactly the 3 entries written meanwhile arrive, none twice', async () => {
+  it('resumes from its cursor after a stop: exactly the 3 entries written meanwhile arrive, across a reboot, none twice', async () => {
     const before = target.lines.length;
     expect((await client.stop('SIGTERM')).code).toBe(0);
     expect(savedCursor(node)).toBe(lastCursor(journalDir));
-    await writeJournal(journalDir, [1, 2, 3].map((i) => ({ MESSAGE: `while stopped ${i}`, _SYSTEMD_UNIT: 'restart.service' })));
+    // The first before a reboot, the others after it: entries of the previous boot after the
+    // cursor are read too (journalctl --follow alone would start at the current boot).
+    const nextBoot = 'fedcba9876543210fedcba9876543210';
+    await writeJournal(journalDir, [1, 2, 3].map((i) => ({ MESSAGE: `while stopped ${i}`, _SYSTEMD_UNIT: 'restart.service', ...(i > 1 ? { _BOOT_ID: nextBoot } : {}) })));
     client = await startClient();
     await until(() => ofKey('journal.restart').length === 3, 'the 3 entries written while stopped');
     // Following goes on after the restart.
@@ -248,6 +251,16 @@ describe('logyard journal without a journal to read', () => {
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain(`logyard: journal.directory ${file}: not a directory`);
     noStackTrace(r2.stderr);
+  });
+
+  it('logyard config check names a journal.directory that cannot be read and the journal client without journalctl', async () => {
+    const config = writeNodeConfig(node, 'status: off\nclients: [journal]\njournal:\n  directory: no-such-journal\n', 'check.yaml');
+    const r = await node.cli(['config', 'check', config], { env: { PATH: '/nonexistent' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean).sort()).toEqual([
+      `${config}:2: clients[0]: journalctl not found on the PATH: the journal client reads the journal with systemd's journalctl (Debian: apt install systemd)`,
+      `${config}:4: journal.directory: ${join(node.root, 'no-such-journal')}: no such directory`,
+    ]);
   });
 
   it('under logyard start: the error is logged once and the client is not restarted', async () => {

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import type { CheckedConfig, LogyardConfig } from '@logyard/config';
 import { DrainUriError, fileDrainPathProblem, parseDrainUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { isProcessAlive } from '@logyard/core';
+import { journalctlProblem, journalDirectoryProblem } from '@logyard/journal';
 
 /** A problem found in the machine rather than in the file, at the file's key path. */
 export interface EnvironmentProblem {
@@ -15,7 +16,8 @@ export interface EnvironmentProblem {
 /**
  * What `start` would refuse that only the machine can tell: listeners that cannot bind (a port
  * taken, an address not this machine's), files that cannot be read, file roots that are not
- * directories, built-in drains whose URI is bad or whose file path is outside the roots.
+ * directories, built-in drains whose URI is bad or whose file path is outside the roots, a
+ * journal directory that cannot be read, the journal client without journalctl.
  * `storeFormats` names the formats the store holds (null when it could not be asked).
  */
 export async function checkEnvironment(config: LogyardConfig, storeFormats: Record<string, string> | null): Promise<EnvironmentProblem[]> {
@@ -35,6 +37,15 @@ export async function checkEnvironment(config: LogyardConfig, storeFormats: Reco
     if (name.includes('*')) continue; // a glob: files come and go
     const problem = readableProblem(path);
     if (problem) problems.push({ path: ['systail', 'files', name], problem });
+  }
+  if (config.journal.directory !== undefined) {
+    const problem = journalDirectoryProblem(config.journal.directory);
+    if (problem) problems.push({ path: ['journal', 'directory'], problem });
+  }
+  const journalClient = config.clients.indexOf('journal');
+  if (journalClient >= 0) {
+    const problem = journalctlProblem();
+    if (problem) problems.push({ path: ['clients', journalClient], problem });
   }
   for (const [name, uri] of Object.entries(config.builtinDrains)) {
     const problem = await builtinDrainProblem(uri, config, storeFormats);

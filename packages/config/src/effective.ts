@@ -25,5 +25,12 @@ export function effectiveConfig(config: LogyardConfig, redact: (uri: string) => 
       rate: config.receive.rate,
       burst: config.receive.burst,
     },
+    journal: {
+      units: config.journal.units,
+      rate: config.journal.rate,
+      burst: config.journal.burst,
+      // Absent: the system's journal.
+      ...(config.journal.directory === undefined ? {} : { directory: config.journal.directory }),
+    },
   };
 }

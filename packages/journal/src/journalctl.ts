@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { JournalReadError, JournalUnavailableError } from './errors.js';
@@ -37,24 +38,38 @@ function thisMachineId(): string | null {
   }
 }
 
+const JOURNALCTL_NOT_FOUND = "journalctl not found on the PATH: the journal client reads the journal with systemd's journalctl (Debian: apt install systemd)";
+
 function notFound(): JournalUnavailableError {
-  return new JournalUnavailableError("journalctl not found on the PATH: the journal client reads the journal with systemd's journalctl (Debian: apt install systemd)");
+  return new JournalUnavailableError(JOURNALCTL_NOT_FOUND);
 }
 
-/** A configured journal directory that is missing, not a directory or not readable. */
-function checkDirectory(directory: string): void {
-  let isDirectory: boolean;
+/** Why a configured journal directory cannot be read (missing, not a directory, no permission), or null. */
+export function journalDirectoryProblem(directory: string): string | null {
   try {
-    isDirectory = statSync(directory).isDirectory();
-  } catch (err) {
-    throw new JournalUnavailableError(`journal.directory ${directory}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`, { cause: err });
-  }
-  if (!isDirectory) throw new JournalUnavailableError(`journal.directory ${directory}: not a directory`);
-  try {
+    if (!statSync(directory).isDirectory()) return `${directory}: not a directory`;
     accessSync(directory, constants.R_OK | constants.X_OK);
+    return null;
   } catch (err) {
-    throw new JournalUnavailableError(`journal.directory ${directory}: not readable by this user (${(err as NodeJS.ErrnoException).code})`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${directory}: no such directory`;
+    if (code === 'EACCES' || code === 'EPERM') return `${directory}: not readable by this user (${code})`;
+    return `${directory}: ${(err as Error).message}`;
   }
+}
+
+/** Why journalctl cannot be run from the PATH (it is not on it), or null. */
+export function journalctlProblem(path = process.env.PATH ?? ''): string | null {
+  for (const dir of path.split(':')) {
+    if (dir === '') continue;
+    try {
+      accessSync(join(dir, 'journalctl'), constants.X_OK);
+      return null;
+    } catch {
+      // not in this one
+    }
+  }
+  return JOURNALCTL_NOT_FOUND;
 }
 
 /**
@@ -64,7 +79,8 @@ function checkDirectory(directory: string): void {
  * cannot read the journal at all.
  */
 export async function probeJournal(directory: JournalSource): Promise<{ lastCursor: string | null; warnings: string[] }> {
-  if (directory !== undefined) checkDirectory(directory);
+  const problem = directory === undefined ? null : journalDirectoryProblem(directory);
+  if (problem) throw new JournalUnavailableError(`journal.directory ${problem}`);
   const args = ['--output=json', '--lines=1', '--no-pager', ...sourceArgs(directory)];
   const { code, stdout, stderr } = await new Promise<{ code: number | string | null; stdout: string; stderr: string }>((resolve) => {
     execFile('journalctl', args, { timeout: PREFLIGHT_TIMEOUT_MS, maxBuffer: 2 * MAX_LINE_CHARS }, (err, out, errOut) => {
