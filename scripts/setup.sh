@@ -17,6 +17,8 @@ command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
 # systemd-journal-remote (Journal Export Format in, a journal file out).
 command -v journalctl >/dev/null 2>&1 || need_packages+=(systemd)
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need_packages+=(systemd-journal-remote)
+# A real ClickHouse for the http drain's query passthrough (?query=INSERT ... FORMAT JSONEachRow).
+[ -x /usr/sbin/clickhouse-server ] || need_packages+=(clickhouse-server)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "setup: installing ${need_packages[*]} from Debian's packages" >&2
@@ -28,6 +30,7 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   ($sudo systemctl disable --now redis-server >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now etcd >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now systemd-journal-remote.socket >/dev/null 2>&1 || true)
+  ($sudo systemctl disable --now clickhouse-server >/dev/null 2>&1 || true)
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')

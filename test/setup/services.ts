@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -210,4 +210,52 @@ export class TcpProxy {
     this.disconnect();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
+}
+
+/**
+ * A real ClickHouse (Debian's clickhouse-server, installed by scripts/setup.sh) on a free HTTP
+ * port, with its data in a temporary directory; `query` runs SQL over its HTTP interface.
+ */
+export async function startClickHouse(): Promise<RunningService & { query(sql: string): Promise<string> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'logyard-clickhouse-'));
+  const users = `<yandex><profiles><default/></profiles><users><default><password/><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users><quotas><default/></quotas></yandex>`;
+  writeFileSync(join(dir, 'users.xml'), users);
+  writeFileSync(
+    join(dir, 'config.xml'),
+    `<yandex>
+  <logger><level>warning</level><log>${dir}/server.log</log><errorlog>${dir}/error.log</errorlog></logger>
+  <http_port>${port}</http_port>
+  <tcp_port>${await freePort()}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>${dir}/data/</path>
+  <tmp_path>${dir}/tmp/</tmp_path>
+  <user_files_path>${dir}/user_files/</user_files_path>
+  <users_config>${dir}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>67108864</mark_cache_size>
+</yandex>`,
+  );
+  const proc = spawn('/usr/sbin/clickhouse-server', [`--config-file=${dir}/config.xml`], { stdio: 'ignore' });
+  await waitForPort(port, 30_000);
+  return {
+    port,
+    dir,
+    process: proc,
+    async query(sql: string) {
+      const response = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: sql });
+      const text = await response.text();
+      if (!response.ok) throw new Error(`ClickHouse ${response.status}: ${text}`);
+      return text;
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

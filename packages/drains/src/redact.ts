@@ -14,12 +14,16 @@ const HIDDEN = '***';
 const SECRET_NAME = String.raw`(?:pass(?:word|wd)?|pwd|secret|token|access[_-]?token|api[_-]?key|apikey|access[_-]?key|auth|authorization|signature|sig)`;
 const SECRET_PARAM_RE = new RegExp(`^${SECRET_NAME}$`, 'i');
 
+/** HTTP auth schemes: the word stays, what follows it is the credential. */
+const AUTH_SCHEME = 'Bearer|Basic|Token|Digest|Negotiate';
+
 /** Names and schemes that precede a credential in free text. */
 const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // Authorization: Bearer abc / Basic dXNlcjpwdw== / Token abc (the scheme word stays, the token goes).
-  [/\b(Bearer|Basic|Token|Digest|Negotiate)(\s+)[^\s"',;}]+/gi, `$1$2${HIDDEN}`],
+  [new RegExp(`\\b(${AUTH_SCHEME})(\\s+)[^\\s"',;}]+`, 'gi'), `$1$2${HIDDEN}`],
   // password=x, "token": "x", api_key: x, ... (a header line or a JSON or query echo).
-  [new RegExp(`(\\b[\\w-]*${SECRET_NAME}["']?\\s*[:=]\\s*["']?)(?!\\*\\*\\*)[^\\s"'&,;}]+`, 'gi'), `$1${HIDDEN}`],
+  // (An auth scheme word after the name was handled above and stays.)
+  [new RegExp(`(\\b[\\w-]*${SECRET_NAME}["']?\\s*[:=]\\s*["']?)(?!\\*\\*\\*|(?:${AUTH_SCHEME})\\s)[^\\s"'&,;}]+`, 'gi'), `$1${HIDDEN}`],
   // user:password@ in a URL.
   [/(\/\/[^\s:/@]*:)[^\s/@]+@/g, `$1${HIDDEN}@`],
 ];

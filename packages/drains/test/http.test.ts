@@ -72,6 +72,32 @@ describe('http drain', () => {
     expect(drain.status()).toMatchObject({ state: 'STOPPED', sent: 0 });
   });
 
+  it("passes the target's own query params to it exactly as written, and keeps Logyard's own", async () => {
+    const target = await httpTarget();
+    const own = 'query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow&input_format_skip_unknown_fields=1&a=x+y&a=2';
+    const drain = makeDrain('clickhouse', `http://127.0.0.1:${target.port}/?${own.slice(0, 49)}&filter=systail&batch=2&${own.slice(50)}&format=json`);
+    drain.start();
+    for (const text of texts(3)) drain.push('systail.app', eventJson(text));
+    await waitFor('3 events sent', () => drain.status().sent === 3, undefined, drain);
+    expect(target.posts.map((post) => post.url)).toEqual([`/?${own}`, `/?${own}`]);
+    expect(deliveredTexts(target)).toEqual(texts(3));
+    // Messages name the target without its query, which may hold credentials of its own.
+    target.answer(503, 'busy');
+    drain.push('systail.app', eventJson('later'));
+    expect((await waitForState(drain, 'RETRYING')).error).toBe(`HTTP 503 Service Unavailable from http://127.0.0.1:${target.port}/: busy`);
+  });
+
+  it('cuts an error body and hides the credentials it echoes', async () => {
+    const target = await httpTarget();
+    target.answer(401, 'denied: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.sig {"password":"hunter2"} ' + 'x'.repeat(500));
+    const drain = makeDrain('echo', `http://127.0.0.1:${target.port}/in`);
+    drain.start();
+    drain.push('systail.app', eventJson('refused'));
+    const { error } = await waitForState(drain, 'FATAL');
+    const prefix = `HTTP 401 Unauthorized from http://127.0.0.1:${target.port}/in: `;
+    expect(error).toBe(prefix + ('denied: Authorization: Bearer *** {"password":"***"} ' + 'x'.repeat(500)).slice(0, 120));
+  });
+
   it('is RETRYING with the reason while nothing listens', async () => {
     const port = await unusedPort();
     const drain = makeDrain('down', `http://127.0.0.1:${port}/`);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SCHEMES } from '../src/index.js';
 import { closedAfterEach, eventJson, makeDrain, NODE_ID, waitFor, waitForState } from './helpers.js';
-import { listenForSyslog } from './targets.js';
+import { listenForSyslog, startRsyslogReceiver } from './targets.js';
 import { useTestCerts } from './tls-certs.js';
 
 const certs = useTestCerts();
@@ -96,6 +96,59 @@ describe('syslog drain', () => {
     const notPem = makeDrain('not-pem', `syslog+tls://127.0.0.1:${server.port}?ca=${certs().dir}/server.ext`);
     notPem.start();
     expect((await waitForState(notPem, 'FATAL')).error).toBe(`ca file "${certs().dir}/server.ext" holds no PEM certificate`);
+  });
+});
+
+describe('syslog drain as a relay', () => {
+  /** An event as `logyard receive` publishes a syslog message it took in. */
+  function received(text: string, syslog: Record<string, unknown>): string {
+    const fields = { facility: 'local4', severity: 'notice', hostname: null, appname: 'evntslog', procid: null, msgid: 'ID47', timestamp: null, ...syslog };
+    return eventJson(text, { syslog: fields });
+  }
+  const sd = { 'origin@32473': { ip: '10.0.0.7', software: 'shop' } };
+
+  it("keeps the sender's HOSTNAME and structured data; node_id only when the sender gave no HOSTNAME", async () => {
+    const server = await syslogServer();
+    const drain = makeDrain('relay', `syslog://127.0.0.1:${server.port}`);
+    drain.start();
+    drain.push('syslog.evntslog', received('from web-7', { hostname: 'web-7.example.com', structured_data: sd }));
+    drain.push('syslog.evntslog', received('no hostname', {}));
+    drain.push('systail.nginx.n1', eventJson('local line', { name: 'nginx' }));
+    await waitFor('three messages', () => server.messages.length === 3, undefined, drain);
+
+    const [relayed, anonymous, local] = server.parsed();
+    expect(relayed).toMatchObject({ host: 'web-7.example.com', facility: 'local4', level: 'notice', appName: 'evntslog', messageid: 'ID47', message: 'from web-7' });
+    expect(relayed.structuredData).toEqual([{ $id: 'origin@32473', ip: '10.0.0.7', software: 'shop' }]);
+    expect(anonymous).toMatchObject({ host: NODE_ID, structuredData: [], message: 'no hostname' });
+    expect(local).toMatchObject({ host: NODE_ID, structuredData: [], message: 'local line' });
+  });
+
+  it('escapes param values as RFC 5424 says and leaves out names it does not allow', async () => {
+    const server = await syslogServer();
+    const drain = makeDrain('escapes', `syslog://127.0.0.1:${server.port}`);
+    drain.start();
+    const data = { 'a@1': { q: 'x"y\\z]', n: 5 }, 'bad id': { p: 'v' }, 'b@2': { 'bad=name': 'v', ok: 'é' } };
+    drain.push('syslog.evntslog', received('m', { hostname: 'h', structured_data: data }));
+    await waitFor('the message', () => server.messages.length === 1, undefined, drain);
+    expect(server.messages[0]).toMatch(/^<165>1 \S+ h evntslog - ID47 \[a@1 q="x\\"y\\\\z\\]" n="5"\]\[b@2 ok="é"\] m$/);
+  });
+
+  it('a real rsyslogd receiving from it keeps the HOSTNAME and structured data', async () => {
+    const rsyslog = await startRsyslogReceiver();
+    try {
+      const drain = makeDrain('to-rsyslog', `syslog://127.0.0.1:${rsyslog.port}`);
+      drain.start();
+      const data = { 'origin@32473': { ip: '10.0.0.7' }, 'meta@1': { q: 'say "hi" [now]\\' } };
+      drain.push('syslog.evntslog', received('relayed line', { hostname: 'web-7.example.com', procid: '812', structured_data: data }));
+      drain.push('systail.nginx.n1', eventJson('own line', { name: 'nginx' }));
+      await waitFor('two lines written by rsyslogd', () => rsyslog.lines().length === 2, undefined, drain);
+      expect(rsyslog.lines()).toEqual([
+        'web-7.example.com|evntslog|812|ID47|[origin@32473 ip="10.0.0.7"][meta@1 q="say \\"hi\\" [now\\]\\\\"]|local4.notice|relayed line',
+        `${NODE_ID}|nginx|-|-|-|user.info|own line`,
+      ]);
+    } finally {
+      await rsyslog.close();
+    }
   });
 });
 
