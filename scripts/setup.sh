@@ -14,8 +14,9 @@ command -v logger >/dev/null 2>&1 || need_packages+=(bsdutils)
 command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
 { [ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null 2>&1; } || need_packages+=(rsyslog)
 # The journal client reads with journalctl (systemd); its tests write real journal files with
-# systemd-journal-remote (Journal Export Format in, a journal file out).
-command -v journalctl >/dev/null 2>&1 || need_packages+=(systemd)
+# systemd-journal-remote (Journal Export Format in, a journal file out). systemd-analyze
+# verifies deploy/systemd/logyard.service in the tests.
+{ command -v journalctl >/dev/null 2>&1 && command -v systemd-analyze >/dev/null 2>&1; } || need_packages+=(systemd)
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need_packages+=(systemd-journal-remote)
 # A real ClickHouse for the http drain's query passthrough (?query=INSERT ... FORMAT JSONEachRow).
 [ -x /usr/sbin/clickhouse-server ] || need_packages+=(clickhouse-server)
