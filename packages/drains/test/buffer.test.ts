@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { nowUnix } from '@logyard/bus';
 import { describe, expect, it } from 'vitest';
 import { EventBuffer } from '../src/index.js';
@@ -108,5 +110,29 @@ describe('EventBuffer', () => {
 
   it('rejects a capacity that is not a positive integer', () => {
     expect(() => new EventBuffer(0)).toThrow(RangeError);
+  });
+});
+
+describe('EventBuffer memory', () => {
+  it('keeps only its events, not the batch strings they were sliced from', () => {
+    // The core's events are slices of the batch it decoded; V8 slices are views into their parent.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapUsed = (): number => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const buffer = new EventBuffer(10_000);
+    const before = heapUsed();
+    for (let i = 0; i < 10_000; i++) {
+      // A 20 KB batch per event: 200 MB held if the buffer kept the batches alive.
+      const batch = `LY1\nnarrow.app.n1 {"text":"event ${i}"}\n` + 'w'.repeat(20_000) + i;
+      const keyEnd = batch.indexOf(' ');
+      buffer.push(batch.slice(4, keyEnd), batch.slice(keyEnd + 1, batch.indexOf('\n', keyEnd)));
+    }
+    const held = heapUsed() - before;
+    expect(held).toBeLessThan(20 * 2 ** 20);
+    expect(buffer.take(1, 1000)).toMatchObject({ keys: ['narrow.app.n1'], jsons: ['{"text":"event 0"}'] });
   });
 });
