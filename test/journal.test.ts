@@ -129,6 +129,25 @@ describe('logyard journal', () => {
     expect(ofKey('journal.getty_tty1')[0].severity).toBeUndefined();
   });
 
+  it("joins the pieces of a long line that Docker's journald driver cut (CONTAINER_PARTIAL_MESSAGE=true) into one event", async () => {
+    const piece = (name: string, message: string, partial: boolean): ExportEntry => ({
+      MESSAGE: message,
+      CONTAINER_NAME: name,
+      CONTAINER_ID: `${name}-id`,
+      _SYSTEMD_UNIT: 'docker.service',
+      ...(partial ? { CONTAINER_PARTIAL_MESSAGE: 'true' } : {}),
+    });
+    await writeJournal(journalDir, [
+      piece('long-1', 'a'.repeat(16384), true),
+      piece('short-1', 'a short line in between', false),
+      piece('long-1', 'b'.repeat(16384), true),
+      piece('long-1', 'end', false),
+    ]);
+    await until(() => ofKey('journal.long-1').length === 1 && ofKey('journal.short-1').length === 1, 'the joined line and the short one');
+    expect(ofKey('journal.long-1')[0].text).toBe(`${'a'.repeat(16384)}${'b'.repeat(16384)}end`);
+    expect(ofKey('journal.short-1')[0].text).toBe('a short line in between');
+  });
+
   it('publishes a binary MESSAGE in base64 with text_encoding, and keeps text with control characters and newlines as text', async () => {
     await writeJournal(journalDir, [
       { MESSAGE: Buffer.from([0xff, 0xfe, 0x00, 0x41]), _SYSTEMD_UNIT: 'blob.service', BLOB: Buffer.from([0x00, 0x01]) },
@@ -208,6 +227,30 @@ describe('logyard journal', () => {
     await writeJournal(journalDir, [{ MESSAGE: 'marker', _SYSTEMD_UNIT: 'crash.service' }]);
     await until(() => ofKey('journal.crash').length >= 4, 'the marker');
     expect(ofKey('journal.crash').map((e) => e.text)).toEqual(['before the kill', 'while dead 1', 'while dead 2', 'marker']);
+  });
+
+  it('saves no cursor past what the core has not confirmed: entries read while the core is down arrive once it is back', async () => {
+    const readSoFar = (): number => JSON.parse(readFileSync(join(node.runDir, 'clients', 'journal.json'), 'utf8')).read;
+    // Everything so far confirmed and counted (the counters file is written once a second).
+    await until(() => savedCursor(node) === lastCursor(journalDir), 'the cursor of everything so far');
+    const confirmed = savedCursor(node);
+    let readBefore = -1;
+    await until(async () => {
+      const seen = readSoFar();
+      await new Promise((r) => setTimeout(r, 1100));
+      readBefore = readSoFar();
+      return readBefore === seen;
+    }, 'the read counter to settle');
+    await node.stopCore('SIGTERM');
+    await writeJournal(journalDir, Array.from({ length: 50 }, (_, i) => ({ MESSAGE: `core down ${i}`, _SYSTEMD_UNIT: 'coredown.service' })));
+    await until(() => readSoFar() === readBefore + 50, 'the client to read the 50 entries');
+    // Two ticks of the cursor saver later, the cursor still points before them.
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(savedCursor(node)).toBe(confirmed);
+    await node.startCore();
+    await until(() => ofKey('journal.coredown').length >= 50, 'the 50 entries after the core came back', 20_000);
+    expect(ofKey('journal.coredown').map((e) => e.text)).toEqual(Array.from({ length: 50 }, (_, i) => `core down ${i}`));
+    await until(() => savedCursor(node) === lastCursor(journalDir), 'the cursor saved once the core confirmed them');
   });
 
   it('exits 1 naming journalctl when journalctl dies while following', async () => {

@@ -3,8 +3,9 @@ import type { LogyardConfig } from '@logyard/config';
 import { CursorFile, journalCursorFile } from './cursor.js';
 import { parseEntryLine } from './entry.js';
 import type { JournalError } from './errors.js';
-import { entryEvent } from './event.js';
+import { entryEvent, type JournalEvent } from './event.js';
 import { describeSource, JournalctlFollower, probeJournal, type JournalSource } from './journalctl.js';
+import { PartialLines } from './partials.js';
 import { unitFilter, type UnitFilter } from './units.js';
 
 export type JournalLogLevel = 'INFO' | 'WARN' | 'ERROR';
@@ -64,6 +65,7 @@ export class Journal {
   private readonly filter: UnitFilter;
   private follower: JournalctlFollower | null = null;
   private readonly checkpoints: Checkpoint[] = [];
+  private readonly partials = new PartialLines();
   /** The cursor of the last entry handled (published, filtered or cut). */
   private lastCursor: string | null = null;
   private readonly counts = { read: 0, filtered: 0, tooLong: 0, invalid: 0 };
@@ -142,6 +144,8 @@ export class Journal {
       await this.follower?.stop();
       clearInterval(this.ticker);
       if (this.readyTimer) clearInterval(this.readyTimer);
+      // Lines whose last piece has not come yet go out as far as they came.
+      for (const event of this.partials.takeAll()) this.publish(event);
       for (const { key } of this.limiter.dropping()) this.limiter.forget(key);
       await this.publisher.close(5000);
       if (this.publisher.stats().dropped.unconfirmed === 0) {
@@ -167,16 +171,23 @@ export class Journal {
         this.counts.filtered++;
         continue;
       }
-      if (!this.limiter.take(event.key)) continue;
-      const json = eventJson(event.fields, this.publisher.nodeId)!;
-      if (json.length > MAX_EVENT_BYTES / 3 && Buffer.byteLength(json) > MAX_EVENT_BYTES) {
-        this.problem('tooLong', `skipping an entry of ${event.key} of ${Buffer.byteLength(json)} bytes, larger than an event may be (counted in tooLong)`);
-        continue;
-      }
-      this.publisher.publishJson(event.key, json);
+      const partial = entry.CONTAINER_PARTIAL_MESSAGE === 'true' && event.fields.text_encoding === undefined;
+      const whole = this.partials.join(event, partial);
+      if (whole) this.publish(whole);
     }
-    if (this.lastCursor !== null) this.checkpoints.push({ mark: this.publisher.stats().published, cursor: this.lastCursor });
+    // A cursor inside a line being joined would lose its first pieces on a restart.
+    if (this.lastCursor !== null && !this.partials.joining) this.checkpoints.push({ mark: this.publisher.stats().published, cursor: this.lastCursor });
     if (this.publisher.stats().queued >= HIGH_WATER) this.pauseUntilReady();
+  }
+
+  private publish(event: JournalEvent): void {
+    if (!this.limiter.take(event.key)) return;
+    const json = eventJson(event.fields, this.publisher.nodeId)!;
+    if (json.length > MAX_EVENT_BYTES / 3 && Buffer.byteLength(json) > MAX_EVENT_BYTES) {
+      this.problem('tooLong', `skipping an entry of ${event.key} of ${Buffer.byteLength(json)} bytes, larger than an event may be (counted in tooLong)`);
+      return;
+    }
+    this.publisher.publishJson(event.key, json);
   }
 
   /** Journal entries wait in the journal, not in memory, while the core is slow or absent. */
