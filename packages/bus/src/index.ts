@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './keys.js';
+export * from './drain-names.js';
 export * from './time.js';
 export * from './event.js';
 export * from './wire.js';

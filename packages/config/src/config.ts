@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { defaultNodeId, didYouMean, keyProblem } from '@logyard/bus';
+import { BUILTIN_DRAIN_PREFIX, defaultNodeId, didYouMean, isBuiltinDrainName, keyProblem } from '@logyard/bus';
 import { ConfigError, ConfigProblemsError } from './errors.js';
 import { readYamlSource, type KeyPath } from './yaml-source.js';
 
@@ -443,7 +443,7 @@ function readFormats(value: unknown, origin: Origin): Record<string, string> {
 
 function readBuiltinDrains(value: unknown, origin: Origin): Record<string, string> {
   const nameProblem = (name: string): string | null => {
-    if (!name.startsWith('builtin.') || name === 'builtin.') return 'a builtin drain name must start with "builtin." and go on';
+    if (!isBuiltinDrainName(name) || name === BUILTIN_DRAIN_PREFIX) return `a builtin drain name must start with "${BUILTIN_DRAIN_PREFIX}" and go on`;
     if (!NAME_RE.test(name)) return 'a drain name may only contain [A-Za-z0-9_.-]';
     if (Buffer.byteLength(name) > MAX_DRAIN_NAME_BYTES) return `a drain name must be at most ${MAX_DRAIN_NAME_BYTES} bytes`;
     return null;

@@ -1,5 +1,6 @@
 import { PrefixIndex } from '@logyard/bus';
 import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus } from '@logyard/drains';
+import { compareNames } from '@logyard/store';
 
 export interface DrainDefinition {
   name: string;
@@ -92,7 +93,7 @@ export class DrainSet {
   }
 
   statuses(): DrainStatus[] {
-    return [...this.drains.values()].map((d) => d.status()).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.drains.values()].map((d) => d.status()).sort((a, b) => compareNames(a.name, b.name));
   }
 
   isBuiltin(name: string): boolean {

@@ -1,4 +1,5 @@
-import { drainNameProblem, isBuiltinDrainName } from './names.js';
+import { isBuiltinDrainName } from '@logyard/bus';
+import { drainNameProblem } from './names.js';
 import { readJsonObject } from './json.js';
 import type { DrainRecord } from './types.js';
 

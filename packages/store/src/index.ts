@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './types.js';
-export { drainNameProblem, isBuiltinDrainName, MAX_DRAIN_NAME_BYTES } from './names.js';
+export { drainNameProblem, MAX_DRAIN_NAME_BYTES } from './names.js';
 export * from './file-store.js';
 export * from './etcd-store.js';
 export * from './open.js';

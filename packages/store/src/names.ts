@@ -1,4 +1,4 @@
-import { keyProblem } from '@logyard/bus';
+import { isBuiltinDrainName, keyProblem } from '@logyard/bus';
 import { InvalidNameError } from './errors.js';
 
 export const MAX_DRAIN_NAME_BYTES = 128;
@@ -9,10 +9,6 @@ export function drainNameProblem(name: string): string | null {
   return nameProblem('drain', name, MAX_DRAIN_NAME_BYTES);
 }
 
-/** Drains named `builtin.*` come from the config file, never from the store. */
-export function isBuiltinDrainName(name: string): boolean {
-  return name.startsWith('builtin.');
-}
 
 export function assertDrainName(name: string): void {
   const problem = drainNameProblem(name);

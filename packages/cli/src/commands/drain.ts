@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isBuiltinDrainName } from '@logyard/bus';
 import { compareNames, drainNameProblem, drainStatusRows } from '@logyard/store';
 import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { namedFormats } from './format.js';
@@ -49,7 +50,7 @@ export function registerDrainCommands(program: Command): void {
     .action(async (names: string[], _opts: unknown, cmd: Command) => {
       const config = configOf(cmd);
       for (const name of names) {
-        if (name in config.builtinDrains || name.startsWith('builtin.')) {
+        if (name in config.builtinDrains || isBuiltinDrainName(name)) {
           throw usageError(`drain ${name} is built in: it is defined by builtin_drains in the config, not in the store`);
         }
       }
@@ -123,5 +124,5 @@ function collect(value: string, previous: string[]): string[] {
 function checkStoredName(name: string): void {
   const problem = drainNameProblem(name);
   if (problem) throw usageError(problem);
-  if (name.startsWith('builtin.')) throw usageError(`drain name ${name}: builtin.* drains are defined by builtin_drains in the config`);
+  if (isBuiltinDrainName(name)) throw usageError(`drain name ${name}: builtin.* drains are defined by builtin_drains in the config`);
 }
