@@ -12,24 +12,35 @@ export interface StatusPublisherOptions {
   onWritten: () => void;
   /** How often counters alone are written while they change. */
   countersEveryMs?: number;
+  /** The least time between two writes, whatever changed. */
+  writeGapMs?: number;
 }
 
 /** Counters alone go to the store at most this often (SPEC section 3: "at most every few seconds"). */
 const COUNTERS_EVERY_MS = 3_000;
+/**
+ * Even changes of state wait this long after the last write: drains flapping between RUNNING and
+ * RETRYING cost a node at most two writes a second, and a change still reaches readers within 1 s.
+ */
+const WRITE_GAP_MS = 500;
 /** How often it looks for counters to write and retries a failed write. */
 const TICK_MS = 500;
 
 /**
  * Keeps this node's status document in the store (SPEC section 3): one document with every drain's
  * state and counters, so that status costs one key per node, not one per drain per node. Written
- * at once when a drain's state changes or a drain comes or goes; while only counters change, at
- * most every `countersEveryMs`. One write at a time: what changes during a write goes in the next
- * one, all together, so a burst of changes (a hundred drains starting) is a few writes, and a
- * write racing a drain's removal is followed by one without it.
+ * at once when a drain's state changes or a drain comes or goes (but not sooner than `writeGapMs`
+ * after the last write); while only counters change, at most every `countersEveryMs`. One write at
+ * a time: what changes meanwhile goes in the next one, all together, so a burst of changes (a
+ * hundred drains starting) is a few writes, and a write racing a drain's removal is followed by
+ * one without it.
  */
 export class StatusPublisher {
   private readonly countersEveryMs: number;
+  private readonly writeGapMs: number;
   private readonly timer: NodeJS.Timeout;
+  /** A write put off until the gap after the last one is over. */
+  private putOff: NodeJS.Timeout | undefined;
   private writing: Promise<void> | null = null;
   private writeAgain = false;
   private writtenStates: string | undefined;
@@ -39,6 +50,7 @@ export class StatusPublisher {
 
   constructor(private readonly options: StatusPublisherOptions) {
     this.countersEveryMs = options.countersEveryMs ?? COUNTERS_EVERY_MS;
+    this.writeGapMs = options.writeGapMs ?? WRITE_GAP_MS;
     this.timer = setInterval(() => this.publish(), TICK_MS);
     this.timer.unref();
     this.changed();
@@ -54,6 +66,7 @@ export class StatusPublisher {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    clearTimeout(this.putOff);
     await this.writing;
   }
 
@@ -76,7 +89,18 @@ export class StatusPublisher {
     const all = JSON.stringify(drains);
     if (all === this.writtenAll) return;
     const states = JSON.stringify(Object.entries(drains).map(([name, drain]) => [name, drain.state, drain.error ?? null]));
-    if (states === this.writtenStates && Date.now() - this.writtenAt < this.countersEveryMs) return;
+    const wait = this.writtenAt + (states === this.writtenStates ? this.countersEveryMs : this.writeGapMs) - Date.now();
+    if (wait > 0) {
+      // Counters wait for the tick; a change of state gets a wake-up of its own.
+      if (states !== this.writtenStates && !this.putOff) {
+        this.putOff = setTimeout(() => {
+          this.putOff = undefined;
+          this.publish();
+        }, wait);
+        this.putOff.unref();
+      }
+      return;
+    }
     try {
       await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated: nowUnix(), drains });
     } catch (err) {
