@@ -106,6 +106,16 @@ describe('tcp drain', () => {
     expect(drain.status()).toMatchObject({ state: 'FATAL', error: 'drain URI: bad port "99999"', buffered: 0 });
   });
 
+  it.each([
+    ['tcp://127.0.0.1:1?filter=a..b', 'drain URI: filter "a..b" has an empty segment (".."): keys are dot-separated segments of [A-Za-z0-9_:-]'],
+    ['tcp://127.0.0.1:1?buffer=10000000000', 'drain URI: bad value for buffer: "10000000000" (events, 1 to 10000000)'],
+    ['tcp://127.0.0.1:1?disk=1GiB', 'drain URI: param "disk" is not supported yet'],
+  ])('an entry that reaches a core another way is FATAL naming the part: %s', (uri, error) => {
+    const drain = makeDrain('hand-written', uri);
+    drain.start();
+    expect(drain.status()).toMatchObject({ state: 'FATAL', error });
+  });
+
   it('close() stops the drain (twice is fine) and shows STOPPED', async () => {
     const server = await lineServer();
     const drain = makeDrain('closing', `tcp://127.0.0.1:${server.port}?filter=systail&filter=event`);

@@ -258,6 +258,12 @@ describe('mergeDrainArgs', () => {
     expect(mergeDrainArgs('tcp://h:1?filter=a', {})).toBe('tcp://h:1?filter=a');
   });
 
+  it("encodes a target's own param given as a drain add argument, so it goes on the request line", () => {
+    const merged = mergeDrainArgs('http://ch:8123/', { params: { query: 'INSERT INTO logs FORMAT JSONEachRow' } });
+    expect(merged).toBe('http://ch:8123/?query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow');
+    expect(parseDrainUri(merged, ctx).targetQuery).toBe('query=INSERT%20INTO%20logs%20FORMAT%20JSONEachRow');
+  });
+
   it('encodes templates so they survive the round trip and stay readable', () => {
     const template = '{{name}} & {{text}} 100%+#';
     const merged = mergeDrainArgs('tcp://h:1', { format: template });
