@@ -121,7 +121,6 @@ describe('tls, syslog and http drains on a node', () => {
       [['tcp://h:1', 'rate=0'], 'drain URI: bad value for rate: "0" (events/s, a number > 0)'],
       [['tcp://h:1', 'burst=5'], 'drain URI: param "burst" needs "rate" (events/s)'],
       [['http://h/', 'batch=many'], 'drain URI: bad value for batch: "many"'],
-      [['tls://h:1', 'disk=64MiB'], 'drain URI: param "disk" is not supported yet'],
       [['tls://h:1', 'disk=1MiB'], 'drain URI: bad value for disk: "1MiB" (at least 16MiB)'],
       [['tcp://h:1', 'buffer=10000000000'], 'drain URI: bad value for buffer: "10000000000" (events, 1 to 10000000)'],
       [['tcp://h:1?filter=a..b'], 'drain URI: filter "a..b" has an empty segment'],

@@ -55,6 +55,8 @@ export interface LogyardConfig {
   status: string;
   clients: ClientName[];
   fileDrainRoots: string[];
+  /** How often disk buffers are synced, in ms, or after every write (`disk_sync`, default 1s). */
+  diskSync: number | 'always';
   formats: Record<string, string>;
   builtinDrains: Record<string, string>;
   systail: { maxLine: number; files: Record<string, string> };
@@ -67,7 +69,7 @@ export interface LogyardConfig {
 }
 
 const TOP_LEVEL_KEYS = [
-  'node_id', 'run_dir', 'state_dir', 'store', 'status', 'clients', 'file_drain_roots',
+  'node_id', 'run_dir', 'state_dir', 'store', 'status', 'clients', 'file_drain_roots', 'disk_sync',
   'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive', 'journal',
 ] as const;
 const SYSTAIL_KEYS = ['max_line', 'files'] as const;
@@ -180,6 +182,7 @@ function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, file
     status: guard(() => readStatus(...layered(flags.status, '--status', 'LOGYARD_STATUS', 'status')), undefined) ?? '127.0.0.1:8891',
     clients: guard(() => readClients(fileContent.clients, child(file, 'clients')), []),
     fileDrainRoots: fileDrainRoots ?? [join(stateDir, 'files'), '/var/log/logyard'],
+    diskSync: guard(() => readDiskSync(fileContent.disk_sync, child(file, 'disk_sync')), undefined) ?? 1000,
     formats: guard(() => readFormats(fileContent.formats, child(file, 'formats')), {}),
     builtinDrains: guard(() => readBuiltinDrains(fileContent.builtin_drains, child(file, 'builtin_drains')), {}),
     systail: guard(() => readSystail(fileContent.systail, child(file, 'systail')), { maxLine: 4096, files: {} }),
@@ -344,6 +347,16 @@ function readPositiveNumber(value: unknown, origin: Origin): number | undefined 
   if (value == null) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(origin, 'must be a positive number');
   return value;
+}
+
+/** `disk_sync`: `always`, or an interval such as `1s`, `500ms`, `2m` (ms returned). */
+function readDiskSync(value: unknown, origin: Origin): number | 'always' | undefined {
+  if (value == null) return undefined;
+  if (value === 'always') return 'always';
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(value) : null;
+  const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'] : NaN;
+  if (!(ms >= 1)) fail(origin, 'must be "always" or an interval such as 1s, 500ms or 2m');
+  return Math.round(ms);
 }
 
 function readNodeId(value: unknown, origin: Origin): string | undefined {

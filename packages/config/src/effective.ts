@@ -13,6 +13,7 @@ export function effectiveConfig(config: LogyardConfig, redact: (uri: string) => 
     status: config.status,
     clients: config.clients,
     file_drain_roots: config.fileDrainRoots,
+    disk_sync: config.diskSync === 'always' ? 'always' : `${config.diskSync}ms`,
     formats: config.formats,
     builtin_drains: Object.fromEntries(Object.entries(config.builtinDrains).map(([name, uri]) => [name, redact(uri)])),
     systail: { max_line: config.systail.maxLine, files: config.systail.files },

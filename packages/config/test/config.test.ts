@@ -15,6 +15,7 @@ run_dir: /run/logyard
 state_dir: /var/lib/logyard
 store: etcd://10.0.0.1:2379
 status: 127.0.0.1:8891            # HTTP: GET /status (JSON), GET /metrics (Prometheus)
+disk_sync: 250ms
 clients: [systail, apptail, events, receive, journal]   # what \`logyard start\` runs beside the core
 file_drain_roots: [/var/log/logyard]
 formats:
@@ -97,6 +98,7 @@ describe('defaults', () => {
       status: '127.0.0.1:8891',
       clients: [],
       fileDrainRoots: ['/home/alice/.state/logyard/files', '/var/log/logyard'],
+      diskSync: 1000,
       formats: {},
       builtinDrains: {},
       systail: { maxLine: 4096, files: {} },
@@ -150,6 +152,7 @@ describe('the SPEC section 7 example', () => {
       status: '127.0.0.1:8891',
       clients: ['systail', 'apptail', 'events', 'receive', 'journal'],
       fileDrainRoots: ['/var/log/logyard'],
+      diskSync: 250,
       formats: { short: '{{name}}: {{text}}' },
       builtinDrains: {
         'builtin.apptail': 'redis://127.0.0.1:6379/?filter=apptail&limit=400',
@@ -267,6 +270,7 @@ describe('relative paths', () => {
       stateDir: join(base, 'state'),
       store: `file://${join(base, 'data/store')}`,
       fileDrainRoots: [join(base, 'logs'), join(dir, 'shared')],
+      diskSync: 1000,
       systail: { files: { local: join(base, 'local.log') } },
       apptail: { patterns: [{ path: join(base, 'apps/{app_id}.log'), format: 'plain' }] },
       receive: { syslog: [`unixgram://${join(base, 'syslog.sock')}`] },
@@ -303,6 +307,8 @@ describe('errors name the file, the key and the problem', () => {
     ['clients: [systail, systail]\n', 'clients[1]: "systail" is listed twice'],
     ['clients: systail\n', 'clients: must be a list'],
     ['file_drain_roots: [/var/log, 3]\n', 'file_drain_roots[1]: must be a string'],
+    ['disk_sync: 1\n', 'disk_sync: must be "always" or an interval such as 1s, 500ms or 2m'],
+    ['disk_sync: often\n', 'disk_sync: must be "always" or an interval such as 1s, 500ms or 2m'],
     ['formats: [short]\n', 'formats: must be a mapping'],
     ['formats:\n  json: "{{text}}"\n', 'formats.json: "json" is a built-in format and cannot be redefined'],
     ['formats:\n  short:\n', 'formats.short: must not be empty'],

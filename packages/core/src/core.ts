@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { openStore, type DrainRecord, type DrainState, type Store } from '@logyard/store';
@@ -68,6 +69,8 @@ export class Core {
         nodeId: this.config.nodeId,
         formats: { ...this.storeFormats, ...this.config.formats },
         fileDrainRoots: this.config.fileDrainRoots,
+        buffersDir: join(this.config.stateDir, 'buffers'),
+        diskSync: this.config.diskSync,
         onStatus: (s) => this.onDrainStatus(s),
       }),
       () => this.statusPublisher?.changed(),

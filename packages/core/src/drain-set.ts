@@ -113,7 +113,11 @@ export class DrainSet {
   private async remove(name: string, drain: Drain, deleted: boolean): Promise<void> {
     this.unindex(name, drain);
     await drain.close();
-    if (deleted) this.onRemoved(name);
+    if (deleted) {
+      // A deleted drain's disk queue goes with it (a changed URI keeps it for the same name).
+      await drain.removeDiskQueue().catch(() => undefined);
+      this.onRemoved(name);
+    }
   }
 
   private unindex(name: string, drain: Drain): void {

@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import { NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents } from './buffer.js';
+import type { DiskSync } from './disk/queue.js';
+import { DiskSpill, type Backlog } from './disk/spill.js';
 import { DrainConfigError, DrainRejectedError, DrainUriError, PartialSendError } from './errors.js';
 import { compileFormat, type Formatter } from './formats.js';
 import { dropNoticeJson } from './notices.js';
@@ -26,8 +29,11 @@ export interface DrainStatus {
    * and `uri_changed` for events a previous run of the drain held).
    */
   dropped: Record<string, number>;
-  /** Events waiting in the buffer. */
+  /** Events waiting, each once: in memory or on disk. */
   buffered: number;
+  /** Drains with `disk`: bytes of its queue's files, and the events in it. */
+  disk_bytes?: number;
+  disk_events?: number;
   /** Unix time (seconds) of the last state change. */
   since: number;
 }
@@ -37,6 +43,10 @@ export interface DrainContext {
   /** Named formats of config and store. */
   formats: Record<string, string>;
   fileDrainRoots: string[];
+  /** Where drains with `disk` keep their queues (`<state_dir>/buffers`), one directory per drain name. */
+  buffersDir?: string;
+  /** `disk_sync`: ms between syncs of the queues, or `always`. Default 1 s. */
+  diskSync?: DiskSync;
   /** Told of every change of state or error (not of counters; read those with status()). */
   onStatus?: (status: DrainStatus) => void;
 }
@@ -50,6 +60,11 @@ const MAX_BATCH_BYTES = 96 * 1024;
 const CLOSE_GRACE_MS = 5_000;
 /** A connection that stayed up this long counts as a success for the retry schedule, sends or not. */
 const STABLE_CONNECTION_MS = 60_000;
+/**
+ * Events a drain with `disk` may hold in memory beyond `buffer` while a spill is written (the
+ * core hands over a whole batch at once): bursts go to disk instead of being dropped.
+ */
+const SPILL_SLACK = 16_384;
 /** How soon a key that went quiet while rate-limited gets its "dropped N" notice. */
 const RATE_FLUSH_MS = 1_000;
 
@@ -61,6 +76,8 @@ interface DrainPlan {
   scheme: Scheme;
   /** Per-key token bucket of `rate`/`burst`; null when the URI sets no rate. */
   limiter: RateLimiter | null;
+  /** The disk queue behind the buffer (`disk=SIZE`); null without. */
+  spill: DiskSpill | null;
 }
 
 interface PumpResult {
@@ -120,12 +137,17 @@ export class Drain {
     try {
       if (problem) throw new DrainUriError(problem);
       const spec = parseDrainUri(uri, { formats: ctx.formats, drainName: name });
-      const buffer = new EventBuffer(spec.buffer);
+      // With disk, memory also takes the burst that comes while a spill is being written.
+      const buffer = new EventBuffer(spec.diskBytes === undefined ? spec.buffer : spec.buffer + SPILL_SLACK);
       const scheme = SCHEMES[spec.scheme];
+      const format = scheme.output ? scheme.output(spec.format, ctx.formats) : compileFormat(spec.format, ctx.formats);
+      // Last: it opens the queue, which nothing would close if the URI turned out unusable.
+      const spill = spec.diskBytes === undefined ? null : this.makeSpill(buffer, spec.buffer / 2, spec.diskBytes);
       plan = {
+        spill,
         spec,
         buffer,
-        format: scheme.output ? scheme.output(spec.format, ctx.formats) : compileFormat(spec.format, ctx.formats),
+        format,
         scheme,
         limiter:
           spec.rate === undefined
@@ -154,6 +176,7 @@ export class Drain {
     // The limiter queues its notices itself, before the event that ends a run of drops.
     if (this.plan.limiter && !this.plan.limiter.take(key)) return;
     this.plan.buffer.push(key, json);
+    this.plan.spill?.maybeSpill();
     this.wakeIdleLoop();
   }
 
@@ -164,18 +187,35 @@ export class Drain {
   }
 
   status(): DrainStatus {
+    const spill = this.plan?.spill;
     const status: DrainStatus = {
       name: this.name,
       uri: redactUri(this.uri),
       state: this.state,
       sent: this.sent,
-      dropped: { buffer_full: 0, ...(this.plan ? this.plan.buffer.droppedByReason() : countsOf(this.unsendable)) },
-      buffered: this.plan ? this.plan.buffer.length : 0,
+      dropped: { buffer_full: 0, ...(this.plan ? this.plan.buffer.droppedByReason() : countsOf(this.unsendable)), ...spill?.dropped() },
+      buffered: spill ? spill.length : this.plan ? this.plan.buffer.length : 0,
       since: this.since,
     };
+    if (spill) {
+      status.disk_bytes = spill.diskBytes;
+      status.disk_events = spill.diskEvents;
+    }
     if (this.plan?.limiter) status.dropped.rate_limit = this.plan.limiter.dropped;
-    if (this.error !== undefined) status.error = this.error;
+    // The disk's trouble is shown beside the target's: the drain runs on in memory meanwhile.
+    const diskError = spill?.diskError;
+    const errors = [...(diskError ? [`disk: ${diskError}`] : []), ...(this.error !== undefined ? [this.error] : [])];
+    if (errors.length > 0) status.error = errors.join('; ');
     return status;
+  }
+
+  /**
+   * After close(): deletes the drain's disk queue (the drain was deleted; a changed URI keeps
+   * it for the drain of the same name that follows).
+   */
+  async removeDiskQueue(): Promise<void> {
+    await this.close();
+    await this.plan?.spill?.remove();
   }
 
   /**
@@ -229,6 +269,8 @@ export class Drain {
         await this.loop;
       }
     }
+    // What memory holds goes to the disk queue, to be sent first when the drain runs again.
+    await this.plan?.spill?.close();
     this.setState('STOPPED');
   }
 
@@ -278,29 +320,56 @@ export class Drain {
 
   /** Sends batches until the connection fails or the drain stops; waits (no polling) when idle. */
   private async pump(plan: DrainPlan, transport: Transport): Promise<PumpResult> {
-    const buffer = plan.buffer;
+    const backlog: Backlog = plan.spill ?? new MemoryBacklog(plan.buffer);
+    const maxEvents = Math.min(MAX_BATCH_EVENTS, transport.maxBatchEvents ?? MAX_BATCH_EVENTS);
     let sentAny = false;
     while (!this.stopping) {
       if (this.connectionError) return { error: this.connectionError, sentAny };
-      if (buffer.length === 0) {
-        await new Promise<void>((resolve) => (this.resumeIdle = resolve));
+      const next = backlog.length === 0 ? null : await backlog.next(maxEvents, MAX_BATCH_BYTES);
+      if (next === null) {
+        // Something may have come while next() looked; else wait to be woken.
+        if (backlog.length === 0 && !this.stopping && !this.connectionError) await new Promise<void>((resolve) => (this.resumeIdle = resolve));
         continue;
       }
-      const batch = buffer.take(Math.min(MAX_BATCH_EVENTS, transport.maxBatchEvents ?? MAX_BATCH_EVENTS), MAX_BATCH_BYTES);
+      const { batch, source } = next;
       try {
         await transport.send(this.formatBatch(plan.format, batch));
       } catch (err) {
         const { delivered, rest } = splitAfterPartialSend(batch, err);
         this.sent += countEvents(delivered);
         if (delivered.length > 0) sentAny = true;
-        // Back in front, so nothing that was waiting is lost (or repeated) by a failed send.
-        buffer.unshift(rest);
+        // The delivered part leaves; the rest goes back in front, so nothing that was waiting
+        // is lost (or repeated) by a failed send.
+        await backlog.delivered(source, delivered.length);
+        await backlog.undelivered(source, rest);
         return { error: toError(err), sentAny };
       }
       this.sent += countEvents(batch.keys);
       sentAny = true;
+      await backlog.delivered(source, batch.keys.length);
     }
     return { error: null, sentAny };
+  }
+
+  private makeSpill(buffer: EventBuffer, spillAt: number, maxBytes: number): DiskSpill {
+    const { buffersDir, diskSync = 1000, nodeId } = this.ctx;
+    if (buffersDir === undefined) throw new DrainConfigError('param "disk": this core has no state_dir for disk buffers');
+    let lastDiskError: string | null = null;
+    return new DiskSpill(
+      buffer,
+      spillAt,
+      join(buffersDir, this.name),
+      { maxBytes, sync: diskSync },
+      (gap) => dropNoticeJson(this.name, nodeId, gap),
+      () => {
+        this.wakeIdleLoop();
+        const diskError = this.plan?.spill?.diskError ?? null;
+        if (diskError !== lastDiskError) {
+          lastDiskError = diskError;
+          this.notifyStatus();
+        }
+      },
+    );
   }
 
   private formatBatch(format: Formatter, batch: EventBatch): OutBatch {
@@ -352,6 +421,10 @@ export class Drain {
     if (state !== this.state) this.since = nowUnix();
     this.state = state;
     this.error = error;
+    this.notifyStatus();
+  }
+
+  private notifyStatus(): void {
     const onStatus = this.ctx.onStatus;
     if (!onStatus) return;
     try {
@@ -360,6 +433,25 @@ export class Drain {
       // A failing listener must not stop the drain, nor vanish unnoticed.
       process.emitWarning(`drain ${this.name}: onStatus listener failed: ${messageOf(err)}`);
     }
+  }
+}
+
+/** A drain's buffer alone (no disk) as the pump sees it. */
+class MemoryBacklog implements Backlog {
+  constructor(private readonly buffer: EventBuffer) {}
+
+  get length(): number {
+    return this.buffer.length;
+  }
+
+  next(maxEvents: number, maxBytes: number): Promise<{ batch: EventBatch; source: 'memory' }> {
+    return Promise.resolve({ batch: this.buffer.take(maxEvents, maxBytes), source: 'memory' });
+  }
+
+  async delivered(): Promise<void> {}
+
+  async undelivered(_source: 'memory', rest: EventBatch): Promise<void> {
+    this.buffer.unshift(rest);
   }
 }
 

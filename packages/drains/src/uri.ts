@@ -70,8 +70,6 @@ export function parseDrainUri(uri: string, ctx: UriContext): DrainSpec {
   if (spec.diskBytes !== undefined && ctx.drainName?.startsWith('tmp.')) {
     throw uriError(`param "disk": temporary (tmp.) drains keep no disk buffer`);
   }
-  // The one place that refuses disk until the on-disk queue (SPEC section 5a) runs drains.
-  if (spec.diskBytes !== undefined) throw uriError('param "disk" is not supported yet');
   return spec;
 }
 

@@ -152,7 +152,7 @@ describe('file drain', () => {
     expect(refused).toBeGreaterThan(0); // the race did happen
     // With the symlink the racer may have left removed, the drain's file opens as before.
     if (existsSync(join(root, 'aside'))) {
-      rmSync(join(root, 'sub'), { force: true });
+      rmSync(join(root, 'sub'), { recursive: true, force: true }); // a link, or a directory the drain made
       renameSync(join(root, 'aside'), join(root, 'sub'));
     }
     rmSync(join(root, 'sub', 'f.log'), { force: true });

@@ -109,14 +109,14 @@ describe('parseDrainUri: valid URIs', () => {
     expect(parseDrainUri('tcp://h:1', ctx).rate).toBeUndefined();
   });
 
-  it('reads disk=SIZE as bytes (binary units), refused for now in the one place the disk queue will lift', async () => {
+  it('reads disk=SIZE as bytes (binary units), refused for temporary drains', async () => {
     const { parseSize } = await import('../src/params.js');
     expect(parseSize('64MiB')).toBe(64 * 2 ** 20);
     expect(parseSize('2GiB')).toBe(2 * 2 ** 30);
     expect(parseSize('16384KiB')).toBe(16 * 2 ** 20);
     expect(parseSize('1TiB')).toBe(2 ** 40);
     for (const bad of ['64', '64MB', '0MiB', '1.5GiB', ' 64MiB', '064MiB', '99999999999TiB']) expect(parseSize(bad)).toBeUndefined();
-    expect(() => parseDrainUri('tcp://h:1?disk=2GiB', ctx)).toThrow('drain URI: param "disk" is not supported yet');
+    expect(parseDrainUri('tcp://h:1?disk=2GiB', ctx).diskBytes).toBe(2 * 2 ** 30);
     expect(() => parseDrainUri('tcp://h:1?disk=2GiB', { ...ctx, drainName: 'tmp.tail.n1.4000' })).toThrow(
       'drain URI: param "disk": temporary (tmp.) drains keep no disk buffer',
     );
@@ -181,7 +181,6 @@ describe('parseDrainUri: invalid URIs name the culprit', () => {
     ['tcp://h:1?buffer=0', 'drain URI: bad value for buffer: "0" (events, 1 to 10000000)'],
     ['tcp://h:1?buffer=10000001', 'drain URI: bad value for buffer: "10000001" (events, 1 to 10000000)'],
     ['tcp://h:1?buffer=10000000000', 'drain URI: bad value for buffer: "10000000000" (events, 1 to 10000000)'],
-    ['tcp://h:1?disk=256MiB', 'drain URI: param "disk" is not supported yet'],
     ['tcp://h:1?disk=64', 'drain URI: bad value for disk: "64" (a size with its unit, e.g. 64MiB or 2GiB)'],
     ['tcp://h:1?disk=64mb', 'drain URI: bad value for disk: "64mb" (a size with its unit, e.g. 64MiB or 2GiB)'],
     ['tcp://h:1?disk=15MiB', 'drain URI: bad value for disk: "15MiB" (at least 16MiB)'],

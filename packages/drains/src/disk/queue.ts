@@ -56,7 +56,7 @@ export class DiskQueue {
   private cursorDirty = false;
   private reader: SegmentReader | null = null;
   /** What the last peek returned and where acknowledging it leads. */
-  private peeked: { segmentId: number; count: number; end: number } | null = null;
+  private peeked: { segmentId: number; ends: number[] } | null = null;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | null;
   private closing: Promise<void> | null = null;
@@ -181,7 +181,7 @@ export class DiskQueue {
         const corrupt = read.corrupt + (read.tornTail && sealed ? 1 : 0);
         if (corrupt > 0) this.countDrop('corrupt', corrupt);
         if (read.events.length > 0) {
-          this.peeked = { segmentId: head.id, count: read.events.length, end: read.offset };
+          this.peeked = { segmentId: head.id, ends: read.ends };
           return read.events;
         }
         // Nothing whole left in the head: past it (when sealed), else nothing waits.
@@ -192,16 +192,18 @@ export class DiskQueue {
     });
   }
 
-  /** The events of the last peek were taken by the target: they leave the queue. */
-  ack(): Promise<void> {
+  /** The first `count` events of the last peek (default all) were taken by the target: they leave the queue. */
+  ack(count?: number): Promise<void> {
     return this.exclusive(async () => {
       const peeked = this.peeked;
       this.peeked = null;
       const head = this.segments[0];
       // Gone meanwhile (dropped as the oldest when the queue was full): nothing to move.
       if (!peeked || !head || head.id !== peeked.segmentId) return;
-      this.ackOffset = peeked.end;
-      this.ackedRecords += peeked.count;
+      const acked = Math.min(count ?? peeked.ends.length, peeked.ends.length);
+      if (acked <= 0) return;
+      this.ackOffset = peeked.ends[acked - 1];
+      this.ackedRecords += acked;
       this.cursorDirty = true;
       if (this.ackOffset >= head.length && head !== this.writingSegment()) await this.removeHead();
       if (this.options.sync === 'always') await this.sync();

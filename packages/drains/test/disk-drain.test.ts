@@ -1,0 +1,110 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Drain } from '../src/index.js';
+import { closeDrains, eventJson, listenForLines, makeDrain, unusedPort, waitFor, waitForState, type LineServer } from './helpers.js';
+
+let dir: string;
+const servers: LineServer[] = [];
+const mounts: string[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'logyard-disk-drain-'));
+});
+
+afterEach(async () => {
+  await closeDrains();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  for (const mount of mounts.splice(0)) execFileSync('umount', [mount]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function diskDrain(name: string, port: number, query: string, buffersDir = join(dir, 'buffers')): Drain {
+  return makeDrain(name, `tcp://127.0.0.1:${port}?format={{text}}&${query}`, { buffersDir, diskSync: 100 });
+}
+
+/** Pushes as the core does: a batch of events at a time, then a turn of the event loop. */
+async function pushInBatches(drain: Drain, from: number, count: number, batch = 1000): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    drain.push('systail.app', eventJson(`event ${i}`));
+    if ((i + 1) % batch === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+const texts = (from: number, count: number): string[] => Array.from({ length: count }, (_, i) => `event ${from + i}`);
+
+describe('drain with disk', () => {
+  it('keeps what a down target misses on disk across a stop, then delivers every event once, in order', async () => {
+    const port = await unusedPort();
+    let drain = diskDrain('durable', port, 'disk=16MiB&buffer=1000');
+    drain.start();
+    await waitForState(drain, 'RETRYING');
+    await pushInBatches(drain, 0, 20_000);
+    await waitFor('spilled', () => (drain.status().disk_events ?? 0) >= 19_000, undefined, drain);
+    expect(drain.status()).toMatchObject({ buffered: 20_000, dropped: { buffer_full: 0, disk_full: 0, corrupt: 0 } });
+    expect(drain.status().disk_bytes).toBeGreaterThan(0);
+    await drain.close(); // as the core does on SIGTERM: memory goes to disk
+
+    drain = diskDrain('durable', port, 'disk=16MiB&buffer=1000');
+    for (let i = 20_000; i < 20_500; i++) drain.push('systail.app', eventJson(`event ${i}`)); // newer: after the queue
+    await waitFor('the queue counted', () => drain.status().buffered === 20_500, undefined, drain);
+    const server = await listenForLines(port);
+    servers.push(server);
+    drain.start();
+    await waitFor('every event', () => server.lines.length >= 20_500, 30_000, drain);
+    expect(server.lines).toEqual(texts(0, 20_500));
+    expect(drain.status()).toMatchObject({ state: 'RUNNING', sent: 20_500, buffered: 0, disk_events: 0 });
+  });
+
+  it('a full filesystem: the drain goes on in memory with "disk: ENOSPC" in its status, then back on disk once there is room', async () => {
+    const small = join(dir, 'small');
+    mkdirSync(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]);
+    mounts.push(small);
+    const port = await unusedPort();
+    const drain = diskDrain('cramped', port, 'disk=16MiB&buffer=50000', small);
+    const plain = makeDrain('plain', `tcp://127.0.0.1:${port}?format={{text}}&buffer=1000000`);
+    drain.start();
+    plain.start();
+    await waitForState(drain, 'RETRYING');
+    let next = 0;
+    await waitFor('disk: ENOSPC', () => {
+      for (let i = 0; i < 500; i++, next++) {
+        drain.push('systail.app', eventJson(`event ${next}`));
+        plain.push('systail.app', eventJson(`event ${next}`));
+      }
+      return drain.status().error?.startsWith('disk: ENOSPC') ?? false;
+    }, 20_000, drain);
+    expect(drain.status().state).toBe('RETRYING');
+    expect(drain.status().error).toMatch(/^disk: ENOSPC.*; connect ECONNREFUSED/);
+    expect(drain.status().buffered).toBe(next);
+    expect(plain.status()).toMatchObject({ buffered: next, dropped: { buffer_full: 0 } });
+
+    execFileSync('mount', ['-o', 'remount,size=64m', small]);
+    await waitFor('back on disk', () => {
+      drain.push('systail.app', eventJson(`event ${next}`));
+      plain.push('systail.app', eventJson(`event ${next++}`));
+      return !drain.status().error?.startsWith('disk:');
+    }, 20_000, drain);
+    const server = await listenForLines(port);
+    servers.push(server);
+    await waitFor('every event of both', () => server.lines.length >= 2 * next, 30_000, drain);
+    // Both drains write to the same target: every line twice, nothing else.
+    expect(new Set(server.lines)).toEqual(new Set(texts(0, next)));
+    expect(drain.status()).toMatchObject({ sent: next, dropped: { buffer_full: 0, disk_full: 0 } });
+    expect(plain.status()).toMatchObject({ sent: next });
+  });
+
+  it('a deleted drain takes its queue with it; a stopped one leaves it', async () => {
+    const port = await unusedPort();
+    const drain = diskDrain('gone', port, 'disk=16MiB&buffer=10');
+    drain.start();
+    for (let i = 0; i < 100; i++) drain.push('systail.app', eventJson(`event ${i}`));
+    await drain.close();
+    expect(existsSync(join(dir, 'buffers', 'gone'))).toBe(true);
+    await drain.removeDiskQueue();
+    expect(existsSync(join(dir, 'buffers', 'gone'))).toBe(false);
+  });
+});
