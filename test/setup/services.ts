@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -253,6 +253,50 @@ export async function startClickHouse(): Promise<RunningService & { query(sql: s
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** rsyslogd is in /usr/sbin, which a user's PATH may not have. */
+const RSYSLOGD = existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd';
+
+/**
+ * A real rsyslogd (Debian's rsyslog) taking syslog over TCP (imtcp, octet-counted framing) and
+ * writing `HOSTNAME|APP-NAME|PROCID|MSGID|STRUCTURED-DATA|facility.severity|MSG` lines to a file.
+ */
+export async function startRsyslogReceiver(): Promise<{ port: number; lines(): string[]; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'logyard-rsyslog-'));
+  const out = join(dir, 'received.log');
+  const port = await freePort();
+  const config = join(dir, 'rsyslog.conf');
+  writeFileSync(
+    config,
+    [
+      `global(workDirectory="${dir}")`,
+      'module(load="imtcp")',
+      `input(type="imtcp" port="${port}" address="127.0.0.1")`,
+      'template(name="fields" type="string" string="%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogfacility-text%.%syslogseverity-text%|%msg%\\n")',
+      `action(type="omfile" file="${out}" template="fields")`,
+      '',
+    ].join('\n'),
+  );
+  const pidFile = join(dir, 'rsyslogd.pid');
+  const child = spawn(RSYSLOGD, ['-n', '-f', config, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.once('exit', (code) => (output += `rsyslogd exited ${code}`));
+  await waitForPort(port, 15_000).catch((err: Error) => Promise.reject(new Error(`${err.message}: ${output}`)));
+  return {
+    port,
+    lines: () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((line) => line !== '') : []),
+    close: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });

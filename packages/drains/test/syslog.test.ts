@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SCHEMES } from '../src/index.js';
 import { closedAfterEach, eventJson, makeDrain, NODE_ID, waitFor, waitForState } from './helpers.js';
-import { listenForSyslog, startRsyslogReceiver } from './targets.js';
+import { startRsyslogReceiver } from '../../../test/setup/services.js';
+import { listenForSyslog } from './targets.js';
 import { useTestCerts } from './tls-certs.js';
 
 const certs = useTestCerts();

@@ -1,13 +1,8 @@
 import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import parseSyslog from 'nsyslog-parser';
-import { freePort, waitForPort } from '../../../test/setup/services.js';
 
 /** What nsyslog-parser (an independent RFC 5424 parser) makes of a message. */
 export interface ParsedSyslog {
@@ -143,48 +138,4 @@ function closeServer(server: Server, sockets: Set<Socket>): Promise<void> {
     sockets.forEach((socket) => socket.destroy());
     server.close(() => resolve());
   });
-}
-
-/** rsyslogd is in /usr/sbin, which a user's PATH may not have. */
-const RSYSLOGD = existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd';
-
-/**
- * A real rsyslogd (Debian's rsyslog) taking syslog over TCP (imtcp, octet-counted framing) and
- * writing `HOSTNAME|APP-NAME|PROCID|MSGID|STRUCTURED-DATA|facility.severity|MSG` lines to a file.
- */
-export async function startRsyslogReceiver(): Promise<{ port: number; lines(): string[]; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'logyard-rsyslog-'));
-  const out = join(dir, 'received.log');
-  const port = await freePort();
-  const config = join(dir, 'rsyslog.conf');
-  writeFileSync(
-    config,
-    [
-      `global(workDirectory="${dir}")`,
-      'module(load="imtcp")',
-      `input(type="imtcp" port="${port}" address="127.0.0.1")`,
-      'template(name="fields" type="string" string="%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%syslogfacility-text%.%syslogseverity-text%|%msg%\\n")',
-      `action(type="omfile" file="${out}" template="fields")`,
-      '',
-    ].join('\n'),
-  );
-  const pidFile = join(dir, 'rsyslogd.pid');
-  const child = spawn(RSYSLOGD, ['-n', '-f', config, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.once('exit', (code) => (output += `rsyslogd exited ${code}`));
-  await waitForPort(port, 15_000).catch((err: Error) => Promise.reject(new Error(`${err.message}: ${output}`)));
-  return {
-    port,
-    lines: () => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter((line) => line !== '') : []),
-    close: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
