@@ -109,7 +109,7 @@ describe('tcp drain', () => {
   it.each([
     ['tcp://127.0.0.1:1?filter=a..b', 'drain URI: filter "a..b" has an empty segment (".."): keys are dot-separated segments of [A-Za-z0-9_:-]'],
     ['tcp://127.0.0.1:1?buffer=10000000000', 'drain URI: bad value for buffer: "10000000000" (events, 1 to 10000000)'],
-    ['tcp://127.0.0.1:1?disk=1GiB', 'drain URI: param "disk" is not supported yet'],
+    ['tcp://127.0.0.1:1?disk=1MiB', 'drain URI: bad value for disk: "1MiB" (at least 16MiB)'],
   ])('an entry that reaches a core another way is FATAL naming the part: %s', (uri, error) => {
     const drain = makeDrain('hand-written', uri);
     drain.start();
