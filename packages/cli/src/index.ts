@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '@logyard/core';
 import { registerClientCommands } from './commands/clients.js';
+import { registerCompletionCommands } from './commands/completion.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCoreCommands } from './commands/core.js';
 import { registerDrainCommands } from './commands/drain.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRecentCommand(program);
   registerStatusCommand(program);
   registerTailCommand(program);
+  registerCompletionCommands(program);
   for (const sub of allCommands(program)) sub.exitOverride();
   return program;
 }
@@ -42,6 +44,7 @@ function allCommands(cmd: Command): Command[] {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyWhenOutputCloses();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
@@ -55,5 +58,19 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(message.split('\n').map((line) => `logyard: ${line}\n`).join(''));
     if (process.env.LOGYARD_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     process.exit(code);
+  }
+}
+
+/**
+ * `logyard status | head -1`, a closed pipe, a terminal gone away: the reader has gone, so there
+ * is nobody to tell; end at once, successfully, as `ls | head -1` does, never with a stack trace.
+ */
+function endQuietlyWhenOutputCloses(): void {
+  const gone = new Set(['EPIPE', 'EIO', 'ECONNRESET', 'ERR_STREAM_DESTROYED']);
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code && gone.has(err.code)) process.exit(0);
+      throw err;
+    });
   }
 }

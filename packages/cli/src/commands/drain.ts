@@ -4,8 +4,9 @@ import { compareNames, drainNameProblem, drainStatusRows } from '@logyard/store'
 import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { namedFormats } from './format.js';
 import { configOf, withStore } from '../context.js';
-import { runtimeError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { formatTable } from '../table.js';
+import { unknownNamesError } from '../unknown-names.js';
 
 export function registerDrainCommands(program: Command): void {
   const drain = program.command('drain').description('add, delete, list drains and show their status');
@@ -54,13 +55,13 @@ export function registerDrainCommands(program: Command): void {
           throw usageError(`drain ${name} is built in: it is defined by builtin_drains in the config, not in the store`);
         }
       }
-      const missing = await withStore(config, async (store) => {
+      const { missing, left } = await withStore(config, async (store) => {
         const unknown: string[] = [];
         for (const name of names) if (!(await store.deleteDrain(name))) unknown.push(name);
-        return unknown;
+        return { missing: unknown, left: unknown.length ? (await store.listDrains()).map((d) => d.name) : [] };
       });
       for (const name of names) if (!missing.includes(name)) process.stdout.write(`deleted drain ${name}\n`);
-      if (missing.length) throw runtimeError(`no drain named ${missing.join(', ')}`);
+      if (missing.length) throw unknownNamesError('drain', missing, [...left, ...Object.keys(config.builtinDrains)]);
     });
 
   drain
@@ -100,7 +101,7 @@ export function registerDrainCommands(program: Command): void {
       const statuses = drainStatusRows(nodes).filter((s) => s.builtin || stored.has(s.drain));
       const known = new Set([...stored, ...Object.keys(config.builtinDrains), ...statuses.map((s) => s.drain)]);
       const unknown = names.filter((n) => !known.has(n));
-      if (unknown.length) throw runtimeError(`no drain named ${unknown.join(', ')}`);
+      if (unknown.length) throw unknownNamesError('drain', unknown, known);
       const rows = statuses
         .filter((s) => names.length === 0 || names.includes(s.drain))
         .filter((s) => !opts.notRunning || s.state !== 'RUNNING');

@@ -3,7 +3,8 @@ import type { LogyardConfig } from '@logyard/config';
 import { BUILTIN_FORMATS, formatProblem } from '@logyard/drains';
 import { compareNames, type Store } from '@logyard/store';
 import { configOf, withStore } from '../context.js';
-import { runtimeError, usageError } from '../errors.js';
+import { unknownNamesError } from '../unknown-names.js';
+import { usageError } from '../errors.js';
 import { formatTable } from '../table.js';
 
 /** Formats that are not templates and cannot be renamed. */
@@ -40,13 +41,13 @@ export function registerFormatCommands(program: Command): void {
     .argument('<names...>', 'format names')
     .action(async (names: string[], _opts: unknown, cmd: Command) => {
       const config = configOf(cmd);
-      const missing = await withStore(config, async (store) => {
+      const { missing, left } = await withStore(config, async (store) => {
         const unknown: string[] = [];
         for (const name of names) if (!(await store.deleteFormat(name))) unknown.push(name);
-        return unknown;
+        return { missing: unknown, left: unknown.length ? Object.keys(await store.listFormats()) : [] };
       });
       for (const name of names) if (!missing.includes(name)) process.stdout.write(`deleted format ${name}\n`);
-      if (missing.length) throw runtimeError(`no format named ${missing.join(', ')} in the store`);
+      if (missing.length) throw unknownNamesError('format', missing, left, ' in the store');
     });
 
   format

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { parseDrainUri, readRecent } from '@logyard/drains';
 import { configOf, withStore } from '../context.js';
-import { runtimeError, usageError } from '../errors.js';
+import { unknownNamesError } from '../unknown-names.js';
+import { usageError } from '../errors.js';
 import { eventPrinter } from '../output/event-printer.js';
 import { namedFormats } from './format.js';
 
@@ -18,11 +19,12 @@ export function registerRecentCommand(program: Command): void {
       if (!/^[1-9][0-9]*$/.test(opts.n)) throw usageError(`-n ${opts.n}: must be a positive integer`);
       const count = Number(opts.n);
       const config = configOf(cmd);
-      const { uri, formats } = await withStore(config, async (store) => ({
-        uri: config.builtinDrains[name] ?? (await store.getDrain(name))?.uri,
-        formats: await namedFormats(config, store),
-      }));
-      if (uri === undefined) throw runtimeError(`no drain named ${name}`);
+      const { uri, formats, known } = await withStore(config, async (store) => {
+        const uri = config.builtinDrains[name] ?? (await store.getDrain(name))?.uri;
+        const known = uri === undefined ? [...Object.keys(config.builtinDrains), ...(await store.listDrains()).map((d) => d.name)] : [];
+        return { uri, formats: await namedFormats(config, store), known };
+      });
+      if (uri === undefined) throw unknownNamesError('drain', [name], known);
       const spec = parseDrainUri(uri, { formats });
       if (!REDIS_SCHEMES.includes(spec.scheme)) {
         throw usageError(`drain ${name} is a ${spec.scheme} drain: recent reads what a redis drain keeps`);

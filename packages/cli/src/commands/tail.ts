@@ -8,6 +8,7 @@ import { usageError } from '../errors.js';
 import { eventPrinter, type EventPrinter } from '../output/event-printer.js';
 import { FdWriter } from '../output/fd-writer.js';
 import { namedFormats } from './format.js';
+import { prefixHints } from '../tail-hints.js';
 
 interface TailOptions {
   json?: boolean;
@@ -60,6 +61,10 @@ export function registerTailCommand(program: Command): void {
         const passThrough = opts.raw === true && opts.node === undefined && !color;
         const host = opts.listen ?? defaultListenHost(config.store, config.nodeId);
         await tail.start(passThrough ? null : printer, host, filters, config.nodeId);
+        // A mistyped prefix prints nothing, forever: say what it may have meant, and go on (the key may still come).
+        void prefixHints(filters, config).then((hints) => {
+          for (const hint of hints) process.stderr.write(`logyard: ${hint}\n`);
+        });
       } catch (err) {
         await tail.close();
         throw err;
