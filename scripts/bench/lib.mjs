@@ -6,6 +6,35 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Milliseconds since the epoch, with sub-millisecond precision. */
+export const now = () => performance.timeOrigin + performance.now();
+
+/** Resolves once `probe()` is truthy; throws after `ms`. */
+export async function waitFor(probe, what, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A TCP sink on 127.0.0.1 counting lines; `last` is when the last one arrived. */
+export async function sink() {
+  const s = { count: 0, last: 0, server: null, port: 0 };
+  s.server = createServer((sock) => {
+    sock.on('data', (chunk) => {
+      let n = 0;
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) n++;
+      s.count += n;
+      s.last = now();
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((r) => s.server.listen(0, '127.0.0.1', r));
+  s.port = s.server.address().port;
+  return s;
+}
 
 /** GET /status of the core on `runDir`, parsed. */
 export function getStatus(runDir) {

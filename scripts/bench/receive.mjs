@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, sleep } from './lib.mjs';
+import { getStatus, now, sink, sleep, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -31,34 +31,7 @@ const { values: opts } = parseArgs({
 const LINES = Number(opts.lines);
 const RUNS = Number(opts.runs);
 const DATAGRAMS = Number(opts.datagrams);
-const now = () => performance.timeOrigin + performance.now();
 const env = { ...process.env, LOGYARD_CONFIG: '' };
-
-/** A TCP sink counting lines; `last` is when the last one arrived. */
-async function sink() {
-  const s = { count: 0, last: 0, server: null, port: 0 };
-  s.server = createServer((sock) => {
-    sock.on('data', (chunk) => {
-      let n = 0;
-      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) n++;
-      s.count += n;
-      s.last = now();
-    });
-    sock.on('error', () => {});
-  });
-  await new Promise((r) => s.server.listen(0, '127.0.0.1', r));
-  s.port = s.server.address().port;
-  return s;
-}
-
-async function waitFor(probe, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 const portOpen = (port) =>
   new Promise((r) => {

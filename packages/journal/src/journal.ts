@@ -13,6 +13,8 @@ export type JournalLogLevel = 'INFO' | 'WARN' | 'ERROR';
 export interface JournalOptions {
   config: LogyardConfig;
   log?: (level: JournalLogLevel, message: string) => void;
+  /** Without a saved cursor, read the whole journal instead of starting at its end (benchmarks, tests). */
+  fromStart?: boolean;
 }
 
 export interface JournalStats {
@@ -101,7 +103,9 @@ export class Journal {
     const probe = await probeJournal(directory);
     for (const w of probe.warnings) log('WARN', `journalctl: ${w}`);
     let after = saved.cursor;
-    if (after === null) {
+    if (after === null && options.fromStart) {
+      log('INFO', `no saved cursor: reading ${describeSource(directory)} from its start`);
+    } else if (after === null) {
       // The first start reads from the end. Its cursor is saved at once: entries written before
       // the first one arrives must not be skipped by a restart in between.
       after = probe.lastCursor;

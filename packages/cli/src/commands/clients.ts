@@ -99,7 +99,8 @@ export function registerClientCommands(program: Command): void {
     .action(async (_opts: unknown, cmd: Command) =>
       runClient('journal', cmd, async (config, log) => {
         try {
-          return await Journal.start({ config, log });
+          // A knob for benchmarks and tests: read an existing journal from its start.
+          return await Journal.start({ config, log, fromStart: process.env.LOGYARD_JOURNAL_FROM_START === '1' });
         } catch (err) {
           if (err instanceof JournalUnavailableError) throw usageError(err.message);
           throw err;
