@@ -15,6 +15,11 @@ describe('logyard start: SIGHUP re-reads the config', () => {
 
   it('changes a format, file roots and the clients without restarting the core; 2,000 events published across the reload all arrive', async () => {
     await target.listen();
+    // A target that is down during the reload: its drain holds every event in memory meanwhile.
+    const late = new TcpTarget();
+    await late.listen();
+    const latePort = late.port;
+    await late.close();
     const outside = join(node.root, 'outside');
     const logs = join(node.root, 'logs');
     mkdirSync(logs, { recursive: true });
@@ -26,6 +31,7 @@ describe('logyard start: SIGHUP re-reads the config', () => {
         'builtin_drains:',
         `  builtin.out: tcp://127.0.0.1:${target.port}?filter=reload&filter=systail&format=short`,
         `  builtin.file: file://${join(outside, 'out.log')}?filter=reload`,
+        `  builtin.late: tcp://127.0.0.1:${latePort}?filter=reload&format=short`,
         ...extra,
       ].join('\n') + '\n';
     const file = writeNodeConfig(node, config('A {{text}}', ['clients: []']));
@@ -65,6 +71,16 @@ describe('logyard start: SIGHUP re-reads the config', () => {
     expect(after.started).toBe(before.started);
     expect(after.drains.find((d: { name: string }) => d.name === 'builtin.out').dropped).toEqual(expect.objectContaining({ buffer_full: 0 }));
     await until(async () => (await node.drainStatus('builtin.file'))?.state === 'RUNNING', 'the file drain RUNNING under the new roots');
+
+    // What the down drain held across its restart for the new format arrives, all of it in that format.
+    expect((await node.drainStatus('builtin.late')).state).toBe('RETRYING');
+    await late.listen(latePort);
+    try {
+      await until(() => late.lines.length >= 2000, 'the held events at the target that came up', 30_000);
+      expect(late.lines).toEqual(Array.from({ length: 2000 }, (_, i) => `B event ${i}`));
+    } finally {
+      await late.close();
+    }
 
     await start.logged(/systail: started/);
     appendFileSync(join(logs, 'app.log'), 'from systail\n');
