@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, TestNode } from './helpers/cli.js';
+import { NodeProcess } from './helpers/clients.js';
 
 const SHIPPED_CONFIG = fileURLToPath(new URL('../configs/logyard.yaml', import.meta.url));
 
@@ -70,6 +71,26 @@ describe('logyard config check', () => {
       ]);
     } finally {
       await new Promise<void>((r) => holder.close(() => r()));
+    }
+  });
+
+  it("does not call the ports of this node's own running receiver taken (checking before a reload)", async () => {
+    const probe: Server = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const running = write('running.yaml', `clients: [receive]\nreceive:\n  syslog: [tcp://localhost:${port}]\n`);
+    const start = new NodeProcess(node, ['-c', running, 'start']);
+    try {
+      await start.logged(/receive: started/);
+      const same = await node.cli(['config', 'check', running]);
+      expect(same.stderr).toBe('');
+      expect(same.code).toBe(0);
+      // The same port written another way is still the receiver's own.
+      const other = write('running-ip.yaml', `clients: [receive]\nreceive:\n  syslog: [tcp://127.0.0.1:${port}]\n`);
+      expect((await node.cli(['config', 'check', other])).code).toBe(0);
+    } finally {
+      await start.stop();
     }
   });
 

@@ -103,14 +103,22 @@ function listenersOfRunningReceiver(runDir: string): Set<string> {
   try {
     const stats = JSON.parse(readFileSync(join(runDir, 'clients', 'receive.json'), 'utf8')) as { pid?: number; listeners?: string[] };
     if (!stats.pid || !isProcessAlive(stats.pid)) return new Set();
-    return new Set((stats.listeners ?? []).map((l) => l.slice(l.indexOf(' ') + 1)));
+    const uris = (stats.listeners ?? []).map((l) => l.slice(l.indexOf(' ') + 1));
+    // By URI, and by scheme and port: the same port may be written localhost here and 127.0.0.1 there.
+    return new Set([...uris, ...uris.map(schemeAndPort).filter((k): k is string => k !== null)]);
   } catch {
     return new Set();
   }
 }
 
+function schemeAndPort(uri: string): string | null {
+  const match = /^(tcp|udp):\/\/.*:(\d+)$/.exec(uri);
+  return match ? `${match[1]} port ${match[2]}` : null;
+}
+
 async function listenerProblem(uri: string, held: Set<string>): Promise<string | null> {
-  if (held.has(uri)) return null;
+  const heldPort = schemeAndPort(uri);
+  if (held.has(uri) || (heldPort !== null && held.has(heldPort))) return null;
   const [scheme, rest] = uri.split('://') as [string, string];
   if (scheme === 'unix' || scheme === 'unixgram') return directoryExists(dirname(rest));
   const at = rest.lastIndexOf(':');
