@@ -69,7 +69,11 @@ export class PrefixWatch<T extends { name: string }> {
     this.deliver();
   }
 
-  /** Watches from `revision` with a new watcher, through etcd3's public watch builder. */
+  /**
+   * Watches from `revision` with a new watcher from etcd3's watch builder. `.watcher()` rather than
+   * `.create()`: create() settles only once etcd answers, and hides a watcher's `disconnected`
+   * until then, so an outage starting while it connects would go unreported.
+   */
   private watchFrom(revision: bigint): void {
     const { prefix, what } = this.options;
     const watcher = this.client.watch().prefix(prefix).startRevision(revision.toString()).watcher();
