@@ -6,7 +6,7 @@ import { TcpTarget, TestNode, until } from './helpers/cli.js';
 import { etcdctl, startEtcd, type RunningEtcd } from './setup/services.js';
 
 /**
- * Store entries written by hand (SPEC section 3): an admin's own tooling writes etcd with etcdctl,
+ * Store entries written by hand (docs/store.md): an admin's own tooling writes etcd with etcdctl,
  * or files into the store's directory. A bad one breaks only itself: it is reported (a FATAL drain,
  * or one log line naming its key) and every other drain runs on, its status written as usual.
  */

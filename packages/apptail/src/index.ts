@@ -39,7 +39,7 @@ interface Instance {
 
 /**
  * apptail: publishes application instances' log lines as `apptail.<app_id>` with app_id,
- * app_name, instance_index, source and filename (SPEC section 1). Each instance has its own
+ * app_name, instance_index, source and filename (docs/drains.md, keys and filters). Each instance has its own
  * token bucket (`rate`, `burst`); its drops are told in the app's own stream.
  */
 export class Apptail {

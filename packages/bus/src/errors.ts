@@ -6,7 +6,7 @@ export class BusError extends Error {
   }
 }
 
-/** A key that does not follow SPEC section 1. */
+/** A key that does not follow docs/drains.md, keys and filters. */
 export class InvalidKeyError extends BusError {}
 
 /** The core's sockets could not be reached (no core running on that run_dir). */

@@ -1,6 +1,6 @@
 import { humanTime, nowUnix } from './time.js';
 
-/** An event as it travels: one JSON object with at least these fields (SPEC section 1). */
+/** An event as it travels: one JSON object with at least these fields (docs/drains.md, keys and filters). */
 export interface LogEvent {
   text: string;
   node_id: string;

@@ -1,6 +1,6 @@
 import { InvalidKeyError } from './errors.js';
 
-/** SPEC section 1: a key is at most this many bytes ... */
+/** docs/drains.md, keys and filters: a key is at most this many bytes ... */
 export const MAX_KEY_BYTES = 255;
 /** ... of dot-separated segments of these characters. */
 export const KEY_RE = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;

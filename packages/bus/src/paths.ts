@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-/** Where a core's sockets live under its run_dir (SPEC section 2). */
+/** Where a core's sockets live under its run_dir (docs/README.md, the node). */
 export interface CorePaths {
   runDir: string;
   /** ZeroMQ endpoint publishers push batches to. */

@@ -1,6 +1,6 @@
 import { humanTime } from './time.js';
 
-/** What a limiter reports about one key's drops, for in-band notices (SPEC section 5). */
+/** What a limiter reports about one key's drops, for in-band notices (docs/drains.md). */
 export type RateLimitReport =
   | { kind: 'begin'; key: string; rate: number; burst: number; since: number }
   | { kind: 'end'; key: string; rate: number; dropped: number; since: number };
@@ -150,7 +150,7 @@ export class RateLimiter {
   }
 }
 
-/** The notice texts of SPEC section 5 for a limiter's reports. */
+/** The notice texts of docs/drains.md for a limiter's reports. */
 export function rateLimitNoticeText(report: RateLimitReport): string {
   if (report.kind === 'begin') return `logyard: beginning to drop events from ${report.key} (rate limit ${report.rate}/s)`;
   return `logyard: dropped ${report.dropped} events from ${report.key} since ${humanTime(report.since)} (rate limit ${report.rate}/s)`;

@@ -10,7 +10,7 @@ export function configOf(command: Command): LogyardConfig {
   return loadConfig(globalFlags(command));
 }
 
-/** The global flags of a command (SPEC section 6), as the config package takes them. */
+/** The global flags of a command (docs/cli.md), as the config package takes them. */
 export function globalFlags(command: Command): GlobalOptions {
   const o = command.optsWithGlobals() as GlobalOptions;
   return { config: o.config, store: o.store, runDir: o.runDir, stateDir: o.stateDir, nodeId: o.nodeId, status: o.status };
@@ -25,7 +25,7 @@ export async function withStore<T>(config: LogyardConfig, use: (store: Store) =>
   }
 }
 
-/** Maps any error to the exit code and the one-line message of SPEC section 6. */
+/** Maps any error to the exit code and the one-line message of docs/cli.md. */
 export function describeFailure(err: unknown): { code: number; message: string } {
   if (err instanceof CliError) return { code: err.exitCode, message: err.message };
   if (err instanceof ConfigError || err instanceof DrainUriError || err instanceof InvalidNameError) return { code: EXIT_USAGE, message: err.message };

@@ -1,4 +1,4 @@
-/** Exit codes of SPEC section 6. */
+/** Exit codes of docs/cli.md. */
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;

@@ -88,7 +88,7 @@ export class Supervisor {
     child.on('exit', (code, signal) => {
       c.child = null;
       if (this.stopping || c.stopping) return;
-      // Exit 2 is bad configuration or usage (SPEC section 6): the same client would fail the
+      // Exit 2 is bad configuration or usage (docs/cli.md): the same client would fail the
       // same way again, so restarting it would only fill the log.
       if (code === EXIT_USAGE) {
         this.log('ERROR', `client ${c.name} exited with code ${code} (its configuration, see above); not restarting it: fix the config and run logyard start again`);

@@ -4,7 +4,7 @@ import type { LogyardConfig } from '@logyard/config';
 /** How long the tail looks at this node's keys before judging its prefixes. */
 export const HINT_WINDOW_MS = 3_000;
 
-/** The streams every node may have (SPEC section 1): a mistyped first segment is judged against them. */
+/** The streams every node may have (docs/drains.md, keys and filters): a mistyped first segment is judged against them. */
 const STREAMS = ['systail', 'apptail', 'event', 'syslog', 'journal', 'logyard'];
 
 /**

@@ -3,7 +3,7 @@ import { runtimeError, type CliError } from './errors.js';
 
 /**
  * `no drain named mylog; did you mean mylogs?` (exit 1): names that match nothing, each with the
- * known names close to it (SPEC section 6), for drains, formats and tenants alike.
+ * known names close to it (docs/cli.md), for drains, formats and tenants alike.
  * `where` ends the sentence, e.g. ` in the store`.
  */
 export function unknownNamesError(kind: string, unknown: readonly string[], known: Iterable<string>, where = ''): CliError {

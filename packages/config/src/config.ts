@@ -17,7 +17,7 @@ export type Severity = (typeof SEVERITIES)[number];
 export const APP_LOG_FORMATS = ['plain', 'docker-json'] as const;
 export type AppLogFormat = (typeof APP_LOG_FORMATS)[number];
 
-/** The global command-line flags (SPEC section 6); each wins over its environment variable. */
+/** The global command-line flags (docs/cli.md); each wins over its environment variable. */
 export interface GlobalOptions {
   config?: string;
   store?: string;
@@ -64,7 +64,7 @@ export interface LogyardConfig {
   /** Rules by systail name (or `__all__`), then by event type. */
   events: { rules: Record<string, Record<string, EventRule>> };
   receive: { syslog: string[]; json: string[]; jsonKeyPrefix: string; rate: number; burst: number };
-  /** SPEC section 10. `units`: globs; `directory`: a journal directory instead of the system's journal. */
+  /** docs/clients.md, journal. `units`: globs; `directory`: a journal directory instead of the system's journal. */
   journal: { units: string[]; rate: number; burst: number; directory?: string };
 }
 
@@ -84,7 +84,7 @@ const JOURNAL_KEYS = ['units', 'rate', 'burst', 'directory'] as const;
 /** Formats the drains define themselves; a config format of that name could never be used. */
 const BUILTIN_FORMAT_NAMES = ['json', 'raw'];
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
-/** Drain names as in SPEC section 3 (the store refuses any other). */
+/** Drain names as in docs/store.md (the store refuses any other). */
 const MAX_DRAIN_NAME_BYTES = 128;
 /** A systail name is one key segment; `*` marks a glob entry whose files name themselves. */
 const SYSTAIL_NAME_RE = /^[A-Za-z0-9_:*-]+$/;
@@ -93,7 +93,7 @@ const HOST_PORT_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):([0-9]+)$/;
 const URI_SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /**
- * The effective configuration (SPEC sections 6 and 7): each of the global settings comes from its
+ * The effective configuration (docs/cli.md and docs/configuration.md): each of the global settings comes from its
  * flag, else its environment variable, else the config file, else its default; everything else
  * from the config file or its default. Throws ConfigError naming the source, the key and the problem.
  *

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, type GlobalOptions, type LogyardConfig } from 
 
 const SHIPPED_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../../../configs/logyard.yaml');
 
-/** The example of SPEC section 7, verbatim. */
+/** A config that sets every key. */
 const SPEC_EXAMPLE = `
 node_id: 10.0.0.5
 run_dir: /run/logyard
@@ -140,7 +140,7 @@ describe('the shipped configs/logyard.yaml', () => {
   });
 });
 
-describe('the SPEC section 7 example', () => {
+describe('the documented example', () => {
   it('loads with every value', () => {
     const config = load({ config: writeConfig(SPEC_EXAMPLE) });
     expect(config).toEqual({

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
 import { CoreAlreadyRunningError, CoreError } from './errors.js';
 
-/** Creates run_dir with mode 0700 (SPEC 2): only this user's processes may reach the sockets. */
+/** Creates run_dir with mode 0700 (docs/README.md, the node): only this user's processes may reach the sockets. */
 export function prepareRunDir(runDir: string): void {
   try {
     mkdirSync(runDir, { recursive: true, mode: 0o700 });

@@ -16,7 +16,7 @@ export interface StatusPublisherOptions {
   writeGapMs?: number;
 }
 
-/** Counters alone go to the store at most this often (SPEC section 3: "at most every few seconds"). */
+/** Counters alone go to the store at most this often (docs/store.md: "at most every few seconds"). */
 const COUNTERS_EVERY_MS = 3_000;
 /**
  * Even changes of state wait this long after the last write: drains flapping between RUNNING and
@@ -27,7 +27,7 @@ const WRITE_GAP_MS = 500;
 const TICK_MS = 500;
 
 /**
- * Keeps this node's status document in the store (SPEC section 3): one document with every drain's
+ * Keeps this node's status document in the store (docs/store.md): one document with every drain's
  * state and counters, so that status costs one key per node, not one per drain per node. Written
  * at once when a drain's state changes or a drain comes or goes (but not sooner than `writeGapMs`
  * after the last write); while only counters change, at most every `countersEveryMs`. One write at

@@ -43,7 +43,7 @@ export class StatusServer {
     await this.listen((s) => s.listen(path));
   }
 
-  /** A taken TCP port is a warning, not a failed start (SPEC 2): several cores may share a host. */
+  /** A taken TCP port is a warning, not a failed start (docs/README.md, the node): several cores may share a host. */
   async listenTcp(address: string): Promise<void> {
     const at = address.lastIndexOf(':');
     const host = address.slice(0, at) || '127.0.0.1';

@@ -3,7 +3,7 @@ import type { DrainDefinition } from './drain-set.js';
 import type { Logger } from './log.js';
 
 /**
- * The store's drain entries as this core runs them (SPEC section 3: a bad entry breaks only
+ * The store's drain entries as this core runs them (docs/store.md: a bad entry breaks only
  * itself). One whose value cannot be used runs as a FATAL drain showing its problem. One whose name
  * cannot name a drain of the store (`/logyard/drains/a!bad`, the bare `/logyard/drains/`, a
  * builtin.* name) is not run: it is logged once, naming its key, and again only if it comes back

@@ -6,7 +6,7 @@ import { FileStore, type DrainState, type NodeStatus } from '@logyard/store';
 import { StatusPublisher } from '../src/status-publisher.js';
 
 /**
- * The core's status document (SPEC section 3) written to a real file store: at once on a change of
+ * The core's status document (docs/store.md) written to a real file store: at once on a change of
  * state, at most every few seconds for counters alone, retried after the store failed.
  */
 describe('StatusPublisher', () => {

@@ -88,7 +88,7 @@ interface PumpResult {
 
 /**
  * Runs one drain on this node: buffers the events pushed to it and sends them to its target,
- * reconnecting on the schedule of SPEC section 5. Never throws: a bad URI or configuration
+ * reconnecting on the schedule of docs/drains.md. Never throws: a bad URI or configuration
  * makes the drain FATAL, an unreachable target makes it RETRYING.
  */
 export class Drain {
@@ -385,7 +385,7 @@ export class Drain {
   }
 
   /**
-   * The rate-limit notices of SPEC section 5, queued in the drain's own stream like any event
+   * The rate-limit notices of docs/drains.md, queued in the drain's own stream like any event
    * (the limiter calls this before the event that ends a run of drops is queued).
    */
   private pushRateNotice(buffer: EventBuffer, report: RateLimitReport): void {

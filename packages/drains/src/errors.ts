@@ -6,7 +6,7 @@ export class DrainError extends Error {
   }
 }
 
-/** A drain URI that does not follow SPEC section 4; the message names the offending part. */
+/** A drain URI that does not follow docs/drains.md; the message names the offending part. */
 export class DrainUriError extends DrainError {}
 
 /**

@@ -2,7 +2,7 @@ import { humanTime, noticeJson } from '@logyard/bus';
 import type { Gap } from './buffer.js';
 
 /**
- * The words each drop reason is told with (SPEC 5 and 5a). `uri_changed`: events held for a
+ * The words each drop reason is told with (docs/drains.md). `uri_changed`: events held for a
  * target of another kind (or for a URI that is unusable) when the drain's URI changed.
  */
 const REASON_TEXT: Record<string, string> = {
@@ -19,7 +19,7 @@ export function dropNoticeText(drain: string, gap: Gap): string {
 }
 
 /**
- * The in-band drop notice of SPEC section 5. Besides `text`, it carries `name`, `type` and
+ * The in-band drop notice of docs/drains.md. Besides `text`, it carries `name`, `type` and
  * `desc` so that the built-in templates (systail, event) show it readably too.
  */
 export function dropNoticeJson(drain: string, nodeId: string, gap: Gap): string {

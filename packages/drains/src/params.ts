@@ -26,7 +26,7 @@ export function safeDecode(text: string): string {
   }
 }
 
-/** Binary units of `disk=SIZE` (SPEC section 5a); a unit is required, so `64` alone is refused. */
+/** Binary units of `disk=SIZE` (docs/drains.md, disk buffers); a unit is required, so `64` alone is refused. */
 const SIZE_UNITS: Record<string, number> = { KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
 const SIZE_RE = /^([1-9][0-9]{0,9})(KiB|MiB|GiB|TiB)$/;
 

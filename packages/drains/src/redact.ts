@@ -1,7 +1,7 @@
 import { safeDecode } from './params.js';
 
 /**
- * What must never be shown: passwords in drain URIs (SPEC section 4: `***` in every listing,
+ * What must never be shown: passwords in drain URIs (docs/drains.md: `***` in every listing,
  * status and log line) and credentials a target echoes back in an error.
  */
 

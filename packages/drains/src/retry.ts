@@ -1,5 +1,5 @@
 /**
- * The retry schedule of SPEC section 5, as [trouble lasted less than (ms), wait between tries (ms)]:
+ * The retry schedule of docs/drains.md, as [trouble lasted less than (ms), wait between tries (ms)]:
  * every 5 s during the first minute of trouble, 30 s up to 6 minutes, 60 s up to 16 minutes.
  */
 const SCHEDULE: ReadonlyArray<readonly [number, number]> = [

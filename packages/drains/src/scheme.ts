@@ -46,7 +46,7 @@ export interface SchemeSyntax {
   check?: (spec: DrainSpec) => string | undefined;
 }
 
-/** A parsed, validated drain URI (SPEC section 4). */
+/** A parsed, validated drain URI (docs/drains.md). */
 export interface DrainSpec {
   /** The URI as given, password included: redact it (redactUri) before showing it. */
   uri: string;
@@ -64,7 +64,7 @@ export interface DrainSpec {
   filters: string[];
   format: string;
   buffer: number;
-  /** `disk=SIZE` in bytes (SPEC section 5a); absent when the drain keeps its events in memory only. */
+  /** `disk=SIZE` in bytes (docs/drains.md, disk buffers); absent when the drain keeps its events in memory only. */
   diskBytes?: number;
   /** `rate` (events/s per key) and `burst`: set together (burst defaults to one second's worth), or neither. */
   rate?: number;

@@ -14,12 +14,12 @@ export interface UriContext {
 }
 
 export const DEFAULT_BUFFER = 10_000;
-/** SPEC section 4: `buffer` holds at most this many events. */
+/** docs/drains.md: `buffer` holds at most this many events. */
 export const MAX_BUFFER = 10_000_000;
-/** SPEC section 5a: the smallest `disk`. */
+/** docs/drains.md, disk buffers: the smallest `disk`. */
 export const MIN_DISK_BYTES = 16 * 2 ** 20;
 /**
- * Params that are Logyard's own whatever the scheme (SPEC section 4): a scheme that passes the
+ * Params that are Logyard's own whatever the scheme (docs/drains.md): a scheme that passes the
  * others to its target (http) never passes these, and refuses those it does not take.
  */
 const LOGYARD_PARAMS = new Set(['filter', 'format', 'buffer', 'disk', 'rate', 'burst', 'batch', 'ca', 'insecure']);
@@ -231,7 +231,7 @@ function parseQuery(query: string, syntax: SchemeSyntax, ctx: UriContext, spec: 
   if (targetQuery.length > 0) spec.targetQuery = targetQuery.join('&');
 }
 
-/** `disk=SIZE`: bytes, with the unit required and at least 16MiB (SPEC section 5a). */
+/** `disk=SIZE`: bytes, with the unit required and at least 16MiB (docs/drains.md, disk buffers). */
 function parseDisk(value: string): number {
   const bytes = parseSize(value);
   if (bytes === undefined) throw uriError(`bad value for disk: "${value}" (a size with its unit, e.g. 64MiB or 2GiB)`);

@@ -9,7 +9,7 @@ import { useTestCerts } from './tls-certs.js';
 const certs = useTestCerts();
 const syslogServer = closedAfterEach(listenForSyslog);
 
-/** One event of each stream of SPEC section 1, and what a syslog receiver should read of it. */
+/** One event of each stream of docs/drains.md, keys and filters, and what a syslog receiver should read of it. */
 function pushStreams(push: (key: string, json: string) => void): void {
   push('systail.nginx.test-node', eventJson('GET / 200', { name: 'nginx', human_time: '2026-03-01T10:00:00.250+01:00' }));
   push('apptail.4f2a', eventJson('héllo ✓ from the app\n  at line two', { app_id: '4f2a', app_name: 'shop front', instance_index: 3, source: 'stderr' }));

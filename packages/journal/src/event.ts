@@ -1,7 +1,7 @@
 import { keyWithName, SEVERITY_NAMES } from '@logyard/bus';
 import { fieldValue, firstValue, textValue, type FieldValue, type JournalEntry } from './entry.js';
 
-/** What an entry becomes (SPEC section 10). */
+/** What an entry becomes (docs/clients.md, journal). */
 export interface JournalEvent {
   /** `journal.<stream>`, the stream name made a key segment. */
   key: string;

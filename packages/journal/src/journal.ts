@@ -42,7 +42,7 @@ const LOW_WATER = 5_000;
 const READY_POLL_MS = 10;
 /** How often the confirmed cursor is saved and quiet keys' drop counts are told. */
 const TICK_MS = 1000;
-/** The largest event (SPEC section 1: max_event's default); larger entries are counted as tooLong. */
+/** The largest event (docs/drains.md, keys and filters: max_event's default); larger entries are counted as tooLong. */
 const MAX_EVENT_BYTES = 1024 * 1024;
 const PROBLEM_LOG_EVERY_MS = 60_000;
 
@@ -53,7 +53,7 @@ interface Checkpoint {
 }
 
 /**
- * The journal client (SPEC section 10): follows the systemd journal with journalctl and
+ * The journal client (docs/clients.md, journal): follows the systemd journal with journalctl and
  * publishes each entry as `journal.<container, unit or identifier>`, with a token bucket per
  * stream so that one noisy unit or container only loses its own entries (told in its stream).
  * The cursor is saved once the core has confirmed the entries before it, so a restart or a crash

@@ -11,7 +11,7 @@ export interface DrainEntry {
 }
 
 /**
- * Reads a drain's stored entry (SPEC section 3); the one validation of both stores. `key` names the
+ * Reads a drain's stored entry (docs/store.md); the one validation of both stores. `key` names the
  * entry in problems (`/logyard/drains/web`, `drains/web.json`). An admin's own tooling may write
  * just `{"uri": ...}`: `created` is taken when it is a number (unix seconds) or a string holding one
  * or a date, and otherwise left out, since nothing a drain does depends on it. An entry that cannot

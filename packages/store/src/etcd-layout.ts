@@ -4,7 +4,7 @@ import { parseJsonObject } from './json.js';
 import type { DrainRecord } from './types.js';
 
 /**
- * The keys of SPEC section 3 in etcd.
+ * The keys of docs/store.md in etcd.
  *
  *     /logyard/drains/<name>       {"uri","created"}; temporary drains under their creator's lease
  *     /logyard/formats/<name>      {"template"}

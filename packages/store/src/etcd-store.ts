@@ -19,7 +19,7 @@ export { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
 export interface EtcdStoreOptions {
   /** TTL of the lease holding this node's entry and status. Default 10 s. */
   nodeTtlSeconds?: number;
-  /** TTL of the lease holding a temporary drain (SPEC section 3: 10 s). */
+  /** TTL of the lease holding a temporary drain (docs/store.md: 10 s). */
   temporaryTtlSeconds?: number;
   /** Longest a single request may take before it fails as unavailable. Default 3 500 ms. */
   timeoutMs?: number;
@@ -33,7 +33,7 @@ const CLOSE_REVOKE_MS = 1_000;
 const STATUS_READS_AT_ONCE = 16;
 
 /**
- * The cluster store: etcd, with the layout of SPEC section 3 (see etcd-layout.ts).
+ * The cluster store: etcd, with the layout of docs/store.md (see etcd-layout.ts).
  *
  * The client connects lazily and reconnects by itself; each request fails within `timeoutMs` when
  * etcd cannot be reached. A node's lease is renewed while etcd is away, and when it was lost (etcd

@@ -4,7 +4,7 @@ import { InvalidNameError } from './errors.js';
 export const MAX_DRAIN_NAME_BYTES = 128;
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
-/** Why `name` cannot be a drain name (SPEC section 3), or null when it can. */
+/** Why `name` cannot be a drain name (docs/store.md), or null when it can. */
 export function drainNameProblem(name: string): string | null {
   return nameProblem('drain', name, MAX_DRAIN_NAME_BYTES);
 }

@@ -13,7 +13,7 @@ const BACKENDS = new Map<string, StoreFactory>([
   ['etcds:', openEtcdStore],
 ]);
 
-/** Opens the store a URI names (SPEC section 3): `file://<dir>`, `etcd://...` or `etcds://...`. */
+/** Opens the store a URI names (docs/store.md): `file://<dir>`, `etcd://...` or `etcds://...`. */
 export async function openStore(uri: string): Promise<Store> {
   const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:/.exec(uri)?.[0].toLowerCase();
   const open = scheme === undefined ? undefined : BACKENDS.get(scheme);

@@ -1,6 +1,6 @@
 import type { StoreError } from './errors.js';
 
-/** A drain as kept in the store (SPEC section 3). */
+/** A drain as kept in the store (docs/store.md). */
 export interface DrainRecord {
   name: string;
   uri: string;
@@ -16,7 +16,7 @@ export interface DrainRecord {
   problem?: string;
 }
 
-/** A drain's state and counters on one node (SPEC section 5). */
+/** A drain's state and counters on one node (docs/drains.md). */
 export interface DrainState {
   state: string;
   /** Why the drain is RETRYING or FATAL. */
@@ -29,7 +29,7 @@ export interface DrainState {
   builtin?: boolean;
 }
 
-/** One node's status document (SPEC section 3): every drain on the node, written by its core. */
+/** One node's status document (docs/store.md): every drain on the node, written by its core. */
 export interface NodeStatus {
   node_id: string;
   /** Unix time (seconds) of this write. */

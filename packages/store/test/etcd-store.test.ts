@@ -52,7 +52,7 @@ describe('the etcd store', () => {
     return reply.kvs?.[0]?.lease ?? 0;
   }
 
-  describe('layout (SPEC section 3)', () => {
+  describe('layout (docs/store.md)', () => {
     it('keeps a node entry {"started","version"} and one status document per node, both under the node\'s lease', async () => {
       const store = await open();
       await store.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '1.2.3' });

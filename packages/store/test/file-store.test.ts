@@ -21,7 +21,7 @@ import {
 
 /** The built package, for the child process that plays another program using the same store. */
 const BUILT_STORE = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/index.js');
-/** Changes made by another process must reach a watcher within this (SPEC: "at once"). */
+/** Changes made by another process must reach a watcher within this ("at once", docs/store.md). */
 const WATCH_DEADLINE_MS = 1_000;
 const SHORT_TTL: FileStoreOptions = { ttlMs: 1_000, refreshMs: 200 };
 
@@ -185,7 +185,7 @@ describe('openStore', () => {
 
 describe('the layout on disk', () => {
   it('is readable by another version of the program', async () => {
-    // Written as SPEC section 3 lays it out, without the store's help.
+    // Written as docs/store.md lays it out, without the store's help.
     const root = join(dir, 'store');
     mkdirSync(join(root, 'drains'), { recursive: true });
     mkdirSync(join(root, 'nodes'));

@@ -21,14 +21,14 @@ import {
 } from '../src/index.js';
 
 /**
- * The store contract (SPEC section 3): every test here runs against each backend, the embedded
+ * The store contract (docs/store.md): every test here runs against each backend, the embedded
  * file:// store and a real etcd (the run's shared etcd, from test/setup/global.ts). What only one
  * backend has (files on disk, etcd leases and watch revisions) is tested in its own file.
  */
 
 /** The built package, for the child process that plays another program using the same store. */
 const BUILT_STORE = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/index.js');
-/** Changes made by another process must reach a watcher within this (SPEC: "at once"). */
+/** Changes made by another process must reach a watcher within this ("at once", docs/store.md). */
 const WATCH_DEADLINE_MS = 1_000;
 
 interface Backend {
@@ -239,7 +239,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
   });
 
   describe('drain names', () => {
-    it('follow SPEC section 3', () => {
+    it('follow docs/store.md', () => {
       expect(drainNameProblem('web-1.prod_eu')).toBeNull();
       expect(drainNameProblem('x'.repeat(128))).toBeNull();
       expect(drainNameProblem('x'.repeat(129))).toBe('drain name is longer than 128 bytes');

@@ -33,7 +33,7 @@ export function globFileName(path: string): string {
 
 /**
  * systail: publishes each line of the configured files as `systail.<name>.<node_id>` with the
- * field `name` (SPEC section 1).
+ * field `name` (docs/drains.md, keys and filters).
  */
 export class Systail {
   private constructor(

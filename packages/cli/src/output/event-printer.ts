@@ -24,7 +24,7 @@ export type EventPrinter = (key: string, json: string) => string | null;
 const RED = '\x1b[31m';
 const YELLOW = '\x1b[33m';
 const RESET = '\x1b[0m';
-/** Streams that have a default format of their own (SPEC section 4): by the key's first segment. */
+/** Streams that have a default format of their own (docs/drains.md): by the key's first segment. */
 const STREAM_FORMATS: Record<string, string> = { systail: 'systail', apptail: 'apptail', event: 'event' };
 
 /**

@@ -36,7 +36,7 @@ const MAX_SEGMENT_BYTES = 64 * 1024 * 1024;
 const SCAN_BATCH = 10_000;
 
 /**
- * One drain's on-disk queue (SPEC 5a): segment files of CRC-checked records appended in order;
+ * One drain's on-disk queue (docs/drains.md, disk buffers): segment files of CRC-checked records appended in order;
  * a record leaves only when acknowledged (`peek` then `ack`). Memory holds one read chunk and a
  * few numbers per segment, however much is queued. Full: the oldest segment goes, counted as
  * `disk_full`. A corrupt or torn record is skipped and counted as `corrupt`; none stops open().

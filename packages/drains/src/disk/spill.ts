@@ -25,7 +25,7 @@ export interface Backlog {
 }
 
 /**
- * A drain's memory buffer in front of its disk queue (SPEC 5a). Events stay in memory while the
+ * A drain's memory buffer in front of its disk queue (docs/drains.md, disk buffers). Events stay in memory while the
  * target keeps up; when half the buffer waits, the oldest go to the queue, and from then on
  * every event goes through it until it is empty again, so that none overtakes another. The
  * queue failing (ENOSPC, EIO, read-only) leaves the events in memory (`diskError` says why)
