@@ -1,4 +1,4 @@
-import { PrefixIndex } from '@logyard/bus';
+import { PrefixIndex } from './prefix-index.js';
 import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus } from '@logyard/drains';
 import { compareNames } from '@logyard/store';
 

@@ -1,5 +1,6 @@
 import { XPublisher } from 'zeromq';
-import { PrefixIndex, WIRE_MAGIC } from '@logyard/bus';
+import { WIRE_MAGIC } from '@logyard/bus';
+import { PrefixIndex } from './prefix-index.js';
 
 const MAX_PENDING_MESSAGES = 256;
 

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { PrefixIndex } from '../src/prefix-index.js';
+
+describe('PrefixIndex', () => {
+  it('matches byte prefixes of keys, as SPEC section 1 says', () => {
+    const index = new PrefixIndex<string>();
+    index.add('systail', 'all-systail');
+    index.add('systail.nginx', 'nginx');
+    index.add('systail.nginx.10', 'nginx-10');
+    index.add('apptail', 'apps');
+    expect([...index.match('systail.nginx.10.0.0.5')].sort()).toEqual(['all-systail', 'nginx', 'nginx-10']);
+    expect(index.match('systail.kern.10.0.0.5')).toEqual(['all-systail']);
+    expect(index.match('event.x')).toEqual([]);
+  });
+
+  it('matches every key with the empty prefix and forgets removed entries', () => {
+    const index = new PrefixIndex<string>();
+    index.add('', 'everything');
+    index.add('a.b', 'ab');
+    expect(index.match('a.b.c')).toEqual(['everything', 'ab']);
+    index.remove('a.b', 'ab');
+    expect(index.match('a.b.c')).toEqual(['everything']);
+    index.remove('', 'everything');
+    expect(index.match('a.b.c')).toEqual([]);
+    expect(index.empty).toBe(true);
+  });
+
+  it('lists a value once even when several of its prefixes match', () => {
+    const index = new PrefixIndex<string>();
+    index.add('sys', 'd');
+    index.add('systail', 'd');
+    expect(index.match('systail.x')).toEqual(['d']);
+  });
+});
