@@ -12,6 +12,7 @@ import { StoreDrains } from './store-drains.js';
 import { createMetrics } from './metrics.js';
 import { stderrLogger, type Logger } from './log.js';
 import { CoreError } from './errors.js';
+import { CoreStoppedLedger } from './core-stopped.js';
 import { VERSION } from './version.js';
 
 export interface CoreOptions {
@@ -22,6 +23,12 @@ export interface CoreOptions {
 /** Settings a running core cannot change (its sockets, store and identity), by config key name. */
 const RESTART_ONLY_NAMES = { nodeId: 'node_id', runDir: 'run_dir', stateDir: 'state_dir', store: 'store', status: 'status' } as const;
 const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTART_ONLY_NAMES>;
+
+/**
+ * How long a stopping core lets a send in flight finish before cutting it: a target that stopped
+ * reading must not hold up a SIGTERM (what is not sent is counted, see CoreStoppedLedger).
+ */
+const STOP_GRACE_MS = 1000;
 
 /**
  * The node's core: receives batches from local publishers, routes each event to the drains
@@ -40,6 +47,9 @@ export class Core {
   private readonly fanout;
   private readonly drains: DrainSet;
   private readonly statusServer: StatusServer;
+  private readonly coreStopped: CoreStoppedLedger;
+  /** Set once this core owns the run_dir (and so the state it keeps across runs). */
+  private owning = false;
   private store: Store | null = null;
   private storeWatch: { close(): Promise<void> } | null = null;
   private formatsWatch: { close(): Promise<void> } | null = null;
@@ -73,9 +83,16 @@ export class Core {
         diskSync: this.config.diskSync,
         onStatus: (s) => this.onDrainStatus(s),
       }),
-      () => this.statusPublisher?.changed(),
+      {
+        onRemoved: (name, held) => {
+          this.statusPublisher?.changed();
+          if (held > 0) this.log('INFO', `drain ${name} deleted; the ${held} events it held are dropped with it`);
+        },
+        onForgotten: (name) => this.log('INFO', `drain ${name} no longer exists; what it lost when the core last stopped is not told`),
+      },
     );
     this.storeDrains = new StoreDrains(this.log);
+    this.coreStopped = new CoreStoppedLedger(this.config.stateDir, this.log);
     this.statusServer = new StatusServer(() => this.status(), () => createMetrics(() => this.status()), this.log);
   }
 
@@ -95,6 +112,8 @@ export class Core {
     const { config } = this;
     prepareRunDir(config.runDir);
     this.releaseLock = acquireLock(this.paths.lockFile);
+    this.owning = true;
+    this.drains.takeOverFromLastRun(this.coreStopped.load());
     this.store = await openStore(config.store);
     try {
       await this.ingest.bind(this.paths.publishEndpoint);
@@ -124,6 +143,7 @@ export class Core {
       () => this.storeRecovered(),
     );
     this.receiving = this.receive();
+    this.coreStopped.watch(() => this.drains.heldNow());
     this.log('INFO', `core ${config.nodeId} listening in ${config.runDir}, store ${this.store.description}`);
   }
 
@@ -141,7 +161,10 @@ export class Core {
     };
   }
 
-  /** Stops taking events, stops the drains (awaiting sends in flight), then lets go of the store and the lock. Safe to call twice. */
+  /**
+   * Stops taking events, stops the drains (a send in flight gets STOP_GRACE_MS), counts what they
+   * held (CoreStoppedLedger), then lets go of the store and the lock. Safe to call twice.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.statusPublisher?.close();
@@ -151,7 +174,8 @@ export class Core {
       this.fanout.close();
       await this.receiving;
       await this.applying;
-      await this.drains.close();
+      const held = await this.drains.close(STOP_GRACE_MS);
+      if (this.owning) this.coreStopped.stopped(held);
       await this.statusServer.close();
       await this.store?.close().catch(() => {});
       this.releaseLock?.();
@@ -163,8 +187,9 @@ export class Core {
     const fanout = this.fanout;
     const drains = this.drains;
     const onEvent = (key: string, json: string): void => {
-      if (drains.route(key, json) === 0 && !fanout.active) this.unrouted++;
-      if (fanout.active) fanout.offer(key, json);
+      const toDrains = drains.route(key, json);
+      const toSubscribers = fanout.active ? fanout.offer(key, json) : 0;
+      if (toDrains + toSubscribers === 0) this.unrouted++;
     };
     // ZeroMQ hands over queued messages without returning to the event loop; yield after
     // each batch so the drains' socket writes get their turn while publishers are busy.

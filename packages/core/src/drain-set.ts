@@ -1,6 +1,7 @@
-import { PrefixIndex } from './prefix-index.js';
-import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus } from '@logyard/drains';
+import { nowUnix } from '@logyard/bus';
+import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus, type HeldEvents } from '@logyard/drains';
 import { compareNames } from '@logyard/store';
+import { PrefixIndex } from './prefix-index.js';
 
 export interface DrainDefinition {
   name: string;
@@ -10,11 +11,19 @@ export interface DrainDefinition {
   problem?: string;
 }
 
+/** What a drain would lose if the process ended now: events waiting and drops not told yet. */
+export interface HeldCount {
+  events: number;
+  untold: HeldEvents['gaps'];
+}
+
 /**
  * The running drains of this node and the index that routes keys to them.
  * `apply` converges to a new set of definitions, or to the last one when the named formats of
  * the context changed: new drains start, deleted ones stop, drains whose URI or whose format's
  * template changed restart; the others are left alone (their buffers with them).
+ * A restarted drain keeps what it held: its events when the new URI reaches the same kind of
+ * target (sameKind), else their count, told in-band as `uri_changed`.
  */
 export class DrainSet {
   private readonly drains = new Map<string, Drain>();
@@ -22,16 +31,29 @@ export class DrainSet {
   private readonly problems = new Map<string, string>();
   /** What each drain depends on in the context: its format's template, file roots (see contextDependency). */
   private readonly dependencies = new Map<string, string>();
-  private definitions: readonly DrainDefinition[] = [];
+  /** Null until the first definitions arrive (a change of formats before that converges nothing). */
+  private definitions: readonly DrainDefinition[] | null = null;
   /** The prefixes each drain is indexed under, so removal takes out exactly those. */
   private readonly routes = new Map<string, readonly string[]>();
   private readonly index = new PrefixIndex<Drain>();
+  /** Drops the core counted when it last stopped, by drain; handed over at the first apply. */
+  private fromLastRun: Map<string, HeldEvents> | null = null;
   private closed = false;
 
   constructor(
     private readonly context: () => DrainContext,
-    private readonly onRemoved: (name: string) => void = () => {},
+    private readonly hooks: {
+      /** A drain was deleted; the `held` events it had were dropped with it. */
+      onRemoved?: (name: string, held: number) => void;
+      /** Drops counted when the core last stopped, for a drain that no longer exists. */
+      onForgotten?: (name: string, held: HeldEvents) => void;
+    } = {},
   ) {}
+
+  /** Before the first apply: what the core's last run left for its drains (see CoreStoppedLedger). */
+  takeOverFromLastRun(left: Map<string, HeldEvents>): void {
+    this.fromLastRun = left;
+  }
 
   /** Hands one event to every drain whose filters match its key. Returns how many matched. */
   route(key: string, json: string): number {
@@ -41,12 +63,15 @@ export class DrainSet {
   }
 
   /** Converges to `definitions`, or again to the last ones (after the named formats changed). */
-  async apply(definitions: readonly DrainDefinition[] = this.definitions): Promise<void> {
-    if (this.closed) return;
+  async apply(definitions: readonly DrainDefinition[] | null = this.definitions): Promise<void> {
+    if (this.closed || definitions === null) return;
     this.definitions = definitions;
     const context = this.context();
     const wanted = new Map(definitions.map((d) => [d.name, d]));
-    const changing: Promise<void>[] = [];
+    const fromLastRun = this.fromLastRun ?? new Map<string, HeldEvents>();
+    this.fromLastRun = null;
+    for (const [name, held] of fromLastRun) if (!wanted.has(name)) this.hooks.onForgotten?.(name, held);
+    const changing: Promise<unknown>[] = [];
     for (const [name, drain] of this.drains) {
       const def = wanted.get(name);
       if (!def) changing.push(this.remove(name, drain, true));
@@ -60,7 +85,11 @@ export class DrainSet {
     }
     await Promise.all(changing);
     for (const def of definitions) {
-      if (!this.drains.has(def.name)) this.add(def, context).start();
+      if (this.drains.has(def.name)) continue;
+      const drain = this.add(def, context);
+      const left = fromLastRun.get(def.name);
+      if (left) drain.adopt(left);
+      drain.start();
     }
   }
 
@@ -81,11 +110,12 @@ export class DrainSet {
    * Restarts a drain whose definition or context changed. The old one stays routed while it
    * closes (it keeps what arrives), then, in one step with nothing routed in between, it hands
    * everything it holds to the new one, which sends it first: nothing lost, nothing reordered.
+   * To another kind of target only the count goes (carriedOver).
    */
   private async replace(name: string, old: Drain, def: DrainDefinition, context: DrainContext): Promise<void> {
     await old.close();
     if (this.closed || this.drains.get(name) !== old) return;
-    const held = old.release();
+    const held = carriedOver(old.release(), old.uri, def.uri);
     this.unindex(name, old);
     const next = this.add(def, context);
     next.adopt(held);
@@ -96,6 +126,17 @@ export class DrainSet {
     return [...this.drains.values()].map((d) => d.status()).sort((a, b) => compareNames(a.name, b.name));
   }
 
+  /**
+   * What each drain would lose if the process ended now, and what the last run left for drains
+   * not started yet.
+   */
+  heldNow(): Map<string, HeldCount> {
+    const held = new Map<string, HeldCount>();
+    for (const [name, left] of this.fromLastRun ?? []) held.set(name, { events: left.keys.length, untold: left.gaps });
+    for (const [name, drain] of this.drains) held.set(name, drain.held());
+    return held;
+  }
+
   isBuiltin(name: string): boolean {
     return this.builtin.has(name);
   }
@@ -104,20 +145,29 @@ export class DrainSet {
     return this.drains.size;
   }
 
-  /** Stops every drain, awaiting what they have in flight. Safe to call twice. */
-  async close(): Promise<void> {
+  /**
+   * Stops every drain, giving sends in flight `graceMs` before cutting them; returns what each
+   * held (and what the last run left for drains that never started). Safe to call twice: the
+   * second call returns nothing.
+   */
+  async close(graceMs?: number): Promise<Map<string, HeldEvents>> {
     this.closed = true;
-    await Promise.all([...this.drains].map(([name, d]) => this.remove(name, d, false)));
+    const held = new Map<string, HeldEvents>(this.fromLastRun ?? []);
+    this.fromLastRun = null;
+    await Promise.all([...this.drains].map(async ([name, d]) => held.set(name, await this.remove(name, d, false, graceMs))));
+    return held;
   }
 
-  private async remove(name: string, drain: Drain, deleted: boolean): Promise<void> {
+  private async remove(name: string, drain: Drain, deleted: boolean, graceMs?: number): Promise<HeldEvents> {
     this.unindex(name, drain);
-    await drain.close();
+    await drain.close(graceMs);
+    const held = drain.release();
     if (deleted) {
       // A deleted drain's disk queue goes with it (a changed URI keeps it for the same name).
       await drain.removeDiskQueue().catch(() => undefined);
-      this.onRemoved(name);
+      this.hooks.onRemoved?.(name, held.keys.length);
     }
+    return held;
   }
 
   private unindex(name: string, drain: Drain): void {
@@ -130,6 +180,33 @@ export class DrainSet {
   }
 }
 
+/**
+ * What the next run of a drain takes from its last one: everything when the target is of the
+ * same kind, else only counts (the events themselves become a `uri_changed` gap).
+ */
+function carriedOver(held: HeldEvents, oldUri: string, newUri: string): HeldEvents {
+  if (held.keys.length === 0 || sameKind(schemeOf(oldUri), schemeOf(newUri))) return held;
+  return { keys: [], jsons: [], gaps: [...held.gaps, { reason: 'uri_changed', count: held.keys.length, since: nowUnix() }] };
+}
+
+/**
+ * Schemes that reach the same kind of target: the secure variant of a scheme is the same kind
+ * (tcp and tls, syslog and syslog+tls, http and https, redis and rediss); file and udp are
+ * each their own.
+ */
+function sameKind(a: string, b: string): boolean {
+  return schemeFamily(a) === schemeFamily(b);
+}
+
+function schemeFamily(scheme: string): string {
+  if (scheme === 'tls') return 'tcp';
+  return scheme.replace(/\+tls$/, '').replace(/^(https|rediss)$/, (s) => s.slice(0, -1));
+}
+
+function schemeOf(uri: string): string {
+  const end = uri.indexOf('://');
+  return end > 0 ? uri.slice(0, end).toLowerCase() : '';
+}
 
 /**
  * What of the context a drain depends on: its format's template among the named formats (a drain

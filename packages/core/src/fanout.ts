@@ -34,14 +34,15 @@ export class SubscriberFanout {
     return this.channels.size > 0;
   }
 
-  /** Called per event while a batch is routed. */
-  offer(key: string, json: string): void {
+  /** Called per event while a batch is routed. Returns how many subscriptions it matched. */
+  offer(key: string, json: string): number {
     const prefixes = this.index.match(key);
     for (let i = 0; i < prefixes.length; i++) {
       let lines = this.grouped.get(prefixes[i]);
       if (!lines) this.grouped.set(prefixes[i], (lines = []));
       lines.push(key + ' ' + json);
     }
+    return prefixes.length;
   }
 
   /** Called after a batch: queues one message per channel that got events. */

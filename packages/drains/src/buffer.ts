@@ -97,6 +97,11 @@ export class EventBuffer {
     return this.size;
   }
 
+  /** Whether drops wait to be told (with the next batch, or alone when no event waits). */
+  get hasUntold(): boolean {
+    return this.untold.size > 0;
+  }
+
   /** Events dropped because the buffer was full, since it was created. */
   get dropped(): number {
     return this.droppedBy.buffer_full ?? 0;

@@ -322,13 +322,15 @@ export class Drain {
   private async pump(plan: DrainPlan, transport: Transport): Promise<PumpResult> {
     const backlog: Backlog = plan.spill ?? new MemoryBacklog(plan.buffer);
     const maxEvents = Math.min(MAX_BATCH_EVENTS, transport.maxBatchEvents ?? MAX_BATCH_EVENTS);
+    // Drops to tell wait too: a notice goes out alone when no event follows it (core_stopped).
+    const waiting = (): boolean => backlog.length > 0 || plan.buffer.hasUntold;
     let sentAny = false;
     while (!this.stopping) {
       if (this.connectionError) return { error: this.connectionError, sentAny };
-      const next = backlog.length === 0 ? null : await backlog.next(maxEvents, MAX_BATCH_BYTES);
+      const next = waiting() ? await backlog.next(maxEvents, MAX_BATCH_BYTES) : null;
       if (next === null) {
         // Something may have come while next() looked; else wait to be woken.
-        if (backlog.length === 0 && !this.stopping && !this.connectionError) await new Promise<void>((resolve) => (this.resumeIdle = resolve));
+        if (!waiting() && !this.stopping && !this.connectionError) await new Promise<void>((resolve) => (this.resumeIdle = resolve));
         continue;
       }
       const { batch, source } = next;

@@ -139,7 +139,8 @@ export class DiskSpill implements Backlog {
       }
       this.throughDisk = false;
       if (this.memory.length === 0) {
-        const gaps = queue?.gaps.takeAll() ?? [];
+        // The queue's drops, and those memory was handed (adopt: core_stopped, uri_changed).
+        const gaps = [...(queue?.gaps.takeAll() ?? []), ...this.memory.takeAll().gaps];
         // Only drops to tell: they go out alone.
         return gaps.length > 0 ? { batch: { keys: [], jsons: [], gaps }, source: 'memory' } : null;
       }
