@@ -20,6 +20,8 @@ command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need_packages+=(systemd-journal-remote)
 # A real ClickHouse for the http drain's query passthrough (?query=INSERT ... FORMAT JSONEachRow).
 [ -x /usr/sbin/clickhouse-server ] || need_packages+=(clickhouse-server)
+# promtool (in Debian's prometheus package) checks the core's /metrics in the tests.
+command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "setup: installing ${need_packages[*]} from Debian's packages" >&2
@@ -27,11 +29,12 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_packages[@]}" >/dev/null
-  # The packages start a system redis on 6379 and etcd on 2379; the tests start their own.
+  # The packages start system services (redis on 6379, etcd on 2379, prometheus on 9090, ...); the tests start their own.
   ($sudo systemctl disable --now redis-server >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now etcd >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now systemd-journal-remote.socket >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now clickhouse-server >/dev/null 2>&1 || true)
+  ($sudo systemctl disable --now prometheus >/dev/null 2>&1 || true)
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')

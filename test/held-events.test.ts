@@ -122,7 +122,8 @@ describe('a core stopped while a target is stalled (SPEC 5a, last point)', () =>
     await node.stopCore('SIGTERM');
     const seen = target.lines.length;
     await node.startCore();
-    expect((await node.drainStatus('stalled')).dropped).toEqual({ buffer_full: 0 });
+    const third = await until(async () => (await node.drainStatus('stalled'))?.state === 'RUNNING' && node.drainStatus('stalled'), 'the drain running again');
+    expect(third.dropped).toEqual({ buffer_full: 0 });
     expect(target.lines.length).toBe(seen);
   });
 

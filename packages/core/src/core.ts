@@ -10,6 +10,7 @@ import { StatusServer, type CoreStatus } from './status.js';
 import { StatusPublisher } from './status-publisher.js';
 import { StoreDrains } from './store-drains.js';
 import { createMetrics } from './metrics.js';
+import { readClientStats } from './client-stats.js';
 import { stderrLogger, type Logger } from './log.js';
 import { CoreError } from './errors.js';
 import { CoreStoppedLedger } from './core-stopped.js';
@@ -93,7 +94,11 @@ export class Core {
     );
     this.storeDrains = new StoreDrains(this.log);
     this.coreStopped = new CoreStoppedLedger(this.config.stateDir, this.log);
-    this.statusServer = new StatusServer(() => this.status(), () => createMetrics(() => this.status()), this.log);
+    this.statusServer = new StatusServer(
+      () => this.status(),
+      () => createMetrics({ status: () => this.status(), clients: () => readClientStats(this.config.runDir) }),
+      this.log,
+    );
   }
 
   /** Starts a core; rejects (having released what it took) when it cannot. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadConfig, type LogyardConfig } from '@logyard/config';
+import { clientStatsDir, clientStatsFile } from '@logyard/core';
 import { Systail } from '@logyard/systail';
 import { Apptail } from '@logyard/apptail';
 import { Events, mergeRules, type EventRules } from '@logyard/events';
@@ -21,11 +21,6 @@ interface RunningClient {
 
 export function clientLogger(name: string): ClientLog {
   return (level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${name}: ${message}\n`);
-}
-
-/** Where a client writes its counters, once a second: <run_dir>/clients/<name>.json. */
-export function clientStatsFile(runDir: string, name: string): string {
-  return join(runDir, 'clients', `${name}.json`);
 }
 
 export function registerClientCommands(program: Command): void {
@@ -126,7 +121,7 @@ async function runClient(name: string, cmd: Command, start: (config: LogyardConf
   const statsFile = clientStatsFile(config.runDir, name);
   const writeStats = (): void => {
     try {
-      mkdirSync(join(config.runDir, 'clients'), { recursive: true, mode: 0o700 });
+      mkdirSync(clientStatsDir(config.runDir), { recursive: true, mode: 0o700 });
       writeFileSync(`${statsFile}.tmp`, JSON.stringify({ client: name, pid: process.pid, started: startedAt, ...client.stats() }) + '\n');
       renameSync(`${statsFile}.tmp`, statsFile);
     } catch {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { isProcessAlive } from '@logyard/core';
+import { readClientStats, type ClientStats } from '@logyard/core';
 import { configOf } from '../context.js';
 import { fetchCoreStatus } from '../status-client.js';
 import { formatTable } from '../table.js';
@@ -56,35 +54,6 @@ function duration(seconds: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
   return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
 }
-
-interface ClientStats {
-  client: string;
-  pid: number;
-  started: number;
-  running: boolean;
-  [counter: string]: unknown;
-}
-
-/** The counters each client writes once a second to <run_dir>/clients/<name>.json. */
-function readClientStats(runDir: string): ClientStats[] {
-  let names: string[];
-  try {
-    names = readdirSync(join(runDir, 'clients')).filter((n) => n.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
-  const stats: ClientStats[] = [];
-  for (const name of names) {
-    try {
-      const c = JSON.parse(readFileSync(join(runDir, 'clients', name), 'utf8')) as ClientStats;
-      stats.push({ ...c, running: isProcessAlive(c.pid) });
-    } catch {
-      // being rewritten or not ours: skip it this time
-    }
-  }
-  return stats;
-}
-
 
 function counters(c: ClientStats): string {
   const parts: string[] = [];
