@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { dirname, join } from 'node:path';
-import type { CheckedConfig, LogyardConfig } from '@logyard/config';
+import { nodeFormats, type CheckedConfig, type LogyardConfig } from '@logyard/config';
 import { DrainUriError, fileDrainPathProblem, parseDrainUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { isProcessAlive } from '@logyard/core';
 import { journalctlProblem, journalDirectoryProblem } from '@logyard/journal';
@@ -62,7 +62,7 @@ export function asConfigProblems(checked: CheckedConfig, found: EnvironmentProbl
 async function builtinDrainProblem(uri: string, config: LogyardConfig, storeFormats: Record<string, string> | null): Promise<string | null> {
   let spec;
   try {
-    spec = parseDrainUri(uri, { formats: { ...(storeFormats ?? {}), ...config.formats } });
+    spec = parseDrainUri(uri, { formats: nodeFormats(config, storeFormats ?? {}) });
   } catch (err) {
     if (!(err instanceof DrainUriError)) throw err;
     // Without the store, a format it may hold cannot be ruled out.

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
-import type { LogyardConfig } from '@logyard/config';
+import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { openStore, type DrainRecord, type DrainState, type Store } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir } from './lock.js';
@@ -78,7 +78,7 @@ export class Core {
     this.drains = new DrainSet(
       () => ({
         nodeId: this.config.nodeId,
-        formats: { ...this.storeFormats, ...this.config.formats },
+        formats: nodeFormats(this.config, this.storeFormats),
         fileDrainRoots: this.config.fileDrainRoots,
         buffersDir: join(this.config.stateDir, 'buffers'),
         diskSync: this.config.diskSync,

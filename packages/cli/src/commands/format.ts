@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { LogyardConfig } from '@logyard/config';
+import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { BUILTIN_FORMATS, formatProblem } from '@logyard/drains';
 import { compareNames, type Store } from '@logyard/store';
 import { configOf, withStore } from '../context.js';
@@ -12,7 +12,7 @@ const RESERVED_FORMATS = ['json', 'raw'];
 
 /** The named formats a drain on this node can use: the store's, with the config's winning (as in the core). */
 export async function namedFormats(config: LogyardConfig, store: Store): Promise<Record<string, string>> {
-  return { ...(await store.listFormats()), ...config.formats };
+  return nodeFormats(config, await store.listFormats());
 }
 
 export function registerFormatCommands(program: Command): void {
@@ -58,13 +58,11 @@ export function registerFormatCommands(program: Command): void {
       const config = configOf(cmd);
       const stored = await withStore(config, (store) => store.listFormats());
       const rows = new Map<string, { name: string; template: string; source: string }>();
-      const add = (formats: Record<string, string>, source: string): void => {
-        for (const [name, template] of Object.entries(formats)) rows.set(name, { name, template, source });
-      };
-      // Later sources win, as they do in a core.
-      add(BUILTIN_FORMATS, 'built in');
-      add(stored, 'store');
-      add(config.formats, 'config');
+      for (const [name, template] of Object.entries(BUILTIN_FORMATS)) rows.set(name, { name, template, source: 'built in' });
+      // A named format replaces a built-in one of the same name, as it does in a core.
+      for (const [name, template] of Object.entries(nodeFormats(config, stored))) {
+        rows.set(name, { name, template, source: Object.hasOwn(config.formats, name) ? 'config' : 'store' });
+      }
       const sorted = [...rows.values()].sort((a, b) => compareNames(a.name, b.name));
       if (opts.json) {
         process.stdout.write(JSON.stringify(sorted, null, 2) + '\n');
