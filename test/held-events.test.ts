@@ -59,7 +59,7 @@ function manyLines(count: number): string {
 
 const NOTICE_RE = /^logyard: dropped (\d+) events for drain (\S+) since \d{4}-\d\d-\d\dT\S+ \(core stopped\)$/;
 
-describe('a core stopped while a target is stalled (SPEC 5a, last point)', () => {
+describe('a core stopped while a target is stalled (docs/drains.md: when the core stops)', () => {
   const nodes: TestNode[] = [];
   const targets: StallingTarget[] = [];
   afterEach(async () => {

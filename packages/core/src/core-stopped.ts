@@ -21,9 +21,9 @@ interface Entry {
 }
 
 /**
- * The accounting of SPEC 5a's last point: a drain without `disk` loses what it holds in memory
- * when the core stops; the count is logged at exit and told in-band, as `core_stopped`, when the
- * drain runs again. The counts live in state_dir/held-by-drains.json:
+ * The accounting of docs/drains.md ("When a drain restarts or the core stops"): a drain without
+ * `disk` loses what it holds in memory when the core stops; the count is logged at exit and told
+ * in-band, as `core_stopped`, when the drain runs again. The counts live in state_dir/held-by-drains.json:
  * - `snapshot()` rewrites it while the core runs (once a second, when it changed), so that after a
  *   kill -9 or a crash the next start still knows roughly what was lost: the events held at the
  *   last snapshot (what arrived or left in the last second is the error of that estimate);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PrefixIndex } from '../src/prefix-index.js';
 
 describe('PrefixIndex', () => {
-  it('matches byte prefixes of keys, as SPEC section 1 says', () => {
+  it('matches byte prefixes of keys, as the documentation says', () => {
     const index = new PrefixIndex<string>();
     index.add('systail', 'all-systail');
     index.add('systail.nginx', 'nginx');
