@@ -52,7 +52,7 @@ interface CommandInfo {
 }
 
 function describe(cmd: Command, path: string): CommandInfo[] {
-  const visible = cmd.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
+  const visible = cmd.createHelp().visibleCommands(cmd).filter((c) => c.name() !== 'help');
   const options = cmd.options as readonly Option[];
   const flags = [...options.flatMap((o) => [o.short, o.long]), '--help'].filter((f): f is string => !!f);
   const valueFlags = options.filter((o) => o.required || o.optional).flatMap((o) => [o.short, o.long]).filter((f): f is string => !!f);
