@@ -15,9 +15,13 @@ export interface MetricsSources {
  * field with a `reason` becomes that reason's series (apptail's `invalidJson`).
  */
 const CLIENT_COUNTERS: Record<string, { metric: string; help: string; reason?: string }> = {
-  received: { metric: 'received', help: 'Messages a client took in (receive: syslog frames, datagrams, JSON lines; events: systail events)' },
+  received: { metric: 'received', help: 'Messages a client took in (receive: syslog frames, datagrams, JSON lines; events: systail events; journal: entries)' },
+  read: { metric: 'received', help: '' },
   malformed: { metric: 'malformed', help: 'Input a client refused as malformed, by reason', reason: 'not_an_event' },
   invalidJson: { metric: 'malformed', help: '', reason: 'invalid_json' },
+  invalid: { metric: 'malformed', help: '', reason: 'invalid_entry' },
+  tooLong: { metric: 'malformed', help: '', reason: 'too_long' },
+  filtered: { metric: 'filtered', help: 'Journal entries of units not in journal.units' },
   rateLimited: { metric: 'rate_limited', help: 'Events a client cut by its per-key rate limit (told in-band)' },
   kernelDrops: { metric: 'kernel_drops', help: "Datagrams the kernel dropped before receive read them (its socket's receive buffer was full)" },
   matched: { metric: 'matched', help: 'systail events that matched a rule of the events client' },
