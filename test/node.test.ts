@@ -249,12 +249,29 @@ describe('bad input', () => {
     });
   }
 
-  it('a bad config names the file and the key, exit 2', async () => {
-    const file = join(node.root, 'bad.yaml');
-    writeFileSync(file, 'systail:\n  max_line: -1\n');
-    const r = await node.cli(['-c', file, 'drain', 'list']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(file);
-    expect(r.stderr).toContain('systail.max_line');
-  });
+  const badConfigs: Array<[string, string, string]> = [
+    ['a bad value', 'systail:\n  max_line: -1\n', '2: systail.max_line: must be a positive integer'],
+    ['an etcd store without a host', 'store: etcd://\n', '1: store: etcd:// must be followed by host:port'],
+    ['a bad max_event', 'max_event: lots\n', '1: max_event: must be a size such as 1MiB'],
+    // "billion laughs": nine levels of nine aliases would expand into 387 million strings.
+    ['a YAML alias bomb', billionLaughs(), '2: b: expands too many YAML aliases'],
+  ];
+  for (const [what, yaml, lineKeyAndProblem] of badConfigs) {
+    it(`a config with ${what} names the file and the key, exit 2`, async () => {
+      const file = join(node.root, 'bad.yaml');
+      writeFileSync(file, yaml);
+      const r = await node.cli(['-c', file, 'drain', 'list']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`logyard: ${file}:${lineKeyAndProblem}`);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    });
+  }
 });
+
+function billionLaughs(): string {
+  const names = 'abcdefghi';
+  const lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+  for (let i = 1; i < names.length; i++) lines.push(`${names[i]}: &${names[i]} [${Array(9).fill(`*${names[i - 1]}`).join(', ')}]`);
+  return lines.join('\n') + '\n';
+}
+

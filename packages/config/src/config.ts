@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { BUILTIN_DRAIN_PREFIX, defaultNodeId, didYouMean, isBuiltinDrainName, keyProblem } from '@logyard/bus';
+import { BUILTIN_DRAIN_PREFIX, DEFAULT_MAX_EVENT, defaultNodeId, didYouMean, isBuiltinDrainName, keyProblem, parseSize } from '@logyard/bus';
 import { ConfigError, ConfigProblemsError } from './errors.js';
 import { readYamlSource, type KeyPath } from './yaml-source.js';
 
@@ -66,11 +66,13 @@ export interface LogyardConfig {
   receive: { syslog: string[]; json: string[]; jsonKeyPrefix: string; rate: number; burst: number };
   /** docs/clients.md, journal. `units`: globs; `directory`: a journal directory instead of the system's journal. */
   journal: { units: string[]; rate: number; burst: number; directory?: string };
+  /** The largest event in bytes, on every path into the bus (SPEC section 1). */
+  maxEvent: number;
 }
 
 const TOP_LEVEL_KEYS = [
   'node_id', 'run_dir', 'state_dir', 'store', 'status', 'clients', 'file_drain_roots', 'disk_sync',
-  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive', 'journal',
+  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive', 'journal', 'max_event',
 ] as const;
 const SYSTAIL_KEYS = ['max_line', 'files'] as const;
 const APPTAIL_KEYS = ['rate', 'burst', 'patterns'] as const;
@@ -190,6 +192,7 @@ function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, file
     events: guard(() => readEvents(fileContent.events, child(file, 'events')), { rules: {} }),
     receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 }),
     journal: guard(() => readJournal(fileContent.journal, child(file, 'journal')), { units: ['*'], rate: 1000, burst: 5000 }),
+    maxEvent: guard(() => readSize(fileContent.max_event, child(file, 'max_event'), MAX_EVENT_RANGE), undefined) ?? DEFAULT_MAX_EVENT,
   };
 }
 
@@ -231,7 +234,10 @@ function defaultRunDir(env: NodeJS.ProcessEnv): string {
   const runtimeDir = env.XDG_RUNTIME_DIR;
   // The XDG spec says relative values are invalid and must be ignored.
   if (runtimeDir && isAbsolute(runtimeDir)) return join(runtimeDir, 'logyard');
-  return `/tmp/logyard-${process.getuid?.() ?? userInfo().username}`;
+  // Root gets a directory no other user can create first (/tmp is writable by everyone).
+  const uid = process.getuid?.();
+  if (uid === 0) return '/run/logyard';
+  return `/tmp/logyard-${uid ?? userInfo().username}`;
 }
 
 function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -357,6 +363,18 @@ function readDiskSync(value: unknown, origin: Origin): number | 'always' | undef
   const ms = match ? Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'] : NaN;
   if (!(ms >= 1)) fail(origin, 'must be "always" or an interval such as 1s, 500ms or 2m');
   return Math.round(ms);
+}
+
+/** max_event: at least room for an event's stamped fields, at most what one ZeroMQ message should carry. */
+const MAX_EVENT_RANGE = { min: 1024, max: 64 * 1024 * 1024 };
+
+/** A size: a number of bytes, or a string such as `512KiB` or `1MiB` (bus parseSize). */
+function readSize(value: unknown, origin: Origin, range: { min: number; max: number }): number | undefined {
+  if (value == null) return undefined;
+  const bytes = typeof value === 'number' ? value : typeof value === 'string' ? parseSize(value) : undefined;
+  if (bytes === undefined || !Number.isInteger(bytes)) fail(origin, `must be a size such as 1MiB, 512KiB or 65536 (bytes), not ${JSON.stringify(value)}`);
+  if (bytes < range.min || bytes > range.max) fail(origin, `must be between ${range.min / 1024}KiB and ${range.max / 1024 / 1024}MiB`);
+  return bytes;
 }
 
 function readNodeId(value: unknown, origin: Origin): string | undefined {

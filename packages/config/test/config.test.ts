@@ -41,6 +41,7 @@ events:
   rules:
     __all__:                      # or a systail name such as nginx or kern
       error: { substring: ERROR, regex: "ERROR[: ]+(.*)", format: "$1", severity: ERROR }
+max_event: 1MiB                   # the largest event, on every path into the bus
 journal:                          # section 10
   units: ["*"]                    # systemd units to read (globs); "*" = all
   rate: 1000                      # per unit (or per container), events/s; excess dropped with notices
@@ -106,12 +107,13 @@ describe('defaults', () => {
       events: { rules: {} },
       receive: { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
+      maxEvent: 1024 * 1024,
     });
   });
 
-  it('falls back to /tmp/logyard-<uid> and ~/.local/state without XDG variables', () => {
+  it('falls back to /run/logyard for root, else /tmp/logyard-<uid>, and ~/.local/state without XDG variables', () => {
     const config = load({}, { HOME: '/home/bob' });
-    expect(config.runDir).toBe(`/tmp/logyard-${process.getuid!()}`);
+    expect(config.runDir).toBe(process.getuid!() === 0 ? '/run/logyard' : `/tmp/logyard-${process.getuid!()}`);
     expect(config.stateDir).toBe('/home/bob/.local/state/logyard');
     expect(config.store).toBe('file:///home/bob/.local/state/logyard/store');
   });
@@ -129,6 +131,16 @@ describe('defaults', () => {
     const { configFile: _none, ...defaults } = load();
     expect(empty).toEqual({ ...defaults, configFile: join(dir, 'empty.yaml') });
     expect(blank).toEqual({ ...defaults, configFile: join(dir, 'blank.yaml') });
+  });
+});
+
+describe('max_event', () => {
+  it.each([
+    ['65536', 65536],
+    ['512KiB', 512 * 1024],
+    ['"2MiB"', 2 * 1024 * 1024],
+  ])('reads %s as %d bytes', (value, bytes) => {
+    expect(load({ config: writeConfig(`max_event: ${value}\n`) }).maxEvent).toBe(bytes);
   });
 });
 
@@ -181,6 +193,7 @@ describe('the documented example', () => {
         burst: 5000,
       },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
+      maxEvent: 1024 * 1024,
     });
   });
 });
@@ -301,6 +314,10 @@ describe('errors name the file, the key and the problem', () => {
     ['node_id: 5\n', 'node_id: must be a string'],
     ['node_id: "web 1"\n', 'node_id: must be usable in a key: key "web 1" must be dot-separated segments of [A-Za-z0-9_:-]'],
     ['store: http://10.0.0.1:2379\n', 'store: must start with file://, etcd:// or etcds://'],
+    ['max_event: 2 parsecs\n', 'max_event: must be a size such as 1MiB, 512KiB or 65536 (bytes), not "2 parsecs"'],
+    ['max_event: 1.5MiB\n', 'max_event: must be a size such as 1MiB, 512KiB or 65536 (bytes), not "1.5MiB"'],
+    ['max_event: 100\n', 'max_event: must be between 1KiB and 64MiB'],
+    ['max_event: 1GiB\n', 'max_event: must be between 1KiB and 64MiB'],
     ['status: localhost\n', 'status: must be "off" or host:port: "localhost" is not host:port'],
     ['status: 127.0.0.1:99999\n', 'status: must be "off" or host:port: port 99999 is not between 1 and 65535'],
     ['clients: [systail, web]\n', 'clients[1]: unknown client "web" (expected one of: systail, apptail, events, receive, journal)'],
