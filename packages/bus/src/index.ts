@@ -5,6 +5,7 @@ export * from './time.js';
 export * from './event.js';
 export * from './wire.js';
 export * from './paths.js';
+export * from './run-dir.js';
 export * from './size.js';
 export * from './node-id.js';
 export * from './publisher.js';

@@ -3,10 +3,12 @@ import { join } from 'node:path';
 /** Where a core's sockets live under its run_dir (docs/README.md, the node). */
 export interface CorePaths {
   runDir: string;
-  /** ZeroMQ endpoint publishers push batches to. */
+  /** ZeroMQ endpoint publishers push batches to, and its socket file. */
   publishEndpoint: string;
-  /** ZeroMQ endpoint subscribers subscribe at. */
+  publishSocket: string;
+  /** ZeroMQ endpoint subscribers subscribe at, and its socket file. */
   subscribeEndpoint: string;
+  subscribeSocket: string;
   /** Unix socket of the HTTP status API. */
   statusSocket: string;
   /** Lock file held by the running core. */
@@ -14,10 +16,14 @@ export interface CorePaths {
 }
 
 export function corePaths(runDir: string): CorePaths {
+  const publishSocket = join(runDir, 'publish.sock');
+  const subscribeSocket = join(runDir, 'subscribe.sock');
   return {
     runDir,
-    publishEndpoint: `ipc://${join(runDir, 'publish.sock')}`,
-    subscribeEndpoint: `ipc://${join(runDir, 'subscribe.sock')}`,
+    publishEndpoint: `ipc://${publishSocket}`,
+    publishSocket,
+    subscribeEndpoint: `ipc://${subscribeSocket}`,
+    subscribeSocket,
     statusSocket: join(runDir, 'status.sock'),
     lockFile: join(runDir, 'core.pid'),
   };

@@ -4,6 +4,7 @@ import { keyProblem } from './keys.js';
 import { eventJson, textEventJson } from './event.js';
 import { batchHeader, encodeBatch, endHeader, parseAck, wireLine } from './wire.js';
 import { corePaths } from './paths.js';
+import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
 import { defaultNodeId } from './node-id.js';
 import { humanTime, nowUnix } from './time.js';
 
@@ -64,6 +65,9 @@ const CONFIRM_EVERY = 8;
  * again after a reconnect (a restarted core), so neither ZeroMQ's queues nor a core that dies
  * loses events silently; close() disconnects only once the core confirmed everything, or counts
  * what it could not confirm as `unconfirmed`.
+ *
+ * The constructor creates run_dir when missing and throws UnsafeRunDirError for one another user
+ * owns or can write (SPEC section 2).
  */
 export class Publisher {
   readonly nodeId: string;
@@ -127,7 +131,11 @@ export class Publisher {
     this.socket.events.on('disconnect', () => {
       this.connectedPeers = Math.max(0, this.connectedPeers - 1);
     });
-    this.socket.connect(corePaths(options.runDir).publishEndpoint);
+    const paths = corePaths(options.runDir);
+    // Before connecting: a run_dir another user made could hold their socket in place of the core's.
+    ensureRunDir(paths.runDir);
+    checkRunDirSocket(paths.publishSocket, paths.runDir);
+    this.socket.connect(paths.publishEndpoint);
     this.receiving = this.readConfirmations();
   }
 

@@ -1,5 +1,6 @@
 import { Subscriber as ZmqSubscriber } from 'zeromq';
 import { corePaths } from './paths.js';
+import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
 import { WIRE_MAGIC } from './wire.js';
 
 export interface SubscribedEvent {
@@ -13,15 +14,19 @@ export interface SubscribedEvent {
  *
  * Each prefix is its own channel: the core sends a batch per channel with the topic
  * "<prefix>\0", so ZeroMQ's topic matching is exact. Prefixes covered by a shorter one of
- * the same subscriber are dropped, so every event arrives once.
+ * the same subscriber are dropped, so every event arrives once. The constructor creates run_dir
+ * when missing and throws UnsafeRunDirError for one another user owns or can write.
  */
 export class Subscriber implements AsyncIterable<SubscribedEvent> {
   private readonly socket: ZmqSubscriber;
   private closed = false;
 
   constructor(options: { runDir: string; prefixes: readonly string[] }) {
+    const paths = corePaths(options.runDir);
+    ensureRunDir(paths.runDir);
+    checkRunDirSocket(paths.subscribeSocket, paths.runDir);
     this.socket = new ZmqSubscriber({ linger: 0 });
-    this.socket.connect(corePaths(options.runDir).subscribeEndpoint);
+    this.socket.connect(paths.subscribeEndpoint);
     for (const p of normalizePrefixes(options.prefixes)) this.socket.subscribe(p + '\0');
   }
 

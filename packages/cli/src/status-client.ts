@@ -1,11 +1,16 @@
 import { request } from 'node:http';
-import { corePaths } from '@logyard/bus';
+import { checkRunDir, checkRunDirSocket, corePaths } from '@logyard/bus';
 import type { CoreStatus } from '@logyard/core';
 import { runtimeError } from './errors.js';
 
 /** GET /status from the core on this run_dir's socket. */
 export function fetchCoreStatus(runDir: string, timeoutMs = 3000): Promise<CoreStatus> {
   const socketPath = corePaths(runDir).statusSocket;
+  // A run_dir or socket another user could have made is refused, and one this user may not
+  // enter is a permission error naming it, rather than "no core running".
+  if (!checkRunDir(runDir) || !checkRunDirSocket(socketPath, runDir)) {
+    return Promise.reject(runtimeError(`no core running on ${runDir} (ENOENT)`));
+  }
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path: '/status', timeout: timeoutMs }, (res) => {
       let body = '';

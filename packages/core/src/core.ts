@@ -3,7 +3,7 @@ import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { openStore, type DrainRecord, type DrainState, type Store } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
-import { acquireLock, prepareRunDir } from './lock.js';
+import { acquireLock, prepareRunDir, restrictSockets } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
 import { SubscriberFanout } from './fanout.js';
 import { StatusServer, type CoreStatus } from './status.js';
@@ -127,6 +127,7 @@ export class Core {
       throw new CoreError(`cannot bind the core's sockets in ${config.runDir}: ${(err as Error).message}`, { cause: err });
     }
     await this.statusServer.listenUnix(this.paths.statusSocket);
+    restrictSockets(this.paths);
     if (config.status !== 'off') await this.statusServer.listenTcp(config.status);
     await this.store.registerNode({ node_id: config.nodeId, started: this.started, version: VERSION });
     this.statusPublisher = new StatusPublisher({

@@ -1,14 +1,25 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { ensureRunDir, type CorePaths } from '@logyard/bus';
 import { CoreAlreadyRunningError, CoreError } from './errors.js';
 
-/** Creates run_dir with mode 0700 (docs/README.md, the node): only this user's processes may reach the sockets. */
+/**
+ * Creates run_dir with mode 0700 (docs/operations.md, run_dir): only this user's processes may reach
+ * the sockets. One that another user owns or can write is refused (they could have made it first).
+ */
 export function prepareRunDir(runDir: string): void {
   try {
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    chmodSync(runDir, 0o700);
+    ensureRunDir(runDir);
   } catch (err) {
-    throw new CoreError(`cannot create run_dir ${runDir}: ${(err as Error).message}`, { cause: err });
+    throw new CoreError((err as Error).message, { cause: err });
   }
+}
+
+/**
+ * The core's sockets readable and writable by this user only, whatever the umask: clients refuse a
+ * socket that group or others can write (and run_dir already keeps other users out).
+ */
+export function restrictSockets(paths: CorePaths): void {
+  for (const socket of [paths.publishSocket, paths.subscribeSocket, paths.statusSocket]) chmodSync(socket, 0o600);
 }
 
 /**
