@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { LOGYARD_BIN, TestNode, until, type CliResult } from './helpers/cli.js';
 
 /**
- * run_dir ownership (SPEC section 2), with a real second user: `nobody` makes directories and
+ * run_dir ownership (docs/operations.md, run_dir), with a real second user: `nobody` makes directories and
  * sockets, and runs the real `logyard` against root's run_dir. The tests run as root (they need
  * to act as another user); under another user they check that user against root's files.
  */

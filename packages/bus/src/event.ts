@@ -99,5 +99,5 @@ export function noticeJson(text: string, nodeId: string, extra: Record<string, u
 
 export const NOTICE_KEY = 'logyard.notice';
 
-/** The largest event in bytes, unless the config's max_event says otherwise (SPEC section 1). */
+/** The largest event in bytes, unless the config's max_event says otherwise (docs/configuration.md, max_event). */
 export const DEFAULT_MAX_EVENT = 1024 * 1024;

@@ -67,7 +67,7 @@ const CONFIRM_EVERY = 8;
  * what it could not confirm as `unconfirmed`.
  *
  * The constructor creates run_dir when missing and throws UnsafeRunDirError for one another user
- * owns or can write (SPEC section 2).
+ * owns or can write (docs/operations.md, run_dir).
  */
 export class Publisher {
   readonly nodeId: string;

@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { BusError } from './errors.js';
 
 /**
- * run_dir must be this user's alone (SPEC section 2): whoever can reach its sockets publishes
+ * run_dir must be this user's alone (docs/operations.md, run_dir): whoever can reach its sockets publishes
  * into the bus and reads from it. A directory another local user made first (`/tmp/logyard-0`
  * after a reboot) could hold their sockets in place of the core's, so, as ssh and tmux do, a
  * run_dir or socket that another user owns or that group or others can write is refused.

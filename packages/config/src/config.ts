@@ -66,7 +66,7 @@ export interface LogyardConfig {
   receive: { syslog: string[]; json: string[]; jsonKeyPrefix: string; rate: number; burst: number };
   /** docs/clients.md, journal. `units`: globs; `directory`: a journal directory instead of the system's journal. */
   journal: { units: string[]; rate: number; burst: number; directory?: string };
-  /** The largest event in bytes, on every path into the bus (SPEC section 1). */
+  /** The largest event in bytes, on every path into the bus (docs/configuration.md, max_event). */
   maxEvent: number;
 }
 
