@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { closeDrains, eventJson, listenForLines, makeDrain, unusedPort, waitFor, waitForState, type LineServer } from './helpers.js';
 
 const servers: LineServer[] = [];
@@ -53,6 +53,37 @@ describe('a drain handing what it holds to the next one (adopt/release)', () => 
     expect(bad.held()).toMatchObject({ events: 0, untold: [{ reason: 'buffer_full', count: 3 }, { reason: 'uri_changed', count: 2 }] });
     await bad.close();
     expect(bad.release().gaps.map((g) => [g.reason, g.count])).toEqual([['buffer_full', 3], ['uri_changed', 2]]);
+  });
+
+  it('a drain gone FATAL keeps what it holds for the drain that replaces it', async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const root = mkdtempSync(join(tmpdir(), 'ly-handover-'));
+    const outside = mkdtempSync(join(tmpdir(), 'ly-outside-'));
+    onTestFinished(() => {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(outside, { recursive: true, force: true });
+    });
+    const fatal = makeDrain('fixed', `file://${outside}/x.log`, { fileDrainRoots: [root] });
+    fatal.start();
+    await waitForState(fatal, 'FATAL');
+    fatal.push('systail.app', eventJson('kept 1'));
+    fatal.push('systail.app', eventJson('kept 2'));
+    expect(fatal.status()).toMatchObject({ state: 'FATAL', buffered: 2 });
+    await fatal.close();
+
+    const fixed = makeDrain('fixed', `file://${root}/x.log`, { fileDrainRoots: [root] });
+    fixed.adopt(fatal.release());
+    fixed.start();
+    await waitFor('both lines in the file', () => {
+      try {
+        return readFileSync(join(root, 'x.log'), 'utf8').split('\n').filter(Boolean).length === 2;
+      } catch {
+        return false;
+      }
+    }, undefined, fixed);
+    expect(readFileSync(join(root, 'x.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).text)).toEqual(['kept 1', 'kept 2']);
   });
 
   it('close(graceMs) cuts a send stalled on a target that does not read, and the batch stays held', async () => {
