@@ -1,9 +1,12 @@
 import { basename, join } from 'node:path';
-import { keyProblem, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { humanTime, keyProblem, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { AppLogFormat, LogyardConfig } from '@logyard/config';
-import { compilePattern, Tailer, type TailerStats, type TailHandler, type TailLogLevel, type TailSource } from '@logyard/tailer';
+import { compilePattern, splitText, Tailer, type TailerStats, type TailHandler, type TailLogLevel, type TailSource } from '@logyard/tailer';
+import { DOCKER_RECORD_MAX_BYTES, DockerLineJoiner, parseDockerLine, type DockerLine } from './docker-json.js';
 
-export interface ApptailOptions {
+export { parseDockerLine, DockerLineJoiner, type DockerLine, type DockerRecord } from './docker-json.js';
+
+export interface ApptailOptions extends ApptailTuning {
   config: LogyardConfig;
   log?: (level: TailLogLevel, message: string) => void;
   pollMs?: number;
@@ -22,9 +25,16 @@ export interface ApptailStats extends TailerStats {
   dropped: number;
 }
 
+export interface ApptailTuning {
+  /** A docker-json line's parts that waited this long for the rest are published as they are (ms). */
+  partialQuietMs?: number;
+}
+
 const HIGH_WATER = 20_000;
-/** docker splits lines above 16 KiB into partial records; joined pieces are cut at this size. */
+/** docker splits lines above 16 KiB into partial records; a line is let out at this many characters even if its end has not come. */
 const MAX_JOINED = 1 << 20;
+/** How long the parts of a docker-json line wait for the rest (a last line without newline). */
+const PARTIAL_QUIET_MS = 1000;
 
 export function apptailPositionsFile(stateDir: string): string {
   return join(stateDir, 'apptail.positions.json');
@@ -45,7 +55,13 @@ interface Instance {
 export class Apptail {
   private readonly instances = new Map<string, Instance>();
   private readonly byLimiterKey = new Map<string, Instance>();
+  /** docker-json: one joiner per log path, shared by the files it is rotated into. */
+  private readonly joiners = new Map<string, { joiner: DockerLineJoiner; files: number }>();
+  private readonly partialTimer: NodeJS.Timeout;
   private invalidJson = 0;
+  /** Lines longer than max_line cut into several events after docker-json joined them. */
+  private split = 0;
+  private stopping = false;
   private readonly limiter: RateLimiter;
   private readonly flushTimer: NodeJS.Timeout;
   private tailer!: Tailer;
@@ -54,6 +70,7 @@ export class Apptail {
     private readonly config: LogyardConfig,
     private readonly publisher: Publisher,
     private readonly log: (level: TailLogLevel, message: string) => void,
+    private readonly partialQuietMs: number,
   ) {
     this.limiter = new RateLimiter({
       rate: config.apptail.rate,
@@ -62,14 +79,19 @@ export class Apptail {
     });
     // A quiet instance's end of drops is told within a second.
     this.flushTimer = setInterval(() => this.limiter.flush(), 1000);
+    this.partialTimer = setInterval(() => {
+      for (const { joiner } of this.joiners.values()) joiner.flushQuiet(this.partialQuietMs);
+    }, Math.max(50, this.partialQuietMs / 4));
   }
 
   static async start(options: ApptailOptions): Promise<Apptail> {
     const { config } = options;
     const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
-    const app = new Apptail(config, publisher, options.log ?? (() => {}));
+    const app = new Apptail(config, publisher, options.log ?? (() => {}), options.partialQuietMs ?? PARTIAL_QUIET_MS);
     const sources: TailSource[] = config.apptail.patterns.map((p) => ({
       pattern: compilePattern(p.path),
+      // docker-json records are parsed whole; their text is cut at max_line after joining.
+      ...(p.format === 'docker-json' ? { maxLine: Math.max(DOCKER_RECORD_MAX_BYTES, config.systail.maxLine) } : {}),
       open: (file, captures) => app.openFile(file, captures, p.format),
     }));
     app.tailer = new Tailer({
@@ -89,8 +111,10 @@ export class Apptail {
 
   stats(): ApptailStats {
     const p = this.publisher.stats();
+    const t = this.tailer.stats();
     return {
-      ...this.tailer.stats(),
+      ...t,
+      split: t.split + this.split,
       instances: this.instances.size,
       published: p.published,
       sent: p.sent,
@@ -101,8 +125,12 @@ export class Apptail {
   }
 
   async close(): Promise<void> {
+    // Parts of lines still held stay unpublished: their position is not saved past them, so the
+    // next start reads them again, whole.
+    this.stopping = true;
     await this.tailer.stop();
     clearInterval(this.flushTimer);
+    clearInterval(this.partialTimer);
     // Tell every drop count before leaving.
     for (const { key } of this.limiter.dropping()) this.limiter.forget(key);
     await this.publisher.close(5000);
@@ -134,54 +162,64 @@ export class Apptail {
     inst.files++;
     const instance = inst;
     const fileSource = captures.source ?? basename(file).replace(/\.log$/, '');
+    const maxLine = this.config.systail.maxLine;
     const publish = (text: string, source: string, unixTime?: number): void => {
-      if (!this.limiter.take(instance.limiterKey)) return;
-      this.publisher.publish(instance.key, {
-        text,
-        ...instance.fields,
-        source,
-        filename: file,
-        ...(unixTime === undefined ? {} : { unix_time: unixTime }),
-      });
+      const pieces = splitText(text, maxLine);
+      if (pieces.length > 1) this.split++;
+      for (const piece of pieces) {
+        if (!this.limiter.take(instance.limiterKey)) continue;
+        this.publisher.publish(instance.key, {
+          text: piece,
+          ...instance.fields,
+          source,
+          filename: file,
+          ...(unixTime === undefined ? {} : { unix_time: unixTime }),
+        });
+      }
     };
-    let partial = '';
+    const closeInstanceFile = (): void => {
+      if (--instance.files === 0) {
+        this.instances.delete(instanceId);
+        this.byLimiterKey.delete(instance.limiterKey);
+        this.limiter.forget(instance.limiterKey);
+      }
+    };
+    if (format === 'plain') return { line: (text) => publish(text, fileSource), close: closeInstanceFile };
+
+    let shared = this.joiners.get(file);
+    if (!shared) {
+      const joiner = new DockerLineJoiner((l: DockerLine) => publish(l.text, l.stream ?? fileSource, l.unixTime), MAX_JOINED);
+      shared = { joiner, files: 0 };
+      this.joiners.set(file, shared);
+    }
+    shared.files++;
+    const { joiner } = shared;
+    const owner = {};
     let warned = false;
-    const line =
-      format === 'plain'
-        ? (text: string) => publish(text, fileSource)
-        : (text: string) => {
-            const rec = parseDockerLine(text);
-            if (!rec) {
-              this.invalidJson++;
-              if (!warned) {
-                warned = true;
-                this.log('WARN', `${file}: skipping lines that are not docker json-file records (counted in invalidJson)`);
-              }
-              return;
-            }
-            let log = rec.log;
-            if (!log.endsWith('\n')) {
-              // A partial record: docker cut a long line; the rest follows.
-              partial += log;
-              if (partial.length < MAX_JOINED) return;
-              log = partial;
-              partial = '';
-            } else {
-              log = partial + log.slice(0, log.endsWith('\r\n') ? -2 : -1);
-              partial = '';
-            }
-            publish(log, rec.stream ?? fileSource, rec.unixTime);
-          };
     return {
-      line,
-      close: () => {
-        if (partial) publish(partial, fileSource);
-        partial = '';
-        if (--instance.files === 0) {
-          this.instances.delete(instanceId);
-          this.byLimiterKey.delete(instance.limiterKey);
-          this.limiter.forget(instance.limiterKey);
+      line: (text, offset) => {
+        const rec = parseDockerLine(text);
+        if (!rec) {
+          this.invalidJson++;
+          if (!warned) {
+            warned = true;
+            this.log('WARN', `${file}: skipping lines that are not docker json-file records (counted in invalidJson)`);
+          }
+          return;
         }
+        joiner.record(rec, owner, offset);
+      },
+      heldFrom: () => joiner.heldFrom(owner),
+      rotationGap: (after) => {
+        const text = `logyard: ${file} was rotated faster than apptail could read it: lines written after ${humanTime(after.getTime() / 1000)} may be missing`;
+        this.publisher.publish(instance.key, { text, ...instance.fields, source: 'logyard', filename: file });
+      },
+      close: () => {
+        if (shared && --shared.files === 0) {
+          this.joiners.delete(file);
+          if (!this.stopping) joiner.flushAll();
+        }
+        closeInstanceFile();
       },
     };
   }
@@ -194,23 +232,4 @@ export class Apptail {
     this.publisher.publish(key, { text, ...(inst?.fields ?? {}), source: 'logyard' });
     this.log('WARN', text);
   }
-}
-
-/** A docker json-file record, or null when the line is not one. */
-export function parseDockerLine(line: string): { log: string; stream?: string; unixTime?: number } | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  if (typeof v !== 'object' || v === null || typeof (v as { log?: unknown }).log !== 'string') return null;
-  const rec = v as { log: string; stream?: unknown; time?: unknown };
-  const out: { log: string; stream?: string; unixTime?: number } = { log: rec.log };
-  if (typeof rec.stream === 'string' && rec.stream !== '') out.stream = rec.stream;
-  if (typeof rec.time === 'string') {
-    const ms = Date.parse(rec.time);
-    if (Number.isFinite(ms)) out.unixTime = ms / 1000;
-  }
-  return out;
 }

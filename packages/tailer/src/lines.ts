@@ -12,56 +12,66 @@ export interface LineCounters {
  * Cuts a byte stream into lines: `\n` ends a line (a `\r` before it is removed); a line longer
  * than `maxLine` bytes is cut into pieces of at most `maxLine` bytes (never inside a UTF-8
  * character); a line with a NUL byte or invalid UTF-8 is counted as binary and skipped.
+ * Each line is emitted with the stream offset of its first byte (`startOffset` is that of the
+ * first byte pushed), so a reader that holds lines back knows where to resume.
  */
 export class LineSplitter {
   private pending: Buffer = Buffer.alloc(0);
   /** Whether `pending` holds the continuation of a line already cut at max_line. */
   private continuing = false;
+  /** The stream offset of pending[0]. */
+  private offset: number;
   readonly counters: LineCounters = { lines: 0, split: 0, binary: 0 };
 
   constructor(
     readonly maxLine: number,
-    private readonly emit: (line: string) => void,
-  ) {}
+    private readonly emit: (line: string, offset: number) => void,
+    startOffset = 0,
+  ) {
+    this.offset = startOffset;
+  }
 
   /** Bytes received but not yet emitted (an unfinished line). */
   get pendingBytes(): number {
     return this.pending.length;
   }
 
-  reset(): void {
+  /** Forgets what is pending; the stream goes on at `offset`. */
+  reset(offset = 0): void {
     this.pending = Buffer.alloc(0);
     this.continuing = false;
+    this.offset = offset;
   }
 
   push(chunk: Buffer): void {
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const base = this.offset;
     const lastNl = buf.lastIndexOf(10);
     let start = 0;
     if (lastNl >= 0) {
       const region = buf.subarray(0, lastNl);
-      // The fast path: a whole region of text, decoded once.
-      if (!this.continuing && region.indexOf(0) < 0 && isUtf8(region)) {
-        const text = region.toString('utf8');
-        const limitChars = Math.floor(this.maxLine / 3);
+      const text = !this.continuing && region.indexOf(0) < 0 && isUtf8(region) ? region.toString('utf8') : null;
+      // The fast path: a whole region of text, decoded once (an ASCII one needs no byte counting).
+      if (text !== null) {
+        const ascii = text.length === region.length;
         let pos = 0;
+        let bytePos = 0;
         for (;;) {
           const nl = text.indexOf('\n', pos);
           const end = nl < 0 ? text.length : nl;
           const lineEnd = end > pos && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-          if (lineEnd - pos <= limitChars) this.line(text.slice(pos, lineEnd));
-          else {
-            const s = text.slice(pos, lineEnd);
-            if (s.length <= this.maxLine && Buffer.byteLength(s) <= this.maxLine) this.line(s);
-            else this.longLine(Buffer.from(s, 'utf8'));
-          }
+          const s = text.slice(pos, lineEnd);
+          const bytes = ascii ? s.length : Buffer.byteLength(s);
+          if (bytes <= this.maxLine) this.line(s, base + bytePos);
+          else this.longLine(region.subarray(bytePos, bytePos + bytes), base + bytePos);
           if (nl < 0) break;
+          bytePos += bytes + (end - lineEnd) + 1;
           pos = nl + 1;
         }
       } else {
         while (start <= lastNl) {
           const nl = buf.indexOf(10, start);
-          this.bytesLine(buf.subarray(start, nl));
+          this.bytesLine(buf.subarray(start, nl), base + start);
           start = nl + 1;
         }
       }
@@ -71,21 +81,24 @@ export class LineSplitter {
     // An unfinished line that is already too long: emit full pieces now.
     while (rest.length > this.maxLine) {
       const cut = cutPoint(rest, this.maxLine);
-      this.piece(rest.subarray(0, cut));
+      this.piece(rest.subarray(0, cut), base + start);
       this.counters.split++;
       this.continuing = true;
       rest = rest.subarray(cut);
+      start += cut;
     }
+    this.offset = base + start;
     this.pending = rest.length ? Buffer.from(rest) : Buffer.alloc(0);
   }
 
   /** Emits what is pending as a last line (the file is closed for good). */
   end(): void {
-    if (this.pending.length) this.bytesLine(this.pending);
-    this.reset();
+    const offset = this.offset + this.pending.length;
+    if (this.pending.length) this.bytesLine(this.pending, this.offset);
+    this.reset(offset);
   }
 
-  private bytesLine(bytes: Buffer): void {
+  private bytesLine(bytes: Buffer, offset: number): void {
     let b = bytes;
     if (b.length && b[b.length - 1] === 13) b = b.subarray(0, b.length - 1);
     if (this.continuing && b.length === 0) {
@@ -97,32 +110,48 @@ export class LineSplitter {
       this.counters.binary++;
       return;
     }
-    if (b.length > this.maxLine) this.longLine(b);
-    else this.line(b.toString('utf8'));
+    if (b.length > this.maxLine) this.longLine(b, offset);
+    else this.line(b.toString('utf8'), offset);
   }
 
-  private longLine(b: Buffer): void {
+  private longLine(b: Buffer, offset: number): void {
     this.counters.split++;
     while (b.length > this.maxLine) {
       const cut = cutPoint(b, this.maxLine);
-      this.piece(b.subarray(0, cut));
+      this.piece(b.subarray(0, cut), offset);
       b = b.subarray(cut);
+      offset += cut;
     }
-    if (b.length) this.piece(b);
+    if (b.length) this.piece(b, offset);
   }
 
-  private piece(b: Buffer): void {
+  private piece(b: Buffer, offset: number): void {
     if (b.indexOf(0) >= 0 || !isUtf8(b)) {
       this.counters.binary++;
       return;
     }
-    this.line(b.toString('utf8'));
+    this.line(b.toString('utf8'), offset);
   }
 
-  private line(text: string): void {
+  private line(text: string, offset: number): void {
     this.counters.lines++;
-    this.emit(text);
+    this.emit(text, offset);
   }
+}
+
+/** `text` cut into pieces of at most `maxBytes` UTF-8 bytes, never inside a character. */
+export function splitText(text: string, maxBytes: number): string[] {
+  if (text.length * 3 <= maxBytes) return [text];
+  let b = Buffer.from(text, 'utf8');
+  if (b.length <= maxBytes) return [text];
+  const pieces: string[] = [];
+  while (b.length > maxBytes) {
+    const cut = cutPoint(b, maxBytes);
+    pieces.push(b.toString('utf8', 0, cut));
+    b = b.subarray(cut);
+  }
+  if (b.length) pieces.push(b.toString('utf8'));
+  return pieces;
 }
 
 /** The largest cut <= max that does not split a UTF-8 character. */

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { LineSplitter } from './lines.js';
 import type { PathPattern } from './pattern.js';
@@ -7,7 +7,19 @@ import { PositionStore } from './positions.js';
 
 /** Receives the lines of one followed file. */
 export interface TailHandler {
-  line(text: string): void;
+  /** One line, and the file offset of its first byte. */
+  line(text: string, offset: number): void;
+  /**
+   * The file offset of the first line the handler holds without having published it yet (the
+   * parts of a line it is joining), if any: the saved position never goes past it, so a restart
+   * reads those lines again instead of losing them.
+   */
+  heldFrom?(): number | undefined;
+  /**
+   * The file was rotated so often before the tailer looked that rotated files may have been
+   * removed unread; `after` is when the file read last was last written to.
+   */
+  rotationGap?(after: Date): void;
   /** The file is no longer followed (deleted, rotated away, or the tailer stopped). */
   close?(): void;
 }
@@ -15,6 +27,8 @@ export interface TailHandler {
 /** A set of files to follow: a pattern, and what to do with each matching file. */
 export interface TailSource {
   pattern: PathPattern;
+  /** Longer lines of these files are cut (default: the tailer's maxLine). */
+  maxLine?: number;
   /** Called for each file found; null means "not this one". */
   open(path: string, captures: Record<string, string>): TailHandler | null;
 }
@@ -58,6 +72,11 @@ export interface TailerStats {
   unreadable: number;
   rotations: number;
   truncations: number;
+  /**
+   * Rotations noticed only after the file had been rotated so often that it was removed: rotated
+   * files between it and the oldest one left may have been removed unread (told to the handler).
+   */
+  rotationGaps: number;
 }
 
 interface Follower {
@@ -75,6 +94,8 @@ interface Follower {
   activeAt: number;
   /** Offsets reached, with the publisher's published count at that time. */
   checkpoints: Array<{ mark: number; offset: number }>;
+  /** The offset of the last checkpoint. */
+  checkpointed: number;
   closed: boolean;
 }
 
@@ -94,7 +115,9 @@ export class Tailer {
   private closedPending: Follower[] = [];
   private readonly unreadable = new Set<string>();
   private readonly buf: Buffer;
-  private readonly counters = { lines: 0, split: 0, binary: 0, unreadable: 0, rotations: 0, truncations: 0 };
+  private readonly counters = { lines: 0, split: 0, binary: 0, unreadable: 0, rotations: 0, truncations: 0, rotationGaps: 0 };
+  /** Per followed path, the rotated files (dev:ino) beside it already known, so new ones are told apart. */
+  private readonly knownRotated = new Map<string, Set<string>>();
   private watchers: FSWatcher[] = [];
   private timers: NodeJS.Timeout[] = [];
   private pumpScheduled = false;
@@ -166,6 +189,7 @@ export class Tailer {
       unreadable: this.counters.unreadable,
       rotations: this.counters.rotations,
       truncations: this.counters.truncations,
+      rotationGaps: this.counters.rotationGaps,
     };
   }
 
@@ -212,6 +236,7 @@ export class Tailer {
       return null;
     }
     const st = fstatSync(fd);
+    if (!retiring && !this.knownRotated.has(savedPath)) this.knownRotated.set(savedPath, new Set(rotatedFiles(savedPath).map((r) => r.id)));
     const f: Follower = {
       path: savedPath,
       captures,
@@ -224,9 +249,10 @@ export class Tailer {
       retiring,
       activeAt: Date.now(),
       checkpoints: [],
+      checkpointed: offset,
       closed: false,
     };
-    f.splitter = new LineSplitter(this.opts.maxLine, (text) => handler.line(text));
+    f.splitter = new LineSplitter(source.maxLine ?? this.opts.maxLine, (text, at) => handler.line(text, at), offset);
     this.positions.set({ path: savedPath, dev: st.dev, ino: st.ino, offset });
     if (retiring) this.retiring.push(f);
     else this.active.set(path, f);
@@ -307,7 +333,11 @@ export class Tailer {
         }, 10);
         return;
       }
-      if (this.step(f)) more = true;
+      if (this.step(f)) {
+        more = true;
+        // A rotated file with more to read holds the newer ones back, so lines stay in order.
+        if (f.retiring) break;
+      }
     }
     if (more) this.kick();
   }
@@ -328,9 +358,7 @@ export class Tailer {
       f.readPos += n;
       f.activeAt = Date.now();
       f.splitter.push(this.buf.subarray(0, n));
-      const offset = f.readPos - f.splitter.pendingBytes;
-      const mark = this.opts.progress ? this.opts.progress().published : 0;
-      f.checkpoints.push({ mark, offset });
+      this.checkpoint(f);
       if (n === this.buf.length) return true;
     }
     // At the end of what is there now: truncated? rotated? gone?
@@ -340,7 +368,8 @@ export class Tailer {
       this.log('INFO', `${f.path} was truncated; reading it from the start`);
       f.readPos = 0;
       f.splitter.reset();
-      f.checkpoints.push({ mark: this.opts.progress ? this.opts.progress().published : 0, offset: 0 });
+      f.checkpoints.push({ mark: this.published(), offset: 0 });
+      f.checkpointed = 0;
       return true;
     }
     if (f.retiring) {
@@ -354,6 +383,7 @@ export class Tailer {
       this.counters.rotations++;
       this.log('INFO', now ? `${f.path} was rotated; following the new file` : `${f.path} is gone; reading what is still written to it`);
       this.retire(f);
+      this.followRotated(f);
       if (now) this.scan();
       return true;
     }
@@ -368,12 +398,45 @@ export class Tailer {
     this.retiring.push(f);
   }
 
+  /**
+   * Rotated files beside `f` that were not there before: files that were created and rotated
+   * away again before the tailer looked (Docker's json-file with a small max-size, logrotate
+   * run twice). Read from their start, oldest first, after the rest of `f` and before the new
+   * file. When `f` itself was already removed, rotated files older than the oldest left may
+   * have been removed unread too: counted, logged and told to the handler.
+   */
+  private followRotated(f: Follower): void {
+    const known = this.knownRotated.get(f.path) ?? new Set<string>();
+    const followed = new Set([...this.active.values(), ...this.retiring, ...this.closedPending].map((x) => `${x.dev}:${x.ino}`));
+    const rotated = rotatedFiles(f.path);
+    const unseen = rotated.filter((r) => !known.has(r.id) && !followed.has(r.id));
+    this.knownRotated.set(f.path, new Set(rotated.map((r) => r.id)));
+    const source = this.opts.sources.find((s) => s.pattern.match(f.path));
+    if (!source) return;
+    let removed = false;
+    try {
+      const st = fstatSync(f.fd);
+      removed = st.nlink === 0;
+      if (removed && unseen.length > 0) {
+        this.counters.rotationGaps++;
+        this.log('WARN', `${f.path} was rotated faster than it was read: rotated files written after ${st.mtime.toISOString()} may have been removed unread`);
+        f.handler.rotationGap?.(st.mtime);
+      }
+    } catch {
+      // closed meanwhile
+    }
+    for (const r of unseen) {
+      if (this.openFollower(source, r.path, f.captures, 0, true, f.path)) this.log('INFO', `reading ${r.path}, rotated away before it was followed`);
+    }
+  }
+
   private closeFollower(f: Follower): void {
     if (f.closed) return;
     f.closed = true;
     f.splitter.end();
-    const mark = this.opts.progress ? this.opts.progress().published : 0;
-    f.checkpoints.push({ mark, offset: f.readPos });
+    // The handler may publish what it held (the end of a partial line): the mark comes after.
+    f.handler.close?.();
+    f.checkpoints.push({ mark: this.published(), offset: f.readPos });
     try {
       closeSync(f.fd);
     } catch {
@@ -383,12 +446,30 @@ export class Tailer {
     if (this.active.get(f.path) === f) this.active.delete(f.path);
     for (const k of ['lines', 'split', 'binary'] as const) this.counters[k] += f.splitter.counters[k];
     f.splitter.counters.lines = f.splitter.counters.split = f.splitter.counters.binary = 0;
-    f.handler.close?.();
     this.closedPending.push(f);
+    if (![...this.active.values(), ...this.retiring].some((x) => x.path === f.path)) this.knownRotated.delete(f.path);
+  }
+
+  private published(): number {
+    return this.opts.progress ? this.opts.progress().published : 0;
+  }
+
+  /**
+   * Notes how far `f` can be resumed from once what was published until now is sent: up to its
+   * last whole line, but not past a line its handler still holds.
+   */
+  private checkpoint(f: Follower): void {
+    const held = f.handler.heldFrom?.();
+    const offset = Math.min(f.readPos - f.splitter.pendingBytes, held ?? Infinity);
+    if (offset === f.checkpointed && f.checkpoints.length > 0) return;
+    f.checkpoints.push({ mark: this.published(), offset });
+    f.checkpointed = offset;
   }
 
   /** Saves the positions every event before which has been sent. */
   private commit(): void {
+    // A handler that published what it held since the last read lets the position move on.
+    for (const f of [...this.active.values(), ...this.retiring]) if (f.handler.heldFrom) this.checkpoint(f);
     const sent = this.opts.progress ? this.opts.progress().sent : Infinity;
     const settle = (f: Follower): void => {
       let offset = -1;
@@ -432,3 +513,30 @@ function findByInode(dir: string, dev: number, ino: number): string | null {
   return null;
 }
 
+
+/**
+ * The rotated files beside `path`: `<name>.<anything>` in its directory (Docker's `-json.log.1`,
+ * logrotate's `.1` or `-20240101`-style `.<date>`), not compressed ones, oldest first: by number
+ * where the suffix is one (a higher number is older), else by modification time.
+ */
+function rotatedFiles(path: string): Array<{ path: string; id: string }> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const found: Array<{ path: string; id: string; number: number; mtime: number }> = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || /\.(gz|xz|bz2|zst|lz4|zip)$/.test(name)) continue;
+    const full = join(dir, name);
+    const st = statOrNull(full);
+    if (!st?.isFile()) continue;
+    const suffix = name.slice(prefix.length);
+    found.push({ path: full, id: `${st.dev}:${st.ino}`, number: /^\d+$/.test(suffix) ? Number(suffix) : NaN, mtime: st.mtimeMs });
+  }
+  found.sort((a, b) => (Number.isNaN(a.number) || Number.isNaN(b.number) ? a.mtime - b.mtime : b.number - a.number));
+  return found.map(({ path: p, id }) => ({ path: p, id }));
+}
