@@ -74,6 +74,10 @@ try {
     const target = join(stage, relative(root, dir));
     if (!existsSync(target)) cpSync(dir, target, { recursive: true, dereference: true });
   }
+  // The package is for Linux (os: linux): prebuilt addons for other systems are dead weight.
+  for (const dir of external.keys()) {
+    for (const other of ['darwin', 'win32']) rmSync(join(stage, relative(root, dir), 'build', other), { recursive: true, force: true });
+  }
   const topLevel = readdirSync(join(stage, 'node_modules')).flatMap((entry) =>
     entry.startsWith('@') ? readdirSync(join(stage, 'node_modules', entry)).map((sub) => `${entry}/${sub}`) : [entry],
   ).filter((name) => !name.startsWith('.'));
