@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '@logyard/core';
+import { registerBufferCommands } from './commands/buffer.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerCompletionCommands } from './commands/completion.js';
 import { registerConfigCommands } from './commands/config.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerCoreCommands(program);
+  registerBufferCommands(program);
   registerClientCommands(program);
   registerConfigCommands(program);
   registerDrainCommands(program);

@@ -176,7 +176,7 @@ export class Drain {
     // The limiter queues its notices itself, before the event that ends a run of drops.
     if (this.plan.limiter && !this.plan.limiter.take(key)) return;
     this.plan.buffer.push(key, json);
-    this.plan.spill?.maybeSpill();
+    this.plan.spill?.afterPush();
     this.wakeIdleLoop();
   }
 

@@ -97,6 +97,16 @@ describe('drain with disk', () => {
     expect(plain.status()).toMatchObject({ sent: next });
   });
 
+  it('an event waits in memory no longer than disk_sync while the target is down (a kill -9 would lose it)', async () => {
+    const port = await unusedPort();
+    const drain = diskDrain('prompt', port, 'disk=16MiB&buffer=10000');
+    drain.start();
+    await waitForState(drain, 'RETRYING');
+    for (let i = 0; i < 100; i++) drain.push('systail.app', eventJson(`event ${i}`)); // far below buffer/2
+    await waitFor('on disk', () => drain.status().disk_events === 100, undefined, drain);
+    expect(drain.status().buffered).toBe(100);
+  });
+
   it('a deleted drain takes its queue with it; a stopped one leaves it', async () => {
     const port = await unusedPort();
     const drain = diskDrain('gone', port, 'disk=16MiB&buffer=10');

@@ -8,6 +8,8 @@ const SPILL_EVENTS = 4096;
 const SPILL_BYTES = 1024 * 1024;
 /** After a failed write, how long the drain stays in memory before trying the disk again. */
 const DISK_RETRY_MS = 1_000;
+/** With disk_sync=always: how long an event may wait in memory before it goes to disk. */
+const ALWAYS_RESIDENCY_MS = 200;
 
 /** Where a batch handed out by next() came from. */
 export type BatchSource = 'memory' | 'disk';
@@ -47,6 +49,10 @@ export class DiskSpill implements Backlog {
   private readonly spillAt: number;
   private options!: DiskQueueOptions;
   private reopening = false;
+  /** Events pushed so far, and how many had been pushed at the last residency check. */
+  private pushed = 0;
+  private pushedAtLastCheck = 0;
+  private readonly residencyTimer: NodeJS.Timeout;
 
   constructor(
     private readonly memory: EventBuffer,
@@ -61,6 +67,24 @@ export class DiskSpill implements Backlog {
   ) {
     this.spillAt = Math.max(1, Math.floor(spillAt));
     this.opening = this.open(options);
+    // An event must not wait in memory longer than disk_sync: a kill -9 would lose it.
+    const interval = options.sync === 'always' ? ALWAYS_RESIDENCY_MS : options.sync;
+    this.residencyTimer = setInterval(() => this.spillOldEvents(), interval);
+    this.residencyTimer.unref();
+  }
+
+  /**
+   * Events that were already pushed at the last check and are still in memory have waited a
+   * whole interval: memory goes to disk (the target is not keeping up).
+   */
+  private spillOldEvents(): void {
+    const gone = this.pushed - this.memory.length; // sent, spilled or dropped since the start
+    const waited = gone < this.pushedAtLastCheck;
+    this.pushedAtLastCheck = this.pushed;
+    if (waited && this.memory.length > 0) {
+      this.throughDisk = true;
+      this.maybeSpill();
+    }
   }
 
   private open(options: DiskQueueOptions): Promise<void> {
@@ -101,7 +125,13 @@ export class DiskSpill implements Backlog {
     return this.queue ? { ...this.queue.dropped } : { disk_full: 0, corrupt: 0 };
   }
 
-  /** After each push: spills when half the buffer waits (or everything, while going through disk). */
+  /** After each push. */
+  afterPush(): void {
+    this.pushed++;
+    this.maybeSpill();
+  }
+
+  /** Spills when half the buffer waits (or everything, while going through disk). */
   maybeSpill(): void {
     if (this.spilling || this.closed || this.reopening) return;
     if (!(this.throughDisk ? this.memory.length > 0 : this.memory.length >= this.spillAt)) return;
@@ -184,6 +214,7 @@ export class DiskSpill implements Backlog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.residencyTimer);
     await this.opening;
     await this.spilling;
     const queue = this.queue;
