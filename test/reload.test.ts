@@ -99,3 +99,28 @@ describe('logyard start: SIGHUP re-reads the config', () => {
     expect(target.lines.some((l) => l.startsWith('C '))).toBe(false);
   });
 });
+
+describe('logyard core: SIGHUP re-reads the config', () => {
+  const node = new TestNode('reload-core');
+  const target = new TcpTarget();
+  let core: NodeProcess | null = null;
+
+  afterAll(() => Promise.all([core?.stop('SIGKILL'), target.close()]).then(() => node.cleanup()));
+
+  it('applies a changed format to the next events', async () => {
+    await target.listen();
+    const config = (template: string): string =>
+      `formats:\n  short: "${template}"\nbuiltin_drains:\n  builtin.out: tcp://127.0.0.1:${target.port}?filter=core&format=short\n`;
+    const file = writeNodeConfig(node, config('X {{text}}'));
+    core = new NodeProcess(node, ['-c', file, 'core']);
+    await core.logged(/core reload-core listening/);
+    await until(async () => (await node.drainStatus('builtin.out'))?.state === 'RUNNING', 'the drain RUNNING');
+    expect((await node.cli(['publish', 'core.x', 'before'])).code).toBe(0);
+    await until(() => target.lines.includes('X before'), 'an event in the first format');
+    writeFileSync(file, config('Y {{text}}'));
+    core.child.kill('SIGHUP');
+    await core.logged(/config reloaded from /);
+    expect((await node.cli(['publish', 'core.x', 'after'])).code).toBe(0);
+    await until(() => target.lines.includes('Y after'), 'an event in the new format');
+  });
+});
