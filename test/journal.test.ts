@@ -253,6 +253,31 @@ describe('logyard journal', () => {
     await until(() => savedCursor(node) === lastCursor(journalDir), 'the cursor saved once the core confirmed them');
   });
 
+  it('pauses reading while the core is down, stops at once when told, and reads again what the core never got', async () => {
+    const readSoFar = (): number => JSON.parse(readFileSync(join(node.runDir, 'clients', 'journal.json'), 'utf8')).read;
+    const before = readSoFar();
+    await node.stopCore('SIGTERM');
+    // 250 units of 100 entries: each within its burst, 25,000 in all, more than the 20,000 the client holds.
+    const entries: ExportEntry[] = [];
+    for (let i = 0; i < 25_000; i++) entries.push({ MESSAGE: `paused ${i}`, _SYSTEMD_UNIT: `bp-${i % 250}.service` });
+    await writeJournal(journalDir, entries);
+    await until(() => readSoFar() - before >= 20_000, 'the client to read up to its limit', 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Paused: the rest waits in the journal.
+    expect(readSoFar() - before).toBeLessThan(25_000);
+    expect((await client.stop('SIGTERM')).code).toBe(0);
+    await node.startCore();
+    client = await startClient();
+    // Counted without parsing each poll: 25,000 lines.
+    const arrived = (): string[] => target.lines.filter((l) => l.startsWith('journal.bp-'));
+    await until(() => arrived().length >= 25_000, 'all 25,000 entries', 60_000).catch((e) => {
+      throw new Error(`${e}: ${arrived().length} arrived; stats ${readFileSync(join(node.runDir, 'clients', 'journal.json'), 'utf8')}; log ${client.log}`);
+    });
+    const texts = arrived().map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)).text);
+    expect(texts).toHaveLength(25_000);
+    expect(new Set(texts).size).toBe(25_000);
+  }, 120_000);
+
   it('exits 1 naming journalctl when journalctl dies while following', async () => {
     const pid = execFileSync('pgrep', ['-P', String(client.child.pid), '-x', 'journalctl'], { encoding: 'utf8' }).trim();
     expect(pid).toMatch(/^\d+$/);

@@ -32,7 +32,10 @@ export interface JournalStats {
   invalid: number;
   published: number;
   sent: number;
-  /** Events the publisher dropped (core absent or too slow, queue full). */
+  /**
+   * Events the publisher dropped (queue full, invalid). Events left unconfirmed when the client
+   * stops are not among them: the cursor stays before them, so they are read again.
+   */
   dropped: number;
 }
 
@@ -135,7 +138,7 @@ export class Journal {
       rateLimited: this.limiter.dropped,
       published: p.published,
       sent: p.sent,
-      dropped: Object.values(p.dropped).reduce((a, b) => a + b, 0),
+      dropped: p.dropped.queue_full + p.dropped.invalid_key + p.dropped.invalid_event,
     };
   }
 

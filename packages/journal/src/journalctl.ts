@@ -142,7 +142,10 @@ export class JournalctlFollower {
       '--all',
       '--follow',
       '--no-pager',
-      ...(opts.after === null ? ['--no-tail'] : [`--after-cursor=${opts.after}`]),
+      // Every entry after the cursor (or from the start): --follow alone shows the first 10 of
+      // them and then waits for the journal to change before going on.
+      '--no-tail',
+      ...(opts.after === null ? [] : [`--after-cursor=${opts.after}`]),
       ...sourceArgs(opts.directory),
     ];
     this.child = spawn('journalctl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -179,10 +182,13 @@ export class JournalctlFollower {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    // What is left in the pipe is not read: a paused stdout would otherwise never end.
+    this.child.stdout.destroy();
     await this.closed;
   }
 
   private read(chunk: Buffer): void {
+    if (this.stopping) return;
     const text = this.decoder.write(chunk);
     let from = 0;
     const lines: string[] = [];
