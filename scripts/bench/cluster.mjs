@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getStatus, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
 import { Publisher } from '@logyard/bus';
-import { EtcdStore } from '@logyard/store';
+import { EtcdStore } from '@logyard/store/etcd';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { nodeFormats, type CheckedConfig, type LogyardConfig } from '@logyard/config';
 import { DrainUriError, fileDrainPathProblem, parseDrainUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { isProcessAlive } from '@logyard/core';
-import { journalctlProblem, journalDirectoryProblem } from '@logyard/journal';
 
 /** A problem found in the machine rather than in the file, at the file's key path. */
 export interface EnvironmentProblem {
@@ -38,13 +37,15 @@ export async function checkEnvironment(config: LogyardConfig, storeFormats: Reco
     const problem = readableProblem(path);
     if (problem) problems.push({ path: ['systail', 'files', name], problem });
   }
-  if (config.journal.directory !== undefined) {
-    const problem = journalDirectoryProblem(config.journal.directory);
+  // The journal package is loaded only for a config that uses it.
+  const journal = config.journal.directory !== undefined || config.clients.includes('journal') ? await import('@logyard/journal') : null;
+  if (journal && config.journal.directory !== undefined) {
+    const problem = journal.journalDirectoryProblem(config.journal.directory);
     if (problem) problems.push({ path: ['journal', 'directory'], problem });
   }
   const journalClient = config.clients.indexOf('journal');
-  if (journalClient >= 0) {
-    const problem = journalctlProblem();
+  if (journal && journalClient >= 0) {
+    const problem = journal.journalctlProblem();
     if (problem) problems.push({ path: ['clients', journalClient], problem });
   }
   for (const [name, uri] of Object.entries(config.builtinDrains)) {

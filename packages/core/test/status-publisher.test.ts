@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FileStore, type DrainState, type NodeStatus } from '@logyard/store';
+import type { DrainState, NodeStatus } from '@logyard/store';
+import { FileStore } from '@logyard/store/file';
 import { StatusPublisher } from '../src/status-publisher.js';
 
 /**

@@ -1,12 +1,10 @@
 import { isAbsolute } from 'node:path';
 import { StoreError } from './errors.js';
-import { EtcdStore } from './etcd-store.js';
-import { FileStore } from './file-store.js';
 import type { Store } from './types.js';
 
 type StoreFactory = (uri: string) => Promise<Store>;
 
-/** The backends by URI scheme; a new backend is one more entry here. */
+/** The backends by URI scheme; a new backend is one more entry here. Each is loaded on first use. */
 const BACKENDS = new Map<string, StoreFactory>([
   ['file:', openFileStore],
   ['etcd:', openEtcdStore],
@@ -26,10 +24,12 @@ export async function openStore(uri: string): Promise<Store> {
 async function openFileStore(uri: string): Promise<Store> {
   const dir = uri.startsWith('file://') ? uri.slice('file://'.length) : '';
   if (!isAbsolute(dir)) throw new StoreError(`a file store needs an absolute directory: file:///path, not ${uri}`);
+  const { FileStore } = await import('./file-store.js');
   return new FileStore(dir);
 }
 
 /** `etcd://[user:password@]host:port[,host:port...]` or `etcds://...?ca=&cert=&key=`; connects lazily. */
-function openEtcdStore(uri: string): Promise<Store> {
+async function openEtcdStore(uri: string): Promise<Store> {
+  const { EtcdStore } = await import('./etcd-store.js');
   return EtcdStore.open(uri);
 }

@@ -9,18 +9,17 @@ import { nodeStatus, uris, latest, rejectionOf } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   drainNameProblem,
-  FileStore,
   InvalidNameError,
   openStore,
   StoreError,
   StoreUnavailableError,
   type DrainRecord,
-  type FileStoreOptions,
   type Store,
 } from '../src/index.js';
+import { FileStore, type FileStoreOptions } from '../src/file-store.js';
 
 /** The built package, for the child process that plays another program using the same store. */
-const BUILT_STORE = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/index.js');
+const BUILT_STORE = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/file-store.js');
 /** Changes made by another process must reach a watcher within this ("at once", docs/store.md). */
 const WATCH_DEADLINE_MS = 1_000;
 const SHORT_TTL: FileStoreOptions = { ttlMs: 1_000, refreshMs: 200 };

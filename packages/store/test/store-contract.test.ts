@@ -12,13 +12,13 @@ import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } fro
 import {
   drainNameProblem,
   drainStatusRows,
-  EtcdStore,
-  FileStore,
   InvalidNameError,
   StoreError,
   type DrainRecord,
   type Store,
 } from '../src/index.js';
+import { EtcdStore } from '../src/etcd-store.js';
+import { FileStore } from '../src/file-store.js';
 
 /**
  * The store contract (docs/store.md): every test here runs against each backend, the embedded
@@ -26,8 +26,8 @@ import {
  * backend has (files on disk, etcd leases and watch revisions) is tested in its own file.
  */
 
-/** The built package, for the child process that plays another program using the same store. */
-const BUILT_STORE = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/index.js');
+/** A module of the built package, for the child process that plays another program using the same store. */
+const built = (module: string): string => resolve(dirname(fileURLToPath(import.meta.url)), '../dist', module);
 /** Changes made by another process must reach a watcher within this ("at once", docs/store.md). */
 const WATCH_DEADLINE_MS = 1_000;
 
@@ -37,7 +37,9 @@ interface Backend {
   shortTtlMs: number;
   /** A store on the backend; each one stands for a separate process sharing it. */
   open(short?: boolean): Promise<Store>;
-  /** Source of an expression, evaluated in a child process with `mod` the built package, that opens a short store. */
+  /** The built module a child process imports as `mod`. */
+  builtModule: string;
+  /** Source of an expression, evaluated in a child process with `mod` the built module, that opens a short store. */
   childOpen(): string;
   /** Writes a drain's value as another tool would (etcdctl, an editor), bypassing the store. */
   writeRawDrain(name: string, text: string): Promise<void>;
@@ -55,6 +57,7 @@ const fileBackend: Backend = {
   async open(short) {
     return new FileStore(join(fileDir, 'store'), short ? { ttlMs: 1_000, refreshMs: 200 } : {});
   },
+  builtModule: 'file-store.js',
   childOpen: () => `new mod.FileStore(${JSON.stringify(join(fileDir, 'store'))}, { ttlMs: 1000, refreshMs: 200 })`,
   async writeRawDrain(name, text) {
     mkdirSync(join(fileDir, 'store', 'drains'), { recursive: true });
@@ -78,6 +81,7 @@ const etcdBackend: Backend = {
   name: 'etcd',
   shortTtlMs: ETCD_SHORT_TTL_S * 1000,
   open: (short) => EtcdStore.open(inject('etcdUri'), short ? { nodeTtlSeconds: ETCD_SHORT_TTL_S, temporaryTtlSeconds: ETCD_SHORT_TTL_S } : {}),
+  builtModule: 'etcd-store.js',
   childOpen: () =>
     `await mod.EtcdStore.open(${JSON.stringify(inject('etcdUri'))}, { nodeTtlSeconds: ${ETCD_SHORT_TTL_S}, temporaryTtlSeconds: ${ETCD_SHORT_TTL_S} })`,
   async writeRawDrain(name, text) {
@@ -359,7 +363,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
         console.log('ready');
         setInterval(() => {}, 60_000);
       `;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, BUILT_STORE], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, built(backend.builtModule)], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       const lines = createInterface({ input: child.stdout! });
       const [line] = await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => ['exited'])]);

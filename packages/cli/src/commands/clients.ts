@@ -2,11 +2,7 @@ import type { Command } from 'commander';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { loadConfig, type LogyardConfig } from '@logyard/config';
 import { clientStatsDir, clientStatsFile } from '@logyard/core';
-import { Systail } from '@logyard/systail';
-import { Apptail } from '@logyard/apptail';
-import { Events, mergeRules, type EventRules } from '@logyard/events';
-import { ListenError, ListenUriError, NoListenersError, Receiver } from '@logyard/receive';
-import { Journal, JournalUnavailableError } from '@logyard/journal';
+import type { EventRules } from '@logyard/events';
 import { configOf } from '../context.js';
 import { runtimeError, usageError } from '../errors.js';
 
@@ -23,18 +19,28 @@ export function clientLogger(name: string): ClientLog {
   return (level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${name}: ${message}\n`);
 }
 
+/**
+ * Each client's package is loaded by its own command only (`import()` in the action): a core, or a
+ * `drain add`, does not pay the memory and start-up time of five clients it does not run.
+ */
 export function registerClientCommands(program: Command): void {
   program
     .command('systail')
     .description('run systail alone: publish lines of the files in config systail.files as systail.<name>.<node_id>')
     .action(async (_opts: unknown, cmd: Command) =>
-      runClient('systail', cmd, (config, log) => Systail.start({ config, log })),
+      runClient('systail', cmd, async (config, log) => {
+        const { Systail } = await import('@logyard/systail');
+        return Systail.start({ config, log });
+      }),
     );
   program
     .command('apptail')
     .description("run apptail alone: publish application instances' logs (config apptail.patterns) as apptail.<app_id>")
     .action(async (_opts: unknown, cmd: Command) =>
-      runClient('apptail', cmd, (config, log) => Apptail.start({ config, log })),
+      runClient('apptail', cmd, async (config, log) => {
+        const { Apptail } = await import('@logyard/apptail');
+        return Apptail.start({ config, log });
+      }),
     );
   program
     .command('events')
@@ -42,6 +48,7 @@ export function registerClientCommands(program: Command): void {
     .option('--rules <file>', 'also use the rules of this file (same shape as the config, e.g. configs/events-rules.yaml); repeatable', collect, [])
     .action(async (opts: { rules: string[] }, cmd: Command) =>
       runClient('events', cmd, async (config, log) => {
+        const { Events, mergeRules } = await import('@logyard/events');
         const rules = mergeRules(...opts.rules.map(readRulesFile), config.events.rules);
         const events = await Events.start({ config, rules });
         log('INFO', `${events.rules} rules`);
@@ -64,6 +71,7 @@ export function registerClientCommands(program: Command): void {
     )
     .action(async (opts: { syslog?: string[]; json?: string[] }, cmd: Command) =>
       runClient('receive', cmd, async (config, log) => {
+        const { ListenError, ListenUriError, NoListenersError, Receiver } = await import('@logyard/receive');
         try {
           return await Receiver.start({
             config,
@@ -93,6 +101,7 @@ export function registerClientCommands(program: Command): void {
     )
     .action(async (_opts: unknown, cmd: Command) =>
       runClient('journal', cmd, async (config, log) => {
+        const { Journal, JournalUnavailableError } = await import('@logyard/journal');
         try {
           // A knob for benchmarks and tests: read an existing journal from its start.
           return await Journal.start({ config, log, fromStart: process.env.LOGYARD_JOURNAL_FROM_START === '1' });
