@@ -1,23 +1,54 @@
 import type { Etcd3, Lease } from 'etcd3';
+import { PutBudget } from './put-budget.js';
 import { Backoff, sleep, withTimeout } from './time.js';
 
+export interface NodeLeaseOptions {
+  /** The lease's TTL, in seconds. */
+  ttl: number;
+  /** Puts of this node, on average per second (its budget). Default 2: a status write every 500 ms at most. */
+  putsPerSecond?: number;
+  /** Puts of this node at once, before the budget holds them back. Default 4. */
+  putBurst?: number;
+  /** A lost lease is replaced after a random wait of up to this. Default 2 000 ms. */
+  renewSpreadMs?: number;
+}
+
+const DEFAULT_PUTS_PER_SECOND = 2;
+const DEFAULT_PUT_BURST = 4;
+const DEFAULT_RENEW_SPREAD_MS = 2_000;
+
 /**
- * This node's lease and the entries kept under it (its node entry and its status document). While
- * etcd is away the lease keeps trying to renew itself; once it is lost a new one is taken, with
- * backoff, and every entry written again with its latest value. Writes go one at a time, so an
- * older value never lands after a newer one (a status racing a drain's deletion leaves no ghost).
+ * This node's lease and the entries kept under it (its node entry and its status document).
+ *
+ * While etcd is away the lease keeps trying to renew itself; once it is lost a new one is taken and
+ * every entry written again with its latest value, the node entry first. After an outage every node
+ * of a cluster loses its lease at once: each waits a random part of `renewSpreadMs` (then backs off
+ * while etcd is still away), so etcd sees the grants and rewrites of a thousand nodes spread over
+ * seconds. A rewrite that fails half way goes on under the same lease from the first key not yet
+ * written, not from the start. Every put takes a token from the node's budget.
+ *
+ * Writes go one at a time, so an older value never lands after a newer one (a status racing a
+ * drain's deletion leaves no ghost), and a value the lease already holds is not written again.
  */
 export class NodeLease {
   private lease: Lease;
+  /** The latest value of every entry, in the order they were first put. */
   private readonly entries = new Map<string, string>();
+  /** The values `lease` holds, as far as this node knows: what was written under it. */
+  private written = new Map<string, string>();
+  private lost = false;
+  private readonly budget: PutBudget;
+  private readonly renewSpreadMs: number;
   private writes: Promise<unknown> = Promise.resolve();
   private renewing: Promise<void> | undefined;
   private closed = false;
 
   constructor(
     private readonly client: Etcd3,
-    private readonly ttl: number,
+    private readonly options: NodeLeaseOptions,
   ) {
+    this.budget = new PutBudget(options.putsPerSecond ?? DEFAULT_PUTS_PER_SECOND, options.putBurst ?? DEFAULT_PUT_BURST);
+    this.renewSpreadMs = options.renewSpreadMs ?? DEFAULT_RENEW_SPREAD_MS;
     this.lease = this.newLease();
   }
 
@@ -25,10 +56,7 @@ export class NodeLease {
   put(key: string, value: string): Promise<void> {
     this.entries.set(key, value);
     // The latest value when its turn comes: of two queued writes of a key both write the newer.
-    return this.serially(async () => {
-      const latest = this.entries.get(key);
-      if (latest !== undefined) await this.lease.put(key).value(latest);
-    });
+    return this.serially(() => this.writeLatest(key));
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -43,29 +71,58 @@ export class NodeLease {
     return turn;
   }
 
+  private async writeLatest(key: string): Promise<void> {
+    const latest = this.entries.get(key);
+    if (latest === undefined || this.written.get(key) === latest) return;
+    await this.budget.take();
+    const lease = this.lease;
+    const written = this.written;
+    await lease.put(key).value(latest);
+    written.set(key, latest);
+  }
+
   private newLease(): Lease {
-    const lease = this.client.lease(this.ttl);
-    lease.on('lost', () => {
-      if (this.lease === lease && !this.closed) this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
-    });
+    const lease = this.client.lease(this.options.ttl);
+    lease.on('lost', () => this.onLost(lease));
     return lease;
   }
 
+  private onLost(lease: Lease): void {
+    if (this.lease !== lease || this.closed) return;
+    this.lost = true;
+    this.renewing ??= this.renew().finally(() => {
+      this.renewing = undefined;
+      // Lost again just as the rewrite ended: start over.
+      if (this.lost) this.onLost(this.lease);
+    });
+  }
+
   private async renew(): Promise<void> {
+    await sleep(Math.random() * this.renewSpreadMs);
     const backoff = new Backoff();
     while (!this.closed) {
       const lease = this.newLease();
       this.lease = lease;
+      this.written = new Map();
+      this.lost = false;
       try {
         await lease.grant();
-        await this.serially(async () => {
-          for (const [key, value] of this.entries) await lease.put(key).value(value);
-        });
-        if (this.closed) await lease.revoke().catch(() => undefined);
-        return;
       } catch {
         lease.release();
         await sleep(backoff.next());
+        continue;
+      }
+      // Every entry under the new lease; a put that fails is retried, and the rewrite goes on from there.
+      while (!this.closed && !this.lost) {
+        try {
+          await this.serially(async () => {
+            for (const key of this.entries.keys()) await this.writeLatest(key);
+          });
+          if (this.closed) await lease.revoke().catch(() => undefined);
+          return;
+        } catch {
+          await sleep(backoff.next());
+        }
       }
     }
   }

@@ -9,7 +9,7 @@ import { compare } from './json.js';
 import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-status.js';
 import { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
 import { clientOptions, etcdFailure } from './etcd-client.js';
-import { NodeLease } from './etcd-lease.js';
+import { NodeLease, type NodeLeaseOptions } from './etcd-lease.js';
 import { PrefixWatch } from './etcd-watch.js';
 import { DRAINS, drainFromKv, FORMATS, formatFromKv, listKeys, mapConcurrently, NODES, STATUS } from './etcd-layout.js';
 import { withTimeout } from './time.js';
@@ -23,6 +23,8 @@ export interface EtcdStoreOptions {
   temporaryTtlSeconds?: number;
   /** Longest a single request may take before it fails as unavailable. Default 3 500 ms. */
   timeoutMs?: number;
+  /** This node's put budget and the spread of its lease's renewal (etcd-lease.ts). */
+  lease?: Omit<NodeLeaseOptions, 'ttl'>;
 }
 
 const DEFAULT_TTL_SECONDS = 10;
@@ -44,6 +46,7 @@ export class EtcdStore implements Store {
   private readonly timeoutMs: number;
   private readonly nodeTtl: number;
   private readonly temporaryTtl: number;
+  private readonly leaseOptions: NodeLeaseOptions;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly watches = new OpenWatches();
   private readonly temporaryDrains = new Set<TemporaryHandle>();
@@ -66,6 +69,7 @@ export class EtcdStore implements Store {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.nodeTtl = Math.max(1, Math.round(options.nodeTtlSeconds ?? DEFAULT_TTL_SECONDS));
     this.temporaryTtl = Math.max(1, Math.round(options.temporaryTtlSeconds ?? DEFAULT_TTL_SECONDS));
+    this.leaseOptions = { ...options.lease, ttl: this.nodeTtl };
   }
 
   /** Opens a store on `etcd://` or `etcds://` URI; nothing is contacted until the first operation. */
@@ -154,7 +158,7 @@ export class EtcdStore implements Store {
         this.node = undefined;
         await previous.lease.close(this.timeoutMs);
       }
-      const lease = new NodeLease(this.client, this.nodeTtl);
+      const lease = new NodeLease(this.client, this.leaseOptions);
       try {
         await lease.put(NODES + info.node_id, JSON.stringify({ started: info.started, version: info.version }));
       } catch (err) {

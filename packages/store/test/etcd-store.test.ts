@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { etcdctl, startEtcd, TcpProxy, type RunningEtcd } from '../../../test/setup/services.js';
-import { EtcdStore, type DrainRecord, type Store, type StoreError } from '../src/index.js';
+import type { DrainRecord, Store, StoreError } from '../src/index.js';
+import { EtcdStore } from '../src/etcd-store.js';
 import { nodeStatus, RUNNING, uris } from './helpers.js';
 
 /**
@@ -46,10 +47,9 @@ describe('the etcd store', () => {
     return (await etcdctl(etcd.endpoint, ['get', key, '--print-value-only'])).trim();
   }
 
-  /** The lease a key is under, as etcdctl reports it (0: none). */
-  async function leaseOf(key: string): Promise<number> {
-    const reply = JSON.parse(await etcdctl(etcd.endpoint, ['get', key, '-w', 'json'])) as { kvs?: Array<{ lease?: number }> };
-    return reply.kvs?.[0]?.lease ?? 0;
+  /** The lease a key is under (0: none), exactly: etcdctl's JSON has it as a number past 2^53. */
+  async function leaseOf(key: string): Promise<string> {
+    return (await admin.get(key).exec()).kvs[0]?.lease ?? '0';
   }
 
   describe('layout (docs/store.md)', () => {
@@ -64,7 +64,7 @@ describe('the etcd store', () => {
         drains: { web: RUNNING, archive: { ...RUNNING, state: 'FATAL', error: 'bad URI' } },
       });
       const lease = await leaseOf('/logyard/nodes/node-a');
-      expect(lease).not.toBe(0);
+      expect(lease).not.toBe('0');
       expect(await leaseOf('/logyard/status/node-a')).toBe(lease);
       // One key per node, whatever the number of drains.
       expect(await admin.getAll().prefix('/logyard/status/').keys()).toEqual(['/logyard/status/node-a']);
@@ -110,6 +110,59 @@ describe('the etcd store', () => {
       await etcdctl(etcd.endpoint, ['put', '/logyard/status/web/node-c', JSON.stringify({ state: 'RUNNING' })]);
       await etcdctl(etcd.endpoint, ['put', '/logyard/status/node-d', JSON.stringify({ updated: 1, drains: { ok: RUNNING, bad: 'RUNNING' } })]);
       expect(await store.listNodeStatus()).toEqual([nodeStatus('node-a'), { node_id: 'node-d', updated: 1, drains: { ok: RUNNING } }]);
+    });
+  });
+
+  describe("a node's lease and put budget", () => {
+    /** Every value `key` took, as an admin watching it sees them, with when each arrived. */
+    async function history(key: string): Promise<{ values: Array<{ value: string; at: number }>; close: () => Promise<void> }> {
+      const values: Array<{ value: string; at: number }> = [];
+      const watcher = await admin.watch().key(key).create();
+      watcher.on('put', (kv) => values.push({ value: kv.value.toString(), at: Date.now() }));
+      return { values, close: () => watcher.cancel() };
+    }
+
+    it('puts no more than its budget: twelve status writes at 5 puts/s with a burst of 2 take about two seconds, and every one lands', async () => {
+      const store = await EtcdStore.open(etcd.uri, { lease: { putsPerSecond: 5, putBurst: 2 } });
+      stores.push(store);
+      await store.registerNode({ node_id: 'busy', started: 1_700_000_000, version: '1' });
+      const puts = await history('/logyard/status/busy');
+      for (let sent = 1; sent <= 12; sent++) await store.putNodeStatus(nodeStatus('busy', { web: { ...RUNNING, sent } }));
+      await vi.waitFor(() => expect(puts.values).toHaveLength(12));
+      await puts.close();
+      expect(puts.values.map(({ value }) => JSON.parse(value).drains.web.sent)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      // The bucket was emptied by the node entry and the first write: the eleven others wait 200 ms each.
+      expect(puts.values[11].at - puts.values[0].at).toBeGreaterThanOrEqual(11 * 200 * 0.9);
+    });
+
+    it('after an outage longer than its TTL takes a new lease and writes the node entry, then the latest status, once each', async () => {
+      const store = await EtcdStore.open(`etcd://127.0.0.1:${proxy.port}`, { nodeTtlSeconds: 2, lease: { renewSpreadMs: 500 } });
+      stores.push(store);
+      await store.registerNode({ node_id: 'away', started: 1_700_000_000, version: '1' });
+      await store.putNodeStatus(nodeStatus('away', { web: { ...RUNNING, sent: 1 } }));
+      const before = await leaseOf('/logyard/nodes/away');
+
+      proxy.disconnect();
+      // etcd lets the lease expire: both keys go.
+      await vi.waitFor(async () => expect(await admin.getAll().prefix('/logyard/').keys()).toEqual([]), { timeout: 10_000 });
+      // A status written while etcd is away fails, and is what the new lease gets.
+      await expect(store.putNodeStatus(nodeStatus('away', { web: { ...RUNNING, sent: 2 } }))).rejects.toThrow(/cannot write the status of node away/);
+      const nodes = await history('/logyard/nodes/away');
+      const statuses = await history('/logyard/status/away');
+      proxy.restore();
+
+      await vi.waitFor(async () => expect(JSON.parse((await get('/logyard/status/away')) || '{}').drains?.web.sent).toBe(2), { timeout: 15_000 });
+      const after = await leaseOf('/logyard/nodes/away');
+      expect(after).not.toBe('0');
+      expect(after).not.toBe(before);
+      expect(await leaseOf('/logyard/status/away')).toBe(after);
+      expect(JSON.parse(await get('/logyard/nodes/away'))).toEqual({ started: 1_700_000_000, version: '1' });
+      // Once each, the node entry first.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await Promise.all([nodes.close(), statuses.close()]);
+      expect(nodes.values).toHaveLength(1);
+      expect(statuses.values).toHaveLength(1);
+      expect(nodes.values[0].at).toBeLessThanOrEqual(statuses.values[0].at);
     });
   });
 
