@@ -210,6 +210,11 @@ export class DiskQueue {
     });
   }
 
+  /** Syncs now what was written and acknowledged (besides the disk_sync timer). */
+  flush(): Promise<void> {
+    return this.exclusive(() => this.sync());
+  }
+
   /** Syncs and closes; idempotent. The queue stays on disk for the next open. */
   close(): Promise<void> {
     this.closing ??= this.exclusive(async () => {

@@ -4,8 +4,8 @@ import { DiskQueue, type DiskQueueOptions } from './queue.js';
 import type { QueuedEvent } from './record.js';
 
 /** Events written to the queue per append: big writes, a bounded amount in flight. */
-const SPILL_EVENTS = 4096;
-const SPILL_BYTES = 1024 * 1024;
+const SPILL_EVENTS = 65_536;
+const SPILL_BYTES = 8 * 1024 * 1024;
 /** After a failed write, how long the drain stays in memory before trying the disk again. */
 const DISK_RETRY_MS = 1_000;
 /** With disk_sync=always: how long an event may wait in memory before it goes to disk. */
@@ -53,6 +53,8 @@ export class DiskSpill implements Backlog {
   private pushed = 0;
   private pushedAtLastCheck = 0;
   private readonly residencyTimer: NodeJS.Timeout;
+  /** The next spill moves events that waited half an interval: synced at once, not at the next tick. */
+  private syncNextSpill = false;
 
   constructor(
     private readonly memory: EventBuffer,
@@ -67,8 +69,9 @@ export class DiskSpill implements Backlog {
   ) {
     this.spillAt = Math.max(1, Math.floor(spillAt));
     this.opening = this.open(options);
-    // An event must not wait in memory longer than disk_sync: a kill -9 would lose it.
-    const interval = options.sync === 'always' ? ALWAYS_RESIDENCY_MS : options.sync;
+    // An event must not wait in memory longer than disk_sync: a kill -9 would lose it. Checked
+    // twice an interval, so it is written (and synced) within one.
+    const interval = options.sync === 'always' ? ALWAYS_RESIDENCY_MS : Math.max(1, options.sync / 2);
     this.residencyTimer = setInterval(() => this.spillOldEvents(), interval);
     this.residencyTimer.unref();
   }
@@ -83,6 +86,7 @@ export class DiskSpill implements Backlog {
     this.pushedAtLastCheck = this.pushed;
     if (waited && this.memory.length > 0) {
       this.throughDisk = true;
+      this.syncNextSpill = true;
       this.maybeSpill();
     }
   }
@@ -241,8 +245,11 @@ export class DiskSpill implements Backlog {
     this.throughDisk = true;
     const batch = this.memory.take(SPILL_EVENTS, SPILL_BYTES);
     this.spillingCount = batch.keys.length;
+    const sync = this.syncNextSpill;
+    this.syncNextSpill = false;
     try {
       await queue.append(this.recordsOf(batch));
+      if (sync) await queue.flush();
       if (this.failure !== null) {
         this.failure = null;
         this.onChange();
