@@ -179,8 +179,11 @@ export class Core {
       this.ingest.close();
       this.fanout.close();
       await this.receiving;
+      // Before the convergence under way ends: a drain restarting toward a stalled target gets
+      // the same short grace as the others.
+      const stopping = this.drains.close(STOP_GRACE_MS);
       await this.applying;
-      const held = await this.drains.close(STOP_GRACE_MS);
+      const held = await stopping;
       if (this.owning) this.coreStopped.stopped(held);
       await this.statusServer.close();
       await this.store?.close().catch(() => {});

@@ -39,6 +39,8 @@ export class DrainSet {
   /** Drops the core counted when it last stopped, by drain; handed over at the first apply. */
   private fromLastRun: Map<string, HeldEvents> | null = null;
   private closed = false;
+  /** Deleted drains still closing (not in `drains` any more): close() hurries them too. */
+  private readonly leaving = new Set<Drain>();
 
   constructor(
     private readonly context: () => DrainContext,
@@ -84,6 +86,7 @@ export class DrainSet {
       }
     }
     await Promise.all(changing);
+    if (this.closed) return;
     for (const def of definitions) {
       if (this.drains.has(def.name)) continue;
       const drain = this.add(def, context);
@@ -152,6 +155,7 @@ export class DrainSet {
    */
   async close(graceMs?: number): Promise<Map<string, HeldEvents>> {
     this.closed = true;
+    for (const drain of this.leaving) void drain.close(graceMs);
     const held = new Map<string, HeldEvents>(this.fromLastRun ?? []);
     this.fromLastRun = null;
     await Promise.all([...this.drains].map(async ([name, d]) => held.set(name, await this.remove(name, d, false, graceMs))));
@@ -160,7 +164,12 @@ export class DrainSet {
 
   private async remove(name: string, drain: Drain, deleted: boolean, graceMs?: number): Promise<HeldEvents> {
     this.unindex(name, drain);
-    await drain.close(graceMs);
+    this.leaving.add(drain);
+    try {
+      await drain.close(graceMs);
+    } finally {
+      this.leaving.delete(drain);
+    }
     const held = drain.release();
     if (deleted) {
       // A deleted drain's disk queue goes with it (a changed URI keeps it for the same name).

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DrainContext, HeldEvents } from '@logyard/drains';
-import { listenForLines, unusedPort, waitFor, type LineServer } from '../../drains/test/helpers.js';
+import { fillUntilStalled, listenForLines, listenStalled, unusedPort, waitFor, type LineServer } from '../../drains/test/helpers.js';
 import { DrainSet } from '../src/drain-set.js';
 
 const sets: DrainSet[] = [];
@@ -111,5 +111,26 @@ describe('DrainSet', () => {
     const held = await set.close(100);
     expect(held.get('here')).toMatchObject({ keys: ['x'], gaps: [{ reason: 'core_stopped', count: 5 }] });
     expect(await set.close(100)).toEqual(new Map());
+  });
+
+  it('close() during a restart toward a stalled target cuts the send at once and keeps what was held', async () => {
+    const stalled = await listenStalled();
+    try {
+      const { set } = drainSet();
+      const uri = `tcp://127.0.0.1:${stalled.port}`;
+      await set.apply([{ name: 's', uri }]);
+      await waitFor('RUNNING', () => status(set, 's').state === 'RUNNING');
+      // Through route(), as the core pushes.
+      await fillUntilStalled({ push: (key, json) => void set.route(key, json), status: () => status(set, 's') });
+      const restart = set.apply([{ name: 's', uri: `${uri}?buffer=20000` }]); // waits for the send in flight
+      const t0 = Date.now();
+      const held = await set.close(100);
+      expect(Date.now() - t0).toBeLessThan(4000);
+      await restart;
+      expect(set.size).toBe(0); // the restart did not start a drain after close
+      expect(held.get('s')!.keys.length).toBeGreaterThan(0);
+    } finally {
+      await stalled.close();
+    }
   });
 });

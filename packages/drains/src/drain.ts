@@ -120,6 +120,10 @@ export class Drain {
   private resumeIdle: (() => void) | null = null;
   /** Drops handed to a drain whose URI is unusable (it has no buffer), by reason: passed on by release(). */
   private readonly unsendable = new UntoldGaps();
+  /** When close() stops waiting for the send in flight (ms since the epoch), and what ends that wait. */
+  private graceEnds = Infinity;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private endGrace: (() => void) | null = null;
   /** Ends a retry wait early (on close). */
   private cancelRetryWait: (() => void) | null = null;
   /** Tells the end of drops of keys that went quiet (rate limit); set while the drain has a limiter. */
@@ -219,12 +223,22 @@ export class Drain {
   }
 
   /**
-   * Stops the drain: lets the send in flight finish for `graceMs` (a second call waits for the
-   * first), then closes the target. What was not delivered stays held: see release().
+   * Stops the drain: lets the send in flight finish for `graceMs`, then closes the target. A
+   * second call waits for the first, and can only shorten its grace (a core stopping while a
+   * restart waits on a stalled target). What was not delivered stays held: see release().
    */
   close(graceMs = CLOSE_GRACE_MS): Promise<void> {
-    this.closing ??= this.stop(graceMs);
+    this.closing ??= this.stop();
+    this.shortenGrace(graceMs);
     return this.closing;
+  }
+
+  private shortenGrace(ms: number): void {
+    const ends = Date.now() + ms;
+    if (ends >= this.graceEnds) return;
+    this.graceEnds = ends;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => this.endGrace?.(), ms);
   }
 
   /**
@@ -257,13 +271,16 @@ export class Drain {
     return { events: 0, untold: this.unsendable.list() };
   }
 
-  private async stop(graceMs: number): Promise<void> {
+  private async stop(): Promise<void> {
     this.stopping = true;
     if (this.rateFlushTimer) clearInterval(this.rateFlushTimer);
     this.wakeIdleLoop();
     this.cancelRetryWait?.();
     if (this.loop) {
-      if (!(await settlesWithin(this.loop, graceMs))) {
+      const graceOver = new Promise<false>((resolve) => (this.endGrace = () => resolve(false)));
+      const settled = await Promise.race([this.loop.then(() => true), graceOver]);
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+      if (!settled) {
         // A target that stopped reading would hold the send forever: cutting it fails the send.
         await this.transport?.close().catch(() => undefined);
         await this.loop;
@@ -499,13 +516,3 @@ function messageOf(err: unknown): string {
   return message.replace(/\s*\n\s*/g, ' ');
 }
 
-/** Whether `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { closeDrains, eventJson, listenForLines, makeDrain, unusedPort, waitFor, waitForState, type LineServer } from './helpers.js';
+import { closeDrains, eventJson, fillUntilStalled, listenForLines, listenStalled, makeDrain, unusedPort, waitFor, waitForState, type LineServer } from './helpers.js';
 
 const servers: LineServer[] = [];
 afterEach(async () => {
@@ -87,22 +87,12 @@ describe('a drain handing what it holds to the next one (adopt/release)', () => 
   });
 
   it('close(graceMs) cuts a send stalled on a target that does not read, and the batch stays held', async () => {
-    const { createServer } = await import('node:net');
-    const sockets: import('node:net').Socket[] = [];
-    const stalled = createServer((socket) => {
-      socket.pause(); // accepts and never reads
-      sockets.push(socket);
-    });
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
-    const port = (stalled.address() as import('node:net').AddressInfo).port;
+    const stalled = await listenStalled();
     try {
-      const drain = makeDrain('stuck', `tcp://127.0.0.1:${port}`);
+      const drain = makeDrain('stuck', `tcp://127.0.0.1:${stalled.port}`);
       drain.start();
       await waitForState(drain, 'RUNNING');
-      const big = 'x'.repeat(4000);
-      for (let i = 0; i < 5000; i++) drain.push('systail.app', eventJson(`${i} ${big}`));
-      await waitFor('the socket to fill', () => drain.status().sent > 0 && drain.status().buffered < 5000, undefined, drain);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await fillUntilStalled(drain);
       const sentBefore = drain.status().sent;
       await drain.close(200);
       const held = drain.release();
@@ -110,8 +100,25 @@ describe('a drain handing what it holds to the next one (adopt/release)', () => 
       expect(drain.status().sent).toBe(sentBefore);
       expect(held.keys.length).toBeGreaterThan(0);
     } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => stalled.close(resolve));
+      await stalled.close();
+    }
+  });
+
+  it('a second close() with a shorter grace cuts a stalled send sooner (a core stopping while a drain restarts)', async () => {
+    const stalled = await listenStalled();
+    try {
+      const drain = makeDrain('restarting', `tcp://127.0.0.1:${stalled.port}`);
+      drain.start();
+      await waitForState(drain, 'RUNNING');
+      await fillUntilStalled(drain);
+      const t0 = Date.now();
+      const restart = drain.close(); // the default grace: 5 s for the send in flight
+      await drain.close(100);
+      expect(Date.now() - t0).toBeLessThan(4000);
+      await restart;
+      expect(drain.release().keys.length + drain.status().sent).toBe(5000);
+    } finally {
+      await stalled.close();
     }
   });
 });

@@ -42,7 +42,7 @@ export function eventJson(text: string, fields: Record<string, unknown> = {}): s
 }
 
 /** Polls `check` until it holds; fails naming `what` and the last status seen. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, drain?: Drain): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, drain?: Pick<Drain, 'status'>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) {
@@ -108,4 +108,50 @@ export async function unusedPort(): Promise<number> {
   const server = await listenForLines();
   await server.close();
   return server.port;
+}
+
+/**
+ * Listens on 127.0.0.1 (a free port) with a raw TCP server whose connections `sockets` collects;
+ * close() ends them and the server.
+ */
+export async function listenRaw(server: Server, sockets: Iterable<Socket>): Promise<{ port: number; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A TCP target that accepts connections and never reads them: a drain's sends to it hang. */
+export async function listenStalled(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    socket.pause();
+    socket.on('error', () => undefined);
+    sockets.push(socket);
+  });
+  return listenRaw(server, sockets);
+}
+
+/**
+ * Pushes `count` events of about 4 KB to a RUNNING drain whose target does not read, and waits
+ * until the kernel's buffers are full: a send hangs in flight and the counts stop moving.
+ */
+export async function fillUntilStalled(drain: Pick<Drain, 'push' | 'status'>, count = 5000): Promise<void> {
+  const big = 'x'.repeat(4000);
+  for (let i = 0; i < count; i++) drain.push('systail.app', eventJson(`${i} ${big}`));
+  let last = '';
+  await waitFor('the target to stall the drain', async () => {
+    const { sent, buffered } = drain.status();
+    const now = `${sent} ${buffered}`;
+    const stalled = sent > 0 && sent + buffered < count && now === last;
+    last = now;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return stalled;
+  }, undefined, drain);
 }

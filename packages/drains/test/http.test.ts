@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { DrainStatus } from '../src/index.js';
-import { closedAfterEach, eventJson, makeDrain, unusedPort, waitFor, waitForState } from './helpers.js';
+import { closedAfterEach, eventJson, listenRaw, makeDrain, unusedPort, waitFor, waitForState } from './helpers.js';
 import { listenForHttp, type HttpTarget } from './targets.js';
 import { useTestCerts } from './tls-certs.js';
 
@@ -209,14 +209,5 @@ async function rawHttpServer(onRequest: (body: string, socket: Socket, index: nu
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        sockets.forEach((socket) => socket.destroy());
-        server.close(() => resolve());
-      }),
-  };
+  return listenRaw(server, sockets);
 }
