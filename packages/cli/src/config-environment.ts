@@ -22,7 +22,7 @@ export interface EnvironmentProblem {
 export async function checkEnvironment(config: LogyardConfig, storeFormats: Record<string, string> | null): Promise<EnvironmentProblem[]> {
   const problems: EnvironmentProblem[] = [];
   const held = listenersOfRunningReceiver(config.runDir);
-  for (const kind of ['syslog', 'json'] as const) {
+  for (const kind of ['syslog', 'json', 'gelf'] as const) {
     for (const [index, uri] of config.receive[kind].entries()) {
       const problem = await listenerProblem(uri, held);
       if (problem) problems.push({ path: ['receive', kind, index], problem });

@@ -63,7 +63,8 @@ export interface LogyardConfig {
   apptail: { rate: number; burst: number; patterns: AppLogPattern[] };
   /** Rules by systail name (or `__all__`), then by event type. */
   events: { rules: Record<string, Record<string, EventRule>> };
-  receive: { syslog: string[]; json: string[]; jsonKeyPrefix: string; rate: number; burst: number };
+  /** `gelf`: Docker's gelf log driver and Graylog's format, on udp:// or tcp:// listeners. */
+  receive: { syslog: string[]; json: string[]; gelf: string[]; jsonKeyPrefix: string; rate: number; burst: number };
   /** docs/clients.md, journal. `units`: globs; `directory`: a journal directory instead of the system's journal. */
   journal: { units: string[]; rate: number; burst: number; directory?: string };
   /** The largest event in bytes, on every path into the bus (docs/configuration.md, max_event). */
@@ -80,7 +81,7 @@ const APPTAIL_PATTERN_KEYS = ['path', 'format'] as const;
 const APPTAIL_PLACEHOLDERS = ['app_id', 'app_name', 'instance_index', 'source'];
 const EVENTS_KEYS = ['rules'] as const;
 const EVENT_RULE_KEYS = ['substring', 'regex', 'format', 'severity'] as const;
-const RECEIVE_KEYS = ['syslog', 'json', 'json_key_prefix', 'rate', 'burst'] as const;
+const RECEIVE_KEYS = ['syslog', 'json', 'gelf', 'json_key_prefix', 'rate', 'burst'] as const;
 const JOURNAL_KEYS = ['units', 'rate', 'burst', 'directory'] as const;
 
 /** Formats the drains define themselves; a config format of that name could never be used. */
@@ -190,7 +191,7 @@ function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, file
     systail: guard(() => readSystail(fileContent.systail, child(file, 'systail')), { maxLine: 4096, files: {} }),
     apptail: guard(() => readApptail(fileContent.apptail, child(file, 'apptail')), { rate: 100, burst: 10_000, patterns: [] }),
     events: guard(() => readEvents(fileContent.events, child(file, 'events')), { rules: {} }),
-    receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 }),
+    receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 }),
     journal: guard(() => readJournal(fileContent.journal, child(file, 'journal')), { units: ['*'], rate: 1000, burst: 5000 }),
     maxEvent: guard(() => readSize(fileContent.max_event, child(file, 'max_event'), MAX_EVENT_RANGE), undefined) ?? DEFAULT_MAX_EVENT,
   };
@@ -573,6 +574,7 @@ function readReceive(value: unknown, origin: Origin): LogyardConfig['receive'] {
   return {
     syslog: guard(() => readList(section.syslog, child(origin, 'syslog'), readListenAddress), undefined) ?? [],
     json: guard(() => readList(section.json, child(origin, 'json'), readListenAddress), undefined) ?? [],
+    gelf: guard(() => readList(section.gelf, child(origin, 'gelf'), readNetworkListenAddress), undefined) ?? [],
     jsonKeyPrefix,
     rate: guard(() => readPositiveNumber(section.rate, child(origin, 'rate')), undefined) ?? 1000,
     burst: guard(() => readPositiveInteger(section.burst, child(origin, 'burst')), undefined) ?? 5000,
@@ -595,6 +597,13 @@ function readUnitGlob(value: unknown, origin: Origin): string {
   const glob = requireString(value, origin);
   if (/[\s/]/.test(glob)) fail(origin, `"${glob}" is not a unit name or glob (such as nginx.service, nginx or web-*): no spaces or slashes`);
   return glob;
+}
+
+/** `udp://host:port` or `tcp://host:port`: GELF has no unix socket form. */
+function readNetworkListenAddress(value: unknown, origin: Origin): string {
+  const address = requireString(value, origin);
+  if (!/^(udp|tcp):\/\//.test(address)) fail(origin, `must be udp://host:port or tcp://host:port, not "${address}"`);
+  return readListenAddress(address, origin);
 }
 
 /** `udp://host:port`, `tcp://host:port`, `unix://<path>` or `unixgram://<path>` (paths made absolute). */

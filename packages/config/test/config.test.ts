@@ -105,7 +105,7 @@ describe('defaults', () => {
       systail: { maxLine: 4096, files: {} },
       apptail: { rate: 100, burst: 10000, patterns: [] },
       events: { rules: {} },
-      receive: { syslog: [], json: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 },
+      receive: { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,
     });
@@ -188,6 +188,7 @@ describe('the documented example', () => {
       receive: {
         syslog: ['udp://127.0.0.1:5514', 'tcp://127.0.0.1:5514', 'unixgram:///run/logyard/syslog.sock'],
         json: ['udp://127.0.0.1:5515'],
+        gelf: [],
         jsonKeyPrefix: 'app',
         rate: 1000,
         burst: 5000,
@@ -344,6 +345,8 @@ describe('errors name the file, the key and the problem', () => {
     ['receive:\n  syslog: [http://127.0.0.1:514]\n',
       'receive.syslog[0]: must be udp://host:port, tcp://host:port, unix://path or unixgram://path, not "http://127.0.0.1:514"'],
     ['receive:\n  json: [udp://127.0.0.1:0]\n', 'receive.json[0]: port 0 is not between 1 and 65535'],
+    ['receive:\n  gelf: [unixgram:///run/gelf.sock]\n', 'receive.gelf[0]: must be udp://host:port or tcp://host:port, not "unixgram:///run/gelf.sock"'],
+    ['receive:\n  gelf: [udp://127.0.0.1:70000]\n', 'receive.gelf[0]: port 70000 is not between 1 and 65535'],
     ['journal:\n  units: nginx\n', 'journal.units: must be a list'],
     ['journal:\n  units: ["web *"]\n', 'journal.units[0]: "web *" is not a unit name or glob (such as nginx.service, nginx or web-*): no spaces or slashes'],
     ['journal:\n  rate: 0\n', 'journal.rate: must be a positive number'],

@@ -22,9 +22,13 @@ export interface FrameDecoderOptions {
   octetCounting: boolean;
   /**
    * A NUL also ends a message: glibc's syslog() over a unix stream socket and Python's
-   * SysLogHandler over TCP end each one with NUL and no newline.
+   * SysLogHandler over TCP end each one with NUL and no newline. Only a NUL at the end of what
+   * came so far, or before the next message (`<` or an octet count), a newline or another NUL
+   * ends one: a NUL inside a line is part of it.
    */
   nulTerminates?: boolean;
+  /** Only a NUL ends a message, anywhere (GELF over TCP); newlines are part of it. */
+  nulOnly?: boolean;
   maxFrameBytes?: number;
 }
 
@@ -32,6 +36,7 @@ const LF = 10;
 const CR = 13;
 const NUL = 0;
 const SPACE = 32;
+const LESS_THAN = 60;
 /** At most this many digits in a length: 64 KiB needs 5; more is not a length. */
 const MAX_LENGTH_DIGITS = 9;
 
@@ -43,6 +48,7 @@ export class FrameDecoder {
   private skipLine = false;
   private readonly octetCounting: boolean;
   private readonly nulTerminates: boolean;
+  private readonly nulOnly: boolean;
   private readonly maxFrame: number;
   private nulBuf: Buffer | null = null;
   private nulAt = -1;
@@ -52,7 +58,8 @@ export class FrameDecoder {
     options: FrameDecoderOptions,
   ) {
     this.octetCounting = options.octetCounting;
-    this.nulTerminates = options.nulTerminates ?? false;
+    this.nulOnly = options.nulOnly ?? false;
+    this.nulTerminates = (options.nulTerminates ?? false) || this.nulOnly;
     this.maxFrame = options.maxFrameBytes ?? MAX_FRAME_BYTES;
   }
 
@@ -159,19 +166,33 @@ export class FrameDecoder {
     return start + length;
   }
 
-  private lineEnd(buf: Buffer, pos: number, _len: number): number {
+  private lineEnd(buf: Buffer, pos: number, len: number): number {
+    if (this.nulOnly) return buf.indexOf(NUL, pos);
     const nl = buf.indexOf(LF, pos);
     if (!this.nulTerminates) return nl;
     // The next NUL is remembered per buffer, so a chunk of many lines is not scanned once per line.
     if (buf !== this.nulBuf || (this.nulAt >= 0 && this.nulAt < pos)) {
       this.nulBuf = buf;
-      this.nulAt = buf.indexOf(NUL, pos);
+      this.nulAt = endingNul(buf, pos, len);
     }
     const nul = this.nulAt;
     if (nul < 0) return nl;
     if (nl < 0) return nul;
     return Math.min(nl, nul);
   }
+}
+
+/**
+ * The first NUL from `pos` that ends a message: the last byte so far, or one before what starts
+ * a message or ends an empty one (`<`, a digit of an octet count, CR, LF, NUL).
+ */
+function endingNul(buf: Buffer, pos: number, len: number): number {
+  for (let i = buf.indexOf(NUL, pos); i >= 0; i = buf.indexOf(NUL, i + 1)) {
+    if (i + 1 >= len) return i;
+    const next = buf[i + 1];
+    if (next === LESS_THAN || next === LF || next === CR || next === NUL || (next >= 48 && next <= 57)) return i;
+  }
+  return -1;
 }
 
 const WAIT = -1;

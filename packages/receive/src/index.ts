@@ -6,4 +6,5 @@ export * from './header-cache.js';
 export { plainTextEnd } from './text-bytes.js';
 export * from './framing.js';
 export * from './json.js';
+export * from './gelf.js';
 export { Receiver, type ReceiverOptions, type ReceiverStats, type MalformedReason, type ReceiveLogLevel } from './receiver.js';

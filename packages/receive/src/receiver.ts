@@ -1,6 +1,7 @@
 import { jsonStringContent, Publisher, RateLimiter, rateLimitNoticeText, stampedMembersNow, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
-import { NoListenersError } from './errors.js';
+import { ListenUriError, NoListenersError } from './errors.js';
+import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
 import { datagramMessageStart, type FrameProblem, type FrameSink } from './framing.js';
 import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
@@ -14,20 +15,23 @@ export type ReceiveLogLevel = 'INFO' | 'WARN' | 'ERROR';
 
 export interface ReceiverOptions {
   config: LogyardConfig;
-  /** Listener URIs; each list, when given, replaces the config's (receive.syslog, receive.json). */
+  /** Listener URIs; each list, when given, replaces the config's (receive.syslog, receive.json, receive.gelf). */
   syslog?: string[];
   json?: string[];
+  gelf?: string[];
   log?: (level: ReceiveLogLevel, message: string) => void;
 }
 
-export type MalformedReason = SyslogMalformedReason | JsonMalformedReason | FrameProblem;
+export type MalformedReason = SyslogMalformedReason | JsonMalformedReason | GelfMalformedReason | FrameProblem;
+
+type Protocol = 'syslog' | 'json' | 'gelf';
 
 export interface ReceiverStats {
   /** What it listens on, e.g. "syslog tcp://127.0.0.1:5514". */
   listeners: string[];
   /** Open stream connections (tcp, unix). */
   connections: number;
-  /** Messages taken in: syslog frames and datagrams, JSON lines; malformed ones included. */
+  /** Messages taken in: syslog frames and datagrams, JSON lines, GELF messages (not chunks); malformed ones included. */
   received: number;
   /** Messages refused, by reason; each is counted once and dropped. */
   malformed: Partial<Record<MalformedReason, number>>;
@@ -56,7 +60,9 @@ const MAX_CACHED_KEYS = 10_000;
  * told in that key's stream.
  */
 export class Receiver {
-  private readonly listeners: Array<{ protocol: 'syslog' | 'json'; listener: Listener }> = [];
+  private readonly listeners: Array<{ protocol: Protocol; listener: Listener }> = [];
+  /** Chunked GELF messages waiting for their other chunks, from every gelf udp listener. */
+  private readonly gelfChunks: GelfChunks;
   private readonly limiter: RateLimiter;
   private readonly flushTimer: NodeJS.Timeout;
   private readonly jsonKeyPrefix: string;
@@ -79,8 +85,17 @@ export class Receiver {
     this.jsonKeyPrefix = config.receive.jsonKeyPrefix;
     this.nodeId = publisher.nodeId;
     this.limiter = new RateLimiter({ rate: config.receive.rate, burst: config.receive.burst, onReport: (r) => this.report(r) });
+    this.gelfChunks = new GelfChunks({
+      incomplete: (detail) => {
+        this.received++;
+        this.malformed('incomplete_chunks', 'gelf udp', detail);
+      },
+    });
     // A key that went quiet while dropping gets its count told within a second.
-    this.flushTimer = setInterval(() => this.limiter.flush(), 1000);
+    this.flushTimer = setInterval(() => {
+      this.limiter.flush();
+      this.gelfChunks.expire();
+    }, 1000);
   }
 
   /** Opens every listener; when one cannot be opened, closes the others and throws its error. */
@@ -92,9 +107,10 @@ export class Receiver {
     const wanted = [
       ...(options.syslog ?? config.receive.syslog).map((uri) => ({ protocol: 'syslog' as const, uri: parseListenUri(uri, baseDir) })),
       ...(options.json ?? config.receive.json).map((uri) => ({ protocol: 'json' as const, uri: parseListenUri(uri, baseDir) })),
+      ...(options.gelf ?? config.receive.gelf).map((uri) => ({ protocol: 'gelf' as const, uri: parseGelfListenUri(uri) })),
     ];
     if (wanted.length === 0) {
-      throw new NoListenersError('nothing to receive: no listener in receive.syslog or receive.json of the config, and no --syslog or --json');
+      throw new NoListenersError('nothing to receive: no listener in receive.syslog, receive.json or receive.gelf of the config, and no --syslog, --json or --gelf');
     }
     const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
     const receiver = new Receiver(config, publisher, log);
@@ -141,7 +157,21 @@ export class Receiver {
     return this.closing;
   }
 
-  private handlers(protocol: 'syslog' | 'json', where: { uri: string }): ListenerHandlers {
+  private handlers(protocol: Protocol, where: { uri: string }): ListenerHandlers {
+    const common = {
+      ready: () => this.publisher.stats().queued < HIGH_WATER,
+      whenReady: (resume: () => void) => this.whenReady(resume),
+      warn: (message: string) => this.log('WARN', message),
+    };
+    if (protocol === 'gelf') {
+      return {
+        ...common,
+        datagram: (buf) => this.gelfDatagram(buf, where.uri),
+        // TCP: uncompressed, each message ended by a NUL.
+        frames: { frame: (buf, start, end) => this.gelfMessage(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) },
+        framing: { octetCounting: false, nulOnly: true, maxFrameBytes: GELF_MAX_MESSAGE_BYTES },
+      };
+    }
     const frames: FrameSink =
       protocol === 'syslog'
         ? { frame: (buf, start, end) => this.syslogBytes(buf, start, end, where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) }
@@ -154,10 +184,41 @@ export class Receiver {
           : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
       frames,
       framing: { octetCounting: protocol === 'syslog', nulTerminates: protocol === 'syslog' },
-      ready: () => this.publisher.stats().queued < HIGH_WATER,
-      whenReady: (resume) => this.whenReady(resume),
-      warn: (message) => this.log('WARN', message),
+      ...common,
     };
+  }
+
+  /** A GELF datagram: a whole message (plain, gzip or zlib) or one chunk of one. */
+  private gelfDatagram(buf: Buffer, uri: string): void {
+    let payload: Buffer | null = buf;
+    if (isGelfChunk(buf)) {
+      const r = this.gelfChunks.add(buf);
+      if (r === null) return;
+      if (isGelfProblem(r)) {
+        this.received++;
+        this.malformed(r.malformed, uri, r.detail);
+        return;
+      }
+      payload = r;
+    }
+    const text = gelfPayloadText(payload);
+    if (isGelfProblem(text)) {
+      this.received++;
+      this.malformed(text.malformed, uri, text.detail);
+      return;
+    }
+    this.gelfMessage(text, uri);
+  }
+
+  private gelfMessage(json: string, uri: string): void {
+    this.received++;
+    const r = parseGelf(json);
+    if (isGelfProblem(r)) {
+      this.malformed(r.malformed, uri, r.detail);
+      return;
+    }
+    if (!this.limiter.take(r.key)) return;
+    this.publisher.publish(r.key, r.fields);
   }
 
   /**
@@ -283,10 +344,19 @@ interface HeaderEvent {
   tail: string;
 }
 
+/** GELF comes over udp (Docker's default) or tcp; there is no unix socket form of it. */
+function parseGelfListenUri(uri: string): ReturnType<typeof parseListenUri> {
+  const parsed = parseListenUri(uri);
+  if (parsed.scheme !== 'udp' && parsed.scheme !== 'tcp') {
+    throw new ListenUriError(`gelf listener "${uri}": GELF is received on udp://HOST:PORT or tcp://HOST:PORT only`);
+  }
+  return parsed;
+}
+
 function frameDetail(reason: FrameProblem): string {
   switch (reason) {
     case 'too_long':
-      return 'a message longer than 64 KiB';
+      return 'a message longer than its limit (64 KiB, GELF 1 MiB)';
     case 'bad_frame':
       return 'an octet-counted frame of length 0';
     case 'truncated_frame':

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { datagramMessageStart, FrameDecoder, type FrameProblem } from '../src/index.js';
 
-function decode(chunks: Array<string | Buffer>, options: { octetCounting?: boolean; nulTerminates?: boolean; maxFrameBytes?: number } = {}): { frames: string[]; problems: FrameProblem[] } {
+function decode(chunks: Array<string | Buffer>, options: { octetCounting?: boolean; nulTerminates?: boolean; nulOnly?: boolean; maxFrameBytes?: number } = {}): { frames: string[]; problems: FrameProblem[] } {
   const frames: string[] = [];
   const problems: FrameProblem[] = [];
   const d = new FrameDecoder(
@@ -14,6 +14,14 @@ function decode(chunks: Array<string | Buffer>, options: { octetCounting?: boole
 }
 
 describe('FrameDecoder', () => {
+  it('keeps a NUL inside a line (a unix stream sender) and ends messages at a NUL before the next one', () => {
+    expect(decode(['<13>abc\0def\n<14>next\0<15>third\0'], { nulTerminates: true })).toEqual({ frames: ['<13>abc\0def', '<14>next', '<15>third'], problems: [] });
+  });
+
+  it('ends GELF frames at NUL only: newlines are part of them', () => {
+    expect(decode(['{"a":1}\0{"b":\n2}', '\0'], { octetCounting: false, nulOnly: true })).toEqual({ frames: ['{"a":1}', '{"b":\n2}'], problems: [] });
+  });
+
   it('cuts newline framing, with CRLF, blank lines and a last line without newline', () => {
     expect(decode(['<1>a\r\n\n<2>b\n<3>c'])).toEqual({ frames: ['<1>a', '<2>b', '<3>c'], problems: [] });
   });

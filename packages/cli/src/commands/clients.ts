@@ -57,9 +57,10 @@ export function registerClientCommands(program: Command): void {
     );
   program
     .command('receive')
-    .description('run the receivers alone: syslog (RFC 5424/3164) as syslog.<app-name or tag>, JSON as <json_key_prefix>.<name>')
+    .description('run the receivers alone: syslog (RFC 5424/3164) as syslog.<app-name or tag>, JSON as <json_key_prefix>.<name>, GELF as gelf.<container name or host>')
     .option('--syslog <uri>', 'a syslog listener: udp://HOST:PORT, tcp://HOST:PORT (newline or octet-counted framing), unix:///PATH or unixgram:///PATH; repeatable, replaces config receive.syslog', collect, undefined)
     .option('--json <uri>', 'a JSON listener (one object per datagram or per line), same URIs; repeatable, replaces config receive.json', collect, undefined)
+    .option('--gelf <uri>', "a GELF listener (Docker's gelf log driver): udp://HOST:PORT (plain, gzip, zlib, chunked) or tcp://HOST:PORT (NUL-ended); repeatable, replaces config receive.gelf", collect, undefined)
     .addHelpText(
       'after',
       [
@@ -69,7 +70,7 @@ export function registerClientCommands(program: Command): void {
         'drops are counted in <run_dir>/clients/receive.json, shown by `logyard status`.',
       ].join('\n'),
     )
-    .action(async (opts: { syslog?: string[]; json?: string[] }, cmd: Command) =>
+    .action(async (opts: { syslog?: string[]; json?: string[]; gelf?: string[] }, cmd: Command) =>
       runClient('receive', cmd, async (config, log) => {
         const { ListenError, ListenUriError, NoListenersError, Receiver } = await import('@logyard/receive');
         try {
@@ -78,6 +79,7 @@ export function registerClientCommands(program: Command): void {
             log,
             ...(opts.syslog ? { syslog: opts.syslog } : {}),
             ...(opts.json ? { json: opts.json } : {}),
+            ...(opts.gelf ? { gelf: opts.gelf } : {}),
           });
         } catch (err) {
           if (err instanceof ListenUriError || err instanceof NoListenersError) throw usageError(err.message);
