@@ -249,6 +249,7 @@ export class DiskSpill implements Backlog {
     this.syncNextSpill = false;
     try {
       await queue.append(this.recordsOf(batch));
+      this.spillingCount = 0; // counted by the queue from here: each event once
       if (sync) await queue.flush();
       if (this.failure !== null) {
         this.failure = null;
