@@ -290,6 +290,52 @@ describe('logyard journal', () => {
   });
 });
 
+describe('logyard journal with journal.units', () => {
+  const node = new TestNode('jr-units');
+  const target = new TcpTarget();
+  const journalDir = join(node.root, 'journal');
+  let client: NodeProcess;
+
+  beforeAll(async () => {
+    mkdirSync(journalDir);
+    await node.startCore();
+    await target.listen();
+    expect((await node.cli(['drain', 'add', 'jr', `tcp://127.0.0.1:${target.port}`, '-f', 'journal', '--format', 'raw'])).code).toBe(0);
+    await until(async () => (await node.drainStatus('jr'))?.state === 'RUNNING', 'drain jr RUNNING');
+    const config = writeNodeConfig(node, ['journal:', '  directory: journal', '  units: [nginx, "web-*"]'].join('\n') + '\n');
+    client = new NodeProcess(node, ['-c', config, 'journal']);
+    await client.logged(/journal: started/);
+  });
+  afterAll(async () => {
+    await client?.stop('SIGKILL');
+    await target.close();
+    await node.cleanup();
+  });
+
+  it('reads only the units and containers its globs name, and counts the others as filtered', async () => {
+    await writeJournal(journalDir, [
+      { MESSAGE: 'from cron', _SYSTEMD_UNIT: 'cron.service' },
+      { MESSAGE: 'from nginx', _SYSTEMD_UNIT: 'nginx.service' },
+      { MESSAGE: 'from the kernel', SYSLOG_IDENTIFIER: 'kernel' },
+      { MESSAGE: 'from web-2', CONTAINER_NAME: 'web-2', _SYSTEMD_UNIT: 'docker.service' },
+      { MESSAGE: 'from db-1', CONTAINER_NAME: 'db-1', _SYSTEMD_UNIT: 'docker.service' },
+      { MESSAGE: 'last', _SYSTEMD_UNIT: 'nginx.service' },
+    ]);
+    await until(() => target.lines.length === 3, 'the three selected entries');
+    expect(target.rawEvents.map((r) => [r.key, r.event.text])).toEqual([
+      ['journal.nginx', 'from nginx'],
+      ['journal.web-2', 'from web-2'],
+      ['journal.nginx', 'last'],
+    ]);
+    const stats = await until(async () => {
+      const r = await node.cli(['status', '--json']);
+      const s = JSON.parse(r.stdout).clients.find((c: { client: string }) => c.client === 'journal');
+      return s?.read === 6 ? s : null;
+    }, 'the counters');
+    expect(stats).toMatchObject({ read: 6, filtered: 3, published: 3 });
+  });
+});
+
 describe('logyard journal without a journal to read', () => {
   const node = new TestNode('jr-bad');
 
