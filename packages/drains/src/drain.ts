@@ -281,8 +281,11 @@ export class Drain {
       const settled = await Promise.race([this.loop.then(() => true), graceOver]);
       if (this.graceTimer) clearTimeout(this.graceTimer);
       if (!settled) {
-        // A target that stopped reading would hold the send forever: cutting it fails the send.
-        await this.transport?.close().catch(() => undefined);
+        // A target that stopped reading would hold the send forever: cutting it fails the send
+        // (at once where the transport can, not after another wait for the bytes to leave).
+        const transport = this.transport;
+        if (transport?.cut) transport.cut();
+        else await transport?.close().catch(() => undefined);
         await this.loop;
       }
     }

@@ -91,6 +91,11 @@ export interface Transport {
   send(batch: OutBatch): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
+  /**
+   * Ends the connection at once, unsent bytes and all: the send in flight fails (its events stay
+   * with the drain). For a drain that gives up on a stalled target; without it, close() is used.
+   */
+  cut?(): void;
   /** One listener, told at most once when the connection breaks between sends. */
   onBroken(cb: (err: Error) => void): void;
   /**

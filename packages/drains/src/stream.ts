@@ -192,6 +192,11 @@ class StreamTransport implements Transport {
     return this.closing;
   }
 
+  cut(): void {
+    this.closing ??= Promise.resolve();
+    this.socket.destroy();
+  }
+
   private fail(err: Error): void {
     const reject = this.rejectInFlight;
     this.rejectInFlight = null;
