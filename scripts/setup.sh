@@ -18,6 +18,8 @@ command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
 # verifies deploy/systemd/logyard.service in the tests.
 { command -v journalctl >/dev/null 2>&1 && command -v systemd-analyze >/dev/null 2>&1; } || need_packages+=(systemd)
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need_packages+=(systemd-journal-remote)
+# zsh runs the zsh completion script in the tests.
+command -v zsh >/dev/null 2>&1 || need_packages+=(zsh)
 # A real ClickHouse for the http drain's query passthrough (?query=INSERT ... FORMAT JSONEachRow).
 [ -x /usr/sbin/clickhouse-server ] || need_packages+=(clickhouse-server)
 # promtool (in Debian's prometheus package) checks the core's /metrics in the tests.

@@ -67,7 +67,7 @@ describe('the command line for people', () => {
     }
   });
 
-  it('logyard completion bash: bash -n accepts it, and it completes commands, options, drain and format names', async () => {
+  it('logyard completion bash|zsh: bash -n and zsh -n accept them, and they complete commands, options, drain and format names', async () => {
     const { stdout: script } = await run(process.execPath, [LOGYARD_BIN, 'completion', 'bash']);
     const file = join(node.root, 'logyard.bash');
     writeFileSync(file, script);
@@ -96,8 +96,18 @@ describe('the command line for people', () => {
       'bash zsh',
       '',
     ]);
-    const { stdout: zsh } = await run(process.execPath, [LOGYARD_BIN, 'completion', 'zsh']);
-    expect(zsh).toMatch(/^#compdef logyard\n/);
+    // zsh: the same function through zsh's bashcompinit (zsh itself filters the words by prefix).
+    const zshFile = join(node.root, 'logyard.zsh');
+    writeFileSync(zshFile, (await run(process.execPath, [LOGYARD_BIN, 'completion', 'zsh'])).stdout);
+    await run('zsh', ['-n', zshFile]);
+    const zshDriver = [
+      `source ${zshFile}`,
+      'print -r -- "${_comps[logyard]}"',
+      'COMP_WORDS=(logyard drain ""); COMP_CWORD=2; COMPREPLY=(); _logyard; print -r -- "${COMPREPLY[*]}"',
+      `COMP_WORDS=(logyard --run-dir ${node.runDir} --state-dir ${node.stateDir} drain delete my); COMP_CWORD=7; COMPREPLY=(); _logyard; print -r -- "\${COMPREPLY[*]}"`,
+    ].join('\n');
+    const zsh = await run('zsh', ['-c', zshDriver], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, LOGYARD_CONFIG: '' } });
+    expect(zsh.stdout.split('\n')).toEqual(['_bash_complete -o default -F _logyard', 'add delete list status', expect.stringContaining('mylogs'), '']);
     const refused = await node.cli(['completion', 'fish']);
     expect(refused.code).toBe(2);
   });

@@ -11,6 +11,12 @@ const ARGUMENT_KINDS: Record<string, string> = {
   'config check': 'files',
   completion: 'words:bash zsh',
 };
+/** zsh runs the bash function through its bash completion layer (bashcompinit). */
+const ZSH_PRELUDE = `#compdef logyard
+(( $+functions[compdef] )) || { autoload -U +X compinit && compinit; }
+autoload -U +X bashcompinit && bashcompinit
+`;
+
 /** Option values completed the same way, by long flag. */
 const OPTION_KINDS: Record<string, string> = { '--format': 'formats', '--config': 'files', '--rules': 'files' };
 
@@ -22,8 +28,7 @@ export function registerCompletionCommands(program: Command): void {
     .action((shell: string) => {
       if (shell !== 'bash' && shell !== 'zsh') throw usageError(`completion: unknown shell "${shell}" (expected bash or zsh)`);
       const bash = bashScript(program);
-      // zsh runs the same function through its bash completion layer (bashcompinit).
-      process.stdout.write(shell === 'bash' ? bash : `#compdef logyard\nautoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n${bash}`);
+      process.stdout.write(shell === 'bash' ? bash : `${ZSH_PRELUDE}${bash}`);
     });
   // What the completion function asks while completing: names from the store, one a line.
   program
@@ -65,10 +70,13 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 /** A bash completion function generated from the commands themselves, so it never falls behind. */
 function bashScript(program: Command): string {
   const infos = describe(program, '');
+  // One assignment per key through a variable: bash's `([key]=value ...)` does not parse in
+  // zsh -n, and zsh keeps quotes written inside a subscript as part of the key.
+  const assign = (name: string, entries: Array<[string, string]>): string =>
+    entries.map(([k, v]) => `_logyard_k=${quote(k)}; ${name}[$_logyard_k]=${quote(v)}`).join('\n');
   const table = (name: string, pick: (i: CommandInfo) => string[]): string =>
-    `${name}=(\n${infos.map((i) => `  [${quote(i.path || '.')}]=${quote(pick(i).join(' '))}`).join('\n')}\n)`;
-  const kinds = (name: string, map: Record<string, string>): string =>
-    `${name}=(\n${Object.entries(map).map(([k, v]) => `  [${quote(k)}]=${quote(v)}`).join('\n')}\n)`;
+    assign(name, infos.map((i) => [i.path || '.', pick(i).join(' ')]));
+  const kinds = (name: string, map: Record<string, string>): string => assign(name, Object.entries(map));
   return `# logyard completion for bash: source <(logyard completion bash)
 declare -gA _logyard_sub _logyard_flags _logyard_value_flags _logyard_arg_kinds _logyard_value_kinds
 ${table('_logyard_sub', (i) => i.subcommands)}
@@ -76,8 +84,11 @@ ${table('_logyard_flags', (i) => i.flags)}
 ${table('_logyard_value_flags', (i) => i.valueFlags)}
 ${kinds('_logyard_arg_kinds', ARGUMENT_KINDS)}
 ${kinds('_logyard_value_kinds', OPTION_KINDS)}
+unset _logyard_k
 
 _logyard_complete_kind() {
+  # In zsh: bash's 0-based arrays (and word splitting) inside these functions.
+  [[ -n \${ZSH_VERSION-} ]] && emulate -L ksh
   local kind=$1 cur=$2
   shift 2
   case "$kind" in
@@ -88,10 +99,12 @@ _logyard_complete_kind() {
 }
 
 _logyard() {
+  [[ -n \${ZSH_VERSION-} ]] && emulate -L ksh
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]}
-  local path="" global=() word i
+  local words_path="" global=() word i
   local globals=" \${_logyard_value_flags[.]} "
-  # The command path so far; global options and their values go along to __complete.
+  # The command path so far (not in "path": zsh ties that to PATH); global options and their
+  # values go along to __complete.
   for ((i = 1; i < COMP_CWORD; i++)); do
     word=\${COMP_WORDS[i]}
     if [[ $globals == *" $word "* ]]; then
@@ -100,10 +113,10 @@ _logyard() {
       continue
     fi
     [[ $word == -* ]] && continue
-    local key=\${path:-.}
-    if [[ " \${_logyard_sub[$key]} " == *" $word "* ]]; then path="\${path:+$path }$word"; else break; fi
+    local key=\${words_path:-.}
+    if [[ " \${_logyard_sub[$key]} " == *" $word "* ]]; then words_path="\${words_path:+$words_path }$word"; else break; fi
   done
-  local key=\${path:-.}
+  local key=\${words_path:-.}
   # The value of an option: its kind, else nothing to offer.
   if [[ " \${_logyard_value_flags[$key]} \${_logyard_value_flags[.]} " == *" $prev "* ]]; then
     local long=$prev
