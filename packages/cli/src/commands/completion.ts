@@ -6,6 +6,7 @@ import { usageError } from '../errors.js';
 const ARGUMENT_KINDS: Record<string, string> = {
   'drain delete': 'drains',
   'drain status': 'drains',
+  'buffer check': 'drains',
   recent: 'drains',
   'format delete': 'stored-formats',
   'config check': 'files',
