@@ -86,6 +86,12 @@ describe('disk buffers', () => {
     const status = await node.drainStatus('durable');
     expect(status.disk_events).toBeGreaterThan(20_000);
     expect(status.dropped).toMatchObject({ buffer_full: 0, disk_full: 0, corrupt: 0 });
+    // What users read: drain status --json, from the node's status document in the store.
+    const [row] = await until(async () => {
+      const rows = JSON.parse((await node.cli(['drain', 'status', 'durable', '--json'])).stdout);
+      return rows[0]?.buffered === published && rows[0].disk_events > 20_000 ? rows : null;
+    }, 'drain status --json with the disk counters');
+    expect(row.disk_bytes).toBeGreaterThan(row.disk_events * 20);
 
     const up = await target(port);
     await until(() => up.lines.length >= published, 'every event at the target', 60_000);

@@ -275,9 +275,17 @@ export class Core {
   /** This node's drains as its status document in the store holds them. */
   private drainStates(): Record<string, DrainState> {
     return Object.fromEntries(
-      this.drains.statuses().map(({ name, state, error, sent, dropped, buffered }) => [
+      this.drains.statuses().map(({ name, state, error, sent, dropped, buffered, disk_bytes, disk_events }) => [
         name,
-        { state, ...(error === undefined ? {} : { error }), sent, dropped, buffered, ...(this.drains.isBuiltin(name) ? { builtin: true } : {}) },
+        {
+          state,
+          ...(error === undefined ? {} : { error }),
+          sent,
+          dropped,
+          buffered,
+          ...(disk_bytes === undefined ? {} : { disk_bytes, disk_events }),
+          ...(this.drains.isBuiltin(name) ? { builtin: true } : {}),
+        },
       ]),
     );
   }

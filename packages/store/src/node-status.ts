@@ -46,6 +46,7 @@ function drainStateFrom(value: unknown): DrainState | undefined {
     sent: count(value.sent),
     dropped,
     buffered: count(value.buffered),
+    ...(typeof value.disk_bytes === 'number' ? { disk_bytes: count(value.disk_bytes), disk_events: count(value.disk_events) } : {}),
     ...(value.builtin === true ? { builtin: true } : {}),
   };
 }

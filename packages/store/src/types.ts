@@ -25,6 +25,9 @@ export interface DrainState {
   /** Dropped events by reason. */
   dropped: Record<string, number>;
   buffered: number;
+  /** Drains with `disk`: the bytes of its queue's files and the events in it. */
+  disk_bytes?: number;
+  disk_events?: number;
   /** Set for drains the node's config defines (builtin.*), which the store does not list. */
   builtin?: boolean;
 }
