@@ -20,6 +20,10 @@ command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
 [ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need_packages+=(systemd-journal-remote)
 # zsh runs the zsh completion script in the tests.
 command -v zsh >/dev/null 2>&1 || need_packages+=(zsh)
+# A real Docker daemon for the Docker tests (its json-file logs, gelf, syslog drivers), and
+# busybox-static to make their image without a registry.
+command -v dockerd >/dev/null 2>&1 || need_packages+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || need_packages+=(busybox-static)
 # A real ClickHouse for the http drain's query passthrough (?query=INSERT ... FORMAT JSONEachRow).
 [ -x /usr/sbin/clickhouse-server ] || need_packages+=(clickhouse-server)
 # promtool (in Debian's prometheus package) checks the core's /metrics in the tests.
@@ -36,6 +40,8 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   ($sudo systemctl disable --now etcd >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now systemd-journal-remote.socket >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now clickhouse-server >/dev/null 2>&1 || true)
+  # The tests start their own dockerd (no iptables, no bridge, data in a temporary directory).
+  ($sudo systemctl disable --now docker.service docker.socket containerd >/dev/null 2>&1 || true)
   ($sudo systemctl disable --now prometheus >/dev/null 2>&1 || true)
 fi
 

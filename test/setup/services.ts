@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -305,4 +305,144 @@ export async function startRsyslogReceiver(): Promise<{ port: number; lines(): s
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface RunningDocker {
+  /** The daemon's socket, for `docker -H`. */
+  host: string;
+  /** The image made from busybox-static, with sh, echo, printf, sleep, seq, yes, head, tr, dd, cat. */
+  image: string;
+  /** `docker <args>` against this daemon; rejects with its output when it fails. */
+  docker(args: string[], options?: { timeoutMs?: number; input?: Buffer }): Promise<string>;
+  /** Where the daemon keeps its data (containers' json-file logs are under `<dataRoot>/containers`). */
+  dataRoot: string;
+  stop(): Promise<void>;
+}
+
+/** Debian's docker.io CLI, the same version as its dockerd, when installed; else whatever `docker` is. */
+const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+const BUSYBOX_LINKS = ['sh', 'echo', 'printf', 'sleep', 'seq', 'yes', 'head', 'tr', 'dd', 'cat', 'true'];
+
+/**
+ * A real Docker daemon (Debian's docker.io, installed by scripts/setup.sh) for one test file,
+ * that touches nothing of the host's: no iptables, no bridge (containers run with `--network
+ * none` or `host`), its data and sockets in a temporary directory, and an image made without a
+ * registry from busybox-static (Debian's). Throws with the daemon's own words when it cannot start.
+ */
+export async function startDocker(): Promise<RunningDocker> {
+  const dir = mkdtempSync(join(tmpdir(), 'ly-dockerd-'));
+  const dataRoot = join(dir, 'data');
+  const socket = join(dir, 'docker.sock');
+  const host = `unix://${socket}`;
+  let log = '';
+  const daemon = spawn(
+    'dockerd',
+    [
+      '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--bridge=none',
+      '--data-root', dataRoot, '--exec-root', join(dir, 'exec'), '-H', host, '--pidfile', join(dir, 'dockerd.pid'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  for (const s of [daemon.stdout!, daemon.stderr!]) s.setEncoding('utf8').on('data', (c: string) => (log = (log + c).slice(-6000)));
+  let spawnError: Error | null = null;
+  daemon.once('error', (err) => (spawnError = err));
+
+  const docker = (args: string[], options: { timeoutMs?: number; input?: Buffer } = {}): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(DOCKER_CLI, ['-H', host, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out);
+        else reject(new Error(`docker ${args.join(' ')} exited ${code}: ${err || out}`));
+      });
+      child.stdin.end(options.input ?? '');
+    });
+
+  const stop = async (): Promise<void> => {
+    await docker(['ps', '-aq']).then((ids) => (ids.trim() ? docker(['rm', '-f', ...ids.trim().split(/\s+/)]) : ''), () => '').catch(() => '');
+    if (daemon.exitCode === null && daemon.signalCode === null) {
+      const exited = new Promise((r) => daemon.once('exit', r));
+      daemon.kill('SIGTERM');
+      const t = setTimeout(() => daemon.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+    }
+    // containerd and its shims were started for this daemon: their command lines name our directory.
+    for (const pid of processesMentioning(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (const mount of mountsUnder(dir)) await run('umount', ['-l', mount]).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (spawnError) throw new Error(`cannot run dockerd (install Debian's docker.io: scripts/setup.sh): ${(spawnError as Error).message}`);
+      if (daemon.exitCode !== null) throw new Error(`dockerd exited with ${daemon.exitCode}: ${log}`);
+      if (await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 }).then(() => true, () => false)) break;
+      if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${host} within 30 s: ${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const image = 'logyard-test-busybox';
+    const rootfs = join(dir, 'rootfs');
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    mkdirSync(join(rootfs, 'tmp'));
+    copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
+    for (const name of BUSYBOX_LINKS) symlinkSync('busybox', join(rootfs, 'bin', name));
+    const tar = await runBuffer('tar', ['-C', rootfs, '-c', '.']);
+    await docker(['import', '-', image], { input: tar });
+    return { host, image, docker, dataRoot, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) pids.push(Number(name));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Mount points at or under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return runBuffer(cmd, args).then(() => undefined);
+}
+
+function runBuffer(cmd: string, args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+  });
 }

@@ -210,8 +210,9 @@ export class Apptail {
         joiner.record(rec, owner, offset);
       },
       heldFrom: () => joiner.heldFrom(owner),
-      rotationGap: (after) => {
-        const text = `logyard: ${file} was rotated faster than apptail could read it: lines written after ${humanTime(after.getTime() / 1000)} may be missing`;
+      rotationGap: (after, files) => {
+        const what = files === undefined ? 'rotated files were' : `${files} rotated file${files === 1 ? ' was' : 's were'}`;
+        const text = `logyard: ${file} was rotated faster than apptail could read it: ${what} removed unread, lines written after ${humanTime(after.getTime() / 1000)} are missing`;
         this.publisher.publish(instance.key, { text, ...instance.fields, source: 'logyard', filename: file });
       },
       close: () => {

@@ -16,10 +16,10 @@ export interface TailHandler {
    */
   heldFrom?(): number | undefined;
   /**
-   * The file was rotated so often before the tailer looked that rotated files may have been
-   * removed unread; `after` is when the file read last was last written to.
+   * The file was rotated so often before the tailer looked that rotated files were removed
+   * unread: `files` of them (undefined when the file system cannot tell), written after `after`.
    */
-  rotationGap?(after: Date): void;
+  rotationGap?(after: Date, files: number | undefined): void;
   /** The file is no longer followed (deleted, rotated away, or the tailer stopped). */
   close?(): void;
 }
@@ -73,8 +73,9 @@ export interface TailerStats {
   rotations: number;
   truncations: number;
   /**
-   * Rotations noticed only after the file had been rotated so often that it was removed: rotated
-   * files between it and the oldest one left may have been removed unread (told to the handler).
+   * Rotated files removed unread: the file was rotated so often before the tailer looked that
+   * rotated files between it and the oldest one left were removed (told to the handler). A lower
+   * bound; 1 for each such rotation where the file system keeps no creation times.
    */
   rotationGaps: number;
 }
@@ -124,6 +125,8 @@ export class Tailer {
   private blockedTimer: NodeJS.Timeout | null = null;
   private scanTimer: NodeJS.Timeout | null = null;
   private started = false;
+  /** When start() ran (ms): rotated files written since are news. */
+  private startedAt = 0;
   private stopped = false;
 
   constructor(options: TailerOptions) {
@@ -144,6 +147,7 @@ export class Tailer {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.startedAt = Date.now();
     const used = new Set<string>();
     for (const { source, path, captures, st } of this.unfollowedFiles()) {
       const saved = this.positions.get(st.dev, st.ino);
@@ -294,6 +298,7 @@ export class Tailer {
     for (const { source, path, captures, st } of this.unfollowedFiles()) {
       // A rotated file still being read under its old name is not new.
       if (this.retiring.some((f) => f.dev === st.dev && f.ino === st.ino)) continue;
+      this.followFreshRotated(source, path, captures);
       if (this.openFollower(source, path, captures, 0, false)) {
         this.log('INFO', `following ${path}`);
         opened = true;
@@ -407,27 +412,39 @@ export class Tailer {
    */
   private followRotated(f: Follower): void {
     const known = this.knownRotated.get(f.path) ?? new Set<string>();
-    const followed = new Set([...this.active.values(), ...this.retiring, ...this.closedPending].map((x) => `${x.dev}:${x.ino}`));
+    const followed = this.followedIds();
     const rotated = rotatedFiles(f.path);
     const unseen = rotated.filter((r) => !known.has(r.id) && !followed.has(r.id));
     this.knownRotated.set(f.path, new Set(rotated.map((r) => r.id)));
     const source = this.opts.sources.find((s) => s.pattern.match(f.path));
     if (!source) return;
-    let removed = false;
-    try {
-      const st = fstatSync(f.fd);
-      removed = st.nlink === 0;
-      if (removed && unseen.length > 0) {
-        this.counters.rotationGaps++;
-        this.log('WARN', `${f.path} was rotated faster than it was read: rotated files written after ${st.mtime.toISOString()} may have been removed unread`);
-        f.handler.rotationGap?.(st.mtime);
-      }
-    } catch {
-      // closed meanwhile
+    const lost = unseen.length > 0 ? removedUnread(f.fd, rotated, unseen) : 0;
+    if (lost !== 0) {
+      this.counters.rotationGaps += Math.max(1, lost);
+      const after = new Date(Number(fstatSync(f.fd, { bigint: true }).mtimeNs / 1_000_000n));
+      this.log('WARN', `${f.path} was rotated faster than it was read: ${lost > 0 ? `${lost} rotated file(s)` : 'rotated files'} written after ${after.toISOString()} were removed unread`);
+      f.handler.rotationGap?.(after, lost > 0 ? lost : undefined);
     }
     for (const r of unseen) {
       if (this.openFollower(source, r.path, f.captures, 0, true, f.path)) this.log('INFO', `reading ${r.path}, rotated away before it was followed`);
     }
+  }
+
+  /**
+   * A file that appeared after the start may have been rotated already before it was found (a new
+   * container writing fast): its rotated files written since the start are read first, oldest first.
+   */
+  private followFreshRotated(source: TailSource, path: string, captures: Record<string, string>): void {
+    if (this.knownRotated.has(path)) return;
+    const followed = this.followedIds();
+    for (const r of rotatedFiles(path)) {
+      if (r.mtime < this.startedAt || followed.has(r.id)) continue;
+      if (this.openFollower(source, r.path, captures, 0, true, path)) this.log('INFO', `reading ${r.path}, rotated away before ${path} was found`);
+    }
+  }
+
+  private followedIds(): Set<string> {
+    return new Set([...this.active.values(), ...this.retiring, ...this.closedPending].map((x) => `${x.dev}:${x.ino}`));
   }
 
   private closeFollower(f: Follower): void {
@@ -519,7 +536,36 @@ function findByInode(dir: string, dev: number, ino: number): string | null {
  * logrotate's `.1` or `-20240101`-style `.<date>`), not compressed ones, oldest first: by number
  * where the suffix is one (a higher number is older), else by modification time.
  */
-function rotatedFiles(path: string): Array<{ path: string; id: string }> {
+interface RotatedFile {
+  path: string;
+  id: string;
+  mtime: number;
+  /** The suffix as a number (`.3`), else NaN. */
+  number: number;
+  /** Creation time (statx), 0n where the file system does not keep it. */
+  birthNs: bigint;
+}
+
+/**
+ * How many rotated files were removed unread since the followed file (`fd`) was current: 0 when
+ * it is still there. Rotation removes the oldest file before it creates the new one, so the files
+ * created before the followed one was removed are those of the rotations it went through while
+ * kept, as many as there are places for rotated files (the highest number, else their count);
+ * those of them no longer there were removed unread. -1: removed, but the file system keeps no
+ * creation times to tell how many.
+ */
+function removedUnread(fd: number, rotated: RotatedFile[], unseen: RotatedFile[]): number {
+  const st = fstatSync(fd, { bigint: true });
+  if (st.nlink > 0n) return 0;
+  if (unseen.some((r) => r.birthNs === 0n)) return -1;
+  const numbers = rotated.map((r) => r.number).filter((n) => !Number.isNaN(n));
+  const places = numbers.length > 0 ? Math.max(...numbers) : rotated.length;
+  // Strictly before: the file the removing rotation created often has the same (coarse) time.
+  const kept = unseen.filter((r) => r.birthNs < st.ctimeNs).length;
+  return Math.max(0, places - kept);
+}
+
+function rotatedFiles(path: string): RotatedFile[] {
   const dir = dirname(path);
   const prefix = `${basename(path)}.`;
   let names: string[];
@@ -528,15 +574,20 @@ function rotatedFiles(path: string): Array<{ path: string; id: string }> {
   } catch {
     return [];
   }
-  const found: Array<{ path: string; id: string; number: number; mtime: number }> = [];
+  const found: RotatedFile[] = [];
   for (const name of names) {
     if (!name.startsWith(prefix) || /\.(gz|xz|bz2|zst|lz4|zip)$/.test(name)) continue;
     const full = join(dir, name);
-    const st = statOrNull(full);
-    if (!st?.isFile()) continue;
+    let st;
+    try {
+      st = statSync(full, { bigint: true });
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
     const suffix = name.slice(prefix.length);
-    found.push({ path: full, id: `${st.dev}:${st.ino}`, number: /^\d+$/.test(suffix) ? Number(suffix) : NaN, mtime: st.mtimeMs });
+    found.push({ path: full, id: `${st.dev}:${st.ino}`, number: /^\d+$/.test(suffix) ? Number(suffix) : NaN, mtime: Number(st.mtimeMs), birthNs: st.birthtimeNs });
   }
   found.sort((a, b) => (Number.isNaN(a.number) || Number.isNaN(b.number) ? a.mtime - b.mtime : b.number - a.number));
-  return found.map(({ path: p, id }) => ({ path: p, id }));
+  return found;
 }
