@@ -63,7 +63,7 @@ describe('logyard receive', () => {
     const add = await node.cli(['drain', 'add', 'rx', `tcp://127.0.0.1:${target.port}`, '-f', 'syslog', '-f', 'app', '--format', 'raw']);
     expect(add.code).toBe(0);
     await until(async () => (await node.drainStatus('rx'))?.state === 'RUNNING', 'drain rx RUNNING');
-    const config = writeNodeConfig(node, ['receive:', '  rate: 20', '  burst: 20', '  json_key_prefix: app'].join('\n') + '\n');
+    const config = writeNodeConfig(node, ['max_event: 2KiB', 'receive:', '  rate: 20', '  burst: 20', '  json_key_prefix: app'].join('\n') + '\n');
     receive = new NodeProcess(node, [
       '-c', config, 'receive',
       '--syslog', 'tcp://127.0.0.1:0',
@@ -217,6 +217,34 @@ describe('logyard receive', () => {
     }, 'malformed syslog counted');
     expect(stats.malformed).toMatchObject({ bad_priority: 1, bad_header: 1, bad_frame: 1 });
     expect(stats.malformed.no_priority).toBeUndefined();
+  });
+
+  it('splits a syslog message longer than max_event into events of at most max_event bytes; refuses a longer JSON object', async () => {
+    // 2KiB in the config. Quotes, backslashes, tabs and non-ASCII make the event longer than the text.
+    const text = Array.from({ length: 400 }, (_, i) => `w${i} "é\\\t€`).join(' ');
+    expect(Buffer.byteLength(text)).toBeGreaterThan(5000);
+    await sendTcp(ports['syslog tcp'], `<13>Nov 20 10:00:00 host big-line: ${text}\n<13>Nov 20 10:00:00 host big-line: after\n`);
+    const counted = `<13>1 - host big-count - - - ${text}`;
+    await sendTcp(ports['syslog tcp'], `${Buffer.byteLength(counted)} ${counted}`);
+    await sendUdp(ports['syslog udp'], [`<13>Nov 20 10:00:00 host big-udp: ${text}`]);
+    await sendUdp(ports['json udp'], [JSON.stringify({ name: 'big', text }), JSON.stringify({ name: 'big', text: 'small' })]);
+
+    const lines = (key: string): string[] => target.lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
+    const joined = (key: string): string => lines(key).map((l) => JSON.parse(l).text).join('');
+    await until(() => joined('syslog.big-line') === text + 'after' && joined('syslog.big-count') === text && joined('syslog.big-udp') === text, 'the pieces of the three long messages');
+    for (const key of ['syslog.big-line', 'syslog.big-count', 'syslog.big-udp']) {
+      expect(lines(key).length).toBeGreaterThan(3);
+      for (const line of lines(key)) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(2048);
+      expect(new Set(lines(key).map((l) => JSON.stringify(JSON.parse(l).syslog))).size).toBe(1);
+    }
+    expect(JSON.parse(lines('syslog.big-line').at(-1)!).text).toBe('after');
+    await until(() => ofKey('app.big').length === 1, 'the small JSON event after the long one');
+    expect(ofKey('app.big')[0].text).toBe('small');
+    const stats = await until(async () => {
+      const s = await clientStats();
+      return s?.malformed?.too_long === 1 && s.tooLongSplit === 3 ? s : null;
+    }, 'too_long counted: 3 split, 1 refused');
+    expect(stats.tooLongSplit).toBe(3);
   });
 
   it('on SIGTERM exits 0 and removes its unix socket files', async () => {

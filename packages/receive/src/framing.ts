@@ -6,14 +6,14 @@
  * (or, for syslog, to a NUL).
  */
 
-/** Frames above this size are dropped (counted as `too_long`): no syslog sender writes them. */
-export const MAX_FRAME_BYTES = 64 * 1024;
-
 export type FrameProblem = 'too_long' | 'bad_frame' | 'truncated_frame';
 
+/** A message whole, or which piece of one handed over in pieces (see `splitBytes`). */
+export type FramePiece = 'whole' | 'first' | 'more' | 'last';
+
 export interface FrameSink {
-  /** One message: `buf[start, end)`, without its newline or length prefix. */
-  frame(buf: Buffer, start: number, end: number): void;
+  /** One message or piece: `buf[start, end)`, without its newline or length prefix. */
+  frame(buf: Buffer, start: number, end: number, piece: FramePiece): void;
   problem(reason: FrameProblem): void;
 }
 
@@ -29,7 +29,13 @@ export interface FrameDecoderOptions {
   nulTerminates?: boolean;
   /** Only a NUL ends a message, anywhere (GELF over TCP); newlines are part of it. */
   nulOnly?: boolean;
-  maxFrameBytes?: number;
+  /** The longest message handed over whole. */
+  maxFrameBytes: number;
+  /**
+   * A longer message is handed over in pieces of at most this many bytes (cut between UTF-8
+   * characters), as it arrives; without it, a longer message is dropped and counted as `too_long`.
+   */
+  splitBytes?: number;
 }
 
 const LF = 10;
@@ -37,19 +43,24 @@ const CR = 13;
 const NUL = 0;
 const SPACE = 32;
 const LESS_THAN = 60;
-/** At most this many digits in a length: 64 KiB needs 5; more is not a length. */
+/** At most this many digits in a length: 64 MiB needs 8; more is not a length. */
 const MAX_LENGTH_DIGITS = 9;
 
 export class FrameDecoder {
   private pending: Buffer | null = null;
-  /** Bytes of a too long octet-counted frame still to skip. */
+  /** Dropping: bytes of a too long octet-counted frame still to skip. */
   private skipBytes = 0;
-  /** Skipping the rest of a too long line, up to its newline. */
+  /** Dropping: skipping the rest of a too long line, up to its end. */
   private skipLine = false;
+  /** Splitting: a message is being handed over in pieces; the next one is 'more' or 'last'. */
+  private splitting = false;
+  /** Splitting: bytes still to come of the octet-counted frame being split; 0 when it is a line. */
+  private countedLeft = 0;
   private readonly octetCounting: boolean;
   private readonly nulTerminates: boolean;
   private readonly nulOnly: boolean;
   private readonly maxFrame: number;
+  private readonly splitBytes: number;
   private nulBuf: Buffer | null = null;
   private nulAt = -1;
 
@@ -60,7 +71,9 @@ export class FrameDecoder {
     this.octetCounting = options.octetCounting;
     this.nulOnly = options.nulOnly ?? false;
     this.nulTerminates = (options.nulTerminates ?? false) || this.nulOnly;
-    this.maxFrame = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.maxFrame = options.maxFrameBytes;
+    // A piece of at least a few bytes holds any UTF-8 character whole.
+    this.splitBytes = options.splitBytes === undefined ? 0 : Math.max(8, Math.min(options.splitBytes, options.maxFrameBytes));
   }
 
   /** Bytes held for an incomplete frame. */
@@ -87,6 +100,12 @@ export class FrameDecoder {
         pos = nl + 1;
         continue;
       }
+      if (this.splitting) {
+        const next = this.countedLeft > 0 ? this.nextCountedPiece(buf, pos, len) : this.nextLinePiece(buf, pos, len);
+        if (next === WAIT) break;
+        pos = next;
+        continue;
+      }
       const c = buf[pos];
       // Empty lines, and the newline some senders add after an octet-counted frame, are no messages.
       if (c === LF || c === CR || (c === NUL && this.nulTerminates)) {
@@ -102,19 +121,12 @@ export class FrameDecoder {
         }
       }
       const nl = this.lineEnd(buf, pos, len);
-      if (nl < 0) {
-        if (len - pos > this.maxFrame) {
-          this.sink.problem('too_long');
-          this.skipLine = true;
-          return;
-        }
-        break;
+      if ((nl < 0 ? len : nl) - pos > this.maxFrame) {
+        pos = this.longLine(buf, pos, nl, len);
+        continue;
       }
-      if (nl - pos > this.maxFrame) {
-        this.sink.problem('too_long');
-      } else {
-        this.sink.frame(buf, pos, nl > pos && buf[nl - 1] === CR ? nl - 1 : nl);
-      }
+      if (nl < 0) break;
+      this.sink.frame(buf, pos, nl > pos && buf[nl - 1] === CR ? nl - 1 : nl, 'whole');
       pos = nl + 1;
     }
     if (pos < len) this.pending = pos === 0 ? buf : buf.subarray(pos);
@@ -125,18 +137,79 @@ export class FrameDecoder {
   end(): void {
     const rest = this.pending;
     this.pending = null;
+    if (this.splitting) {
+      this.splitting = false;
+      if (this.countedLeft > 0) this.sink.problem('truncated_frame');
+      else this.sink.frame(rest ?? Buffer.alloc(0), 0, rest ? rest.length : 0, 'last');
+      return;
+    }
     if (!rest || this.skipLine || this.skipBytes > 0) return;
     if (this.octetCounting && rest[0] >= 48 && rest[0] <= 57 && this.octetFrame(rest, 0, rest.length) === WAIT) {
       this.sink.problem('truncated_frame');
       return;
     }
-    if (rest.length > this.maxFrame) this.sink.problem('too_long');
-    else this.sink.frame(rest, 0, rest.length);
+    this.sink.frame(rest, 0, rest.length, 'whole');
+  }
+
+  /** A line longer than maxFrame at `pos` (its end at `nl`, or not here yet): its first piece, or dropped. */
+  private longLine(buf: Buffer, pos: number, nl: number, len: number): number {
+    if (this.splitBytes > 0) {
+      this.splitting = true;
+      this.countedLeft = 0;
+      return this.piece(buf, pos, 'first');
+    }
+    this.sink.problem('too_long');
+    if (nl >= 0) return nl + 1;
+    this.skipLine = true;
+    return len;
+  }
+
+  /** The next piece of a line being split: the last one once its end is here, else a full piece. */
+  private nextLinePiece(buf: Buffer, pos: number, len: number): number {
+    const nl = this.lineEnd(buf, pos, len);
+    if (nl >= 0 && nl - pos <= this.splitBytes) {
+      this.splitting = false;
+      this.sink.frame(buf, pos, nl > pos && buf[nl - 1] === CR ? nl - 1 : nl, 'last');
+      return nl + 1;
+    }
+    if (nl < 0 && len - pos <= this.splitBytes) return WAIT;
+    return this.piece(buf, pos, 'more');
+  }
+
+  /** The next piece of an octet-counted frame being split, once its bytes are here. */
+  private nextCountedPiece(buf: Buffer, pos: number, len: number): number {
+    if (this.countedLeft <= this.splitBytes) {
+      if (len - pos < this.countedLeft) return WAIT;
+      const end = pos + this.countedLeft;
+      this.splitting = false;
+      this.countedLeft = 0;
+      this.sink.frame(buf, pos, end, 'last');
+      return end;
+    }
+    // One byte past the piece, to see whether the cut falls inside a UTF-8 character.
+    if (len - pos <= this.splitBytes) return WAIT;
+    const cut = this.piece(buf, pos, 'more');
+    this.countedLeft -= cut - pos;
+    return cut;
   }
 
   /**
-   * Reads `<digits> <message>` at `pos`: the position after the frame, WAIT when more bytes are
-   * needed, NOT_COUNTED when the digits are not followed by a space (then it is a line).
+   * Hands over splitBytes from `pos`, or a few less: to end between UTF-8 characters, and not
+   * right after a CR, LF or NUL (which the parser of a first piece takes for framing leftovers).
+   */
+  private piece(buf: Buffer, pos: number, piece: FramePiece): number {
+    let cut = pos + this.splitBytes;
+    while (cut > pos && (buf[cut] & 0xc0) === 0x80) cut--;
+    while (cut > pos && (buf[cut - 1] === LF || buf[cut - 1] === CR || buf[cut - 1] === NUL)) cut--;
+    if (cut === pos) cut = pos + this.splitBytes; // no such place: cut anywhere
+    this.sink.frame(buf, pos, cut, piece);
+    return cut;
+  }
+
+  /**
+   * Reads `<digits> <message>` at `pos`: the position after the frame (or after the first piece
+   * of a too long one), WAIT when more bytes are needed, NOT_COUNTED when the digits are not
+   * followed by a space (then it is a line).
    */
   private octetFrame(buf: Buffer, pos: number, len: number): number {
     let i = pos;
@@ -155,6 +228,13 @@ export class FrameDecoder {
       return start;
     }
     if (length > this.maxFrame) {
+      if (this.splitBytes > 0) {
+        if (len - start <= this.splitBytes) return WAIT;
+        this.splitting = true;
+        const cut = this.piece(buf, start, 'first');
+        this.countedLeft = length - (cut - start);
+        return cut;
+      }
       this.sink.problem('too_long');
       const available = len - start;
       if (available >= length) return start + length;
@@ -162,7 +242,7 @@ export class FrameDecoder {
       return len;
     }
     if (len - start < length) return WAIT;
-    this.sink.frame(buf, start, start + length);
+    this.sink.frame(buf, start, start + length, 'whole');
     return start + length;
   }
 

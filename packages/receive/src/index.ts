@@ -3,7 +3,7 @@ export * from './listen-uri.js';
 export * from './syslog.js';
 export * from './syslog-event.js';
 export * from './header-cache.js';
-export { plainTextEnd } from './text-bytes.js';
+export { cutJsonStringContent, plainTextEnd } from './text-bytes.js';
 export * from './framing.js';
 export * from './json.js';
 export * from './gelf.js';

@@ -12,8 +12,8 @@ import { formatHostPort, type ListenUri } from './listen-uri.js';
 export interface ListenerHandlers {
   /** One datagram (udp, unixgram). */
   datagram(buf: Buffer): void;
-  /** Where the frames of stream connections (tcp, unix) go, and how they are cut. */
-  frames: FrameSink;
+  /** Where the frames of a new stream connection (tcp, unix) go, and how they are cut. */
+  frames(): FrameSink;
   framing: FrameDecoderOptions;
   /** False while the publisher is full: stream sockets then stop reading until `whenReady`. */
   ready(): boolean;
@@ -112,7 +112,7 @@ function openStream(uri: ListenUri, handlers: ListenerHandlers, where: { host: s
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    const decoder = new FrameDecoder(handlers.frames, handlers.framing);
+    const decoder = new FrameDecoder(handlers.frames(), handlers.framing);
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
       if (!handlers.ready() && !socket.isPaused()) {

@@ -1,15 +1,13 @@
-import { jsonStringContent, Publisher, RateLimiter, rateLimitNoticeText, stampedMembersNow, type RateLimitReport } from '@logyard/bus';
+import { Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
-import { datagramMessageStart, type FrameProblem, type FrameSink } from './framing.js';
+import type { FrameProblem, FrameSink } from './framing.js';
 import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
-import { SyslogHeaderCache } from './header-cache.js';
-import { isSyslogProblem, parseSyslog, type SyslogMalformedReason } from './syslog.js';
-import { syslogFieldJson, syslogKey } from './syslog-event.js';
-import { plainTextEnd } from './text-bytes.js';
+import type { SyslogMalformedReason } from './syslog.js';
+import { frameDetail, SyslogInput, type Where } from './syslog-input.js';
 
 export type ReceiveLogLevel = 'INFO' | 'WARN' | 'ERROR';
 
@@ -35,6 +33,8 @@ export interface ReceiverStats {
   received: number;
   /** Messages refused, by reason; each is counted once and dropped. */
   malformed: Partial<Record<MalformedReason, number>>;
+  /** Syslog messages longer than max_event, published as several events (too_long; nothing dropped). */
+  tooLongSplit: number;
   /** Events cut by the per-key rate limit (told in-band in the key's stream). */
   rateLimited: number;
   published: number;
@@ -51,7 +51,6 @@ const LOW_WATER = 5_000;
 const READY_POLL_MS = 10;
 /** A malformed reason is logged at most this often; the counter has them all. */
 const MALFORMED_LOG_EVERY_MS = 60_000;
-const MAX_CACHED_KEYS = 10_000;
 
 /**
  * The receivers of `logyard receive`: syslog (RFC 5424, RFC 3164) and JSON over udp, tcp, unix
@@ -66,12 +65,11 @@ export class Receiver {
   private readonly limiter: RateLimiter;
   private readonly flushTimer: NodeJS.Timeout;
   private readonly jsonKeyPrefix: string;
-  private readonly nodeId: string;
-  private readonly keyOfApp = new Map<string | null, string>();
-  /** What the lines of a header, once seen, publish: key and event JSON after the text. */
-  private readonly headers = new SyslogHeaderCache<HeaderEvent>();
+  private readonly maxEvent: number;
+  private readonly syslog: SyslogInput;
   private readonly malformedCounts: Partial<Record<MalformedReason, number>> = {};
   private readonly malformedLoggedAt = new Map<MalformedReason, number>();
+  /** JSON and GELF messages taken in (the syslog ones are counted by SyslogInput). */
   private received = 0;
   private waitingForReady: Array<() => void> = [];
   private readyTimer: NodeJS.Timeout | null = null;
@@ -83,8 +81,14 @@ export class Receiver {
     private readonly log: (level: ReceiveLogLevel, message: string) => void,
   ) {
     this.jsonKeyPrefix = config.receive.jsonKeyPrefix;
-    this.nodeId = publisher.nodeId;
+    this.maxEvent = config.maxEvent;
     this.limiter = new RateLimiter({ rate: config.receive.rate, burst: config.receive.burst, onReport: (r) => this.report(r) });
+    this.syslog = new SyslogInput({
+      publisher,
+      limiter: this.limiter,
+      maxEvent: this.maxEvent,
+      malformed: (reason, uri, detail) => this.malformed(reason, uri, detail),
+    });
     this.gelfChunks = new GelfChunks({
       incomplete: (detail) => {
         this.received++;
@@ -135,8 +139,9 @@ export class Receiver {
     return {
       listeners: this.listeners.map(({ protocol, listener }) => `${protocol} ${listener.address}`),
       connections: this.listeners.reduce((n, { listener }) => n + listener.connections, 0),
-      received: this.received,
+      received: this.syslog.received + this.received,
       malformed: { ...this.malformedCounts },
+      tooLongSplit: this.syslog.split,
       rateLimited: this.limiter.dropped,
       published: p.published,
       sent: p.sent,
@@ -157,34 +162,39 @@ export class Receiver {
     return this.closing;
   }
 
-  private handlers(protocol: Protocol, where: { uri: string }): ListenerHandlers {
+  private handlers(protocol: Protocol, where: Where): ListenerHandlers {
     const common = {
       ready: () => this.publisher.stats().queued < HIGH_WATER,
       whenReady: (resume: () => void) => this.whenReady(resume),
       warn: (message: string) => this.log('WARN', message),
     };
+    if (protocol === 'syslog') {
+      return { ...common, datagram: (buf) => this.syslog.datagram(buf, where), frames: () => this.syslog.connection(where), framing: this.syslog.framing() };
+    }
     if (protocol === 'gelf') {
+      const messages: FrameSink = {
+        frame: (buf, start, end) => this.gelfMessage(buf.toString('utf8', start, end), where.uri),
+        problem: (r) => this.malformed(r, where.uri, frameDetail(r, this.maxEvent)),
+      };
       return {
         ...common,
         datagram: (buf) => this.gelfDatagram(buf, where.uri),
-        // TCP: uncompressed, each message ended by a NUL.
-        frames: { frame: (buf, start, end) => this.gelfMessage(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) },
-        framing: { octetCounting: false, nulOnly: true, maxFrameBytes: GELF_MAX_MESSAGE_BYTES },
+        // TCP: uncompressed, each message ended by a NUL; like a JSON object, one longer than max_event is refused.
+        frames: () => messages,
+        framing: { octetCounting: false, nulOnly: true, maxFrameBytes: Math.min(this.maxEvent, GELF_MAX_MESSAGE_BYTES) },
       };
     }
-    const frames: FrameSink =
-      protocol === 'syslog'
-        ? { frame: (buf, start, end) => this.syslogBytes(buf, start, end, where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) }
-        : { frame: (buf, start, end) => this.jsonLine(buf.toString('utf8', start, end), where.uri), problem: (r) => this.malformed(r, where.uri, frameDetail(r)) };
+    // A JSON object longer than max_event is refused (a piece of one is no JSON object).
+    const lines: FrameSink = {
+      frame: (buf, start, end) => this.jsonLine(buf.toString('utf8', start, end), where.uri),
+      problem: (r) => this.malformed(r, where.uri, frameDetail(r, this.maxEvent)),
+    };
     return {
-      // One syslog message per datagram (RFC 5426), octet-counted or not; JSON senders may put one object per line.
-      datagram:
-        protocol === 'syslog'
-          ? (buf) => this.syslogBytes(buf, datagramMessageStart(buf), buf.length, where.uri)
-          : (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
-      frames,
-      framing: { octetCounting: protocol === 'syslog', nulTerminates: protocol === 'syslog' },
       ...common,
+      // One object per datagram, or one per line.
+      datagram: (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
+      frames: () => lines,
+      framing: { octetCounting: false, maxFrameBytes: this.maxEvent },
     };
   }
 
@@ -212,6 +222,7 @@ export class Receiver {
 
   private gelfMessage(json: string, uri: string): void {
     this.received++;
+    if (this.tooLong(json, uri)) return;
     const r = parseGelf(json);
     if (isGelfProblem(r)) {
       this.malformed(r.malformed, uri, r.detail);
@@ -219,58 +230,6 @@ export class Receiver {
     }
     if (!this.limiter.take(r.key)) return;
     this.publisher.publish(r.key, r.fields);
-  }
-
-  /**
-   * A message whose header was seen before goes out from its bytes: only the header (to look it
-   * up) and the text become strings, and the text is checked for escapes on bytes rather than by
-   * a regex on the decoded string. Anything else takes the string path.
-   */
-  private syslogBytes(buf: Buffer, start: number, end: number, uri: string): void {
-    const known = this.headers.getBytes(buf, start, end);
-    const textStart = this.headers.textStart;
-    const textEnd = known ? plainTextEnd(buf, textStart, end) : -1;
-    if (!known || textEnd < 0) {
-      this.syslogMessage(buf.toString('utf8', start, end), uri);
-      return;
-    }
-    this.received++;
-    if (!this.limiter.take(known.key)) return;
-    this.publishSyslog(known, buf.toString('utf8', textStart, textEnd));
-  }
-
-  private syslogMessage(line: string, uri: string): void {
-    // An empty datagram is no message (the stream decoder already skips blank lines).
-    if (line.length <= 2 && /^[\r\n\0]*$/.test(line)) return;
-    this.received++;
-    let known = this.headers.get(line);
-    let text: string;
-    if (known) {
-      text = this.headers.text(line);
-    } else {
-      const m = parseSyslog(line);
-      if (isSyslogProblem(m)) {
-        this.malformed(m.malformed, uri, m.detail);
-        return;
-      }
-      known = { key: this.keyOf(m.appname), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '' };
-      this.headers.set(line, m, known);
-      text = m.text;
-    }
-    if (!this.limiter.take(known.key)) return;
-    this.publishSyslog(known, jsonStringContent(text));
-  }
-
-  /** `textContent`: the text as it stands between the quotes of its JSON string. */
-  private publishSyslog(known: HeaderEvent, textContent: string): void {
-    // The event is joined from pieces (text, then stamp and syslog field, kept per header for the
-    // millisecond): no piece is copied here; the publisher's batch copies each once.
-    const stamp = stampedMembersNow(this.nodeId);
-    if (known.stamp !== stamp) {
-      known.stamp = stamp;
-      known.tail = '"' + stamp + known.fieldJson;
-    }
-    this.publisher.publishJson(known.key, '{"text":"' + textContent + known.tail);
   }
 
   private jsonDatagram(text: string, uri: string): void {
@@ -286,6 +245,7 @@ export class Receiver {
 
   private jsonLine(line: string, uri: string): void {
     this.received++;
+    if (this.tooLong(line, uri)) return;
     const r = parseJsonEvent(line, this.jsonKeyPrefix);
     if (isJsonProblem(r)) {
       this.malformed(r.malformed, uri, r.detail);
@@ -295,14 +255,12 @@ export class Receiver {
     this.publisher.publish(r.key, r.fields);
   }
 
-  private keyOf(appname: string | null): string {
-    let key = this.keyOfApp.get(appname);
-    if (key === undefined) {
-      if (this.keyOfApp.size >= MAX_CACHED_KEYS) this.keyOfApp.clear();
-      key = syslogKey(appname);
-      this.keyOfApp.set(appname, key);
-    }
-    return key;
+  /** A JSON object (JSON or GELF) longer than max_event: refused and counted, as a piece of one is no object. */
+  private tooLong(json: string, uri: string): boolean {
+    // UTF-16 length times 3 bounds the UTF-8 bytes: most are not counted.
+    if (json.length * 3 <= this.maxEvent || Buffer.byteLength(json) <= this.maxEvent) return false;
+    this.malformed('too_long', uri, frameDetail('too_long', this.maxEvent));
+    return true;
   }
 
   private malformed(reason: MalformedReason, uri: string, detail: string): void {
@@ -334,16 +292,6 @@ export class Receiver {
   }
 }
 
-interface HeaderEvent {
-  key: string;
-  /** `,"syslog":{...}}`: the end of the event JSON. */
-  fieldJson: string;
-  /** The stamped members this header's `tail` was made with. */
-  stamp: string;
-  /** Everything of the event JSON after the text: its closing quote, stamped members and fieldJson. */
-  tail: string;
-}
-
 /** GELF comes over udp (Docker's default) or tcp; there is no unix socket form of it. */
 function parseGelfListenUri(uri: string): ReturnType<typeof parseListenUri> {
   const parsed = parseListenUri(uri);
@@ -351,15 +299,4 @@ function parseGelfListenUri(uri: string): ReturnType<typeof parseListenUri> {
     throw new ListenUriError(`gelf listener "${uri}": GELF is received on udp://HOST:PORT or tcp://HOST:PORT only`);
   }
   return parsed;
-}
-
-function frameDetail(reason: FrameProblem): string {
-  switch (reason) {
-    case 'too_long':
-      return 'a message longer than its limit (64 KiB, GELF 1 MiB)';
-    case 'bad_frame':
-      return 'an octet-counted frame of length 0';
-    case 'truncated_frame':
-      return 'the connection closed in the middle of an octet-counted frame';
-  }
 }

@@ -47,3 +47,43 @@ export function plainTextEnd(buf: Buffer, start: number, end: number): number {
 /** The view plainTextEnd reads words through, kept for the buffer it was made for (a chunk has many lines). */
 let wordsOf: Buffer | null = null;
 let words: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/**
+ * Cuts the content of a JSON string (what stands between its quotes) into pieces of at most
+ * `maxBytes` UTF-8 bytes each, never inside an escape (`\n`, `\u0000`) nor a surrogate pair, so
+ * that each piece is the content of a JSON string too. `maxBytes` must be at least 6.
+ */
+export function cutJsonStringContent(content: string, maxBytes: number): string[] {
+  const pieces: string[] = [];
+  let from = 0;
+  let bytes = 0;
+  let i = 0;
+  while (i < content.length) {
+    const c = content.charCodeAt(i);
+    let units = 1;
+    let size: number;
+    if (c === 92 /* \ */) {
+      units = content.charCodeAt(i + 1) === 117 /* u */ ? 6 : 2;
+      size = units;
+    } else if (c < 0x80) {
+      size = 1;
+    } else if (c < 0x800) {
+      size = 2;
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < content.length) {
+      const next = content.charCodeAt(i + 1);
+      units = next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+      size = units === 2 ? 4 : 3;
+    } else {
+      size = 3;
+    }
+    if (bytes + size > maxBytes) {
+      pieces.push(content.slice(from, i));
+      from = i;
+      bytes = 0;
+    }
+    bytes += size;
+    i += units;
+  }
+  if (from < content.length || pieces.length === 0) pieces.push(content.slice(from));
+  return pieces;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { keyProblem } from '@logyard/bus';
-import { datagramMessageStart, FrameDecoder, isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
+import { cutJsonStringContent, datagramMessageStart, FrameDecoder, isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type FramePiece, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
 
 const REASONS = ['bad_priority', 'bad_header', 'bad_structured_data'];
 const FRAME_PROBLEMS: FrameProblem[] = ['too_long', 'bad_frame', 'truncated_frame'];
@@ -256,7 +256,7 @@ function decodeAll(chunks: Buffer[], maxFrameBytes?: number, nulTerminates = fal
       },
       problem: (r) => problems.push(r),
     },
-    { octetCounting: true, nulTerminates, ...(maxFrameBytes ? { maxFrameBytes } : {}) },
+    { octetCounting: true, nulTerminates, maxFrameBytes: maxFrameBytes ?? 64 * 1024 },
   );
   for (const c of chunks) d.push(c);
   d.end();
@@ -292,6 +292,66 @@ describe('the framing decoder (property-based)', () => {
         expect(frames.map((f) => f.toString())).toEqual(msgs.map(([m]) => m));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('when splitting, hands over every message whole or in pieces that join back into it, each piece within the limit and whole UTF-8', () => {
+    const message = fc.tuple(fc.integer({ min: 0, max: 191 }), fc.string({ unit: 'grapheme', maxLength: 90 })).map(([pri, t]) => `<${pri}>${t}`);
+    const framing = fc.constantFrom('counted', 'newline', 'nul');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(message, framing), { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 6 }), fc.integer({ min: 8, max: 40 }), fc.nat(8), (msgs, points, maxFrame, less) => {
+        const splitBytes = Math.max(8, maxFrame - less);
+        const wire = msgs
+          .map(([m, how]) => (how === 'counted' || /[\n\r\0]/.test(m) ? `${Buffer.byteLength(m)} ${m}` : how === 'nul' ? `${m}\0` : `${m}\n`))
+          .join('');
+        const joined: string[] = [];
+        const problems: FrameProblem[] = [];
+        let open: Buffer[] | null = null;
+        const d = new FrameDecoder(
+          {
+            frame: (buf, start, end, piece: FramePiece) => {
+              const bytes = Buffer.from(buf.subarray(start, end));
+              if (piece === 'whole') {
+                expect(open).toBeNull();
+                expect(bytes.length).toBeLessThanOrEqual(maxFrame);
+                joined.push(bytes.toString());
+                return;
+              }
+              expect(open === null).toBe(piece === 'first');
+              expect(bytes.length).toBeLessThanOrEqual(splitBytes);
+              // Cut between characters: each piece decodes to itself.
+              expect(Buffer.from(bytes.toString()).equals(bytes)).toBe(true);
+              open = [...(open ?? []), bytes];
+              if (piece === 'last') {
+                joined.push(Buffer.concat(open).toString());
+                open = null;
+              }
+            },
+            problem: (r) => problems.push(r),
+          },
+          { octetCounting: true, nulTerminates: true, maxFrameBytes: maxFrame, splitBytes },
+        );
+        for (const c of cut(Buffer.from(wire), points)) d.push(c);
+        d.end();
+        expect(problems).toEqual([]);
+        expect(open).toBeNull();
+        expect(joined).toEqual(msgs.map(([m]) => m));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('cuts JSON string content into pieces within the limit that are JSON string content and join back into the text', () => {
+    const text = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }), fc.string({ maxLength: 80 }));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 6, max: 30 }), (t, max) => {
+        const pieces = cutJsonStringContent(JSON.stringify(t).slice(1, -1), max);
+        for (const p of pieces) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(max);
+        expect(pieces.map((p) => JSON.parse(`"${p}"`)).join('')).toBe(t);
+        // No piece is empty unless the text is.
+        expect(pieces.every((p) => p.length > 0) || t === '').toBe(true);
+      }),
+      { numRuns: 3000 },
     );
   });
 

@@ -1,0 +1,177 @@
+import { jsonStringContent, stampedMembersNow, type Publisher, type RateLimiter } from '@logyard/bus';
+import { datagramMessageStart, type FramePiece, type FrameProblem, type FrameSink } from './framing.js';
+import { SyslogHeaderCache } from './header-cache.js';
+import { isSyslogProblem, parseSyslog, type SyslogMalformedReason } from './syslog.js';
+import { syslogFieldJson, syslogKey } from './syslog-event.js';
+import { cutJsonStringContent, plainTextEnd } from './text-bytes.js';
+
+export interface SyslogInputOptions {
+  publisher: Publisher;
+  limiter: RateLimiter;
+  /** The largest event in bytes (config max_event). */
+  maxEvent: number;
+  /** Counts (and logs) a message that was refused. */
+  malformed(reason: SyslogMalformedReason | FrameProblem, uri: string, detail: string): void;
+}
+
+/** A listener's label, which becomes the bound address once the system chose a port. */
+export interface Where {
+  uri: string;
+}
+
+/** What the messages of one header publish: key, and the event JSON after the text. */
+interface HeaderEvent {
+  key: string;
+  /** `,"syslog":{...}}`: the end of the event JSON. */
+  fieldJson: string;
+  /** The stamped members this header's `tail` was made with. */
+  stamp: string;
+  /** Everything of the event JSON after the text: its closing quote, stamped members and fieldJson. */
+  tail: string;
+}
+
+const MAX_CACHED_KEYS = 10_000;
+/** `{"text":"`: what an event JSON has before the text. */
+const TEXT_HEAD_BYTES = 9;
+
+/**
+ * The syslog side of `logyard receive`: messages (datagrams, frames of stream connections) to
+ * events `syslog.<app-name or tag>`. A message whose header was seen before goes out from its
+ * bytes: only the header (to look it up) and the text become strings. A message whose event
+ * would be longer than max_event goes out as several events with the same key and `syslog` field.
+ */
+export class SyslogInput {
+  /** Messages taken in, malformed ones included. */
+  received = 0;
+  /** Messages longer than max_event published as several events (counted as too_long). */
+  split = 0;
+  private readonly headers = new SyslogHeaderCache<HeaderEvent>();
+  private readonly keyOfApp = new Map<string | null, string>();
+  private readonly nodeId: string;
+
+  constructor(private readonly options: SyslogInputOptions) {
+    this.nodeId = options.publisher.nodeId;
+  }
+
+  /** Options for the stream decoder: a longer message comes in pieces that leave room for the event's other members. */
+  framing(): { octetCounting: true; nulTerminates: true; maxFrameBytes: number; splitBytes: number } {
+    const max = this.options.maxEvent;
+    return { octetCounting: true, nulTerminates: true, maxFrameBytes: max, splitBytes: max - Math.min(4096, max >> 2) };
+  }
+
+  /** One datagram: one message, octet-counted or not (RFC 5426). */
+  datagram(buf: Buffer, where: Where): void {
+    this.message(buf, datagramMessageStart(buf), buf.length, where.uri, false);
+  }
+
+  /** Where the frames of one stream connection go: it follows the pieces of a message that is split. */
+  connection(where: Where): FrameSink {
+    // The header event of the message whose pieces are coming; null when it was refused.
+    let continuing: HeaderEvent | null = null;
+    return {
+      frame: (buf: Buffer, start: number, end: number, piece: FramePiece) => {
+        if (piece === 'whole') {
+          this.message(buf, start, end, where.uri, false);
+        } else if (piece === 'first') {
+          this.split++;
+          continuing = this.message(buf, start, end, where.uri, true);
+        } else {
+          if (continuing && end > start) this.publish(continuing, textContent(buf, start, end), where.uri, true);
+          if (piece === 'last') continuing = null;
+        }
+      },
+      problem: (reason: FrameProblem) => this.options.malformed(reason, where.uri, frameDetail(reason, this.options.maxEvent)),
+    };
+  }
+
+  /**
+   * Publishes the message in `buf[start, end)`; returns its header event, null when it was
+   * refused. A message seen before goes from its bytes; anything else takes the string path.
+   */
+  private message(buf: Buffer, start: number, end: number, uri: string, counted: boolean): HeaderEvent | null {
+    const known = this.headers.getBytes(buf, start, end);
+    const textStart = this.headers.textStart;
+    const textEnd = known ? plainTextEnd(buf, textStart, end) : -1;
+    if (!known || textEnd < 0) return this.parsed(buf.toString('utf8', start, end), uri, counted);
+    this.received++;
+    return this.publish(known, buf.toString('utf8', textStart, textEnd), uri, counted) ? known : null;
+  }
+
+  private parsed(line: string, uri: string, counted: boolean): HeaderEvent | null {
+    // An empty datagram is no message (the stream decoder already skips blank lines).
+    if (line.length <= 2 && /^[\r\n\0]*$/.test(line)) return null;
+    this.received++;
+    let known = this.headers.get(line);
+    let text: string;
+    if (known) {
+      text = this.headers.text(line);
+    } else {
+      const m = parseSyslog(line);
+      if (isSyslogProblem(m)) {
+        this.options.malformed(m.malformed, uri, m.detail);
+        return null;
+      }
+      known = { key: this.keyOf(m.appname), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '' };
+      this.headers.set(line, m, known);
+      text = m.text;
+    }
+    return this.publish(known, jsonStringContent(text), uri, counted) ? known : null;
+  }
+
+  /**
+   * `content`: the text as it stands between the quotes of its JSON string. The event is joined
+   * from pieces (text, then stamp and syslog field, kept per header for the millisecond): no
+   * piece is copied here; the publisher's batch copies each once. `counted`: the message is
+   * already counted as split. False when the header alone does not fit in max_event.
+   */
+  private publish(known: HeaderEvent, content: string, uri: string, counted: boolean): boolean {
+    const stamp = stampedMembersNow(this.nodeId);
+    if (known.stamp !== stamp) {
+      known.stamp = stamp;
+      known.tail = '"' + stamp + known.fieldJson;
+    }
+    const max = this.options.maxEvent;
+    // UTF-16 length times 3 bounds the UTF-8 bytes: most events are measured without counting.
+    if ((content.length + known.tail.length) * 3 + TEXT_HEAD_BYTES > max) {
+      const room = max - TEXT_HEAD_BYTES - Buffer.byteLength(known.tail);
+      if (room < 6) {
+        this.options.malformed('too_long', uri, `a message whose header and fields alone are longer than max_event (${max} bytes)`);
+        return false;
+      }
+      if (Buffer.byteLength(content) > room) {
+        if (!counted) this.split++;
+        if (!this.options.limiter.take(known.key)) return true;
+        for (const piece of cutJsonStringContent(content, room)) this.options.publisher.publishJson(known.key, '{"text":"' + piece + known.tail);
+        return true;
+      }
+    }
+    if (this.options.limiter.take(known.key)) this.options.publisher.publishJson(known.key, '{"text":"' + content + known.tail);
+    return true;
+  }
+
+  private keyOf(appname: string | null): string {
+    let key = this.keyOfApp.get(appname);
+    if (key === undefined) {
+      if (this.keyOfApp.size >= MAX_CACHED_KEYS) this.keyOfApp.clear();
+      key = syslogKey(appname);
+      this.keyOfApp.set(appname, key);
+    }
+    return key;
+  }
+}
+
+/** The bytes of a piece as JSON string content, kept whole (framing leftovers are only trimmed off messages). */
+function textContent(buf: Buffer, start: number, end: number): string {
+  return plainTextEnd(buf, start, end) === end ? buf.toString('utf8', start, end) : jsonStringContent(buf.toString('utf8', start, end));
+}
+
+export function frameDetail(reason: FrameProblem, maxEvent: number): string {
+  switch (reason) {
+    case 'too_long':
+      return `a message longer than max_event (${maxEvent} bytes)`;
+    case 'bad_frame':
+      return 'an octet-counted frame of length 0';
+    case 'truncated_frame':
+      return 'the connection closed in the middle of an octet-counted frame';
+  }
+}
