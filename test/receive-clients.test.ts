@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +116,18 @@ describe('logyard receive with real senders', () => {
       await until(() => events('syslog.lg-count').length === 2, 'two lg-count events');
       expect(events('syslog.lg-count').map((e) => e.text).sort()).toEqual(['tcp line 1\ntcp line 2', 'udp line 1\nudp line 2']);
       expect(events('syslog.lg-count').every((e) => e.syslog.appname === 'lg-count' && e.syslog.severity === 'notice')).toBe(true);
+    });
+
+    it('a 2.5 MB message, octet-counted and as a line, arrives as events of at most max_event (1 MiB by default) whose texts join into it', async () => {
+      const text = randomBytes(1_900_000).toString('base64');
+      await ok('logger', ['--tcp', '--octet-count', '--size', '3000000', '-n', '127.0.0.1', '-P', String(tcpPort), '-t', 'lg-big-count'], text + '\n');
+      await ok('logger', ['--tcp', '--size', '3000000', '-n', '127.0.0.1', '-P', String(tcpPort), '-t', 'lg-big-line'], text + '\n');
+      for (const key of ['syslog.lg-big-count', 'syslog.lg-big-line']) {
+        const lines = (): string[] => target.lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
+        await until(() => lines().map((l) => JSON.parse(l).text).join('') === text, `the pieces of ${key}`);
+        expect(lines()).toHaveLength(3);
+        for (const line of lines()) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(1024 * 1024);
+      }
     });
 
     it('--rfc3164 over udp, tcp and the unix datagram socket, with -p and -i', async () => {
