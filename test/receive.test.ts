@@ -219,7 +219,7 @@ describe('logyard receive', () => {
     expect(stats.malformed.no_priority).toBeUndefined();
   });
 
-  it('splits a syslog message longer than max_event into events of at most max_event bytes; refuses a longer JSON object', async () => {
+  it('splits a syslog message longer than max_event into events of at most max_event bytes; refuses a longer JSON object or structured data', async () => {
     // 2KiB in the config. Quotes, backslashes, tabs and non-ASCII make the event longer than the text.
     const text = Array.from({ length: 400 }, (_, i) => `w${i} "é\\\t€`).join(' ');
     expect(Buffer.byteLength(text)).toBeGreaterThan(5000);
@@ -228,6 +228,8 @@ describe('logyard receive', () => {
     await sendTcp(ports['syslog tcp'], `${Buffer.byteLength(counted)} ${counted}`);
     await sendUdp(ports['syslog udp'], [`<13>Nov 20 10:00:00 host big-udp: ${text}`]);
     await sendUdp(ports['json udp'], [JSON.stringify({ name: 'big', text }), JSON.stringify({ name: 'big', text: 'small' })]);
+    // Structured data alone longer than max_event: no piece of text can carry it.
+    await sendUdp(ports['syslog udp'], [`<13>1 - host big-sd - - [x a="${'y'.repeat(3000)}"] text`]);
 
     const lines = (key: string): string[] => target.lines.filter((l) => l.startsWith(`${key} `)).map((l) => l.slice(key.length + 1));
     const joined = (key: string): string => lines(key).map((l) => JSON.parse(l).text).join('');
@@ -242,8 +244,9 @@ describe('logyard receive', () => {
     expect(ofKey('app.big')[0].text).toBe('small');
     const stats = await until(async () => {
       const s = await clientStats();
-      return s?.malformed?.too_long === 1 && s.tooLongSplit === 3 ? s : null;
-    }, 'too_long counted: 3 split, 1 refused');
+      return s?.malformed?.too_long === 2 && s.tooLongSplit === 3 ? s : null;
+    }, 'too_long counted: 3 split, 2 refused');
+    expect(ofKey('syslog.big-sd')).toEqual([]);
     expect(stats.tooLongSplit).toBe(3);
   });
 
