@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { createSocket as createUdpSocket } from 'node:dgram';
+import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import unixDgram from 'unix-dgram';
@@ -10,6 +11,19 @@ import { NodeProcess, writeNodeConfig } from './helpers/clients.js';
 const DOCKER_3164 = '<30>Nov 20 10:00:00 host web-7f9c[123]: GET /health 200';
 const RFC_5424 =
   '<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application"] \uFEFFAn application event';
+
+/** GET `path` from the core's status API on its unix socket. */
+function getStatusSocket(runDir: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(runDir, 'status.sock'), path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function sendTcp(port: number, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -244,10 +258,21 @@ describe('logyard receive', () => {
     expect(ofKey('app.big')[0].text).toBe('small');
     const stats = await until(async () => {
       const s = await clientStats();
-      return s?.malformed?.too_long === 2 && s.tooLongSplit === 3 ? s : null;
+      return s?.malformed?.too_long === 2 && s.split === 3 ? s : null;
     }, 'too_long counted: 3 split, 2 refused');
     expect(ofKey('syslog.big-sd')).toEqual([]);
-    expect(stats.tooLongSplit).toBe(3);
+    expect(stats.split).toBe(3);
+
+    // The core's /metrics shows receive's counters, read from the same file.
+    const metrics = await until(async () => {
+      const body = await getStatusSocket(node.runDir, '/metrics');
+      return /^logyard_client_split_total\{client="receive"\} 3$/m.test(body) ? body : null;
+    }, 'receive counters in /metrics');
+    expect(metrics).toMatch(/^logyard_client_malformed_total\{client="receive",reason="too_long"\} 2$/m);
+    expect(metrics).toMatch(/^logyard_client_malformed_total\{client="receive",reason="bad_priority"\} 1$/m);
+    expect(metrics).toMatch(/^logyard_client_received_total\{client="receive"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^logyard_client_rate_limited_total\{client="receive"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^logyard_client_kernel_drops_total\{client="receive"\} 0$/m);
   });
 
   it('on SIGTERM exits 0 and removes its unix socket files', async () => {
@@ -302,7 +327,8 @@ describe('logyard start with receive in clients', () => {
   const target = new TcpTarget();
   let start: NodeProcess | null = null;
   afterAll(async () => {
-    await start?.stop('SIGKILL');
+    // SIGTERM: start stops its core and receive before exiting; after a SIGKILL they would write into the directory being removed.
+    await start?.stop('SIGTERM');
     await target.close();
     await node.cleanup();
   });

@@ -34,7 +34,7 @@ export interface ReceiverStats {
   /** Messages refused, by reason; each is counted once and dropped. */
   malformed: Partial<Record<MalformedReason, number>>;
   /** Syslog messages longer than max_event, published as several events (too_long; nothing dropped). */
-  tooLongSplit: number;
+  split: number;
   /** Events cut by the per-key rate limit (told in-band in the key's stream). */
   rateLimited: number;
   published: number;
@@ -141,7 +141,7 @@ export class Receiver {
       connections: this.listeners.reduce((n, { listener }) => n + listener.connections, 0),
       received: this.syslog.received + this.received,
       malformed: { ...this.malformedCounts },
-      tooLongSplit: this.syslog.split,
+      split: this.syslog.split,
       rateLimited: this.limiter.dropped,
       published: p.published,
       sent: p.sent,
