@@ -138,14 +138,15 @@ describe('logyard receive', () => {
     sendUnixgram(unixgramPath, ['<13>Nov 20 10:00:00 over-unixgram[8]: by unix datagram']);
     // glibc's syslog() over a stream socket ends each message with NUL; others use newlines.
     await new Promise<void>((resolve, reject) => {
-      const s = connect({ path: unixPath }, () => s.end('<13>Nov 20 10:00:00 over-unix[9]: nul ended\0<13>Nov 20 10:00:00 over-unix[9]: newline ended\n'));
+      const s = connect({ path: unixPath }, () => s.end('<13>Nov 20 10:00:00 over-unix[9]: nul ended\0<13>Nov 20 10:00:00 over-unix[9]: newline ended\n<13>Nov 20 10:00:00 over-unix[9]: a NUL\0inside\n'));
       s.on('close', () => resolve());
       s.on('error', reject);
     });
-    await until(() => ofKey('syslog.over-udp').length === 1 && ofKey('syslog.over-unixgram').length === 1 && ofKey('syslog.over-unix').length === 2, 'udp, unixgram and unix events');
+    await until(() => ofKey('syslog.over-udp').length === 1 && ofKey('syslog.over-unixgram').length === 1 && ofKey('syslog.over-unix').length === 3, 'udp, unixgram and unix events');
     expect(ofKey('syslog.over-udp')[0]).toMatchObject({ text: 'by datagram', syslog: { facility: 'user', severity: 'err', procid: '7' } });
     expect(ofKey('syslog.over-unixgram')[0]).toMatchObject({ text: 'by unix datagram', syslog: { hostname: null, procid: '8' } });
-    expect(ofKey('syslog.over-unix').map((e) => e.text)).toEqual(['nul ended', 'newline ended']);
+    // A NUL inside a line does not cut it (it ends a message only before the next one).
+    expect(ofKey('syslog.over-unix').map((e) => e.text)).toEqual(['nul ended', 'newline ended', 'a NUL\0inside']);
   });
 
   it('cuts a tag flooding at 10x its rate, tells it in its own stream, and the quiet tag next to it loses nothing', async () => {
