@@ -97,6 +97,32 @@ describe('drain with disk', () => {
     expect(plain.status()).toMatchObject({ sent: next });
   });
 
+  it('a read-only state_dir: the drain runs in memory with "disk: EROFS", and goes to disk once it is writable', async () => {
+    const readOnly = join(dir, 'ro');
+    mkdirSync(readOnly);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,ro', 'tmpfs', readOnly]);
+    mounts.push(readOnly);
+    const port = await unusedPort();
+    const drain = diskDrain('readonly', port, 'disk=16MiB&buffer=10000', readOnly);
+    drain.start();
+    await waitFor('disk: EROFS', () => /^disk: EROFS/.test(drain.status().error ?? ''), undefined, drain);
+    await pushInBatches(drain, 0, 2_000);
+    expect(drain.status()).toMatchObject({ buffered: 2_000, disk_events: 0 });
+    expect(['RETRYING', 'STARTING', 'RUNNING']).toContain(drain.status().state);
+
+    execFileSync('mount', ['-o', 'remount,rw', readOnly]);
+    let next = 2_000;
+    await waitFor('back on disk', () => {
+      drain.push('systail.app', eventJson(`event ${next++}`));
+      return !/disk:/.test(drain.status().error ?? '') && (drain.status().disk_events ?? 0) >= 2_000;
+    }, 20_000, drain);
+    await waitFor('all on disk', () => drain.status().disk_events === next, undefined, drain);
+    const server = await listenForLines(port);
+    servers.push(server);
+    await waitFor('every event', () => server.lines.length >= next, 30_000, drain);
+    expect(server.lines).toEqual(texts(0, next));
+  });
+
   it('an event waits in memory no longer than disk_sync while the target is down (a kill -9 would lose it)', async () => {
     const port = await unusedPort();
     const drain = diskDrain('prompt', port, 'disk=16MiB&buffer=10000');

@@ -85,7 +85,7 @@ export class DiskQueue {
    */
   static async open(dir: string, options: DiskQueueOptions): Promise<DiskQueue> {
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await makeDir(dir);
       const segments = await listSegments(dir);
       const cursor = await open(join(dir, CURSOR_FILE), constants.O_RDWR | constants.O_CREAT, 0o600);
       const { ackOffset, acked } = await resumePoint(cursor, segments);
@@ -444,6 +444,19 @@ async function writeFully(handle: FileHandle, data: Buffer, position: number): P
   let written = 0;
   while (written < data.length) {
     written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten;
+  }
+}
+
+/**
+ * mkdir -p, with the real reason when it fails: Node's recursive mkdir says ENOENT where the
+ * filesystem is read-only (EROFS); making the last directory alone tells it.
+ */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') await mkdir(dir, { mode: 0o700 });
+    throw err;
   }
 }
 
