@@ -144,6 +144,12 @@ describe('disk buffers', () => {
     expect(damaged.code).toBe(1);
     expect(damaged.stdout).toMatch(/^damaged +\d+ +19999 +\d+ +2$/m);
     expect(damaged.stderr).toContain('2 corrupt records');
+    const unknown = await node.cli(['buffer', 'check', 'damaged', 'nosuch']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`logyard: no disk queue for drain nosuch in ${join(node.stateDir, 'buffers')}`);
+    const badName = await node.cli(['buffer', 'check', '../etc']);
+    expect(badName.code).toBe(2);
+    expect(badName.stdout).toBe('');
 
     await node.startCore();
     const up = await target(port);

@@ -184,9 +184,13 @@ export class DiskQueue {
           this.peeked = { segmentId: head.id, ends: read.ends };
           return read.events;
         }
-        // Nothing whole left in the head: past it (when sealed), else nothing waits.
+        // Nothing whole left in the head: past it (when sealed), else nothing waits. The count
+        // follows (a record found whole at open and damaged since must not be waited for).
         this.ackOffset = read.offset;
-        if (!sealed) return [];
+        if (!sealed) {
+          head.records = this.ackedRecords;
+          return [];
+        }
         await this.removeHead();
       }
     });
