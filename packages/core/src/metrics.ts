@@ -34,6 +34,7 @@ const CLIENT_COUNTERS: Record<string, { metric: string; help: string; reason?: s
   unreadable: { metric: 'unreadable', help: 'Files a pattern matched that could not be opened' },
   rotations: { metric: 'rotations', help: 'Rotations of tailed files followed' },
   truncations: { metric: 'truncations', help: 'Truncations of tailed files followed' },
+  rotationGaps: { metric: 'rotation_gaps', help: 'Rotated files removed before a tailing client could read them (at least)' },
 };
 
 const CLIENT_GAUGES: Record<string, string> = {
