@@ -217,14 +217,20 @@ describe('logyard receive with real senders', () => {
       await until(() => {
         if (rsyslogd!.exitCode !== null) throw new Error(`rsyslogd exited ${rsyslogd!.exitCode}: ${rsyslogLog}`);
         try {
-          return readFileSync(join(dir, 'rsyslogd.pid'), 'utf8').trim() === String(rsyslogd!.pid);
+          // Its pid file written and its socket bound: a message sent now is read.
+          return readFileSync(join(dir, 'rsyslogd.pid'), 'utf8').trim() === String(rsyslogd!.pid) && existsSync(socket);
         } catch {
           return false;
         }
       }, 'rsyslogd to start');
     });
-    afterAll(() => {
-      rsyslogd?.kill('SIGTERM');
+    afterAll(async () => {
+      // Gone before the node's directory, which holds its work directory, is removed.
+      if (rsyslogd && rsyslogd.exitCode === null && rsyslogd.signalCode === null) {
+        const exited = new Promise((resolve) => rsyslogd!.once('exit', resolve));
+        rsyslogd.kill('SIGTERM');
+        await exited;
+      }
     });
 
     it('forwards in RFC 5424 (octet-counted) and in RFC 3164 (lines) what a program logged to its socket', async () => {
