@@ -290,7 +290,7 @@ describe('logyard journal', () => {
   });
 });
 
-describe('logyard journal with journal.units', () => {
+describe('logyard journal with journal.units and max_event', () => {
   const node = new TestNode('jr-units');
   const target = new TcpTarget();
   const journalDir = join(node.root, 'journal');
@@ -302,7 +302,7 @@ describe('logyard journal with journal.units', () => {
     await target.listen();
     expect((await node.cli(['drain', 'add', 'jr', `tcp://127.0.0.1:${target.port}`, '-f', 'journal', '--format', 'raw'])).code).toBe(0);
     await until(async () => (await node.drainStatus('jr'))?.state === 'RUNNING', 'drain jr RUNNING');
-    const config = writeNodeConfig(node, ['journal:', '  directory: journal', '  units: [nginx, "web-*"]'].join('\n') + '\n');
+    const config = writeNodeConfig(node, ['max_event: 4KiB', 'journal:', '  directory: journal', '  units: [nginx, "web-*"]'].join('\n') + '\n');
     client = new NodeProcess(node, ['-c', config, 'journal']);
     await client.logged(/journal: started/);
   });
@@ -333,6 +333,20 @@ describe('logyard journal with journal.units', () => {
       return s?.read === 6 ? s : null;
     }, 'the counters');
     expect(stats).toMatchObject({ read: 6, filtered: 3, published: 3 });
+  });
+
+  it('skips an entry whose event would be larger than max_event and counts it as tooLong', async () => {
+    await writeJournal(journalDir, [
+      { MESSAGE: 'x'.repeat(5000), _SYSTEMD_UNIT: 'nginx.service' },
+      { MESSAGE: 'after the long one', _SYSTEMD_UNIT: 'nginx.service' },
+    ]);
+    await until(() => target.lines.length === 4, 'the entry after the long one');
+    expect(target.rawEvents[3].event.text).toBe('after the long one');
+    await until(async () => {
+      const r = await node.cli(['status', '--json']);
+      return JSON.parse(r.stdout).clients.find((c: { client: string }) => c.client === 'journal')?.tooLong === 1;
+    }, 'tooLong 1 in logyard status');
+    expect(client.log).toMatch(/WARN journal: skipping an entry of journal\.nginx of \d+ bytes, larger than max_event \(4096; counted in tooLong\)/);
   });
 });
 

@@ -26,7 +26,7 @@ export interface JournalStats {
   filtered: number;
   /** Entries cut by the per-unit (per-container) rate limit, told in-band. */
   rateLimited: number;
-  /** Entries larger than an event may be (max_event), skipped. */
+  /** Entries whose event would be larger than max_event, skipped. */
   tooLong: number;
   /** Lines of journalctl that were not an entry. */
   invalid: number;
@@ -45,8 +45,6 @@ const LOW_WATER = 5_000;
 const READY_POLL_MS = 10;
 /** How often the confirmed cursor is saved and quiet keys' drop counts are told. */
 const TICK_MS = 1000;
-/** The largest event (docs/drains.md, keys and filters: max_event's default); larger entries are counted as tooLong. */
-const MAX_EVENT_BYTES = 1024 * 1024;
 const PROBLEM_LOG_EVERY_MS = 60_000;
 
 /** Where reading stood: every entry up to `cursor` is in the core once it has confirmed `mark` events. */
@@ -68,6 +66,8 @@ export class Journal {
   private fail!: (err: JournalError) => void;
   private readonly limiter: RateLimiter;
   private readonly filter: UnitFilter;
+  /** max_event: an entry whose event would be larger is skipped and counted as tooLong (SPEC section 1). */
+  private readonly maxEvent: number;
   private follower: JournalctlFollower | null = null;
   private readonly checkpoints: Checkpoint[] = [];
   private readonly partials = new PartialLines();
@@ -88,6 +88,7 @@ export class Journal {
   ) {
     this.failed = new Promise((resolve) => (this.fail = resolve));
     this.filter = unitFilter(config.journal.units);
+    this.maxEvent = config.maxEvent;
     this.limiter = new RateLimiter({ rate: config.journal.rate, burst: config.journal.burst, onReport: (r) => this.report(r) });
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
@@ -190,8 +191,9 @@ export class Journal {
   private publish(event: JournalEvent): void {
     if (!this.limiter.take(event.key)) return;
     const json = eventJson(event.fields, this.publisher.nodeId)!;
-    if (json.length > MAX_EVENT_BYTES / 3 && Buffer.byteLength(json) > MAX_EVENT_BYTES) {
-      this.problem('tooLong', `skipping an entry of ${event.key} of ${Buffer.byteLength(json)} bytes, larger than an event may be (counted in tooLong)`);
+    // A string's UTF-8 is at most 3 bytes per UTF-16 unit: most events need no byte count.
+    if (json.length > this.maxEvent / 3 && Buffer.byteLength(json) > this.maxEvent) {
+      this.problem('tooLong', `skipping an entry of ${event.key} of ${Buffer.byteLength(json)} bytes, larger than max_event (${this.maxEvent}; counted in tooLong)`);
       return;
     }
     this.publisher.publishJson(event.key, json);
