@@ -13,6 +13,7 @@ describe('apptail and Docker json-file logs', () => {
   const target = new TcpTarget();
   let docker: RunningDocker;
   let apptail: NodeProcess;
+  let apptailArgs: string[];
 
   const eventsOf = (id: string): any[] => target.events.filter((e) => e.app_id === id);
   const apptailStats = async (): Promise<any> => {
@@ -38,7 +39,8 @@ describe('apptail and Docker json-file logs', () => {
         '      format: docker-json',
       ].join('\n') + '\n',
     );
-    apptail = new NodeProcess(node, ['-c', config, 'apptail']);
+    apptailArgs = ['-c', config, 'apptail'];
+    apptail = new NodeProcess(node, apptailArgs);
     await apptail.logged(/apptail: started/);
   });
   afterAll(async () => {
@@ -76,6 +78,26 @@ describe('apptail and Docker json-file logs', () => {
     expect(last.filename).toBe(join(docker.dataRoot, 'containers', id, `${id}-json.log`));
     const stats = await apptailStats();
     expect(stats.invalidJson).toBe(0);
+  });
+
+  it('a line whose first part is held while apptail restarts arrives complete, once: the saved position stays before the held part', async () => {
+    const id = (
+      await docker.docker(['run', '-d', '--network', 'none', docker.image, 'sh', '-c', "echo before; head -c 20000 /dev/zero | tr '\\0' p; sleep 4; echo ' rest'; echo after"])
+    ).trim();
+    await until(() => eventsOf(id).some((e) => e.text === 'before'), 'the first line', 20_000);
+    // The 16 KiB part is in the file and held by apptail (no newline yet): stop apptail now.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await apptail.stop('SIGTERM')).code).toBe(0);
+    apptail = new NodeProcess(node, apptailArgs);
+    await apptail.logged(/apptail: started/);
+    await docker.docker(['wait', id]);
+    await until(() => eventsOf(id).some((e) => e.text === 'after'), 'the last line', 20_000);
+    // Nothing lost, nothing twice. The part is read again after the restart; as its rest comes
+    // more than the quiet time (1 s) later, it goes out on its own, then the rest.
+    const texts = eventsOf(id).map((e) => e.text);
+    expect(texts[0]).toBe('before');
+    expect(texts.at(-1)).toBe('after');
+    expect(texts.slice(1, -1).join('')).toBe('p'.repeat(20000) + ' rest');
   });
 
   it('400 lines written as fast as a container can with max-size=10k max-file=5 all arrive, in order (or the loss is counted and told)', async () => {
