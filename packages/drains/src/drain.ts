@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents } from './buffer.js';
 import type { DiskSync } from './disk/queue.js';
+import { checkQueue } from './disk/check.js';
+import { DiskQueue } from './disk/queue.js';
 import { DiskSpill, type Backlog } from './disk/spill.js';
 import { DrainConfigError, DrainRejectedError, DrainUriError, PartialSendError } from './errors.js';
 import { compileFormat, type Formatter } from './formats.js';
@@ -295,6 +297,7 @@ export class Drain {
   }
 
   private async run(plan: DrainPlan): Promise<void> {
+    if (!plan.spill) await this.dropQueueLeftBehind(plan.buffer);
     // Failed attempts since the last success, and when the first of them happened (ms).
     let failures = 0;
     let troubleSince = 0;
@@ -371,6 +374,20 @@ export class Drain {
       await backlog.delivered(source, batch.keys.length);
     }
     return { error: null, sentAny };
+  }
+
+  /**
+   * A queue this drain's name left on disk when `disk` was taken out of its URI: nothing reads
+   * it any more, so its events are counted (`uri_changed`, told first) and the queue deleted.
+   */
+  private async dropQueueLeftBehind(buffer: EventBuffer): Promise<void> {
+    const { buffersDir } = this.ctx;
+    if (buffersDir === undefined) return;
+    const dir = join(buffersDir, this.name);
+    const left = await checkQueue(dir, false).catch(() => null);
+    if (left === null) return; // none (the usual case)
+    if (left.events > 0) buffer.recordGap({ reason: 'uri_changed', count: left.events, since: nowUnix() });
+    await DiskQueue.remove(dir).catch(() => undefined);
   }
 
   private makeSpill(buffer: EventBuffer, spillAt: number, maxBytes: number): DiskSpill {

@@ -47,7 +47,8 @@ describe('drain with disk', () => {
     expect(drain.status().disk_bytes).toBeGreaterThan(0);
     await drain.close(); // as the core does on SIGTERM: memory goes to disk
 
-    drain = diskDrain('durable', port, 'disk=16MiB&buffer=1000');
+    // Its URI changed meanwhile (a bigger disk): the queue is the name's, so it is kept.
+    drain = diskDrain('durable', port, 'disk=32MiB&buffer=1000');
     for (let i = 20_000; i < 20_500; i++) drain.push('systail.app', eventJson(`event ${i}`)); // newer: after the queue
     await waitFor('the queue counted', () => drain.status().buffered === 20_500, undefined, drain);
     const server = await listenForLines(port);
@@ -131,6 +132,24 @@ describe('drain with disk', () => {
     for (let i = 0; i < 100; i++) drain.push('systail.app', eventJson(`event ${i}`)); // far below buffer/2
     await waitFor('on disk', () => drain.status().disk_events === 100, undefined, drain);
     expect(drain.status().buffered).toBe(100);
+  });
+
+  it('disk taken out of the URI: what the queue held is counted as uri_changed and told, and the queue goes', async () => {
+    const port = await unusedPort();
+    const durable = diskDrain('changing', port, 'disk=16MiB&buffer=10');
+    durable.start();
+    for (let i = 0; i < 100; i++) durable.push('systail.app', eventJson(`event ${i}`));
+    await durable.close();
+    const server = await listenForLines(port);
+    servers.push(server);
+    const plain = makeDrain('changing', `tcp://127.0.0.1:${port}?format={{text}}`, { buffersDir: join(dir, 'buffers') });
+    plain.start();
+    plain.push('systail.app', eventJson('after'));
+    await waitFor('the notice and the new event', () => server.lines.length >= 2, undefined, plain);
+    expect(server.lines[0]).toMatch(/^logyard: dropped 100 events for drain changing since .* \(URI changed\)$/);
+    expect(server.lines[1]).toBe('after');
+    expect(plain.status().dropped.uri_changed).toBe(100);
+    expect(existsSync(join(dir, 'buffers', 'changing'))).toBe(false);
   });
 
   it('a deleted drain takes its queue with it; a stopped one leaves it', async () => {
