@@ -80,14 +80,14 @@ describe('publisher to core delivery', () => {
         published: job.count,
         sent: job.count,
         queued: 0,
-        dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, unconfirmed: 0 },
+        dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, too_long: 0, unconfirmed: 0 },
       });
     }
     // `sent` means confirmed by the core: every event is already counted there.
     const status = await node.status();
     expect(status.events.in).toBe(total);
     expect(status.events.dropped).toEqual({ lost_in_transit: 0 });
-    expect(status.events.malformed).toEqual({ bad_batch: 0, bad_key: 0, bad_event: 0 });
+    expect(status.events.malformed).toEqual({ bad_batch: 0, bad_key: 0, bad_event: 0, too_long: 0 });
     await until(() => target.lines.length >= total, `${total} events at the target`);
     const arrived = arrivedById();
     for (const job of jobs) expect(arrived.get(job.id), job.id).toEqual(Array.from({ length: job.count }, (_, i) => i));

@@ -23,6 +23,8 @@ export interface ApptailStats extends TailerStats {
   /** docker-json lines that were not a JSON object with a string "log". */
   invalidJson: number;
   dropped: number;
+  /** Lines whose event would have been longer than max_event, published in pieces. */
+  tooLong: number;
 }
 
 export interface ApptailTuning {
@@ -86,7 +88,7 @@ export class Apptail {
 
   static async start(options: ApptailOptions): Promise<Apptail> {
     const { config } = options;
-    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId, maxEvent: config.maxEvent });
     const app = new Apptail(config, publisher, options.log ?? (() => {}), options.partialQuietMs ?? PARTIAL_QUIET_MS);
     const sources: TailSource[] = config.apptail.patterns.map((p) => ({
       pattern: compilePattern(p.path),
@@ -121,6 +123,7 @@ export class Apptail {
       rateLimited: this.limiter.dropped,
       invalidJson: this.invalidJson,
       dropped: Object.values(p.dropped).reduce((a, b) => a + b, 0),
+      tooLong: p.tooLong,
     };
   }
 
@@ -166,15 +169,11 @@ export class Apptail {
     const publish = (text: string, source: string, unixTime?: number): void => {
       const pieces = splitText(text, maxLine);
       if (pieces.length > 1) this.split++;
+      // A piece whose event would be longer than max_event goes in pieces again, each with the fields.
+      const members = ',' + JSON.stringify({ ...instance.fields, source, filename: file }).slice(1, -1);
       for (const piece of pieces) {
         if (!this.limiter.take(instance.limiterKey)) continue;
-        this.publisher.publish(instance.key, {
-          text: piece,
-          ...instance.fields,
-          source,
-          filename: file,
-          ...(unixTime === undefined ? {} : { unix_time: unixTime }),
-        });
+        this.publisher.publishLine(instance.key, piece, members, unixTime);
       }
     };
     const closeInstanceFile = (): void => {

@@ -6,8 +6,3 @@ export class BusError extends Error {
   }
 }
 
-/** A key that does not follow docs/drains.md, keys and filters. */
-export class InvalidKeyError extends BusError {}
-
-/** The core's sockets could not be reached (no core running on that run_dir). */
-export class CoreUnreachableError extends BusError {}

@@ -1,6 +1,8 @@
 import { Router } from 'zeromq';
 import { BusError } from './errors.js';
-import { ackFrame, decodeBatch, parseIngestHeader, PublisherLedger, SEQUENCED_MAGIC, type BatchSink, type MalformedReason } from './wire.js';
+import { ackFrame, decodeBatch, parseIngestHeader, SEQUENCED_MAGIC, type BatchSink, type MalformedReason } from './wire.js';
+import { PublisherLedger } from './publisher-ledger.js';
+import { DEFAULT_MAX_EVENT } from './event.js';
 
 const SEQUENCED_PREFIX = Buffer.from(SEQUENCED_MAGIC + ' ');
 
@@ -9,6 +11,8 @@ export interface BatchReceiverOptions {
   receiveHighWaterMark?: number;
   /** Publishers whose sequence the receiver remembers (see PublisherLedger). */
   maxPublishers?: number;
+  /** Longer events are refused, counted as malformed `too_long` (the config's max_event; default 1 MiB). */
+  maxEvent?: number;
 }
 
 export type IngestDropReason = 'lost_in_transit';
@@ -21,10 +25,11 @@ export type IngestDropReason = 'lost_in_transit';
 export class BatchReceiver {
   /** Events handed to the sink. */
   eventsIn = 0;
-  readonly malformed: Record<MalformedReason, number> = { bad_batch: 0, bad_key: 0, bad_event: 0 };
+  readonly malformed: Record<MalformedReason, number> = { bad_batch: 0, bad_key: 0, bad_event: 0, too_long: 0 };
   readonly dropped: Record<IngestDropReason, number> = { lost_in_transit: 0 };
   private readonly socket: Router;
   private readonly ledger: PublisherLedger;
+  private readonly maxEvent: number;
   private closed = false;
 
   constructor(options: BatchReceiverOptions = {}) {
@@ -32,6 +37,7 @@ export class BatchReceiver {
     // what it cannot route), and one that missed an answer gets the next, which covers it.
     this.socket = new Router({ receiveHighWaterMark: options.receiveHighWaterMark ?? 8, sendTimeout: 0, linger: 0 });
     this.ledger = new PublisherLedger(options.maxPublishers);
+    this.maxEvent = options.maxEvent ?? DEFAULT_MAX_EVENT;
   }
 
   /** Publishers currently remembered (for tests and status). */
@@ -82,7 +88,7 @@ export class BatchReceiver {
     const header = frames.length === 2 || frames.length === 3 ? parseIngestHeader(frames[1]) : null;
     if (header === null && frames.length === 2 && !frames[1].subarray(0, 4).equals(SEQUENCED_PREFIX)) {
       // An unsequenced batch (a bare "LY1\n..." frame): taken, not confirmed.
-      this.eventsIn += decodeBatch(frames[1], sink);
+      this.eventsIn += decodeBatch(frames[1], sink, this.maxEvent);
       return null;
     }
     if (header === null || (header.kind === 'batch') !== (frames.length === 3)) {
@@ -96,7 +102,7 @@ export class BatchReceiver {
     }
     const { take, lost, next } = this.ledger.batch(header.publisher, header.seq, header.count);
     this.dropped.lost_in_transit += lost;
-    if (take) this.eventsIn += decodeBatch(frames[2], sink);
+    if (take) this.eventsIn += decodeBatch(frames[2], sink, this.maxEvent);
     return header.confirm ? ackFrame({ kind: 'batch', next }) : null;
   }
 

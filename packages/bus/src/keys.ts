@@ -1,5 +1,3 @@
-import { InvalidKeyError } from './errors.js';
-
 /** docs/drains.md, keys and filters: a key is at most this many bytes ... */
 export const MAX_KEY_BYTES = 255;
 /** ... of dot-separated segments of these characters. */
@@ -13,15 +11,6 @@ export function keyProblem(key: string): string | null {
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) return `key is longer than ${MAX_KEY_BYTES} bytes`;
   if (!KEY_RE.test(key)) return `key "${key}" must be dot-separated segments of [A-Za-z0-9_:-]`;
   return null;
-}
-
-export function isValidKey(key: string): boolean {
-  return key.length <= MAX_KEY_BYTES && KEY_RE.test(key);
-}
-
-export function assertValidKey(key: string): void {
-  const problem = keyProblem(key);
-  if (problem) throw new InvalidKeyError(problem);
 }
 
 const SEGMENT_BAD = /[^A-Za-z0-9_:-]/g;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { keyProblem } from './keys.js';
-import { eventJson, textEventJson } from './event.js';
+import { DEFAULT_MAX_EVENT, eventJson, jsonStringContent, textEventJson } from './event.js';
+import { fitsMaxEvent, splitText } from './max-event.js';
 import { batchHeader, encodeBatch, endHeader, parseAck, wireLine } from './wire.js';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
@@ -15,6 +16,10 @@ export interface PublisherOptions {
   nodeId?: string;
   /** Events held while the core is slow or absent; past this, new events are dropped and counted. */
   maxQueuedEvents?: number;
+  /** Bytes of events held, likewise (default 64 MiB). */
+  maxQueuedBytes?: number;
+  /** The largest event in bytes (the config's max_event; default 1 MiB). */
+  maxEvent?: number;
   /** Upper bounds of one batch (one ZeroMQ message). */
   maxBatchEvents?: number;
   maxBatchBytes?: number;
@@ -22,10 +27,11 @@ export interface PublisherOptions {
 
 /**
  * Why the publisher dropped events: its queue was full (the core slow or absent), the key or the
- * event was invalid, or close() gave up on events the core had not confirmed (the core absent,
- * stuck or killed; some of those may have arrived without the core saying so).
+ * event was invalid, an event object was longer than max_event, or close() gave up on events the
+ * core had not confirmed (the core absent, stuck or killed; some of those may have arrived
+ * without the core saying so).
  */
-export type PublisherDropReason = 'queue_full' | 'invalid_key' | 'invalid_event' | 'unconfirmed';
+export type PublisherDropReason = 'queue_full' | 'invalid_key' | 'invalid_event' | 'too_long' | 'unconfirmed';
 
 export interface PublisherStats {
   published: number;
@@ -35,6 +41,13 @@ export interface PublisherStats {
   queued: number;
   /** Of those, the events handed to ZeroMQ and awaiting the core's confirmation. */
   inFlight: number;
+  /** Bytes of the queued events. */
+  queuedBytes: number;
+  /**
+   * Inputs longer than max_event: text lines split into several events, and event objects refused
+   * (those are in `dropped.too_long` as well).
+   */
+  tooLong: number;
   dropped: Record<PublisherDropReason, number>;
 }
 
@@ -75,6 +88,8 @@ export class Publisher {
   readonly id = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
   private readonly socket: Dealer;
   private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
+  readonly maxEvent: number;
   private readonly maxBatchEvents: number;
   private readonly maxBatchBytes: number;
   /** Lines not yet cut into a batch. */
@@ -83,6 +98,7 @@ export class Publisher {
   /** Batches cut and not yet confirmed, in sequence order; those from `sendFrom` on are not sent yet. */
   private outbox: Batch[] = [];
   private outboxEvents = 0;
+  private outboxBytes = 0;
   /** Sequence number of the next batch to cut, and of the first event not yet handed to ZeroMQ. */
   private nextSeq = 0;
   private sendFrom = 0;
@@ -106,12 +122,16 @@ export class Publisher {
     sent: 0,
     queued: 0,
     inFlight: 0,
-    dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, unconfirmed: 0 },
+    queuedBytes: 0,
+    tooLong: 0,
+    dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, too_long: 0, unconfirmed: 0 },
   };
 
   constructor(options: PublisherOptions) {
     this.nodeId = options.nodeId ?? defaultNodeId();
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.maxEvent = options.maxEvent ?? DEFAULT_MAX_EVENT;
     this.maxBatchEvents = options.maxBatchEvents ?? 2048;
     // Kept below V8's large-object size (~128 KiB) so the core's decoded batch strings die young
     // (cheap scavenges) instead of piling up in the old generation between full GCs.
@@ -160,20 +180,48 @@ export class Publisher {
   }
 
   /**
-   * Queues one event: a text, or an object whose fields are kept (it must have a string `text`).
-   * Returns false when the event was dropped (counted in `stats().dropped`).
+   * Queues one event: a text (as publishLine), or an object whose fields are kept (it must have a
+   * string `text`; one longer than max_event is refused). Returns false when the event was dropped
+   * (counted in `stats().dropped`).
    */
   publish(key: string, event: string | Record<string, unknown>): boolean {
     if (this.closed) return this.drop('queue_full', key);
     if (keyProblem(key)) return this.drop('invalid_key', key);
-    const json = typeof event === 'string' ? textEventJson(event, this.nodeId) : eventJson(event, this.nodeId);
+    if (typeof event === 'string') return this.publishLine(key, event);
+    const json = eventJson(event, this.nodeId);
     if (json === null) return this.drop('invalid_event', key);
     return this.publishJson(key, json);
   }
 
-  /** Queues an already serialized event. The caller vouches for its key and JSON. */
+  /**
+   * Queues a line of text as one event, or as several when its event would be longer than
+   * max_event (cut between characters; counted in `stats().tooLong`). `members` are more fields
+   * of the event as JSON members (`,"name":"nginx"`), `unixTime` its time when not now. The
+   * caller vouches for the key.
+   */
+  publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
+    const event = (t: string): string => {
+      const json = textEventJson(t, this.nodeId, unixTime);
+      return members ? json.slice(0, -1) + members + '}' : json;
+    };
+    const json = event(text);
+    if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
+    this.stats_.tooLong++;
+    // What the event takes besides the text, then the text in pieces that fit beside it.
+    const budget = this.maxEvent - (Buffer.byteLength(json) - Buffer.byteLength(jsonStringContent(text)));
+    if (budget < 12) return this.drop('too_long', key);
+    let ok = true;
+    for (const piece of splitText(text, budget)) ok = this.publishJson(key, event(piece)) && ok;
+    return ok;
+  }
+
+  /** Queues an already serialized event. The caller vouches for its key and JSON; one longer than max_event is refused. */
   publishJson(key: string, json: string): boolean {
-    if (this.closed || this.queued >= this.maxQueued) return this.drop('queue_full', key);
+    if (this.closed || this.queued >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes) return this.drop('queue_full', key);
+    if (!fitsMaxEvent(json, this.maxEvent)) {
+      this.stats_.tooLong++;
+      return this.drop('too_long', key);
+    }
     const line = wireLine(key, json);
     this.lines.push(line);
     this.linesBytes += line.length + 1;
@@ -185,7 +233,7 @@ export class Publisher {
   stats(): PublisherStats {
     let inFlight = 0;
     for (const b of this.outbox) if (b.seq < this.sendFrom) inFlight += b.count;
-    return { ...this.stats_, queued: this.queued, inFlight, dropped: { ...this.stats_.dropped } };
+    return { ...this.stats_, queued: this.queued, inFlight, queuedBytes: this.queuedBytes, dropped: { ...this.stats_.dropped } };
   }
 
   /** Resolves true once the core has confirmed every event published so far, false on timeout. */
@@ -225,6 +273,7 @@ export class Publisher {
         this.linesBytes = 0;
         this.outbox = [];
         this.outboxEvents = 0;
+        this.outboxBytes = 0;
       }
       this.socket.close();
       await this.receiving;
@@ -234,6 +283,10 @@ export class Publisher {
 
   private get queued(): number {
     return this.lines.length + this.outboxEvents;
+  }
+
+  private get queuedBytes(): number {
+    return this.linesBytes + this.outboxBytes;
   }
 
   private drop(reason: PublisherDropReason, key: string): false {
@@ -290,6 +343,7 @@ export class Publisher {
     this.nextSeq += n;
     this.outbox.push(batch);
     this.outboxEvents += n;
+    this.outboxBytes += batch.body.length;
     return batch;
   }
 
@@ -334,7 +388,9 @@ export class Publisher {
   private confirmed(next: number): void {
     let done = 0;
     while (this.outbox.length > 0 && this.outbox[0].seq + this.outbox[0].count <= next) {
-      done += this.outbox.shift()!.count;
+      const batch = this.outbox.shift()!;
+      done += batch.count;
+      this.outboxBytes -= batch.body.length;
     }
     if (done === 0) return;
     this.outboxEvents -= done;

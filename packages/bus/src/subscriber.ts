@@ -1,7 +1,7 @@
 import { Subscriber as ZmqSubscriber } from 'zeromq';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
-import { WIRE_MAGIC } from './wire.js';
+import { decodeLines, WIRE_MAGIC } from './wire.js';
 
 export interface SubscribedEvent {
   key: string;
@@ -42,14 +42,9 @@ export class Subscriber implements AsyncIterable<SubscribedEvent> {
       const body = frames[1];
       if (!body) continue;
       const s = body.toString('utf8');
-      let pos = s.startsWith(WIRE_MAGIC) ? WIRE_MAGIC.length : 0;
-      while (pos < s.length) {
-        let nl = s.indexOf('\n', pos);
-        if (nl < 0) nl = s.length;
-        const sp = s.indexOf(' ', pos);
-        if (sp > pos && sp < nl) yield { key: s.slice(pos, sp), json: s.slice(sp + 1, nl) };
-        pos = nl + 1;
-      }
+      const events: SubscribedEvent[] = [];
+      decodeLines(s.startsWith(WIRE_MAGIC) ? s.slice(WIRE_MAGIC.length) : s, { event: (key, json) => events.push({ key, json }), malformed: () => {} });
+      yield* events;
     }
   }
 

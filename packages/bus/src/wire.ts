@@ -14,12 +14,12 @@ export function encodeBatch(lines: readonly string[]): string {
   return WIRE_MAGIC + lines.join('\n') + '\n';
 }
 
-/** One event line of a batch (without its newline). */
+/** One event line of a batch (without its newline); also what a `format=raw` drain sends. */
 export function wireLine(key: string, json: string): string {
   return key + ' ' + json;
 }
 
-export type MalformedReason = 'bad_batch' | 'bad_key' | 'bad_event';
+export type MalformedReason = 'bad_batch' | 'bad_key' | 'bad_event' | 'too_long';
 
 export interface BatchSink {
   event(key: string, json: string): void;
@@ -29,14 +29,48 @@ export interface BatchSink {
 /**
  * Splits a batch into events. Checks framing, the key and that each event is an object
  * (starts with "{" and ends with "}"); it does not parse the JSON, which is the job of the
- * drains that need fields. A frame without the magic is one malformed batch.
+ * drains that need fields. A frame without the magic is one malformed batch. An event longer
+ * than `maxEvent` bytes is refused (`too_long`) without being decoded.
  */
-export function decodeBatch(frame: Buffer, sink: BatchSink): number {
+export function decodeBatch(frame: Buffer, sink: BatchSink, maxEvent = Number.POSITIVE_INFINITY): number {
   if (frame.length < WIRE_MAGIC.length || frame.toString('latin1', 0, WIRE_MAGIC.length) !== WIRE_MAGIC) {
     sink.malformed('bad_batch', 1);
     return 0;
   }
-  const s = frame.toString('utf8', WIRE_MAGIC.length);
+  // The usual batch (about 100 KiB) cannot hold an event longer than max_event: decoded at once.
+  if (frame.length - WIRE_MAGIC.length <= maxEvent) return decodeLines(frame.toString('utf8', WIRE_MAGIC.length), sink);
+  // Else each too long line is cut out on the bytes first: a 100 MB event would cost the core
+  // several times that as a string, and more in every drain.
+  let good = 0;
+  let tooLong = 0;
+  let from = WIRE_MAGIC.length;
+  for (let pos = from; pos < frame.length; ) {
+    let nl = frame.indexOf(NEWLINE, pos);
+    if (nl < 0) nl = frame.length;
+    if (nl - pos > maxEvent) {
+      const sp = frame.subarray(pos, Math.min(nl, pos + MAX_KEY_BYTES + 1)).indexOf(SPACE);
+      if (sp < 0 || nl - (pos + sp + 1) > maxEvent) {
+        if (pos > from) good += decodeLines(frame.toString('utf8', from, pos), sink);
+        tooLong++;
+        from = nl + 1;
+      }
+    }
+    pos = nl + 1;
+  }
+  if (from < frame.length) good += decodeLines(frame.toString('utf8', from), sink);
+  if (tooLong) sink.malformed('too_long', tooLong);
+  return good;
+}
+
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+
+/**
+ * The one reader of `KEY JSON` lines (a batch after its magic, a subscriber's message, what a
+ * `format=raw` drain sends to `logyard tail`): each valid line goes to `sink.event`; lines with a
+ * bad key or that are not an object are counted. Returns the number of events.
+ */
+export function decodeLines(s: string, sink: BatchSink): number {
   let pos = 0;
   let good = 0;
   let badKey = 0;
@@ -121,42 +155,4 @@ export function parseAck(frame: Buffer): Ack | null {
   if (s[0] === 'A') return { kind: 'batch', next };
   if (s[0] === 'E') return { kind: 'end', next };
   return null;
-}
-
-/**
- * The core's memory of each publisher: how many of its events it has. Bounded (least recently
- * heard-from publishers are forgotten first); a forgotten or unknown publisher is taken as it comes.
- */
-export class PublisherLedger {
-  private readonly next = new Map<string, number>();
-
-  constructor(private readonly maxPublishers = 65_536) {}
-
-  get size(): number {
-    return this.next.size;
-  }
-
-  /**
-   * What to do with a batch: `take` false for a batch the core already has (sent again after a
-   * reconnect); `lost` the events the publisher sent before it that never arrived.
-   */
-  batch(publisher: string, seq: number, count: number): { take: boolean; lost: number; next: number } {
-    const known = this.next.get(publisher);
-    if (known !== undefined && seq + count <= known && count > 0) return { take: false, lost: 0, next: known };
-    const lost = known !== undefined && seq > known ? seq - known : 0;
-    const next = Math.max(known ?? 0, seq + count);
-    // Delete then set: a Map iterates in insertion order, so the first key is the least recent.
-    this.next.delete(publisher);
-    this.next.set(publisher, next);
-    if (this.next.size > this.maxPublishers) this.next.delete(this.next.keys().next().value as string);
-    return { take: true, lost, next };
-  }
-
-  /** A publisher says goodbye after `seq` events; returns those of them that never arrived. */
-  end(publisher: string, seq: number): { lost: number; next: number } {
-    const known = this.next.get(publisher);
-    this.next.delete(publisher);
-    if (known === undefined) return { lost: 0, next: seq };
-    return { lost: Math.max(0, seq - known), next: Math.max(known, seq) };
-  }
 }

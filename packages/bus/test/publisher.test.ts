@@ -20,10 +20,10 @@ function runDir(): string {
 async function receiver(dir: string) {
   const rx = new BatchReceiver();
   await rx.bind(corePaths(dir).publishEndpoint);
-  const events: Array<{ key: string; text: string }> = [];
+  const events: Array<{ key: string; text: string; json: string }> = [];
   let batches = 0;
   const running = rx.run(
-    (key, json) => events.push({ key, text: JSON.parse(json).text }),
+    (key, json) => events.push({ key, text: JSON.parse(json).text, json }),
     () => {
       batches++;
     },
@@ -80,7 +80,28 @@ describe('Publisher', () => {
     expect(pub.publish('bad key', 'x')).toBe(false);
     expect(pub.publish('ok', { notext: 1 })).toBe(false);
     expect(pub.publish('ok', { text: 'fine' })).toBe(true);
-    expect(pub.stats().dropped).toEqual({ queue_full: 0, invalid_key: 1, invalid_event: 1, unconfirmed: 0 });
+    expect(pub.stats().dropped).toEqual({ queue_full: 0, invalid_key: 1, invalid_event: 1, too_long: 0, unconfirmed: 0 });
+  });
+
+  it('splits a text line whose event would be longer than max_event, and refuses such an object', async () => {
+    const dir = runDir();
+    const rx = await receiver(dir);
+    const pub = new Publisher({ runDir: dir, nodeId: 'n1', maxEvent: 2048 });
+    cleanups.push(() => pub.close(1000));
+    const text = 'start ' + 'ab"\\é\n'.repeat(2000) + ' end';
+    expect(pub.publishLine('app.x', text, ',"name":"web"')).toBe(true);
+    expect(pub.publish('app.y', { text: 'o'.repeat(3000) })).toBe(false);
+    expect(pub.publish('app.y', 'short')).toBe(true);
+    expect(await pub.flush()).toBe(true);
+    const pieces = rx.events.filter((e) => e.key === 'app.x');
+    expect(pieces.length).toBeGreaterThan(5);
+    expect(pieces.map((e) => e.text).join('')).toBe(text);
+    for (const e of pieces) {
+      expect(JSON.parse(e.json)).toMatchObject({ name: 'web', node_id: 'n1' });
+      expect(Buffer.byteLength(e.json)).toBeLessThanOrEqual(2048);
+    }
+    expect(rx.events.filter((e) => e.key === 'app.y').map((e) => e.text)).toEqual(['short']);
+    expect(pub.stats()).toMatchObject({ tooLong: 2, dropped: { too_long: 1 } });
   });
 
   it('close() without a core finishes and counts what it could not deliver', async () => {
@@ -156,7 +177,7 @@ describe('BatchReceiver', () => {
     await dealer.send(batch(2, 1));
     await until(() => rx.events.length === 3);
     expect(rx.events.map((e) => e.text)).toEqual(['e0', 'e1', 'e2']);
-    expect(rx.rx.malformed).toEqual({ bad_batch: 2, bad_key: 0, bad_event: 0 });
+    expect(rx.rx.malformed).toEqual({ bad_batch: 2, bad_key: 0, bad_event: 0, too_long: 0 });
   });
 });
 

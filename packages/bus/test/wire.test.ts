@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ackFrame, batchHeader, decodeBatch, encodeBatch, endHeader, eventJson, humanTime, parseAck, parseIngestHeader, PublisherLedger, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
+import { ackFrame, batchHeader, decodeBatch, encodeBatch, endHeader, eventJson, fitsMaxEvent, humanTime, jsonStringContent, parseAck, parseIngestHeader, PublisherLedger, splitText, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
 
-function decode(frame: Buffer) {
+function decode(frame: Buffer, maxEvent?: number) {
   const events: Array<[string, string]> = [];
   const malformed: Partial<Record<MalformedReason, number>> = {};
   decodeBatch(frame, {
     event: (k, j) => events.push([k, j]),
     malformed: (r, n) => (malformed[r] = (malformed[r] ?? 0) + n),
-  });
+  }, maxEvent);
   return { events, malformed };
 }
 
@@ -30,6 +30,43 @@ describe('wire format', () => {
     const { events, malformed } = decode(Buffer.from(mixed));
     expect(events).toEqual([['ok.key', '{"text":"y"}']]);
     expect(malformed).toEqual({ bad_key: 1, bad_event: 2 });
+  });
+
+  it('refuses an event longer than max_event without decoding it, and takes the others', () => {
+    const long = textEventJson('L'.repeat(400), 'n');
+    const fits = textEventJson('f'.repeat(150), 'n');
+    const frame = Buffer.from(encodeBatch([wireLine('a.b', fits), wireLine('a.b', long), wireLine('a.b', fits), wireLine('a.b', long)]));
+    const { events, malformed } = decode(frame, 300);
+    expect(events).toEqual([['a.b', fits], ['a.b', fits]]);
+    expect(malformed).toEqual({ too_long: 2 });
+    // A line longer than max_event only by its key is not too long.
+    expect(decode(Buffer.from(encodeBatch([wireLine('k'.repeat(200), fits)])), 300).events).toHaveLength(1);
+    // Without a space in reach the line cannot be `KEY JSON`: refused too, never decoded.
+    expect(decode(Buffer.from('LY1\n' + 'x'.repeat(500) + '\n'), 300).malformed).toEqual({ too_long: 1 });
+  });
+});
+
+describe('max_event', () => {
+  const texts = ['plain '.repeat(400), 'é€😀'.repeat(300), '"\\\n\t\u0001'.repeat(200), 'x'.repeat(99) + '😀' + 'y'.repeat(50), '\ud800'.repeat(100)];
+  it.each(texts.map((t, i) => [i, t]))('splitText %i: pieces within the budget that join to the text, no pair cut', (_i, text) => {
+    for (const budget of [12, 13, 100, 257]) {
+      const pieces = splitText(text, budget);
+      expect(pieces.join('')).toBe(text);
+      for (const p of pieces) {
+        expect(Buffer.byteLength(jsonStringContent(p))).toBeLessThanOrEqual(budget);
+        expect(p.length).toBeGreaterThan(0);
+      }
+      for (let i = 1; i < pieces.length; i++) {
+        const cutPair = /[\ud800-\udbff]$/.test(pieces[i - 1]) && /^[\udc00-\udfff]/.test(pieces[i]);
+        expect(cutPair).toBe(false);
+      }
+    }
+  });
+
+  it('fitsMaxEvent counts UTF-8 bytes', () => {
+    expect(fitsMaxEvent('a'.repeat(10), 10)).toBe(true);
+    expect(fitsMaxEvent('é'.repeat(5), 10)).toBe(true);
+    expect(fitsMaxEvent('é'.repeat(6), 10)).toBe(false);
   });
 });
 

@@ -44,7 +44,8 @@ export class Core {
   // A short receive queue bounds the core's memory (8 batches of about 100 KiB); while it is
   // full, publishers keep events in their own bounded queues and count what does not fit.
   // The receiver confirms each batch to its publisher and counts events lost on the way.
-  private readonly ingest = new BatchReceiver({ receiveHighWaterMark: 8 });
+  // An event longer than max_event is refused there (counted), never decoded.
+  private readonly ingest: BatchReceiver;
   private readonly fanout;
   private readonly drains: DrainSet;
   private readonly statusServer: StatusServer;
@@ -72,6 +73,7 @@ export class Core {
 
   private constructor(options: CoreOptions) {
     this.config = options.config;
+    this.ingest = new BatchReceiver({ receiveHighWaterMark: 8, maxEvent: options.config.maxEvent });
     this.log = options.log ?? stderrLogger;
     this.paths = corePaths(this.config.runDir);
     this.fanout = new SubscriberFanout(this.paths.subscribeEndpoint);

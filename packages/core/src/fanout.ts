@@ -1,5 +1,5 @@
 import { XPublisher } from 'zeromq';
-import { WIRE_MAGIC } from '@logyard/bus';
+import { encodeBatch, wireLine } from '@logyard/bus';
 import { PrefixIndex } from './prefix-index.js';
 
 const MAX_PENDING_MESSAGES = 256;
@@ -14,7 +14,8 @@ export class SubscriberFanout {
   private readonly socket: XPublisher;
   private readonly index = new PrefixIndex<string>();
   private readonly channels = new Set<string>();
-  private pending: Array<[string, string]> = [];
+  /** Messages to send: topic, batch, and the number of its events. */
+  private pending: Array<{ topic: string; body: string; count: number }> = [];
   private sending = false;
   private closed = false;
   private grouped = new Map<string, string[]>();
@@ -40,7 +41,7 @@ export class SubscriberFanout {
     for (let i = 0; i < prefixes.length; i++) {
       let lines = this.grouped.get(prefixes[i]);
       if (!lines) this.grouped.set(prefixes[i], (lines = []));
-      lines.push(key + ' ' + json);
+      lines.push(wireLine(key, json));
     }
     return prefixes.length;
   }
@@ -53,7 +54,7 @@ export class SubscriberFanout {
         this.dropped += lines.length;
         continue;
       }
-      this.pending.push([prefix + '\0', WIRE_MAGIC + lines.join('\n') + '\n']);
+      this.pending.push({ topic: prefix + '\0', body: encodeBatch(lines), count: lines.length });
     }
     this.grouped = new Map();
     void this.pump();
@@ -70,10 +71,9 @@ export class SubscriberFanout {
     this.sending = true;
     try {
       while (this.pending.length > 0 && !this.closed) {
-        const msg = this.pending.shift()!;
-        const count = countLines(msg[1]);
+        const { topic, body, count } = this.pending.shift()!;
         try {
-          await this.socket.send(msg);
+          await this.socket.send([topic, body]);
           this.sent += count;
         } catch {
           this.dropped += count;
@@ -100,10 +100,4 @@ export class SubscriberFanout {
       // the socket was closed
     }
   }
-}
-
-function countLines(body: string): number {
-  let n = 0;
-  for (let i = body.indexOf('\n', WIRE_MAGIC.length); i >= 0; i = body.indexOf('\n', i + 1)) n++;
-  return n;
 }

@@ -1,4 +1,4 @@
-import { didYouMean } from '@logyard/bus';
+import { didYouMean, wireLine } from '@logyard/bus';
 import { DrainUriError } from './errors.js';
 import { TopLevelFields } from './event-fields.js';
 
@@ -19,7 +19,7 @@ export const UNKNOWN_FORMAT = 'unknown format';
 const KEY_PLACEHOLDER = 'key';
 
 const jsonLine: Formatter = (_key, json) => json + '\n';
-const rawLine: Formatter = (key, json) => key + ' ' + json + '\n';
+const rawLine: Formatter = (key, json) => wireLine(key, json) + '\n';
 
 /**
  * What a scheme adds around each formatted line (syslog: the RFC 5424 header and framing), from

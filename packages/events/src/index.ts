@@ -104,7 +104,7 @@ export class Events {
     const { config } = options;
     const matcher = new EventMatcher(options.rules ?? config.events.rules);
     const subscriber = new Subscriber({ runDir: config.runDir, prefixes: ['systail'] });
-    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId, maxEvent: config.maxEvent });
     return new Events(subscriber, publisher, matcher);
   }
 

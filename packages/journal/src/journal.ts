@@ -116,7 +116,7 @@ export class Journal {
       if (after !== null) cursorFile.save(after);
       log('INFO', `first start on ${describeSource(directory)}: reading from its end`);
     }
-    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId, maxEvent: config.maxEvent });
     const journal = new Journal(config, directory, cursorFile, publisher, log);
     journal.lastCursor = after;
     journal.follower = new JournalctlFollower({

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { Publisher, textEventJson } from '@logyard/bus';
+import { Publisher } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { compilePattern, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
 
@@ -16,6 +16,8 @@ export interface SystailStats extends TailerStats {
   published: number;
   sent: number;
   dropped: number;
+  /** Lines whose event would have been longer than max_event, published in pieces. */
+  tooLong: number;
 }
 
 /** Publisher queue length above which reading pauses (nothing is dropped while the core is slow). */
@@ -43,7 +45,7 @@ export class Systail {
 
   static async start(options: SystailOptions): Promise<Systail> {
     const { config } = options;
-    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId, maxEvent: config.maxEvent });
     const nodeId = config.nodeId;
     const sources: TailSource[] = Object.entries(config.systail.files).map(([name, path]) => {
       const glob = name.includes('*') || /[*?]/.test(path);
@@ -52,13 +54,9 @@ export class Systail {
         open: (file: string) => {
           const fileName = glob ? globFileName(file) : name;
           const key = `systail.${fileName}.${nodeId}`;
-          const nameField = ',"name":' + JSON.stringify(fileName) + '}';
-          return {
-            line: (text: string) => {
-              const json = textEventJson(text, nodeId);
-              publisher.publishJson(key, json.slice(0, -1) + nameField);
-            },
-          };
+          const nameMember = ',"name":' + JSON.stringify(fileName);
+          // A line whose event would be longer than max_event (a max_line above it) goes in pieces.
+          return { line: (text: string) => publisher.publishLine(key, text, nameMember) };
         },
       };
     });
@@ -80,7 +78,7 @@ export class Systail {
   stats(): SystailStats {
     const p = this.publisher.stats();
     const dropped = Object.values(p.dropped).reduce((a, b) => a + b, 0);
-    return { ...this.tailer.stats(), published: p.published, sent: p.sent, dropped };
+    return { ...this.tailer.stats(), published: p.published, sent: p.sent, dropped, tooLong: p.tooLong };
   }
 
   /** Stops reading, hands what was read to the core (up to 5 s), saves the positions. */

@@ -8,6 +8,9 @@ export interface LineCounters {
   binary: number;
 }
 
+/** A whole line, or the first or a later piece of one longer than maxLine. */
+export type LinePart = 'whole' | 'first' | 'more';
+
 /**
  * Cuts a byte stream into lines: `\n` ends a line (a `\r` before it is removed); a line longer
  * than `maxLine` bytes is cut into pieces of at most `maxLine` bytes (never inside a UTF-8
@@ -25,7 +28,7 @@ export class LineSplitter {
 
   constructor(
     readonly maxLine: number,
-    private readonly emit: (line: string, offset: number) => void,
+    private readonly emit: (line: string, offset: number, part: LinePart) => void,
     startOffset = 0,
   ) {
     this.offset = startOffset;
@@ -63,7 +66,7 @@ export class LineSplitter {
           const s = text.slice(pos, lineEnd);
           const bytes = ascii ? s.length : Buffer.byteLength(s);
           if (bytes <= this.maxLine) this.line(s, base + bytePos);
-          else this.longLine(region.subarray(bytePos, bytePos + bytes), base + bytePos);
+          else this.longLine(region.subarray(bytePos, bytePos + bytes), base + bytePos, false);
           if (nl < 0) break;
           bytePos += bytes + (end - lineEnd) + 1;
           pos = nl + 1;
@@ -81,7 +84,7 @@ export class LineSplitter {
     // An unfinished line that is already too long: emit full pieces now.
     while (rest.length > this.maxLine) {
       const cut = cutPoint(rest, this.maxLine);
-      this.piece(rest.subarray(0, cut), base + start);
+      this.piece(rest.subarray(0, cut), base + start, this.continuing ? 'more' : 'first');
       this.counters.split++;
       this.continuing = true;
       rest = rest.subarray(cut);
@@ -101,6 +104,7 @@ export class LineSplitter {
   private bytesLine(bytes: Buffer, offset: number): void {
     let b = bytes;
     if (b.length && b[b.length - 1] === 13) b = b.subarray(0, b.length - 1);
+    const lastPiece = this.continuing;
     if (this.continuing && b.length === 0) {
       this.continuing = false;
       return;
@@ -110,32 +114,34 @@ export class LineSplitter {
       this.counters.binary++;
       return;
     }
-    if (b.length > this.maxLine) this.longLine(b, offset);
-    else this.line(b.toString('utf8'), offset);
+    if (b.length > this.maxLine) this.longLine(b, offset, lastPiece);
+    else this.line(b.toString('utf8'), offset, lastPiece ? 'more' : 'whole');
   }
 
-  private longLine(b: Buffer, offset: number): void {
+  private longLine(b: Buffer, offset: number, continued: boolean): void {
     this.counters.split++;
+    let part: LinePart = continued ? 'more' : 'first';
     while (b.length > this.maxLine) {
       const cut = cutPoint(b, this.maxLine);
-      this.piece(b.subarray(0, cut), offset);
+      this.piece(b.subarray(0, cut), offset, part);
+      part = 'more';
       b = b.subarray(cut);
       offset += cut;
     }
-    if (b.length) this.piece(b, offset);
+    if (b.length) this.piece(b, offset, part);
   }
 
-  private piece(b: Buffer, offset: number): void {
+  private piece(b: Buffer, offset: number, part: LinePart): void {
     if (b.indexOf(0) >= 0 || !isUtf8(b)) {
       this.counters.binary++;
       return;
     }
-    this.line(b.toString('utf8'), offset);
+    this.line(b.toString('utf8'), offset, part);
   }
 
-  private line(text: string, offset: number): void {
+  private line(text: string, offset: number, part: LinePart = 'whole'): void {
     this.counters.lines++;
-    this.emit(text, offset);
+    this.emit(text, offset, part);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { decodeLines } from '@logyard/bus';
 import { parseDrainUri, readRecent } from '@logyard/drains';
 import { configOf, withStore } from '../context.js';
 import { unknownNamesError } from '../unknown-names.js';
@@ -36,8 +37,8 @@ export function registerRecentCommand(program: Command): void {
       for (const { list, line } of await readRecent(spec, count)) {
         if (spec.format === 'json') out += print(streamOf(list), line) ?? '';
         else if (spec.format === 'raw') {
-          const space = line.indexOf(' ');
-          out += (space > 0 ? print(line.slice(0, space), line.slice(space + 1)) : line + '\n') ?? '';
+          // Kept as `KEY JSON`; anything else someone wrote into the list is shown as it is.
+          if (decodeLines(line, { event: (key, json) => (out += print(key, json) ?? ''), malformed: () => {} }) === 0) out += line + '\n';
         } else out += line + '\n'; // kept already formatted by the drain's own template
       }
       process.stdout.write(out);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isatty } from 'node:tty';
 import { createServer, isIPv4, type Server, type Socket } from 'node:net';
-import { defaultNodeId, filterProblem } from '@logyard/bus';
+import { decodeLines, defaultNodeId, filterProblem } from '@logyard/bus';
 import { openStore, type Store, type TemporaryHandle } from '@logyard/store';
 import { configOf } from '../context.js';
 import { usageError } from '../errors.js';
@@ -185,17 +185,10 @@ class Tail {
   }
 }
 
-/** `KEY JSON` lines, each ending in '\n', through the printer. */
+/** `KEY JSON` lines, each ending in '\n', through the printer (nothing a core sends is malformed). */
 function printLines(text: string, printer: EventPrinter): string {
   let out = '';
-  let start = 0;
-  while (start < text.length) {
-    const nl = text.indexOf('\n', start);
-    const space = text.indexOf(' ', start);
-    // A line without a space is not `KEY JSON`: nothing a core sends looks like that.
-    if (space > 0 && space < nl) out += printer(text.slice(start, space), text.slice(space + 1, nl)) ?? '';
-    start = nl + 1;
-  }
+  decodeLines(text, { event: (key, json) => (out += printer(key, json) ?? ''), malformed: () => {} });
   return out;
 }
 
