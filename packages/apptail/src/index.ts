@@ -23,8 +23,6 @@ export interface ApptailStats extends TailerStats {
   /** docker-json lines that were not a JSON object with a string "log". */
   invalidJson: number;
   dropped: number;
-  /** Lines whose event would have been longer than max_event, published in pieces. */
-  tooLong: number;
 }
 
 export interface ApptailTuning {
@@ -116,14 +114,14 @@ export class Apptail {
     const t = this.tailer.stats();
     return {
       ...t,
-      split: t.split + this.split,
+      // Lines cut at max_line, and those whose event would have been longer than max_event.
+      split: t.split + this.split + p.tooLong,
       instances: this.instances.size,
       published: p.published,
       sent: p.sent,
       rateLimited: this.limiter.dropped,
       invalidJson: this.invalidJson,
       dropped: Object.values(p.dropped).reduce((a, b) => a + b, 0),
-      tooLong: p.tooLong,
     };
   }
 

@@ -16,8 +16,6 @@ export interface SystailStats extends TailerStats {
   published: number;
   sent: number;
   dropped: number;
-  /** Lines whose event would have been longer than max_event, published in pieces. */
-  tooLong: number;
 }
 
 /** Publisher queue length above which reading pauses (nothing is dropped while the core is slow). */
@@ -78,7 +76,9 @@ export class Systail {
   stats(): SystailStats {
     const p = this.publisher.stats();
     const dropped = Object.values(p.dropped).reduce((a, b) => a + b, 0);
-    return { ...this.tailer.stats(), published: p.published, sent: p.sent, dropped, tooLong: p.tooLong };
+    const t = this.tailer.stats();
+    // Lines cut at max_line, and those whose event would have been longer than max_event.
+    return { ...t, split: t.split + p.tooLong, published: p.published, sent: p.sent, dropped };
   }
 
   /** Stops reading, hands what was read to the core (up to 5 s), saves the positions. */
