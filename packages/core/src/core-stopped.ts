@@ -58,8 +58,13 @@ export class CoreStoppedLedger {
       if (entry.events > 0) gaps.add({ reason: 'core_stopped', count: entry.events, since: entry.at });
       if (gaps.size > 0) left.set(name, { keys: [], jsons: [], gaps: gaps.takeAll() });
     }
-    const total = [...left.values()].reduce((n, h) => n + count(h.gaps), 0);
-    if (total > 0) this.log('INFO', `core_stopped: ${total} events were lost when the core last stopped (${describe(left)}); each drain tells its count in-band`);
+    const lost = [...left].map(([name, h]) => [name, count(h.gaps.filter((g) => g.reason === 'core_stopped'))] as const).filter(([, n]) => n > 0);
+    const total = lost.reduce((n, [, c]) => n + c, 0);
+    const untold = [...left.values()].reduce((n, h) => n + count(h.gaps.filter((g) => g.reason !== 'core_stopped')), 0);
+    if (total > 0 || untold > 0) {
+      const before = untold > 0 ? `; ${untold} dropped before it were not told yet` : '';
+      this.log('INFO', `core_stopped: ${total} events were lost when the core last stopped (${lost.map(([name, c]) => `${name} ${c}`).join(', ') || 'none'})${before}; each drain tells its counts in-band`);
+    }
     return left;
   }
 
@@ -133,8 +138,4 @@ function isCount(n: unknown): n is number {
 
 function count(gaps: Gap[]): number {
   return gaps.reduce((n, g) => n + g.count, 0);
-}
-
-function describe(left: Map<string, HeldEvents>): string {
-  return [...left].map(([name, h]) => `${name} ${count(h.gaps)}`).join(', ');
 }
