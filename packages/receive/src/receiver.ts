@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
@@ -192,7 +193,7 @@ export class Receiver {
     return {
       ...common,
       // One object per datagram, or one per line.
-      datagram: (buf) => this.jsonDatagram(buf.toString('utf8'), where.uri),
+      datagram: (buf) => this.jsonDatagram(buf, where.uri),
       frames: () => lines,
       framing: { octetCounting: false, maxFrameBytes: this.maxEvent },
     };
@@ -232,7 +233,14 @@ export class Receiver {
     this.publisher.publish(r.key, r.fields);
   }
 
-  private jsonDatagram(text: string, uri: string): void {
+  private jsonDatagram(buf: Buffer, uri: string): void {
+    // Binary (Docker's gzip GELF sent here by mistake) is one malformed datagram, not one per "line" in it.
+    if (!isUtf8(buf)) {
+      this.received++;
+      this.malformed('invalid_json', uri, 'a binary datagram, not JSON text (gzip, zlib or chunked GELF belongs on a receive.gelf listener)');
+      return;
+    }
+    const text = buf.toString('utf8');
     let from = 0;
     for (;;) {
       const nl = text.indexOf('\n', from);
