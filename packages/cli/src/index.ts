@@ -64,15 +64,18 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 /**
- * `logyard status | head -1`, a closed pipe, a terminal gone away: the reader has gone, so there
- * is nobody to tell; end at once, successfully, as `ls | head -1` does, never with a stack trace.
+ * `logyard status | head -1`, a closed pipe, a terminal gone away: the reader of the output has
+ * gone, so there is nobody to tell; end at once, successfully, as `ls | head -1` does, never with
+ * a stack trace. A log reader gone (`logyard core 2>&1 | head -1`) ends nothing: the core and the
+ * clients run on without their log, and a failing command keeps its exit code.
  */
 function endQuietlyWhenOutputCloses(): void {
   const gone = new Set(['EPIPE', 'EIO', 'ECONNRESET', 'ERR_STREAM_DESTROYED']);
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code && gone.has(err.code)) process.exit(0);
-      throw err;
-    });
-  }
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code && gone.has(err.code)) process.exit(0);
+    throw err;
+  });
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (!(err.code && gone.has(err.code))) throw err;
+  });
 }
