@@ -1,9 +1,13 @@
 /** docs/drains.md, keys and filters: a key is at most this many bytes ... */
 export const MAX_KEY_BYTES = 255;
 /** ... of dot-separated segments of these characters. */
-export const KEY_RE = /^[A-Za-z0-9_:-]+(?:\.[A-Za-z0-9_:-]+)*$/;
+const SEGMENT_CHARS = 'A-Za-z0-9_:-';
+const SEGMENT_CHAR = `[${SEGMENT_CHARS}]`;
+export const KEY_RE = new RegExp(`^${SEGMENT_CHAR}+(?:\\.${SEGMENT_CHAR}+)*$`);
+/** One segment of a key. */
+export const KEY_SEGMENT_RE = new RegExp(`^${SEGMENT_CHAR}+$`);
 /** A byte prefix of a key: whole segments, each followed by its dot, then possibly part of one. */
-const FILTER_RE = /^(?:[A-Za-z0-9_:-]+\.)*[A-Za-z0-9_:-]*$/;
+const FILTER_RE = new RegExp(`^(?:${SEGMENT_CHAR}+\\.)*${SEGMENT_CHAR}*$`);
 
 /** Why `key` is not a valid key, or null when it is. */
 export function keyProblem(key: string): string | null {
@@ -13,7 +17,13 @@ export function keyProblem(key: string): string | null {
   return null;
 }
 
-const SEGMENT_BAD = /[^A-Za-z0-9_:-]/g;
+const SEGMENT_BAD = new RegExp(`[^${SEGMENT_CHARS}]`, 'g');
+const FILTER_CHARS_RE = new RegExp(`^[.${SEGMENT_CHARS}]*$`);
+
+/** `name` as a key segment: each character a segment cannot hold becomes `_` (empty stays empty). */
+export function keySegment(name: string): string {
+  return name.replace(SEGMENT_BAD, '_');
+}
 
 /**
  * `<prefix>.<name>` for a name that comes from outside (a syslog tag, a systemd unit, a container
@@ -22,7 +32,7 @@ const SEGMENT_BAD = /[^A-Za-z0-9_:-]/g;
  */
 export function keyWithName(prefix: string, name: string | null | undefined): string {
   if (!name) return `${prefix}.unknown`;
-  const segment = name.replace(SEGMENT_BAD, '_');
+  const segment = keySegment(name);
   // After the replacement every character is one byte.
   const room = MAX_KEY_BYTES - prefix.length - 1;
   return `${prefix}.${segment.length > room ? segment.slice(0, room) : segment}`;
@@ -35,7 +45,7 @@ export function keyWithName(prefix: string, name: string | null | undefined): st
  */
 export function filterProblem(prefix: string): string | null {
   if (Buffer.byteLength(prefix) > MAX_KEY_BYTES) return `filter is longer than ${MAX_KEY_BYTES} bytes`;
-  if (!/^[A-Za-z0-9_:.-]*$/.test(prefix)) return `filter "${prefix}" may only contain [A-Za-z0-9_:.-]`;
+  if (!FILTER_CHARS_RE.test(prefix)) return `filter "${prefix}" may only contain [A-Za-z0-9_:.-]`;
   if (!FILTER_RE.test(prefix)) {
     const where = prefix.startsWith('.') ? 'starts with a dot' : 'has an empty segment ("..")';
     return `filter "${prefix}" ${where}: keys are dot-separated segments of [A-Za-z0-9_:-]`;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { BUILTIN_DRAIN_PREFIX, DEFAULT_MAX_EVENT, defaultNodeId, didYouMean, isBuiltinDrainName, keyProblem, parseSize } from '@logyard/bus';
+import { BUILTIN_DRAIN_PREFIX, DEFAULT_MAX_EVENT, defaultNodeId, didYouMean, isBuiltinDrainName, KEY_SEGMENT_RE, keyProblem, parseSize } from '@logyard/bus';
 import { ConfigError, ConfigProblemsError } from './errors.js';
 import { readYamlSource, type KeyPath } from './yaml-source.js';
 
@@ -91,7 +91,6 @@ const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 const MAX_DRAIN_NAME_BYTES = 128;
 /** A systail name is one key segment; `*` marks a glob entry whose files name themselves. */
 const SYSTAIL_NAME_RE = /^[A-Za-z0-9_:*-]+$/;
-const KEY_SEGMENT_RE = /^[A-Za-z0-9_:-]+$/;
 const HOST_PORT_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):([0-9]+)$/;
 const URI_SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { Publisher } from '@logyard/bus';
+import { keySegment, Publisher } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { compilePattern, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
 
@@ -28,7 +28,7 @@ export function systailPositionsFile(stateDir: string): string {
 
 /** A systail name from a file of a glob entry: its base name without .log, as a key segment. */
 export function globFileName(path: string): string {
-  return basename(path).replace(/\.log$/, '').replace(/[^A-Za-z0-9_:-]/g, '_') || '_';
+  return keySegment(basename(path).replace(/\.log$/, '')) || '_';
 }
 
 /**
