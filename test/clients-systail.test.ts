@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync, copyFileSync, mkdirSync, renameSync, symlinkSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TcpTarget, TestNode, until } from './helpers/cli.js';
 import { NodeProcess, writeNodeConfig } from './helpers/clients.js';
@@ -19,6 +19,7 @@ describe('systail', () => {
   beforeAll(async () => {
     mkdirSync(join(logs, 'apps'), { recursive: true });
     writeFileSync(join(logs, 'main.log'), 'old line 1\nold line 2\n');
+    writeFileSync(join(logs, 'fast.log'), '');
     symlinkSync(join(logs, 'nowhere'), join(logs, 'apps', 'broken.log'));
     config = writeNodeConfig(
       node,
@@ -28,6 +29,7 @@ describe('systail', () => {
         '  files:',
         `    main: ${join(logs, 'main.log')}`,
         `    late: ${join(logs, 'late.log')}`,
+        `    fast: ${join(logs, 'fast.log')}`,
         `    app-*: ${join(logs, 'apps', '*.log')}`,
       ].join('\n') + '\n',
     );
@@ -67,6 +69,41 @@ describe('systail', () => {
     const got = texts('rot ');
     expect([...got].sort()).toEqual(['rot before', 'rot last in old file', ...Array.from({ length: 10 }, (_, i) => `rot new ${i}`)].sort());
     expect(got.filter((t) => t.startsWith('rot new'))).toEqual(Array.from({ length: 10 }, (_, i) => `rot new ${i}`));
+  });
+
+  it('reads every line of a file rotated four times in a row, and tells in its stream when rotation removed files before they were read', async () => {
+    const fast = join(logs, 'fast.log');
+    let n = 0;
+    const write = (count: number): void => {
+      for (let i = 0; i < count; i++) appendFileSync(fast, `fast ${++n}\n`);
+    };
+    /** As Docker's json-file and logrotate rotate: drop the oldest, shift the others, rename, create. */
+    const rotate = (maxFiles: number): void => {
+      rmSync(`${fast}.${maxFiles - 1}`, { force: true });
+      for (let i = maxFiles - 1; i > 1; i--) if (existsSync(`${fast}.${i - 1}`)) renameSync(`${fast}.${i - 1}`, `${fast}.${i}`);
+      renameSync(fast, `${fast}.1`);
+      writeFileSync(fast, '');
+    };
+    write(5);
+    await until(() => texts('fast ').length >= 5, 'the first lines');
+    for (let r = 0; r < 4; r++) {
+      rotate(5);
+      write(5);
+    }
+    await until(() => texts('fast ').length >= 25, '25 lines');
+    expect(texts('fast ')).toEqual(Array.from({ length: 25 }, (_, i) => `fast ${i + 1}`));
+    // Now faster than files are kept: 6 rotations with 2 rotated files kept lose 3 files.
+    for (const old of [3, 4]) rmSync(`${fast}.${old}`);
+    for (let r = 0; r < 6; r++) {
+      rotate(3);
+      write(5);
+    }
+    const notice = await until(() => lines().find((e) => e.text.startsWith(`logyard: ${fast} was rotated faster than it could be read`)), 'the notice');
+    expect(notice.text).toMatch(/: [1-3] rotated files? (was|were) removed unread, lines written after \S+ are missing$/);
+    expect(notice.name).toBe('fast');
+    await until(() => texts('fast ').length >= 40, 'the lines left');
+    await settle();
+    expect(texts('fast ').slice(25)).toEqual(Array.from({ length: 15 }, (_, i) => `fast ${i + 41}`));
   });
 
   it('follows copytruncate', async () => {

@@ -118,7 +118,7 @@ describe('apptail and Docker json-file logs', () => {
       expect(lines).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
     } else {
       // Only when Docker removed rotated files before apptail looked: then it says so in-band.
-      expect(notices[0].text).toMatch(/was rotated faster than apptail could read it: .* removed unread/);
+      expect(notices[0].text).toMatch(/was rotated faster than it could be read: .* removed unread/);
       expect((await apptailStats()).rotationGaps).toBeGreaterThan(0);
       expect([...lines].sort((a, b) => a - b)).toEqual(lines);
     }

@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { humanTime, keyProblem, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { AppLogFormat, LogyardConfig } from '@logyard/config';
-import { compilePattern, splitText, Tailer, type TailerStats, type TailHandler, type TailLogLevel, type TailSource } from '@logyard/tailer';
+import { compilePattern, rotationGapNoticeText, splitText, Tailer, type TailerStats, type TailHandler, type TailLogLevel, type TailSource } from '@logyard/tailer';
 import { DOCKER_RECORD_MAX_BYTES, DockerLineJoiner, parseDockerLine, type DockerLine } from './docker-json.js';
 
 export { parseDockerLine, DockerLineJoiner, type DockerLine, type DockerRecord } from './docker-json.js';
@@ -208,8 +208,7 @@ export class Apptail {
       },
       heldFrom: () => joiner.heldFrom(owner),
       rotationGap: (after, files) => {
-        const what = files === undefined ? 'rotated files were' : `${files} rotated file${files === 1 ? ' was' : 's were'}`;
-        const text = `logyard: ${file} was rotated faster than apptail could read it: ${what} removed unread, lines written after ${humanTime(after.getTime() / 1000)} are missing`;
+        const text = rotationGapNoticeText(file, humanTime(after.getTime() / 1000), files);
         this.publisher.publish(instance.key, { text, ...instance.fields, source: 'logyard', filename: file });
       },
       close: () => {

@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
-import { keySegment, Publisher } from '@logyard/bus';
+import { humanTime, keySegment, Publisher } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
-import { compilePattern, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
+import { compilePattern, rotationGapNoticeText, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
 
 export interface SystailOptions {
   config: LogyardConfig;
@@ -54,7 +54,12 @@ export class Systail {
           const key = `systail.${fileName}.${nodeId}`;
           const nameMember = ',"name":' + JSON.stringify(fileName);
           // A line whose event would be longer than max_event (a max_line above it) goes in pieces.
-          return { line: (text: string) => publisher.publishLine(key, text, nameMember) };
+          return {
+            line: (text: string) => publisher.publishLine(key, text, nameMember),
+            // Lines lost to a rotation that outran the reader are told where they were missed.
+            rotationGap: (after: Date, files: number | undefined) =>
+              publisher.publish(key, { text: rotationGapNoticeText(file, humanTime(after.getTime() / 1000), files), name: fileName }),
+          };
         },
       };
     });

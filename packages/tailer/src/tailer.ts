@@ -371,6 +371,8 @@ export class Tailer {
     if (st.size < f.readPos) {
       this.counters.truncations++;
       this.log('INFO', `${f.path} was truncated; reading it from the start`);
+      // copytruncate: the copy beside it holds what was read already; it is no rotated file to read.
+      if (!f.retiring) this.knownRotated.set(f.path, new Set(rotatedFiles(f.path).map((r) => r.id)));
       f.readPos = 0;
       f.splitter.reset();
       f.checkpoints.push({ mark: this.published(), offset: 0 });
