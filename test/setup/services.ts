@@ -366,7 +366,7 @@ export async function startDocker(): Promise<RunningDocker> {
 
   const stop = async (): Promise<void> => {
     await docker(['ps', '-aq']).then((ids) => (ids.trim() ? docker(['rm', '-f', ...ids.trim().split(/\s+/)]) : ''), () => '').catch(() => '');
-    if (daemon.exitCode === null && daemon.signalCode === null) {
+    if (daemon.pid !== undefined && daemon.exitCode === null && daemon.signalCode === null) {
       const exited = new Promise((r) => daemon.once('exit', r));
       daemon.kill('SIGTERM');
       const t = setTimeout(() => daemon.kill('SIGKILL'), 15_000);
