@@ -200,19 +200,20 @@ export class Publisher {
    * caller vouches for the key.
    */
   publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
-    const event = (t: string): string => {
-      const json = textEventJson(t, this.nodeId, unixTime);
-      return members ? json.slice(0, -1) + members + '}' : json;
-    };
-    const json = event(text);
+    const json = this.lineEvent(text, members, unixTime);
     if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
     this.stats_.tooLong++;
     // What the event takes besides the text, then the text in pieces that fit beside it.
     const budget = this.maxEvent - (Buffer.byteLength(json) - Buffer.byteLength(jsonStringContent(text)));
     if (budget < 12) return this.drop('too_long', key);
     let ok = true;
-    for (const piece of splitText(text, budget)) ok = this.publishJson(key, event(piece)) && ok;
+    for (const piece of splitText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, unixTime)) && ok;
     return ok;
+  }
+
+  private lineEvent(text: string, members: string, unixTime: number | undefined): string {
+    const json = textEventJson(text, this.nodeId, unixTime);
+    return members ? json.slice(0, -1) + members + '}' : json;
   }
 
   /** Queues an already serialized event. The caller vouches for its key and JSON; one longer than max_event is refused. */
