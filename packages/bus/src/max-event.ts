@@ -16,7 +16,7 @@ export function fitsMaxEvent(json: string, maxEvent: number): boolean {
  * Never cuts a surrogate pair; the pieces joined are `text`. `budget` must be at least 12 (one
  * escaped character takes at most 6 bytes, a pair 4).
  */
-export function splitText(text: string, budget: number): string[] {
+export function splitJsonText(text: string, budget: number): string[] {
   const pieces: string[] = [];
   let start = 0;
   while (start < text.length) {

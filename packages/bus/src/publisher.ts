@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { keyProblem } from './keys.js';
 import { DEFAULT_MAX_EVENT, eventJson, jsonStringContent, textEventJson } from './event.js';
-import { fitsMaxEvent, splitText } from './max-event.js';
+import { fitsMaxEvent, splitJsonText } from './max-event.js';
 import { batchHeader, encodeBatch, endHeader, parseAck, wireLine } from './wire.js';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
@@ -207,7 +207,7 @@ export class Publisher {
     const budget = this.maxEvent - (Buffer.byteLength(json) - Buffer.byteLength(jsonStringContent(text)));
     if (budget < 12) return this.drop('too_long', key);
     let ok = true;
-    for (const piece of splitText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, unixTime)) && ok;
+    for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, unixTime)) && ok;
     return ok;
   }
 

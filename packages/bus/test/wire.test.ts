@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ackFrame, batchHeader, decodeBatch, encodeBatch, endHeader, eventJson, fitsMaxEvent, humanTime, jsonStringContent, parseAck, parseIngestHeader, PublisherLedger, splitText, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
+import { ackFrame, batchHeader, decodeBatch, encodeBatch, endHeader, eventJson, fitsMaxEvent, humanTime, jsonStringContent, parseAck, parseIngestHeader, PublisherLedger, splitJsonText, textEventJson, wireLine, type MalformedReason } from '../src/index.js';
 
 function decode(frame: Buffer, maxEvent?: number) {
   const events: Array<[string, string]> = [];
@@ -48,9 +48,9 @@ describe('wire format', () => {
 
 describe('max_event', () => {
   const texts = ['plain '.repeat(400), 'é€😀'.repeat(300), '"\\\n\t\u0001'.repeat(200), 'x'.repeat(99) + '😀' + 'y'.repeat(50), '\ud800'.repeat(100)];
-  it.each(texts.map((t, i) => [i, t]))('splitText %i: pieces within the budget that join to the text, no pair cut', (_i, text) => {
+  it.each(texts.map((t, i) => [i, t]))('splitJsonText %i: pieces within the budget that join to the text, no pair cut', (_i, text) => {
     for (const budget of [12, 13, 100, 257]) {
-      const pieces = splitText(text, budget);
+      const pieces = splitJsonText(text, budget);
       expect(pieces.join('')).toBe(text);
       for (const p of pieces) {
         expect(Buffer.byteLength(jsonStringContent(p))).toBeLessThanOrEqual(budget);
