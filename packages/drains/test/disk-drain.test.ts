@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Drain } from '../src/index.js';
+import { createServer, type Socket } from 'node:net';
+import { checkQueue, type Drain } from '../src/index.js';
 import { closeDrains, eventJson, listenForLines, makeDrain, unusedPort, waitFor, waitForState, type LineServer } from './helpers.js';
 
 let dir: string;
@@ -122,6 +123,55 @@ describe('drain with disk', () => {
     servers.push(server);
     await waitFor('every event', () => server.lines.length >= next, 30_000, drain);
     expect(server.lines).toEqual(texts(0, next));
+  });
+
+  it('a send that hangs on a target that stopped reading: its batch is on disk too within disk_sync (a kill -9 would lose it)', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      socket.pause(); // reads nothing: the kernel's buffers fill, then a send hangs
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    servers.push({ port, lines: [], close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }) } as unknown as LineServer);
+    // A buffer far above what is pushed: batches go straight from memory, none through disk.
+    const drain = diskDrain('stalled', port, 'disk=256MiB&buffer=1000000');
+    drain.start();
+    await waitForState(drain, 'RUNNING');
+    const total = 120_000;
+    const pad = 'p'.repeat(600);
+    for (let i = 0; i < total; i++) {
+      drain.push('systail.app', eventJson(`event ${i} ${pad}`));
+      if ((i + 1) % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    let lastSent = -1;
+    await waitFor('a send hanging', async () => {
+      const { sent } = drain.status();
+      const stuck = sent === lastSent && sent < total;
+      lastSent = sent;
+      if (!stuck) await new Promise((resolve) => setTimeout(resolve, 300));
+      return stuck;
+    }, 30_000, drain);
+    // Every event not sent is in the queue's files, the hanging batch included.
+    await waitFor('the rest on disk', async () => (await checkQueue(join(dir, 'buffers', 'stalled'), true)).events + drain.status().sent === total, 10_000, drain);
+
+    // The target reads again: the hanging send completes, its copy leaves the queue, nothing twice.
+    const lines: string[] = [];
+    for (const socket of sockets) {
+      let rest = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        rest += chunk;
+        for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n')) {
+          lines.push(rest.slice(0, nl));
+          rest = rest.slice(nl + 1);
+        }
+      });
+      socket.resume();
+    }
+    await waitFor('every event', () => lines.length >= total && drain.status().buffered === 0, 60_000, drain);
+    expect(lines).toEqual(texts(0, total).map((text) => `${text} ${pad}`));
+    expect(drain.status()).toMatchObject({ sent: total, disk_events: 0 });
   });
 
   it('an event waits in memory no longer than disk_sync while the target is down (a kill -9 would lose it)', async () => {

@@ -214,6 +214,16 @@ export class DiskQueue {
     });
   }
 
+  /** Removes the `count` oldest records (a copy put in front with prepend() that was delivered). */
+  async dropFront(count: number): Promise<void> {
+    while (count > 0) {
+      const got = await this.peek(count, Number.MAX_SAFE_INTEGER);
+      if (got.length === 0) return;
+      await this.ack(got.length);
+      count -= got.length;
+    }
+  }
+
   /** Syncs now what was written and acknowledged (besides the disk_sync timer). */
   flush(): Promise<void> {
     return this.exclusive(() => this.sync());

@@ -55,6 +55,15 @@ export class DiskSpill implements Backlog {
   private readonly residencyTimer: NodeJS.Timeout;
   /** The next spill moves events that waited half an interval: synced at once, not at the next tick. */
   private syncNextSpill = false;
+  private readonly residencyMs: number;
+  /**
+   * The batch from memory being sent. A send that hangs (a target that stopped reading) would
+   * keep it out of the queue past disk_sync: it is then copied to the queue's front, where it
+   * is acknowledged if the send succeeds after all.
+   */
+  private inFlight: { batch: EventBatch; timer: NodeJS.Timeout; copy: Promise<boolean> | null } | null = null;
+  /** What settling the last batch in flight found (delivered() and undelivered() both ask). */
+  private lastCopied: EventBatch | null = null;
 
   constructor(
     private readonly memory: EventBuffer,
@@ -72,6 +81,7 @@ export class DiskSpill implements Backlog {
     // An event must not wait in memory longer than disk_sync: a kill -9 would lose it. Checked
     // twice an interval, so it is written (and synced) within one.
     const interval = options.sync === 'always' ? ALWAYS_RESIDENCY_MS : Math.max(1, options.sync / 2);
+    this.residencyMs = interval;
     this.residencyTimer = setInterval(() => this.spillOldEvents(), interval);
     this.residencyTimer.unref();
   }
@@ -178,14 +188,21 @@ export class DiskSpill implements Backlog {
         // Only drops to tell: they go out alone.
         return gaps.length > 0 ? { batch: { keys: [], jsons: [], gaps }, source: 'memory' } : null;
       }
-      const batch = this.memory.take(maxEvents, maxBytes);
-      return { batch: withGaps(batch, queue?.gaps.takeAll() ?? []), source: 'memory' };
+      const batch = withGaps(this.memory.take(maxEvents, maxBytes), queue?.gaps.takeAll() ?? []);
+      this.watchInFlight(batch);
+      return { batch, source: 'memory' };
     }
   }
 
   /** The first `count` events of a batch from next() were delivered. */
   async delivered(source: BatchSource, count: number): Promise<void> {
-    if (source === 'disk' && count > 0) await this.queue?.ack(count);
+    if (source === 'disk') {
+      if (count > 0) await this.queue?.ack(count);
+      return;
+    }
+    const flight = await this.settleInFlight();
+    // Its copy at the queue's front goes too: the drop notices in front of it, then the events.
+    if (flight && count > 0) await this.queue?.dropFront((flight.gaps?.length ?? 0) + count).catch((err: unknown) => this.fail(err));
   }
 
   /**
@@ -198,6 +215,7 @@ export class DiskSpill implements Backlog {
       for (const gap of rest.gaps ?? []) this.queue?.gaps.add(gap);
       return;
     }
+    if (await this.settleInFlight()) return; // already at the queue's front
     const queue = this.queue;
     if (queue && (queue.events > 0 || this.spilling) && this.failure === null) {
       await this.spilling;
@@ -239,6 +257,36 @@ export class DiskSpill implements Backlog {
   /** Deletes the queue (the drain was deleted); after close(). */
   async remove(): Promise<void> {
     await DiskQueue.remove(this.dir);
+  }
+
+  private watchInFlight(batch: EventBatch): void {
+    const flight = { batch, copy: null as Promise<boolean> | null, timer: setTimeout(() => (flight.copy = this.copyInFlight(batch)), this.residencyMs) };
+    flight.timer.unref();
+    this.inFlight = flight;
+    this.lastCopied = null;
+  }
+
+  /** Ends the watch of the batch in flight: the batch when it was copied to the queue, else null. */
+  private async settleInFlight(): Promise<EventBatch | null> {
+    const flight = this.inFlight;
+    if (!flight) return this.lastCopied;
+    this.inFlight = null;
+    clearTimeout(flight.timer);
+    this.lastCopied = (await flight.copy) ? flight.batch : null;
+    return this.lastCopied;
+  }
+
+  private async copyInFlight(batch: EventBatch): Promise<boolean> {
+    const queue = this.queue;
+    if (!queue || this.failure !== null) return false;
+    try {
+      await queue.prepend(this.recordsOf(batch));
+      await queue.flush();
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
   }
 
   private async spill(queue: DiskQueue): Promise<void> {
