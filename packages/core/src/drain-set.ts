@@ -173,8 +173,8 @@ export class DrainSet {
     const held = drain.release();
     if (deleted) {
       // A deleted drain's disk queue goes with it (a changed URI keeps it for the same name).
-      await drain.removeDiskQueue().catch(() => undefined);
-      this.hooks.onRemoved?.(name, held.keys.length);
+      const onDisk = await drain.removeDiskQueue().catch(() => 0);
+      this.hooks.onRemoved?.(name, held.keys.length + onDisk);
     }
     return held;
   }

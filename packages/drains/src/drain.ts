@@ -217,11 +217,15 @@ export class Drain {
 
   /**
    * After close(): deletes the drain's disk queue (the drain was deleted; a changed URI keeps
-   * it for the drain of the same name that follows).
+   * it for the drain of the same name that follows). Returns the events it held.
    */
-  async removeDiskQueue(): Promise<void> {
+  async removeDiskQueue(): Promise<number> {
     await this.close();
-    await this.plan?.spill?.remove();
+    const spill = this.plan?.spill;
+    if (!spill) return 0;
+    const events = spill.diskEvents;
+    await spill.remove();
+    return events;
   }
 
   /**

@@ -209,7 +209,7 @@ describe('drain with disk', () => {
     for (let i = 0; i < 100; i++) drain.push('systail.app', eventJson(`event ${i}`));
     await drain.close();
     expect(existsSync(join(dir, 'buffers', 'gone'))).toBe(true);
-    await drain.removeDiskQueue();
+    expect(await drain.removeDiskQueue()).toBe(100); // the events it held, for the log line
     expect(existsSync(join(dir, 'buffers', 'gone'))).toBe(false);
   });
 });
