@@ -92,6 +92,8 @@ export class Core {
           if (held > 0) this.log('INFO', `drain ${name} deleted; the ${held} events it held are dropped with it`);
         },
         onForgotten: (name) => this.log('INFO', `drain ${name} no longer exists; what it lost when the core last stopped is not told`),
+        onQueueLeft: (name, dir) =>
+          this.log('WARN', `drain ${name} no longer exists but its disk queue ${dir} is still there (see logyard buffer check); delete it if its events are not needed`),
       },
     );
     this.storeDrains = new StoreDrains(this.log);

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { nowUnix } from '@logyard/bus';
 import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus, type HeldEvents } from '@logyard/drains';
 import { compareNames } from '@logyard/store';
@@ -39,6 +41,7 @@ export class DrainSet {
   /** Drops the core counted when it last stopped, by drain; handed over at the first apply. */
   private fromLastRun: Map<string, HeldEvents> | null = null;
   private closed = false;
+  private queuesLooked = false;
   /** Deleted drains still closing (not in `drains` any more): close() hurries them too. */
   private readonly leaving = new Set<Drain>();
 
@@ -49,6 +52,8 @@ export class DrainSet {
       onRemoved?: (name: string, held: number) => void;
       /** Drops counted when the core last stopped, for a drain that no longer exists. */
       onForgotten?: (name: string, held: HeldEvents) => void;
+      /** At the first apply: a disk queue whose drain no longer exists (deleted while the core was down). */
+      onQueueLeft?: (name: string, dir: string) => void;
     } = {},
   ) {}
 
@@ -73,6 +78,10 @@ export class DrainSet {
     const fromLastRun = this.fromLastRun ?? new Map<string, HeldEvents>();
     this.fromLastRun = null;
     for (const [name, held] of fromLastRun) if (!wanted.has(name)) this.hooks.onForgotten?.(name, held);
+    if (!this.queuesLooked) {
+      this.queuesLooked = true;
+      this.lookForQueuesLeft(wanted, context.buffersDir);
+    }
     const changing: Promise<unknown>[] = [];
     for (const [name, drain] of this.drains) {
       const def = wanted.get(name);
@@ -94,6 +103,21 @@ export class DrainSet {
       if (left) drain.adopt(left);
       drain.start();
     }
+  }
+
+  /**
+   * Queues of drains deleted while the core was down are left alone (a store that answered
+   * wrongly must not cost data) but named, so that an admin can delete them.
+   */
+  private lookForQueuesLeft(wanted: Map<string, DrainDefinition>, buffersDir: string | undefined): void {
+    if (buffersDir === undefined) return;
+    let names: string[];
+    try {
+      names = readdirSync(buffersDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return; // no queues yet
+    }
+    for (const name of names) if (!wanted.has(name)) this.hooks.onQueueLeft?.(name, join(buffersDir, name));
   }
 
   private add(def: DrainDefinition, context: DrainContext): Drain {

@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DrainContext, HeldEvents } from '@logyard/drains';
 import { fillUntilStalled, listenForLines, listenStalled, unusedPort, waitFor, type LineServer } from '../../drains/test/helpers.js';
@@ -131,6 +134,24 @@ describe('DrainSet', () => {
       expect(held.get('s')!.keys.length).toBeGreaterThan(0);
     } finally {
       await stalled.close();
+    }
+  });
+
+  it('names, at its first apply, a disk queue left by a drain deleted while the core was down, and leaves it alone', async () => {
+    const buffersDir = mkdtempSync(join(tmpdir(), 'logyard-buffers-'));
+    try {
+      mkdirSync(join(buffersDir, 'gone'));
+      mkdirSync(join(buffersDir, 'kept'));
+      const left: string[] = [];
+      const set = new DrainSet(() => ({ nodeId: 'n1', formats: {}, fileDrainRoots: [], buffersDir }), { onQueueLeft: (name) => left.push(name) });
+      sets.push(set);
+      const port = await unusedPort();
+      await set.apply([{ name: 'kept', uri: `tcp://127.0.0.1:${port}?disk=16MiB` }]);
+      await set.apply([]);
+      expect(left).toEqual(['gone']);
+      expect(existsSync(join(buffersDir, 'gone'))).toBe(true);
+    } finally {
+      rmSync(buffersDir, { recursive: true, force: true });
     }
   });
 });
