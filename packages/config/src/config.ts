@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { BUILTIN_DRAIN_PREFIX, DEFAULT_MAX_EVENT, defaultNodeId, didYouMean, isBuiltinDrainName, KEY_SEGMENT_RE, keyProblem, parseSize } from '@logyard/bus';
+import { BUILTIN_DRAIN_PREFIX, DEFAULT_MAX_EVENT, defaultNodeId, didYouMean, drainNameProblem, formatNameProblem, isBuiltinDrainName, KEY_SEGMENT_RE, keyProblem, parseSize } from '@logyard/bus';
+import { parseEtcdUri } from '@logyard/store/etcd-uri';
 import { ConfigError, ConfigProblemsError } from './errors.js';
 import { readYamlSource, type KeyPath } from './yaml-source.js';
 
@@ -86,9 +87,6 @@ const JOURNAL_KEYS = ['units', 'rate', 'burst', 'directory'] as const;
 
 /** Formats the drains define themselves; a config format of that name could never be used. */
 const BUILTIN_FORMAT_NAMES = ['json', 'raw'];
-const NAME_RE = /^[A-Za-z0-9_.-]+$/;
-/** Drain names as in docs/store.md (the store refuses any other). */
-const MAX_DRAIN_NAME_BYTES = 128;
 /** A systail name is one key segment; `*` marks a glob entry whose files name themselves. */
 const SYSTAIL_NAME_RE = /^[A-Za-z0-9_:*-]+$/;
 const HOST_PORT_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):([0-9]+)$/;
@@ -395,25 +393,12 @@ function readStore(value: unknown, origin: Origin): string | undefined {
   }
   // The value is not echoed: an etcd URI may hold a password.
   if (!uri.startsWith('etcd://') && !uri.startsWith('etcds://')) fail(origin, 'must start with file://, etcd:// or etcds://');
-  const problem = etcdHostsProblem(uri);
-  if (problem) fail(origin, problem);
-  return uri;
-}
-
-/** `etcd://[user:password@]host[:port][,host[:port]...][/][?...]`: at least one host, ports in range. */
-function etcdHostsProblem(uri: string): string | null {
-  const scheme = uri.slice(0, uri.indexOf('://'));
-  const rest = uri.slice(scheme.length + 3);
-  const authority = rest.split(/[/?#]/, 1)[0];
-  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
-  if (hosts === '') return `${scheme}:// must be followed by host:port (e.g. ${scheme}://10.0.0.1:2379)`;
-  for (const host of hosts.split(',')) {
-    const match = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+)(?::([0-9]+))?$/.exec(host);
-    if (!match) return `"${host}" is not host:port`;
-    const port = match[2] === undefined ? 2379 : Number(match[2]);
-    if (port < 1 || port > 65535) return `port ${match[2]} is not between 1 and 65535`;
+  try {
+    parseEtcdUri(uri);
+  } catch (err) {
+    fail(origin, (err as Error).message);
   }
-  return null;
+  return uri;
 }
 
 function readStatus(value: unknown, origin: Origin): string | undefined {
@@ -465,7 +450,8 @@ function readNamedValues<T>(
 
 function readFormats(value: unknown, origin: Origin): Record<string, string> {
   const nameProblem = (name: string): string | null => {
-    if (!NAME_RE.test(name)) return 'a format name may only contain [A-Za-z0-9_.-]';
+    const problem = formatNameProblem(name);
+    if (problem) return problem;
     if (BUILTIN_FORMAT_NAMES.includes(name)) return `"${name}" is a built-in format and cannot be redefined`;
     return null;
   };
@@ -475,9 +461,7 @@ function readFormats(value: unknown, origin: Origin): Record<string, string> {
 function readBuiltinDrains(value: unknown, origin: Origin): Record<string, string> {
   const nameProblem = (name: string): string | null => {
     if (!isBuiltinDrainName(name) || name === BUILTIN_DRAIN_PREFIX) return `a builtin drain name must start with "${BUILTIN_DRAIN_PREFIX}" and go on`;
-    if (!NAME_RE.test(name)) return 'a drain name may only contain [A-Za-z0-9_.-]';
-    if (Buffer.byteLength(name) > MAX_DRAIN_NAME_BYTES) return `a drain name must be at most ${MAX_DRAIN_NAME_BYTES} bytes`;
-    return null;
+    return drainNameProblem(name);
   };
   const readUri = (uri: unknown, uriOrigin: Origin): string => {
     const text = requireString(uri, uriOrigin);

@@ -403,8 +403,8 @@ describe('errors name the file, the key and the problem', () => {
     for (const [uri, problem] of [
       ['etcd://', 'etcd:// must be followed by host:port (e.g. etcd://10.0.0.1:2379)'],
       ['etcds://user:pw@', 'etcds:// must be followed by host:port (e.g. etcds://10.0.0.1:2379)'],
-      ['etcd://10.0.0.1:2379,:99', '":99" is not host:port'],
-      ['etcd://10.0.0.1:99999', 'port 99999 is not between 1 and 65535'],
+      ['etcd://10.0.0.1:2379,:99', 'etcd store URI: ":99" is not host:port'],
+      ['etcd://10.0.0.1:99999', 'etcd store URI: port 99999 in "10.0.0.1:99999" is not between 1 and 65535'],
     ]) {
       const file = writeConfig(`store: ${uri}\n`);
       expect(errorOf(() => load({ config: file })).message).toBe(`${file}:1: store: ${problem}`);

@@ -1,5 +1,5 @@
 import { isBuiltinDrainName } from '@logyard/bus';
-import { drainNameProblem } from './names.js';
+import { drainNameProblem } from '@logyard/bus';
 import { readJsonObject } from './json.js';
 import type { DrainRecord } from './types.js';
 

@@ -42,12 +42,12 @@ export function parseEtcdUri(uri: string): EtcdEndpoint {
     }
     if (!username) throw new StoreError(`${scheme} store URI: the user name before "@" is empty`);
   }
-  if (!authority) throw new StoreError(`${scheme} store URI: no host given (${scheme}://host:port)`);
+  if (!authority) throw new StoreError(`${scheme}:// must be followed by host:port (e.g. ${scheme}://10.0.0.1:2379)`);
   const hosts = authority.split(',').map((host) => {
     const hostMatch = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?$/.exec(host);
     if (!hostMatch) throw new StoreError(`${scheme} store URI: "${host}" is not host:port`);
     const port = hostMatch[2] === undefined ? DEFAULT_PORT : Number(hostMatch[2]);
-    if (port < 1 || port > 65535) throw new StoreError(`${scheme} store URI: bad port in "${host}"`);
+    if (port < 1 || port > 65535) throw new StoreError(`${scheme} store URI: port ${hostMatch[2]} in "${host}" is not between 1 and 65535`);
     return `${hostMatch[1]}:${port}`;
   });
   const endpoint: EtcdEndpoint = { tls, hosts, username, password, description: '' };

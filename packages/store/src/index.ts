@@ -2,7 +2,7 @@
 // openStore() loads only the one a node uses (etcd3 and its gRPC stack cost a core ~30 MB).
 export * from './errors.js';
 export * from './types.js';
-export { drainNameProblem, MAX_DRAIN_NAME_BYTES } from './names.js';
+export { drainNameProblem, MAX_DRAIN_NAME_BYTES } from '@logyard/bus';
 export * from './open.js';
 export { usableNameProblem } from './drain-entry.js';
 export { drainStatusRows } from './node-status.js';

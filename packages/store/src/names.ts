@@ -1,14 +1,5 @@
-import { isBuiltinDrainName, keyProblem } from '@logyard/bus';
+import { drainNameProblem, formatNameProblem, isBuiltinDrainName, keyProblem } from '@logyard/bus';
 import { InvalidNameError } from './errors.js';
-
-export const MAX_DRAIN_NAME_BYTES = 128;
-const NAME_RE = /^[A-Za-z0-9_.-]+$/;
-
-/** Why `name` cannot be a drain name (docs/store.md), or null when it can. */
-export function drainNameProblem(name: string): string | null {
-  return nameProblem('drain', name, MAX_DRAIN_NAME_BYTES);
-}
-
 
 export function assertDrainName(name: string): void {
   const problem = drainNameProblem(name);
@@ -22,7 +13,7 @@ export function assertStoreDrainName(name: string): void {
 }
 
 export function assertFormatName(name: string): void {
-  const problem = nameProblem('format', name, MAX_DRAIN_NAME_BYTES);
+  const problem = formatNameProblem(name);
   if (problem) throw new InvalidNameError(problem);
 }
 
@@ -30,13 +21,4 @@ export function assertFormatName(name: string): void {
 export function assertNodeId(nodeId: string): void {
   const problem = keyProblem(nodeId);
   if (problem) throw new InvalidNameError(`node id "${nodeId}" is not usable: ${problem}`);
-}
-
-function nameProblem(kind: string, name: string, maxBytes: number): string | null {
-  if (name === '') return `${kind} name is empty`;
-  if (Buffer.byteLength(name) > maxBytes) return `${kind} name is longer than ${maxBytes} bytes`;
-  if (!NAME_RE.test(name)) return `${kind} name "${name}" may only contain [A-Za-z0-9_.-]`;
-  // Backends keep names as path segments (file names, etcd key segments), where these two are special.
-  if (name === '.' || name === '..') return `${kind} name must not be "${name}"`;
-  return null;
 }

@@ -173,7 +173,7 @@ describe('openStore', () => {
       ),
     );
     expect(messages).toEqual([
-      'etcd store URI: no host given (etcd://host:port)',
+      'etcd:// must be followed by host:port (e.g. etcd://10.0.0.1:2379)',
       'etcds store URI: unknown param "foo" (etcds takes ca, cert and key)',
       'a store URI must start with file://, etcd:// or etcds://',
       'a file store needs an absolute directory: file:///path, not file://relative/dir',
