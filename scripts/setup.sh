@@ -28,6 +28,9 @@ dpkg -s busybox-static >/dev/null 2>&1 || need_packages+=(busybox-static)
 [ -x /usr/sbin/clickhouse-server ] || need_packages+=(clickhouse-server)
 # promtool (in Debian's prometheus package) checks the core's /metrics in the tests.
 command -v promtool >/dev/null 2>&1 || need_packages+=(prometheus)
+# tmux drives `logyard top` in the tests; Chromium renders the web console (headless, driven by playwright-core).
+command -v tmux >/dev/null 2>&1 || need_packages+=(tmux)
+command -v chromium >/dev/null 2>&1 || need_packages+=(chromium)
 
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "setup: installing ${need_packages[*]} from Debian's packages" >&2

@@ -11,6 +11,8 @@ import { registerPublishCommand } from './commands/publish.js';
 import { registerRecentCommand } from './commands/recent.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerTailCommand } from './commands/tail.js';
+import { registerStreamsCommand } from './commands/streams.js';
+import { registerTopCommand } from './commands/top.js';
 import { describeFailure } from './context.js';
 import { EXIT_USAGE } from './errors.js';
 
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerRecentCommand(program);
   registerStatusCommand(program);
   registerTailCommand(program);
+  registerStreamsCommand(program);
+  registerTopCommand(program);
   registerCompletionCommands(program);
   for (const sub of allCommands(program)) sub.exitOverride();
   return program;

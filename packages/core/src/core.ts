@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
-import { openStore, type DrainRecord, type DrainState, type Store } from '@logyard/store';
+import { openStore, type DrainRecord, type DrainState, type NodeLive, type Store } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir, restrictSockets } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
@@ -15,6 +15,8 @@ import { stderrLogger, type Logger } from './log.js';
 import { CoreError } from './errors.js';
 import { CoreStoppedLedger } from './core-stopped.js';
 import { VERSION } from './version.js';
+import { KeyStats } from './key-stats.js';
+import { Rates } from './rates.js';
 
 export interface CoreOptions {
   config: LogyardConfig;
@@ -30,6 +32,10 @@ const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTA
  * reading must not hold up a SIGTERM (what is not sent is counted, see CoreStoppedLedger).
  */
 const STOP_GRACE_MS = 1000;
+/** Keys a node publishes with its status (the rest as one `(other)` row): `streams` and `top` merge them. */
+const PUBLISHED_KEYS = 100;
+/** The clients' counter files are read for the live picture at most this often. */
+const CLIENTS_EVERY_MS = 2_000;
 
 /**
  * The node's core: receives batches from local publishers, routes each event to the drains
@@ -62,6 +68,10 @@ export class Core {
   private readonly storeDrains: StoreDrains;
   private readonly started = nowUnix();
   private unrouted = 0;
+  /** Events per key (logyard streams, top), counted as they are routed. */
+  private readonly keyStats = new KeyStats();
+  private readonly rates = new Rates();
+  private clients: { at: number; list: NodeLive['clients'] } = { at: 0, list: [] };
   private receiving: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
   private pendingDefinitions: DrainDefinition[] | null = null;
@@ -138,6 +148,7 @@ export class Core {
       store: this.store,
       nodeId: config.nodeId,
       drains: () => this.drainStates(),
+      live: () => this.live(),
       onFailed: (err) => this.storeFailed(err),
       onWritten: () => this.storeRecovered(),
     });
@@ -199,7 +210,9 @@ export class Core {
   private async receive(): Promise<void> {
     const fanout = this.fanout;
     const drains = this.drains;
+    const keyStats = this.keyStats;
     const onEvent = (key: string, json: string): void => {
+      keyStats.count(key);
       const toDrains = drains.route(key, json);
       const toSubscribers = fanout.active ? fanout.offer(key, json) : 0;
       if (toDrains + toSubscribers === 0) this.unrouted++;
@@ -208,6 +221,7 @@ export class Core {
     // each batch so the drains' socket writes get their turn while publishers are busy.
     const afterBatch = (): Promise<void> => {
       fanout.endBatch();
+      keyStats.endRun();
       return yieldToEventLoop();
     };
     try {
@@ -274,6 +288,24 @@ export class Core {
     const detail = status.error ? ` (${status.error})` : '';
     this.log(status.state === 'FATAL' || status.state === 'RETRYING' ? 'WARN' : 'INFO', `drain ${status.name}: ${status.state}${detail}`);
     this.statusPublisher?.changed();
+  }
+
+  /** What `top`, `streams` and the console show of this node, published with its status. */
+  live(): NodeLive {
+    const now = Date.now();
+    if (now - this.clients.at >= CLIENTS_EVERY_MS) {
+      this.clients = { at: now, list: readClientStats(this.config.runDir).map((c) => ({ name: c.client, running: c.running })) };
+    }
+    const { keys, other } = this.keyStats.busiest(PUBLISHED_KEYS);
+    const drains: NodeLive['drains'] = {};
+    for (const d of this.drains.statuses()) {
+      const dropped = Object.fromEntries(Object.entries(d.dropped).map(([reason, n]) => [reason, this.rates.rate(`${d.name}\0${reason}`, n)]));
+      drains[d.name] = { out_per_s: this.rates.rate(`${d.name}\0`, d.sent), dropped_per_s: dropped };
+    }
+    const eventsIn = this.ingest.eventsIn;
+    const live: NodeLive = { in: eventsIn, in_per_s: this.rates.rate('\0in', eventsIn), clients: this.clients.list, keys, ...(other ? { other } : {}), drains };
+    this.rates.sweep();
+    return live;
   }
 
   /** This node's drains as its status document in the store holds them. */

@@ -1,11 +1,13 @@
 import { nowUnix } from '@logyard/bus';
-import type { DrainState, Store } from '@logyard/store';
+import type { DrainState, NodeLive, Store } from '@logyard/store';
 
 export interface StatusPublisherOptions {
   store: Store;
   nodeId: string;
   /** Every drain on this node, by name, as the status document holds them. */
   drains: () => Record<string, DrainState>;
+  /** The node's live picture (keys, rates, clients), written with the counters. */
+  live?: () => NodeLive;
   /** A write failed; it is tried again at the next tick. */
   onFailed: (err: unknown) => void;
   /** A write succeeded. */
@@ -86,7 +88,8 @@ export class StatusPublisher {
 
   private async writeIfDue(): Promise<void> {
     const drains = this.options.drains();
-    const all = JSON.stringify(drains);
+    const live = this.options.live?.();
+    const all = JSON.stringify([drains, live]);
     if (all === this.writtenAll) return;
     const states = JSON.stringify(Object.entries(drains).map(([name, drain]) => [name, drain.state, drain.error ?? null]));
     const wait = this.writtenAt + (states === this.writtenStates ? this.countersEveryMs : this.writeGapMs) - Date.now();
@@ -102,7 +105,7 @@ export class StatusPublisher {
       return;
     }
     try {
-      await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated: nowUnix(), drains });
+      await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated: nowUnix(), drains, ...(live ? { live } : {}) });
     } catch (err) {
       this.options.onFailed(err);
       return;

@@ -7,3 +7,4 @@ export * from './open.js';
 export { usableNameProblem } from './drain-entry.js';
 export { drainStatusRows } from './node-status.js';
 export { compare as compareNames } from './json.js';
+export * from './cluster-view.js';

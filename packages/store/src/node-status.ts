@@ -1,10 +1,11 @@
 import { StoreError } from './errors.js';
 import { compare, isJsonObject, parseJsonObject } from './json.js';
 import type { DrainState, NodeDrainStatus, NodeStatus } from './types.js';
+import { nodeLiveFrom } from './node-live.js';
 
 /** A node's status document as stored: what NodeStatus holds but the node id, which the key or file name gives. */
 export function encodeNodeStatus(status: NodeStatus): string {
-  return JSON.stringify({ updated: status.updated, drains: status.drains });
+  return JSON.stringify({ updated: status.updated, drains: status.drains, ...(status.live ? { live: status.live } : {}) });
 }
 
 /**
@@ -19,7 +20,13 @@ export function decodeNodeStatus(nodeId: string, text: string | undefined): Node
     return state ? [[name, state] as const] : [];
   });
   // fromEntries defines own properties: a drain named __proto__ stays a drain.
-  return { node_id: nodeId, updated: typeof data.updated === 'number' ? data.updated : 0, drains: Object.fromEntries(drains) };
+  const live = nodeLiveFrom(data.live);
+  return {
+    node_id: nodeId,
+    updated: typeof data.updated === 'number' ? data.updated : 0,
+    drains: Object.fromEntries(drains),
+    ...(live ? { live } : {}),
+  };
 }
 
 /** The rows of `drain status`: one per drain per node, sorted by drain, then node. */

@@ -39,6 +39,41 @@ export interface NodeStatus {
   updated: number;
   /** By drain name. */
   drains: Record<string, DrainState>;
+  /** What `logyard top`, `streams` and the web console show of the node (docs/live.md); absent from older cores. */
+  live?: NodeLive;
+}
+
+/** One key's traffic on one node (`logyard streams`). */
+export interface KeyRate {
+  key: string;
+  /** Events per second over the last minute. */
+  events_per_s: number;
+  /** Events over the last 10 minutes. */
+  events_10m: number;
+  /** Unix time (seconds) of its last event. */
+  last_seen: number;
+}
+
+/** A drain's rates on one node, over the last few seconds. */
+export interface DrainRates {
+  out_per_s: number;
+  /** By reason. */
+  dropped_per_s: Record<string, number>;
+}
+
+/** A node's live picture, refreshed with its status document (at most every few seconds). */
+export interface NodeLive {
+  /** Events the core took in since it started, and per second over the last few seconds. */
+  in: number;
+  in_per_s: number;
+  /** The node's clients (systail, receive, ...) and whether their processes run. */
+  clients: Array<{ name: string; running: boolean }>;
+  /** The node's busiest keys of the last 10 minutes. */
+  keys: KeyRate[];
+  /** Every other key of the last 10 minutes together (key `(other)`); absent when there is none. */
+  other?: KeyRate;
+  /** By drain name. */
+  drains: Record<string, DrainRates>;
 }
 
 /** One row of `logyard drain status`: a drain on a node. */

@@ -1,0 +1,38 @@
+/** Rates shown live (top, the console) are over about this long: steady, yet quick to follow a change. */
+const WINDOW_MS = 10_000;
+/** Samples closer together than this are not kept. */
+const SAMPLE_GAP_MS = 1_000;
+
+/**
+ * Per-second rates of ever-growing counters (events in, sent, dropped by reason), from samples
+ * taken when they are read: at most WINDOW_MS / SAMPLE_GAP_MS samples per counter. A counter not
+ * read for a while has no rate until its next two readings (0 until then).
+ */
+export class Rates {
+  private readonly samples = new Map<string, Array<{ at: number; value: number }>>();
+  private seen = new Set<string>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The rate of the counter `name`, which is now `value`. */
+  rate(name: string, value: number): number {
+    const now = this.now();
+    this.seen.add(name);
+    let samples = this.samples.get(name);
+    if (!samples) this.samples.set(name, (samples = []));
+    const last = samples[samples.length - 1];
+    // A counter that went down started again (a drain restarted): its old samples are no guide.
+    if (last && value < last.value) samples.length = 0;
+    if (samples.length === 0 || now - samples[samples.length - 1].at >= SAMPLE_GAP_MS) samples.push({ at: now, value });
+    while (samples.length > 2 && now - samples[1].at >= WINDOW_MS) samples.shift();
+    const first = samples[0];
+    const span = now - first.at;
+    return span < SAMPLE_GAP_MS ? 0 : Math.round(((value - first.value) * 1000 * 100) / span) / 100;
+  }
+
+  /** Forgets the counters not read since the last call (drains deleted). */
+  sweep(): void {
+    for (const name of this.samples.keys()) if (!this.seen.has(name)) this.samples.delete(name);
+    this.seen = new Set();
+  }
+}

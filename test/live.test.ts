@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Publisher } from '@logyard/bus';
+import { LOGYARD_BIN, TcpTarget, TestNode, until } from './helpers/cli.js';
+import { freePort, startEtcd, type RunningEtcd } from './setup/services.js';
+
+/**
+ * Issue 13, "what it must show" 1, 2 and 4: `logyard streams` and `logyard top` over two real
+ * cores on a real etcd, `top` driven in a real tmux, and a flood of distinct keys.
+ */
+describe('streams and top over a two-node cluster', () => {
+  let etcd: RunningEtcd;
+  let a: TestNode;
+  let b: TestNode;
+  let target: TcpTarget;
+  const publishers: Publisher[] = [];
+  const artifacts = mkdtempSync(join(tmpdir(), 'ly-live-artifacts-'));
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    a = new TestNode('node-a', etcd.uri);
+    b = new TestNode('node-b', etcd.uri);
+    await Promise.all([a.startCore(), b.startCore()]);
+    target = await new TcpTarget().listen();
+    const closed = await freePort();
+    expect((await a.cli(['drain', 'add', 'good', `tcp://127.0.0.1:${target.port}`, '-f', 'app'])).code).toBe(0);
+    expect((await a.cli(['drain', 'add', 'bad', `tcp://127.0.0.1:${closed}`, '-f', 'app'])).code).toBe(0);
+    for (const node of [a, b]) {
+      const p = new Publisher({ runDir: node.runDir, nodeId: node.nodeId });
+      publishers.push(p);
+      for (let i = 0; i < 300; i++) p.publish('app.busy', `busy ${i}`);
+      for (let i = 0; i < 10; i++) p.publish('app.quiet', `quiet ${i}`);
+      await p.flush();
+    }
+  });
+
+  afterAll(async () => {
+    for (const p of publishers) await p.close();
+    await target?.close();
+    await Promise.all([a?.cleanup(), b?.cleanup()]);
+    await etcd?.stop();
+    process.stderr.write(`live.test: artifacts (tmux screens) in ${artifacts}\n`);
+  });
+
+  it('streams: every key of every node, busiest first, with its nodes; --json; a prefix', async () => {
+    const rows = await until(async () => {
+      const out = await a.cli(['streams', '--json']);
+      const parsed = JSON.parse(out.stdout) as Array<{ key: string; nodes: string[]; events_per_s: number; last_seen: number }>;
+      return parsed.find((r) => r.key === 'app.quiet')?.nodes.length === 2 && parsed;
+    }, 'both keys from both nodes in streams');
+    expect(rows.map((r) => r.key)).toEqual(['app.busy', 'app.quiet']);
+    expect(rows[0].nodes).toEqual(['node-a', 'node-b']);
+    expect(rows[0].events_per_s).toBeGreaterThan(rows[1].events_per_s);
+    expect(Math.abs(rows[0].last_seen - Date.now() / 1000)).toBeLessThan(60);
+
+    const table = await b.cli(['streams']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^KEY\s+NODES\s+EVENTS\/S\s+LAST SEEN$/);
+    expect(lines[1]).toMatch(/^app\.busy\s+node-a,node-b\s+[\d.]+\s+\d+s ago$/);
+    expect(lines[2]).toMatch(/^app\.quiet\s+node-a,node-b\s/);
+
+    const quiet = await b.cli(['streams', 'app.q']);
+    expect(quiet.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['app.quiet']);
+    const bad = await b.cli(['streams', 'app..x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^logyard: prefix "app\.\.x": /);
+  });
+
+  it('top --once: both drains on both nodes with their states and rates, the busiest key first, the nodes', async () => {
+    const frame = await until(async () => {
+      const out = (await a.cli(['top', '--once'])).stdout;
+      return /bad\s+node-a\s+RETRYING/.test(out) && /node-b\s+RETRYING/.test(out) && /good\s+node-a\s+RUNNING\s+[1-9]/.test(out) && out;
+    }, 'top --once showing both drains on both nodes');
+    writeFileSync(join(artifacts, 'top-once.txt'), frame);
+    const lines = frame.split('\n');
+    expect(lines[0]).toMatch(/^logyard top {2}\d\d:\d\d:\d\d {2}2 nodes, 2 drains/);
+    const drains = lines.slice(lines.findIndex((l) => l.startsWith('DRAIN')));
+    expect(drains[0]).toMatch(/^DRAIN\s+NODE\s+STATE\s+OUT\/S\s+DROPPED\/S\s+BUFFER\s+DISK\s+ERROR$/);
+    expect(drains[1]).toMatch(/^bad\s+node-a\s+RETRYING\s+0\s+0\s+\d+\/10000 \d+%\s+-\s+connect ECONNREFUSED/);
+    expect(drains[2]).toMatch(/^\s+node-b\s+RETRYING\s/);
+    expect(drains[3]).toMatch(/^good\s+node-a\s+RUNNING\s+[\d.]+\s+0\s+0\/10000 0%/);
+    expect(drains[4]).toMatch(/^\s+node-b\s+RUNNING\s/);
+    const keys = lines.slice(lines.findIndex((l) => l.startsWith('KEY')));
+    expect(keys[1]).toMatch(/^app\.busy\s+node-a,node-b\s+[\d.]+\s+\d+s ago$/);
+    expect(keys[2]).toMatch(/^app\.quiet\s/);
+    const nodes = lines.slice(lines.findIndex((l) => l.startsWith('NODE ')));
+    expect(nodes[0]).toMatch(/^NODE\s+IN\/S\s+CLIENTS\s+UPDATED$/);
+    expect(nodes[1]).toMatch(/^node-a\s/);
+    expect(nodes[2]).toMatch(/^node-b\s/);
+  });
+
+  it('top in tmux: redraws every second, s sorts, / filters, q ends it and gives the terminal back', async () => {
+    const session = `lytop-${process.pid}`;
+    const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
+    const screen = (): string => tmux('capture-pane', '-p', '-t', session);
+    tmux('new-session', '-d', '-s', session, '-x', '140', '-y', '40', 'bash', '--norc', '--noprofile');
+    try {
+      tmux('send-keys', '-t', session, 'echo before-top', 'Enter');
+      const command = [process.execPath, LOGYARD_BIN, ...a.flags, 'top'].map((w) => `'${w}'`).join(' ');
+      tmux('send-keys', '-t', session, command, 'Enter');
+      const first = await until(() => /good\s+node-a\s+RUNNING/.test(screen()) && screen(), 'top on the screen');
+      expect(first).not.toContain('before-top');
+      const clock = (s: string): string => /logyard top {2}(\d\d:\d\d:\d\d)/.exec(s)![1];
+      const second = await until(() => clock(screen()) !== clock(first) && screen(), 'top to redraw with a new time', 3_000);
+      writeFileSync(join(artifacts, 'top-tmux.txt'), second);
+      expect(second).toMatch(/bad\s+node-a\s+RETRYING/);
+      expect(second).toMatch(/app\.busy\s+node-a,node-b/);
+
+      tmux('send-keys', '-t', session, 's');
+      await until(() => screen().includes('sort: out/s'), 'the sort to change');
+      expect(screen().split('\n').find((l) => /^\S+\s+node-a\s+RUN|^\S+\s+node-a\s+RETRY/.test(l))).toMatch(/^good\s/);
+      tmux('send-keys', '-t', session, '/', 'q', 'u', 'i', 'Enter');
+      await until(() => screen().includes('filter: qui'), 'the filter to apply');
+      const filtered = screen();
+      expect(filtered).toMatch(/app\.quiet/);
+      expect(filtered).not.toMatch(/app\.busy/);
+      expect(filtered).not.toMatch(/good\s+node-a/);
+
+      tmux('send-keys', '-t', session, 'q');
+      const after = await until(() => screen().includes('before-top') && screen(), 'the shell to come back');
+      expect(after).not.toContain('logyard top');
+      tmux('send-keys', '-t', session, 'echo after-top', 'Enter');
+      await until(() => /^after-top$/m.test(screen()), 'the shell to answer');
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+  });
+
+  it('100,000 distinct keys: the key table stays bounded (RSS growth under 20 MB) and streams still answers', async () => {
+    const p = new Publisher({ runDir: b.runDir, nodeId: b.nodeId });
+    publishers.push(p);
+    const publish = async (key: (i: number) => string): Promise<void> => {
+      const target = ((await b.status()).events.in as number) + 100_000;
+      for (let i = 0; i < 100_000; i++) {
+        p.publish(key(i), 'x');
+        if (i % 5_000 === 4_999) await p.flush();
+      }
+      await p.flush();
+      await until(async () => ((await b.status()).events.in as number) >= target, '100,000 events to arrive');
+    };
+    // As many events of one key first: what taking 100,000 events costs the core whatever their keys.
+    await publish(() => 'flood.same');
+    const before = (await b.status()).memory.rss_mb as number;
+    await publish((i) => `flood.k${i}`);
+    const rows = await until(async () => {
+      const parsed = JSON.parse((await a.cli(['streams', '--json'])).stdout) as Array<{ key: string; nodes: string[] }>;
+      return parsed.some((r) => r.key === '(other)') && parsed;
+    }, 'the flood counted as (other) in streams');
+    const after = (await b.status()).memory.rss_mb as number;
+    // A second flood of other keys: the table does not grow with the keys ever seen.
+    await publish((i) => `flood.again${i}`);
+    const again = (await b.status()).memory.rss_mb as number;
+    process.stderr.write(`live.test: core RSS ${before} MB before 100,000 distinct keys, ${after} MB after, ${again} MB after 100,000 more\n`);
+    expect(after - before).toBeLessThan(20);
+    expect(again - before).toBeLessThan(20);
+    // Each node publishes at most 100 keys and one (other) row, whatever the flood.
+    expect(rows.filter((r) => r.nodes.includes('node-b')).length).toBeLessThanOrEqual(101);
+    expect(rows[rows.length - 1]).toMatchObject({ key: '(other)', nodes: ['node-b'] });
+    const started = Date.now();
+    const out = await a.cli(['streams']);
+    process.stderr.write(`live.test: streams answered in ${Date.now() - started} ms (a CLI process, with its start)\n`);
+    expect(out.code).toBe(0);
+  });
+});
