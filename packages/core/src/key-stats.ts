@@ -65,7 +65,8 @@ export class KeyStats {
     let counts = this.keys.get(this.runKey);
     if (!counts) {
       if (this.keys.size >= this.tracked * 2) this.foldLeastBusy();
-      this.keys.set(this.runKey, (counts = newCounts()));
+      // A copy of its own: the key as received is a slice of its whole batch, which it would keep alive.
+      this.keys.set(Buffer.from(this.runKey).toString(), (counts = newCounts()));
     }
     counts.current += this.runLength;
     counts.lastSeenMs = now;
