@@ -54,8 +54,9 @@ describe('apptail and Docker json-file logs', () => {
     const script = [
       "head -c 5000 /dev/zero | tr '\\0' a; echo",
       "head -c 100000 /dev/zero | tr '\\0' b; echo",
-      // 20,000 c's: Docker writes a partial record of 16 KiB, then the stderr line, then the rest.
-      "head -c 20000 /dev/zero | tr '\\0' c; sleep 0.5; echo oops >&2; sleep 0.5; echo ' end of c'",
+      // 20,000 c's: Docker writes a partial record of 16 KiB, then the stderr line, then the rest
+      // (well within the 2 s a part waits for the rest of its line).
+      "head -c 20000 /dev/zero | tr '\\0' c; sleep 0.3; echo oops >&2; sleep 0.3; echo ' end of c'",
       'printf no-newline-at-end',
     ].join('; ');
     const id = (await docker.docker(['run', '-d', '--network', 'none', docker.image, 'sh', '-c', script])).trim();
@@ -82,7 +83,7 @@ describe('apptail and Docker json-file logs', () => {
 
   it('a line whose first part is held while apptail restarts arrives complete, once: the saved position stays before the held part', async () => {
     const id = (
-      await docker.docker(['run', '-d', '--network', 'none', docker.image, 'sh', '-c', "echo before; head -c 20000 /dev/zero | tr '\\0' p; sleep 4; echo ' rest'; echo after"])
+      await docker.docker(['run', '-d', '--network', 'none', docker.image, 'sh', '-c', "echo before; head -c 20000 /dev/zero | tr '\\0' p; sleep 5; echo ' rest'; echo after"])
     ).trim();
     await until(() => eventsOf(id).some((e) => e.text === 'before'), 'the first line', 20_000);
     // The 16 KiB part is in the file and held by apptail (no newline yet): stop apptail now.
@@ -93,7 +94,7 @@ describe('apptail and Docker json-file logs', () => {
     await docker.docker(['wait', id]);
     await until(() => eventsOf(id).some((e) => e.text === 'after'), 'the last line', 20_000);
     // Nothing lost, nothing twice. The part is read again after the restart; as its rest comes
-    // more than the quiet time (1 s) later, it goes out on its own, then the rest.
+    // more than the quiet time (2 s) later, it goes out on its own, then the rest.
     const texts = eventsOf(id).map((e) => e.text);
     expect(texts[0]).toBe('before');
     expect(texts.at(-1)).toBe('after');

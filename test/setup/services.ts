@@ -349,7 +349,7 @@ export async function startDocker(): Promise<RunningDocker> {
 
   const docker = (args: string[], options: { timeoutMs?: number; input?: Buffer } = {}): Promise<string> =>
     new Promise((resolve, reject) => {
-      const child = spawn(DOCKER_CLI, ['-H', host, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(DOCKER_CLI, ['-H', host, ...args], { stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
@@ -361,7 +361,11 @@ export async function startDocker(): Promise<RunningDocker> {
         if (code === 0) resolve(out);
         else reject(new Error(`docker ${args.join(' ')} exited ${code}: ${err || out}`));
       });
-      child.stdin.end(options.input ?? '');
+      if (options.input) {
+        // A docker that fails before reading all of its input is reported by its exit, not as EPIPE.
+        child.stdin!.on('error', () => {});
+        child.stdin!.end(options.input);
+      }
     });
 
   const stop = async (): Promise<void> => {

@@ -34,7 +34,7 @@ const HIGH_WATER = 20_000;
 /** docker splits lines above 16 KiB into partial records; a line is let out at this many characters even if its end has not come. */
 const MAX_JOINED = 1 << 20;
 /** How long the parts of a docker-json line wait for the rest (a last line without newline). */
-const PARTIAL_QUIET_MS = 1000;
+const PARTIAL_QUIET_MS = 2000;
 
 export function apptailPositionsFile(stateDir: string): string {
   return join(stateDir, 'apptail.positions.json');
