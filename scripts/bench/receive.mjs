@@ -23,7 +23,7 @@ const { values: opts } = parseArgs({
     lines: { type: 'string', default: '1000000' },
     runs: { type: 'string', default: '3' },
     datagrams: { type: 'string', default: '200000' },
-    // Writes a V8 CPU profile of each `logyard receive` process into this directory.
+    // Writes a V8 CPU profile of each `logyard receive` and `logyard core` process into DIR/receive and DIR/core.
     profile: { type: 'string' },
   },
   strict: false,
@@ -75,14 +75,17 @@ async function sendFile(file, port) {
   return t0;
 }
 
-async function startLogyard(root, extraConfig) {
+const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
+
+async function startLogyard(root, extraConfig, coreArgs = []) {
   const runDir = join(root, 'run');
   const flags = ['--run-dir', runDir, '--state-dir', join(root, 'state'), '--node-id', 'bench', '--status', 'off'];
   const config = join(root, 'logyard.yaml');
   // The limit is not what is measured here: high enough never to cut.
   writeFileSync(config, `receive:\n  rate: 1000000000\n  burst: 1000000000\n${extraConfig}`);
   const procs = [];
-  const core = spawn(process.execPath, [bin, ...flags, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  coreArgs = coreArgs.map((a) => (a === '{config}' ? config : a));
+  const core = spawn(process.execPath, [...profileFlags('core'), bin, ...flags, ...coreArgs, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.push(core);
   await waitFor(() => getStatus(runDir).then(() => true, () => false), 'the core');
   return { runDir, flags, config, procs };
@@ -96,8 +99,7 @@ async function addDrain(node, name, uri) {
 
 async function startReceive(node, args) {
   let log = '';
-  const profile = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', opts.profile] : [];
-  const rx = spawn(process.execPath, [...profile, bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const rx = spawn(process.execPath, [...profileFlags('receive'), bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   rx.stderr.on('data', (d) => (log += d));
   node.procs.push(rx);
   await waitFor(() => /receive: started/.test(log) || rx.exitCode !== null, 'receive');
@@ -121,13 +123,39 @@ async function logyardTcp(input) {
     await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=syslog&format={{text}}`);
     const port = await freePort();
     const { rx } = await startReceive(node, ['--syslog', `tcp://127.0.0.1:${port}`]);
+    // CPU from the first line sent on: what starting the processes cost is not counted.
+    const [rx0, core0] = [cpuSeconds(rx.pid), cpuSeconds(node.procs[0].pid)];
     const t0 = await sendFile(input, port);
     await waitFor(() => out.count >= LINES, `${LINES} lines at the sink (got ${out.count})`, 120_000);
     return {
       lines_per_s: Math.round(out.count / ((out.last - t0) / 1000)),
       delivered: out.count,
-      receive_cpu_s: cpuSeconds(rx.pid),
-      core_cpu_s: cpuSeconds(node.procs[0].pid),
+      receive_cpu_s: +(cpuSeconds(rx.pid) - rx0).toFixed(2),
+      core_cpu_s: +(cpuSeconds(node.procs[0].pid) - core0).toFixed(2),
+    };
+  } finally {
+    await stopAll(node);
+    out.server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The same with the receivers inside the core (receive.in_core): one process, no ZeroMQ hop. */
+async function logyardInCoreTcp(input) {
+  const root = mkdtempSync(join(tmpdir(), 'ly-bench-in-core-'));
+  const out = await sink();
+  const port = await freePort();
+  const node = await startLogyard(root, `  in_core: true\n  syslog: ["tcp://127.0.0.1:${port}"]\n`, ['-c', '{config}']);
+  try {
+    await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=syslog&format={{text}}`);
+    await waitFor(() => portOpen(port), 'the core listening for syslog');
+    const core0 = cpuSeconds(node.procs[0].pid);
+    const t0 = await sendFile(input, port);
+    await waitFor(() => out.count >= LINES, `${LINES} lines at the sink (got ${out.count})`, 120_000);
+    return {
+      lines_per_s: Math.round(out.count / ((out.last - t0) / 1000)),
+      delivered: out.count,
+      core_cpu_s: +(cpuSeconds(node.procs[0].pid) - core0).toFixed(2),
     };
   } finally {
     await stopAll(node);
@@ -140,7 +168,7 @@ async function logyardTcp(input) {
 function cpuSeconds(pid) {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return +((Number(f[11]) + Number(f[12])) / 100).toFixed(2);
+    return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return null;
   }
@@ -169,9 +197,10 @@ async function rsyslogTcp(input) {
   const rs = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(root, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await waitFor(() => portOpen(port), 'rsyslogd listening');
+    const cpu0 = cpuSeconds(rs.pid);
     const t0 = await sendFile(input, port);
     await waitFor(() => out.count >= LINES, `${LINES} lines at the sink from rsyslogd (got ${out.count})`, 120_000);
-    const cpu = cpuSeconds(rs.pid);
+    const cpu = +(cpuSeconds(rs.pid) - cpu0).toFixed(2);
     return { lines_per_s: Math.round(out.count / ((out.last - t0) / 1000)), delivered: out.count, rsyslogd_cpu_s: cpu };
   } finally {
     rs.kill('SIGTERM');
@@ -253,19 +282,23 @@ syslogInput(input);
 const haveRsyslog = rsyslogAvailable();
 if (!haveRsyslog) console.log('rsyslogd not found: install Debian\'s rsyslog (apt-get install -y rsyslog) to compare; measuring Logyard alone');
 const ly = [];
+const lyIn = [];
 const rs = [];
 for (let r = 0; r < RUNS; r++) {
-  // Alternated, so neither always runs on a warmer machine.
+  // Alternated, so none always runs on a warmer machine.
   ly.push(await logyardTcp(input));
+  lyIn.push(await logyardInCoreTcp(input));
   if (haveRsyslog) rs.push(await rsyslogTcp(input));
 }
 rmSync(inputDir, { recursive: true, force: true });
 const udp = await udpJson();
 
 const lyRate = median(ly.map((x) => x.lines_per_s));
+const lyInRate = median(lyIn.map((x) => x.lines_per_s));
 const rsRate = haveRsyslog ? median(rs.map((x) => x.lines_per_s)) : null;
 const lossless = udp.steps.filter((s) => s.lost === 0);
 const best = lossless.length ? lossless[lossless.length - 1] : null;
+const perMillion = (cpu) => +(cpu / (LINES / 1e6)).toFixed(2);
 const result = {
   bench: 'receive',
   lines: LINES,
@@ -273,18 +306,26 @@ const result = {
   logyard_tcp_lines_per_s: lyRate,
   logyard_receive_cpu_s: median(ly.map((x) => x.receive_cpu_s)),
   logyard_core_cpu_s: median(ly.map((x) => x.core_cpu_s)),
+  logyard_cpu_s_per_million: perMillion(median(ly.map((x) => x.receive_cpu_s + x.core_cpu_s))),
+  logyard_in_core_tcp_lines_per_s: lyInRate,
+  logyard_in_core_cpu_s: median(lyIn.map((x) => x.core_cpu_s)),
+  logyard_in_core_cpu_s_per_million: perMillion(median(lyIn.map((x) => x.core_cpu_s))),
   rsyslog_tcp_lines_per_s: rsRate,
   rsyslogd_cpu_s: haveRsyslog ? median(rs.map((x) => x.rsyslogd_cpu_s)) : null,
+  rsyslogd_cpu_s_per_million: haveRsyslog ? perMillion(median(rs.map((x) => x.rsyslogd_cpu_s))) : null,
   ratio: rsRate ? +(lyRate / rsRate).toFixed(2) : null,
+  ratio_in_core: rsRate ? +(lyInRate / rsRate).toFixed(2) : null,
   udp_json_lossless_datagrams_per_s: best ? best.sent_per_s : 0,
   udp_lost_counted: { kernel: udp.kernelDrops, publisher: udp.dropped },
   udp_steps: udp.steps,
 };
-console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS})`);
-console.log('  pipeline                                      lines/s    CPU s of the receiving process (+ core)');
-console.log(`  logyard receive -> core -> tcp drain    ${String(lyRate).padStart(13)}    ${result.logyard_receive_cpu_s} (+ ${result.logyard_core_cpu_s})`);
-if (haveRsyslog) console.log(`  rsyslogd imptcp -> omfwd tcp            ${String(rsRate).padStart(13)}    ${result.rsyslogd_cpu_s}`);
-if (haveRsyslog) console.log(`  ratio logyard / rsyslog                 ${String(result.ratio).padStart(13)}`);
+const row = (name, rate, cpu, perM, ratio) =>
+  console.log(`  ${name.padEnd(40)} ${String(rate).padStart(9)} ${String(cpu).padStart(16)} ${String(perM).padStart(10)} ${String(ratio ?? '').padStart(7)}`);
+console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS}; ratio = lines/s against rsyslogd's)`);
+console.log(`  ${'pipeline'.padEnd(40)} ${'lines/s'.padStart(9)} ${'CPU s (processes)'.padStart(16)} ${'CPU s / M'.padStart(10)} ${'ratio'.padStart(7)}`);
+row('logyard receive -> core -> tcp drain', lyRate, `${result.logyard_receive_cpu_s} + ${result.logyard_core_cpu_s}`, result.logyard_cpu_s_per_million, result.ratio);
+row('logyard core, receive.in_core -> tcp', lyInRate, result.logyard_in_core_cpu_s, result.logyard_in_core_cpu_s_per_million, result.ratio_in_core);
+if (haveRsyslog) row('rsyslogd imptcp -> omfwd tcp', rsRate, result.rsyslogd_cpu_s, result.rsyslogd_cpu_s_per_million, 1);
 console.log('UDP JSON in -> core -> tcp drain (one ~170-byte object per datagram)');
 console.log('  asked/s     sent/s  datagrams  delivered  lost');
 for (const s of udp.steps) {

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
-import { keyProblem } from './keys.js';
-import { DEFAULT_MAX_EVENT, eventJson, jsonStringContent, textEventJson } from './event.js';
-import { fitsMaxEvent, splitJsonText } from './max-event.js';
+import { DEFAULT_MAX_EVENT } from './event.js';
+import { EventIntake, type PublisherStats } from './event-intake.js';
 import { batchHeader, encodeBatch, endHeader, parseAck, wireLine } from './wire.js';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
 import { defaultNodeId } from './node-id.js';
-import { humanTime, nowUnix } from './time.js';
 
 export interface PublisherOptions {
   /** The core's run_dir. */
@@ -23,32 +21,6 @@ export interface PublisherOptions {
   /** Upper bounds of one batch (one ZeroMQ message). */
   maxBatchEvents?: number;
   maxBatchBytes?: number;
-}
-
-/**
- * Why the publisher dropped events: its queue was full (the core slow or absent), the key or the
- * event was invalid, an event object was longer than max_event, or close() gave up on events the
- * core had not confirmed (the core absent, stuck or killed; some of those may have arrived
- * without the core saying so).
- */
-export type PublisherDropReason = 'queue_full' | 'invalid_key' | 'invalid_event' | 'too_long' | 'unconfirmed';
-
-export interface PublisherStats {
-  published: number;
-  /** Events the core confirmed it has. */
-  sent: number;
-  /** Events held by the publisher and not yet confirmed (waiting, or sent and awaiting confirmation). */
-  queued: number;
-  /** Of those, the events handed to ZeroMQ and awaiting the core's confirmation. */
-  inFlight: number;
-  /** Bytes of the queued events. */
-  queuedBytes: number;
-  /**
-   * Inputs longer than max_event: text lines split into several events, and event objects refused
-   * (those are in `dropped.too_long` as well).
-   */
-  tooLong: number;
-  dropped: Record<PublisherDropReason, number>;
 }
 
 /** A batch from the moment it is cut until the core confirms it; sent again after a reconnect. */
@@ -82,14 +54,12 @@ const CONFIRM_EVERY = 8;
  * The constructor creates run_dir when missing and throws UnsafeRunDirError for one another user
  * owns or can write (docs/operations.md, run_dir).
  */
-export class Publisher {
-  readonly nodeId: string;
+export class Publisher extends EventIntake {
   /** Names this publisher to the core, which tracks its sequence of events. */
   readonly id = `${process.pid.toString(36)}-${randomBytes(6).toString('hex')}`;
   private readonly socket: Dealer;
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
-  readonly maxEvent: number;
   private readonly maxBatchEvents: number;
   private readonly maxBatchBytes: number;
   /** Lines not yet cut into a batch. */
@@ -109,29 +79,17 @@ export class Publisher {
   private sending = false;
   private scheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
-  private closed = false;
   private closing: Promise<void> | null = null;
   private readonly receiving: Promise<void>;
   private connectedPeers = 0;
   private drainWaiters: Array<() => void> = [];
   private connectWaiters: Array<() => void> = [];
   private endWaiter: (() => void) | null = null;
-  private gap: { count: number; since: number; key: string } | null = null;
-  private readonly stats_: PublisherStats = {
-    published: 0,
-    sent: 0,
-    queued: 0,
-    inFlight: 0,
-    queuedBytes: 0,
-    tooLong: 0,
-    dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, too_long: 0, unconfirmed: 0 },
-  };
 
   constructor(options: PublisherOptions) {
-    this.nodeId = options.nodeId ?? defaultNodeId();
+    super(options.nodeId ?? defaultNodeId(), options.maxEvent ?? DEFAULT_MAX_EVENT);
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    this.maxEvent = options.maxEvent ?? DEFAULT_MAX_EVENT;
     this.maxBatchEvents = options.maxBatchEvents ?? 2048;
     // Kept below V8's large-object size (~128 KiB) so the core's decoded batch strings die young
     // (cheap scavenges) instead of piling up in the old generation between full GCs.
@@ -179,56 +137,15 @@ export class Publisher {
     });
   }
 
-  /**
-   * Queues one event: a text (as publishLine), or an object whose fields are kept (it must have a
-   * string `text`; one longer than max_event is refused). Returns false when the event was dropped
-   * (counted in `stats().dropped`).
-   */
-  publish(key: string, event: string | Record<string, unknown>): boolean {
-    if (this.closed) return this.drop('queue_full', key);
-    if (keyProblem(key)) return this.drop('invalid_key', key);
-    if (typeof event === 'string') return this.publishLine(key, event);
-    const json = eventJson(event, this.nodeId);
-    if (json === null) return this.drop('invalid_event', key);
-    return this.publishJson(key, json);
+  protected full(): boolean {
+    return this.queued >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes;
   }
 
-  /**
-   * Queues a line of text as one event, or as several when its event would be longer than
-   * max_event (cut between characters; counted in `stats().tooLong`). `members` are more fields
-   * of the event as JSON members (`,"name":"nginx"`), `unixTime` its time when not now. The
-   * caller vouches for the key.
-   */
-  publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
-    const json = this.lineEvent(text, members, unixTime);
-    if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
-    this.stats_.tooLong++;
-    // What the event takes besides the text, then the text in pieces that fit beside it.
-    const budget = this.maxEvent - (Buffer.byteLength(json) - Buffer.byteLength(jsonStringContent(text)));
-    if (budget < 12) return this.drop('too_long', key);
-    let ok = true;
-    for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, unixTime)) && ok;
-    return ok;
-  }
-
-  private lineEvent(text: string, members: string, unixTime: number | undefined): string {
-    const json = textEventJson(text, this.nodeId, unixTime);
-    return members ? json.slice(0, -1) + members + '}' : json;
-  }
-
-  /** Queues an already serialized event. The caller vouches for its key and JSON; one longer than max_event is refused. */
-  publishJson(key: string, json: string): boolean {
-    if (this.closed || this.queued >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes) return this.drop('queue_full', key);
-    if (!fitsMaxEvent(json, this.maxEvent)) {
-      this.stats_.tooLong++;
-      return this.drop('too_long', key);
-    }
+  protected enqueue(key: string, json: string): void {
     const line = wireLine(key, json);
     this.lines.push(line);
     this.linesBytes += line.length + 1;
-    this.stats_.published++;
     this.kick();
-    return true;
   }
 
   stats(): PublisherStats {
@@ -290,15 +207,6 @@ export class Publisher {
     return this.linesBytes + this.outboxBytes;
   }
 
-  private drop(reason: PublisherDropReason, key: string): false {
-    this.stats_.dropped[reason]++;
-    if (reason === 'queue_full') {
-      if (this.gap) this.gap.count++;
-      else this.gap = { count: 1, since: nowUnix(), key };
-    }
-    return false;
-  }
-
   private kick(): void {
     if (this.scheduled || this.sending || this.retryTimer || this.closed) return;
     this.scheduled = true;
@@ -320,12 +228,8 @@ export class Publisher {
       for (const b of this.outbox) if (b.seq >= this.sendFrom) return b;
     }
     if (this.lines.length === 0 || this.outbox.length >= MAX_UNCONFIRMED_BATCHES) return null;
-    if (this.gap) {
-      const g = this.gap;
-      this.gap = null;
-      const text = `logyard: dropped ${g.count} events since ${humanTime(g.since)} (publisher queue full)`;
-      this.lines.unshift(wireLine(g.key, textEventJson(text, this.nodeId)));
-    }
+    const notice = this.takeGapNotice();
+    if (notice) this.lines.unshift(wireLine(notice.key, notice.json));
     let n = 0;
     let bytes = 0;
     if (this.linesBytes <= this.maxBatchBytes && this.lines.length <= this.maxBatchEvents) {

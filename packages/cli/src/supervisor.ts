@@ -30,10 +30,20 @@ export class Supervisor {
   private stopping = false;
   private readonly log = clientLogger('start');
 
-  constructor(private config: LogyardConfig) {}
+  /** receive.in_core as the node started: the core runs the receivers then, not a `receive` client (it changes at a restart only). */
+  private readonly receiveInCore: boolean;
+
+  constructor(private config: LogyardConfig) {
+    this.receiveInCore = config.receive.inCore;
+  }
 
   start(): void {
-    for (const name of this.config.clients) this.add(name);
+    for (const name of this.wanted(this.config)) this.add(name);
+  }
+
+  /** The clients that run as child processes. */
+  private wanted(config: LogyardConfig): ClientName[] {
+    return config.clients.filter((name) => !(name === 'receive' && this.receiveInCore));
   }
 
   /**
@@ -45,7 +55,7 @@ export class Supervisor {
     this.config = config;
     const changes: Promise<void>[] = [];
     for (const c of [...this.clients]) {
-      if (!config.clients.includes(c.name)) {
+      if (!this.wanted(config).includes(c.name)) {
         this.clients.splice(this.clients.indexOf(c), 1);
         this.log('INFO', `client ${c.name} is no longer in clients: stopping it`);
         changes.push(this.stopClient(c));
@@ -58,7 +68,7 @@ export class Supervisor {
       }
     }
     await Promise.all(changes);
-    for (const name of config.clients) if (!this.clients.some((c) => c.name === name)) this.add(name);
+    for (const name of this.wanted(config)) if (!this.clients.some((c) => c.name === name)) this.add(name);
   }
 
   private add(name: ClientName): void {

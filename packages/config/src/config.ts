@@ -65,7 +65,8 @@ export interface LogyardConfig {
   /** Rules by systail name (or `__all__`), then by event type. */
   events: { rules: Record<string, Record<string, EventRule>> };
   /** `gelf`: Docker's gelf log driver and Graylog's format, on udp:// or tcp:// listeners. */
-  receive: { syslog: string[]; json: string[]; gelf: string[]; jsonKeyPrefix: string; rate: number; burst: number };
+  /** `inCore`: the core runs the receivers itself (docs/receive.md, in the core), not a `receive` process. */
+  receive: { syslog: string[]; json: string[]; gelf: string[]; jsonKeyPrefix: string; rate: number; burst: number; inCore: boolean };
   /** docs/clients.md, journal. `units`: globs; `directory`: a journal directory instead of the system's journal. */
   journal: { units: string[]; rate: number; burst: number; directory?: string };
   /** The largest event in bytes, on every path into the bus (docs/configuration.md, max_event). */
@@ -82,7 +83,7 @@ const APPTAIL_PATTERN_KEYS = ['path', 'format'] as const;
 const APPTAIL_PLACEHOLDERS = ['app_id', 'app_name', 'instance_index', 'source'];
 const EVENTS_KEYS = ['rules'] as const;
 const EVENT_RULE_KEYS = ['substring', 'regex', 'format', 'severity'] as const;
-const RECEIVE_KEYS = ['syslog', 'json', 'gelf', 'json_key_prefix', 'rate', 'burst'] as const;
+const RECEIVE_KEYS = ['syslog', 'json', 'gelf', 'json_key_prefix', 'rate', 'burst', 'in_core'] as const;
 const JOURNAL_KEYS = ['units', 'rate', 'burst', 'directory'] as const;
 
 /** Formats the drains define themselves; a config format of that name could never be used. */
@@ -188,7 +189,7 @@ function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, file
     systail: guard(() => readSystail(fileContent.systail, child(file, 'systail')), { maxLine: 4096, files: {} }),
     apptail: guard(() => readApptail(fileContent.apptail, child(file, 'apptail')), { rate: 100, burst: 10_000, patterns: [] }),
     events: guard(() => readEvents(fileContent.events, child(file, 'events')), { rules: {} }),
-    receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 }),
+    receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000, inCore: false }),
     journal: guard(() => readJournal(fileContent.journal, child(file, 'journal')), { units: ['*'], rate: 1000, burst: 5000 }),
     maxEvent: guard(() => readSize(fileContent.max_event, child(file, 'max_event'), MAX_EVENT_RANGE), undefined) ?? DEFAULT_MAX_EVENT,
   };
@@ -561,7 +562,14 @@ function readReceive(value: unknown, origin: Origin): LogyardConfig['receive'] {
     jsonKeyPrefix,
     rate: guard(() => readPositiveNumber(section.rate, child(origin, 'rate')), undefined) ?? 1000,
     burst: guard(() => readPositiveInteger(section.burst, child(origin, 'burst')), undefined) ?? 5000,
+    inCore: guard(() => readBoolean(section.in_core, child(origin, 'in_core')), undefined) ?? false,
   };
+}
+
+function readBoolean(value: unknown, origin: Origin): boolean | undefined {
+  if (value == null) return undefined;
+  if (typeof value !== 'boolean') fail(origin, 'must be true or false');
+  return value;
 }
 
 function readJournal(value: unknown, origin: Origin): LogyardConfig['journal'] {

@@ -25,6 +25,7 @@ export function effectiveConfig(config: LogyardConfig, redact: (uri: string) => 
       json_key_prefix: config.receive.jsonKeyPrefix,
       rate: config.receive.rate,
       burst: config.receive.burst,
+      in_core: config.receive.inCore,
     },
     journal: {
       units: config.journal.units,

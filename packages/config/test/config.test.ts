@@ -105,7 +105,7 @@ describe('defaults', () => {
       systail: { maxLine: 4096, files: {} },
       apptail: { rate: 100, burst: 10000, patterns: [] },
       events: { rules: {} },
-      receive: { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000 },
+      receive: { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000, inCore: false },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,
     });
@@ -192,6 +192,7 @@ describe('the documented example', () => {
         jsonKeyPrefix: 'app',
         rate: 1000,
         burst: 5000,
+        inCore: false,
       },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BatchReceiver, corePaths, nowUnix } from '@logyard/bus';
+import { BatchReceiver, corePaths, DirectPublisher, nowUnix } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { openStore, type DrainRecord, type DrainState, type NodeLive, type Store } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -72,6 +72,8 @@ export class Core {
   private readonly keyStats = new KeyStats();
   private readonly rates = new Rates();
   private clients: { at: number; list: NodeLive['clients'] } = { at: 0, list: [] };
+  /** Events of clients running inside this process (directPublisher). */
+  private directIn = 0;
   private receiving: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
   private pendingDefinitions: DrainDefinition[] | null = null;
@@ -175,7 +177,7 @@ export class Core {
       pid: process.pid,
       started: this.started,
       store: this.store?.description ?? this.config.store,
-      events: { in: this.ingest.eventsIn, unrouted: this.unrouted, malformed: { ...this.ingest.malformed }, dropped: { ...this.ingest.dropped } },
+      events: { in: this.eventsIn,  unrouted: this.unrouted, malformed: { ...this.ingest.malformed }, dropped: { ...this.ingest.dropped } },
       subscribers: { sent: this.fanout.sent, dropped: this.fanout.dropped },
       memory: memoryMb(),
       drains: this.drains.statuses().map((d) => (this.drains.isBuiltin(d.name) ? { ...d, builtin: true } : d)),
@@ -207,25 +209,50 @@ export class Core {
     return this.closing;
   }
 
+  /** Events taken in: from publish.sock, and from clients inside this process. */
+  private get eventsIn(): number {
+    return this.ingest.eventsIn + this.directIn;
+  }
+
+  /** Hot path: one event to the drains and subscribers whose prefixes match its key. */
+  private readonly routeEvent = (key: string, json: string): void => {
+    this.keyStats.count(key);
+    const toDrains = this.drains.route(key, json);
+    const toSubscribers = this.fanout.active ? this.fanout.offer(key, json) : 0;
+    if (toDrains + toSubscribers === 0) this.unrouted++;
+  };
+
+  /** After the events of one batch were routed. */
+  private endBatch(): void {
+    this.fanout.endBatch();
+    this.keyStats.endRun();
+  }
+
+  /**
+   * A publisher for clients running inside this process (receive.in_core): its events are routed
+   * by a function call, once per turn of the event loop, as a batch from publish.sock would be.
+   */
+  directPublisher(): DirectPublisher {
+    return new DirectPublisher({
+      nodeId: this.config.nodeId,
+      maxEvent: this.config.maxEvent,
+      deliver: (keys, jsons) => {
+        for (let i = 0; i < keys.length; i++) this.routeEvent(keys[i], jsons[i]);
+        this.directIn += keys.length;
+        this.endBatch();
+      },
+    });
+  }
+
   private async receive(): Promise<void> {
-    const fanout = this.fanout;
-    const drains = this.drains;
-    const keyStats = this.keyStats;
-    const onEvent = (key: string, json: string): void => {
-      keyStats.count(key);
-      const toDrains = drains.route(key, json);
-      const toSubscribers = fanout.active ? fanout.offer(key, json) : 0;
-      if (toDrains + toSubscribers === 0) this.unrouted++;
-    };
     // ZeroMQ hands over queued messages without returning to the event loop; yield after
     // each batch so the drains' socket writes get their turn while publishers are busy.
     const afterBatch = (): Promise<void> => {
-      fanout.endBatch();
-      keyStats.endRun();
+      this.endBatch();
       return yieldToEventLoop();
     };
     try {
-      await this.ingest.run(onEvent, afterBatch);
+      await this.ingest.run(this.routeEvent, afterBatch);
     } catch (err) {
       if (!this.closing) this.log('ERROR', `core: ${(err as Error).message}`);
     }
@@ -302,7 +329,7 @@ export class Core {
       const dropped = Object.fromEntries(Object.entries(d.dropped).map(([reason, n]) => [reason, this.rates.rate(`${d.name}\0${reason}`, n)]));
       drains[d.name] = { out_per_s: this.rates.rate(`${d.name}\0`, d.sent), dropped_per_s: dropped };
     }
-    const eventsIn = this.ingest.eventsIn;
+    const eventsIn = this.eventsIn;
     const live: NodeLive = { in: eventsIn, in_per_s: this.rates.rate('\0in', eventsIn), clients: this.clients.list, keys, ...(other ? { other } : {}), drains };
     this.rates.sweep();
     return live;

@@ -32,8 +32,12 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** UDP receive buffer asked of the kernel (capped by net.core.rmem_max): bursts wait there. */
-const UDP_RECV_BUFFER = 8 * 1024 * 1024;
+/**
+ * UDP receive buffer asked of the kernel: bursts wait there while the receiver is busy (8 MiB holds
+ * about 50,000 datagrams of 170 bytes, a quarter of a second at 200,000/s). Linux caps it at
+ * net.core.rmem_max (docs/receive.md, UDP receive buffer).
+ */
+export const UDP_RECV_BUFFER = 8 * 1024 * 1024;
 
 export async function openListener(uri: ListenUri, handlers: ListenerHandlers): Promise<Listener> {
   switch (uri.scheme) {
@@ -97,6 +101,8 @@ function openUdp(uri: { host: string; port: number; uri: string }, handlers: Lis
     socket.bind(uri.port, uri.host, () => {
       listening = true;
       const bound = socket.address();
+      const capped = udpBufferCapped(socket);
+      if (capped) handlers.warn(`${uri.uri}: ${capped}`);
       let closing: Promise<void> | null = null;
       resolve({
         address: `udp://${formatHostPort(uri.host, bound.port)}`,
@@ -106,6 +112,25 @@ function openUdp(uri: { host: string; port: number; uri: string }, handlers: Lis
       });
     });
   });
+}
+
+/**
+ * Why the socket's receive buffer is smaller than asked, or null. Linux reports twice what it
+ * grants (the other half is its bookkeeping) and grants at most net.core.rmem_max.
+ */
+function udpBufferCapped(socket: UdpSocket): string | null {
+  let granted: number;
+  try {
+    granted = socket.getRecvBufferSize() / 2;
+  } catch {
+    return null;
+  }
+  if (granted >= UDP_RECV_BUFFER) return null;
+  const mib = (n: number): string => `${Math.round((n / 2 ** 20) * 10) / 10} MiB`;
+  return (
+    `the kernel granted a ${mib(granted)} receive buffer, not the ${mib(UDP_RECV_BUFFER)} asked, so bursts are dropped sooner ` +
+    `(counted as kernelDrops); raise net.core.rmem_max: sysctl -w net.core.rmem_max=${UDP_RECV_BUFFER}`
+  );
 }
 
 function openStream(uri: ListenUri, handlers: ListenerHandlers, where: { host: string; port: number } | { path: string }): Promise<Listener> {

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { Publisher, RateLimiter, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
@@ -19,6 +19,11 @@ export interface ReceiverOptions {
   json?: string[];
   gelf?: string[];
   log?: (level: ReceiveLogLevel, message: string) => void;
+  /**
+   * Where events go: the core's DirectPublisher when the receivers run inside the core
+   * (receive.in_core); by default a Publisher to the core of config.run_dir.
+   */
+  publisher?: EventPublisher;
 }
 
 export type MalformedReason = SyslogMalformedReason | JsonMalformedReason | GelfMalformedReason | FrameProblem;
@@ -78,7 +83,7 @@ export class Receiver {
 
   private constructor(
     config: LogyardConfig,
-    private readonly publisher: Publisher,
+    private readonly publisher: EventPublisher,
     private readonly log: (level: ReceiveLogLevel, message: string) => void,
   ) {
     this.jsonKeyPrefix = config.receive.jsonKeyPrefix;
@@ -117,7 +122,7 @@ export class Receiver {
     if (wanted.length === 0) {
       throw new NoListenersError('nothing to receive: no listener in receive.syslog, receive.json or receive.gelf of the config, and no --syslog, --json or --gelf');
     }
-    const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
+    const publisher = options.publisher ?? new Publisher({ runDir: config.runDir, nodeId: config.nodeId });
     const receiver = new Receiver(config, publisher, log);
     try {
       for (const { protocol, uri } of wanted) {

@@ -1,4 +1,4 @@
-import { jsonStringContent, stampedMembersNow, type Publisher, type RateLimiter } from '@logyard/bus';
+import { jsonStringContent, stampedMembersNow, type EventPublisher, type RateLimiter } from '@logyard/bus';
 import { datagramMessageStart, type FramePiece, type FrameProblem, type FrameSink } from './framing.js';
 import { SyslogHeaderCache } from './header-cache.js';
 import { isSyslogProblem, parseSyslog, type SyslogMalformedReason } from './syslog.js';
@@ -6,7 +6,7 @@ import { syslogFieldJson, syslogKey } from './syslog-event.js';
 import { cutJsonStringContent, plainTextEnd } from './text-bytes.js';
 
 export interface SyslogInputOptions {
-  publisher: Publisher;
+  publisher: EventPublisher;
   limiter: RateLimiter;
   /** The largest event in bytes (config max_event). */
   maxEvent: number;

@@ -3,6 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { loadConfig, type LogyardConfig } from '@logyard/config';
 import { clientStatsDir, clientStatsFile } from '@logyard/core';
 import type { EventRules } from '@logyard/events';
+import type { Receiver, ReceiverOptions } from '@logyard/receive';
 import { configOf } from '../context.js';
 import { runtimeError, usageError } from '../errors.js';
 
@@ -71,22 +72,15 @@ export function registerClientCommands(program: Command): void {
       ].join('\n'),
     )
     .action(async (opts: { syslog?: string[]; json?: string[]; gelf?: string[] }, cmd: Command) =>
-      runClient('receive', cmd, async (config, log) => {
-        const { ListenError, ListenUriError, NoListenersError, Receiver } = await import('@logyard/receive');
-        try {
-          return await Receiver.start({
-            config,
-            log,
-            ...(opts.syslog ? { syslog: opts.syslog } : {}),
-            ...(opts.json ? { json: opts.json } : {}),
-            ...(opts.gelf ? { gelf: opts.gelf } : {}),
-          });
-        } catch (err) {
-          if (err instanceof ListenUriError || err instanceof NoListenersError) throw usageError(err.message);
-          if (err instanceof ListenError) throw err.usage ? usageError(err.message) : runtimeError(err.message, err);
-          throw err;
-        }
-      }),
+      runClient('receive', cmd, (config, log) =>
+        startReceiver({
+          config,
+          log,
+          ...(opts.syslog ? { syslog: opts.syslog } : {}),
+          ...(opts.json ? { json: opts.json } : {}),
+          ...(opts.gelf ? { gelf: opts.gelf } : {}),
+        }),
+      ),
     );
   program
     .command('journal')
@@ -115,6 +109,18 @@ export function registerClientCommands(program: Command): void {
     );
 }
 
+/** The receivers, by `logyard receive` or inside the core; a bad listener is a usage error (exit 2). */
+export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
+  const { ListenError, ListenUriError, NoListenersError, Receiver } = await import('@logyard/receive');
+  try {
+    return await Receiver.start(options);
+  } catch (err) {
+    if (err instanceof ListenUriError || err instanceof NoListenersError) throw usageError(err.message);
+    if (err instanceof ListenError) throw err.usage ? usageError(err.message) : runtimeError(err.message, err);
+    throw err;
+  }
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -128,19 +134,7 @@ async function runClient(name: string, cmd: Command, start: (config: LogyardConf
   const config = configOf(cmd);
   const log = clientLogger(name);
   const client = await start(config, log);
-  const startedAt = Date.now() / 1000;
-  const statsFile = clientStatsFile(config.runDir, name);
-  const writeStats = (): void => {
-    try {
-      mkdirSync(clientStatsDir(config.runDir), { recursive: true, mode: 0o700 });
-      writeFileSync(`${statsFile}.tmp`, JSON.stringify({ client: name, pid: process.pid, started: startedAt, ...client.stats() }) + '\n');
-      renameSync(`${statsFile}.tmp`, statsFile);
-    } catch {
-      // The counters are a convenience; the client runs on without them.
-    }
-  };
-  writeStats();
-  const statsTimer = setInterval(writeStats, 1000);
+  const statsFile = writeClientStats(config, name, () => client.stats());
   log('INFO', `started (node ${config.nodeId}, core in ${config.runDir})`);
   let failure: Error | null = null;
   await new Promise<void>((resolve) => {
@@ -162,9 +156,34 @@ async function runClient(name: string, cmd: Command, start: (config: LogyardConf
       if (parent && process.ppid !== parent) stop();
     }, 1000);
   });
-  clearInterval(statsTimer);
   await client.close();
-  writeStats();
+  statsFile.stop();
   if (failure) throw runtimeError((failure as Error).message, failure);
   log('INFO', 'stopped');
+}
+
+/**
+ * Writes a client's counters to <run_dir>/clients/<name>.json now and every second, where the
+ * core's /status and /metrics read them; stop() writes them a last time.
+ */
+export function writeClientStats(config: LogyardConfig, name: string, stats: () => object): { stop(): void } {
+  const startedAt = Date.now() / 1000;
+  const statsFile = clientStatsFile(config.runDir, name);
+  const write = (): void => {
+    try {
+      mkdirSync(clientStatsDir(config.runDir), { recursive: true, mode: 0o700 });
+      writeFileSync(`${statsFile}.tmp`, JSON.stringify({ client: name, pid: process.pid, started: startedAt, ...stats() }) + '\n');
+      renameSync(`${statsFile}.tmp`, statsFile);
+    } catch {
+      // The counters are a convenience; the client runs on without them.
+    }
+  };
+  write();
+  const timer = setInterval(write, 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      write();
+    },
+  };
 }

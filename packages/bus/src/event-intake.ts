@@ -1,0 +1,142 @@
+import { keyProblem } from './keys.js';
+import { eventJson, jsonStringContent, textEventJson } from './event.js';
+import { fitsMaxEvent, splitJsonText } from './max-event.js';
+import { humanTime, nowUnix } from './time.js';
+
+/**
+ * Why the publisher dropped events: its queue was full (the core slow or absent), the key or the
+ * event was invalid, an event object was longer than max_event, or close() gave up on events the
+ * core had not confirmed (the core absent, stuck or killed; some of those may have arrived
+ * without the core saying so).
+ */
+export type PublisherDropReason = 'queue_full' | 'invalid_key' | 'invalid_event' | 'too_long' | 'unconfirmed';
+
+export interface PublisherStats {
+  published: number;
+  /** Events the core confirmed it has. */
+  sent: number;
+  /** Events held by the publisher and not yet confirmed (waiting, or sent and awaiting confirmation). */
+  queued: number;
+  /** Of those, the events handed to ZeroMQ and awaiting the core's confirmation. */
+  inFlight: number;
+  /** Bytes of the queued events. */
+  queuedBytes: number;
+  /**
+   * Inputs longer than max_event: text lines split into several events, and event objects refused
+   * (those are in `dropped.too_long` as well).
+   */
+  tooLong: number;
+  dropped: Record<PublisherDropReason, number>;
+}
+
+/**
+ * What publishes events on a node: the Publisher (to the core over ZeroMQ), or the core's own
+ * DirectPublisher for the receivers when they run inside it (receive.in_core).
+ */
+export interface EventPublisher {
+  readonly nodeId: string;
+  readonly maxEvent: number;
+  publish(key: string, event: string | Record<string, unknown>): boolean;
+  publishLine(key: string, text: string, members?: string, unixTime?: number): boolean;
+  publishJson(key: string, json: string): boolean;
+  stats(): PublisherStats;
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * What every publisher checks before it queues an event (key, event object, max_event, room),
+ * and how it counts and tells what it drops; subclasses queue the events and send them on.
+ */
+export abstract class EventIntake implements EventPublisher {
+  protected closed = false;
+  protected readonly stats_: PublisherStats = {
+    published: 0,
+    sent: 0,
+    queued: 0,
+    inFlight: 0,
+    queuedBytes: 0,
+    tooLong: 0,
+    dropped: { queue_full: 0, invalid_key: 0, invalid_event: 0, too_long: 0, unconfirmed: 0 },
+  };
+  /** Events dropped because the queue was full and not told yet. */
+  private gap: { count: number; since: number; key: string } | null = null;
+
+  constructor(
+    readonly nodeId: string,
+    readonly maxEvent: number,
+  ) {}
+
+  abstract stats(): PublisherStats;
+  abstract close(timeoutMs?: number): Promise<void>;
+  /** Whether the queue has no room for another event. */
+  protected abstract full(): boolean;
+  /** Queues an event that passed the checks. */
+  protected abstract enqueue(key: string, json: string): void;
+
+  /**
+   * Queues one event: a text (as publishLine), or an object whose fields are kept (it must have a
+   * string `text`; one longer than max_event is refused). Returns false when the event was dropped
+   * (counted in `stats().dropped`).
+   */
+  publish(key: string, event: string | Record<string, unknown>): boolean {
+    if (this.closed) return this.drop('queue_full', key);
+    if (keyProblem(key)) return this.drop('invalid_key', key);
+    if (typeof event === 'string') return this.publishLine(key, event);
+    const json = eventJson(event, this.nodeId);
+    if (json === null) return this.drop('invalid_event', key);
+    return this.publishJson(key, json);
+  }
+
+  /**
+   * Queues a line of text as one event, or as several when its event would be longer than
+   * max_event (cut between characters; counted in `stats().tooLong`). `members` are more fields
+   * of the event as JSON members (`,"name":"nginx"`), `unixTime` its time when not now. The
+   * caller vouches for the key.
+   */
+  publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
+    const json = this.lineEvent(text, members, unixTime);
+    if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
+    this.stats_.tooLong++;
+    // What the event takes besides the text, then the text in pieces that fit beside it.
+    const budget = this.maxEvent - (Buffer.byteLength(json) - Buffer.byteLength(jsonStringContent(text)));
+    if (budget < 12) return this.drop('too_long', key);
+    let ok = true;
+    for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, unixTime)) && ok;
+    return ok;
+  }
+
+  private lineEvent(text: string, members: string, unixTime: number | undefined): string {
+    const json = textEventJson(text, this.nodeId, unixTime);
+    return members ? json.slice(0, -1) + members + '}' : json;
+  }
+
+  /** Queues an already serialized event. The caller vouches for its key and JSON; one longer than max_event is refused. */
+  publishJson(key: string, json: string): boolean {
+    if (this.closed || this.full()) return this.drop('queue_full', key);
+    if (!fitsMaxEvent(json, this.maxEvent)) {
+      this.stats_.tooLong++;
+      return this.drop('too_long', key);
+    }
+    this.enqueue(key, json);
+    this.stats_.published++;
+    return true;
+  }
+
+  protected drop(reason: PublisherDropReason, key: string): false {
+    this.stats_.dropped[reason]++;
+    if (reason === 'queue_full') {
+      if (this.gap) this.gap.count++;
+      else this.gap = { count: 1, since: nowUnix(), key };
+    }
+    return false;
+  }
+
+  /** The notice of the events dropped for a full queue since the last one, in their key; null when none were. */
+  protected takeGapNotice(): { key: string; json: string } | null {
+    const g = this.gap;
+    if (g === null) return null;
+    this.gap = null;
+    const text = `logyard: dropped ${g.count} events since ${humanTime(g.since)} (publisher queue full)`;
+    return { key: g.key, json: textEventJson(text, this.nodeId) };
+  }
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { DirectPublisher } from '../src/index.js';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A DirectPublisher whose deliveries are recorded, as the core would route them. */
+function direct(options: { maxQueuedEvents?: number; maxEvent?: number } = {}) {
+  const batches: Array<Array<{ key: string; event: any }>> = [];
+  const publisher = new DirectPublisher({
+    nodeId: 'direct-node',
+    maxEvent: options.maxEvent ?? 1024 * 1024,
+    ...(options.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: options.maxQueuedEvents }),
+    deliver: (keys, jsons) => batches.push(keys.map((key, i) => ({ key, event: JSON.parse(jsons[i]) }))),
+  });
+  return { publisher, batches };
+}
+
+describe('DirectPublisher (receive.in_core)', () => {
+  it('hands what was published in one turn of the event loop over as one batch, in order, stamped', async () => {
+    const { publisher, batches } = direct();
+    for (let i = 0; i < 5; i++) expect(publisher.publish('syslog.web', `line ${i}`)).toBe(true);
+    publisher.publishJson('syslog.db', '{"text":"as is","node_id":"x","unix_time":1,"human_time":"t"}');
+    expect(batches).toEqual([]); // never from inside publish()
+    await nextTurn();
+    expect(batches).toHaveLength(1);
+    expect(batches[0].map((e) => e.event.text)).toEqual(['line 0', 'line 1', 'line 2', 'line 3', 'line 4', 'as is']);
+    expect(batches[0][0]).toMatchObject({ key: 'syslog.web', event: { node_id: 'direct-node' } });
+    publisher.publish('syslog.web', 'later');
+    await nextTurn();
+    expect(batches.map((b) => b.length)).toEqual([6, 1]);
+    expect(publisher.stats()).toMatchObject({ published: 7, sent: 7, queued: 0 });
+  });
+
+  it('refuses bad keys and events, and events longer than max_event, counting each reason', async () => {
+    const { publisher, batches } = direct({ maxEvent: 200 });
+    expect(publisher.publish('bad key', 'x')).toBe(false);
+    expect(publisher.publish('app.x', { notext: 1 })).toBe(false);
+    expect(publisher.publish('app.x', { text: 'y'.repeat(300) })).toBe(false);
+    // A text line longer than max_event is split, as the Publisher does.
+    expect(publisher.publish('app.x', 'z'.repeat(300))).toBe(true);
+    await nextTurn();
+    expect(batches[0].length).toBeGreaterThan(1);
+    expect(batches[0].map((e) => e.event.text).join('')).toBe('z'.repeat(300));
+    expect(publisher.stats().dropped).toMatchObject({ invalid_key: 1, invalid_event: 1, too_long: 1 });
+  });
+
+  it('drops what does not fit between two deliveries and tells it in-band, in the dropped key, first', async () => {
+    const { publisher, batches } = direct({ maxQueuedEvents: 3 });
+    const taken = [1, 2, 3, 4, 5].map((i) => publisher.publish('app.flood', `e${i}`));
+    expect(taken).toEqual([true, true, true, false, false]);
+    await nextTurn();
+    const [first] = batches;
+    expect(first[0].key).toBe('app.flood');
+    expect(first[0].event.text).toMatch(/^logyard: dropped 2 events since .* \(publisher queue full\)$/);
+    expect(first.slice(1).map((e) => e.event.text)).toEqual(['e1', 'e2', 'e3']);
+    expect(publisher.stats().dropped.queue_full).toBe(2);
+  });
+
+  it('close() hands over what is queued at once and takes nothing after; a second close is harmless', async () => {
+    const { publisher, batches } = direct();
+    publisher.publish('app.x', 'last');
+    await publisher.close();
+    expect(batches.map((b) => b.map((e) => e.event.text))).toEqual([['last']]);
+    expect(publisher.publish('app.x', 'after')).toBe(false);
+    await publisher.close();
+    await nextTurn();
+    expect(batches).toHaveLength(1);
+    expect(publisher.stats()).toMatchObject({ published: 1, sent: 1, dropped: { queue_full: 1 } });
+  });
+});
