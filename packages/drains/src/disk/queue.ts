@@ -58,6 +58,9 @@ export class DiskQueue {
   /** What the last peek returned and where acknowledging it leads. */
   private peeked: { segmentId: number; ends: number[] } | null = null;
   private lock: Promise<unknown> = Promise.resolve();
+  /** The timer's sync in progress; cursor writes in the order they were taken. */
+  private syncing: Promise<void> | null = null;
+  private cursorWrites: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout | null;
   private closing: Promise<void> | null = null;
 
@@ -74,7 +77,12 @@ export class DiskQueue {
     if (options.sync === 'always') {
       this.timer = null;
     } else {
-      this.timer = setInterval(() => void this.exclusive(() => this.sync()).catch(() => undefined), options.sync);
+      this.timer = setInterval(() => {
+        if (this.syncing) return; // the last one is still at it: no pile-up on a slow disk
+        this.syncing = this.syncBeside()
+          .catch(() => undefined)
+          .finally(() => (this.syncing = null));
+      }, options.sync);
       this.timer.unref();
     }
   }
@@ -226,19 +234,42 @@ export class DiskQueue {
 
   /** Syncs now what was written and acknowledged (besides the disk_sync timer). */
   flush(): Promise<void> {
-    return this.exclusive(() => this.sync());
+    return this.syncBeside();
+  }
+
+  /**
+   * What needs syncing is taken under the lock; the syncing itself runs beside appends and
+   * reads (a datasync can take long on a busy disk, and must not stall them).
+   */
+  private async syncBeside(): Promise<void> {
+    const { writer, cursor } = await this.exclusive(async () => {
+      const taken = { writer: this.writerDirty ? this.writer : null, cursor: this.cursorDirty ? this.cursorBytes() : null };
+      this.writerDirty = false;
+      this.cursorDirty = false;
+      return taken;
+    });
+    // Sealed meanwhile: sealWriter synced it before closing.
+    await writer?.datasync().catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EBADF') throw err;
+    });
+    if (cursor) await this.writeCursorBytes(cursor);
   }
 
   /** Syncs and closes; idempotent. The queue stays on disk for the next open. */
   close(): Promise<void> {
-    this.closing ??= this.exclusive(async () => {
+    this.closing ??= (async () => {
       if (this.timer) clearInterval(this.timer);
-      await this.sync().catch(() => undefined);
-      await this.writer?.close().catch(() => undefined);
-      this.writer = null;
-      await this.closeReader();
-      await this.cursor.close().catch(() => undefined);
-    });
+      // Outside the lock: the timer's sync takes it first.
+      await this.syncing;
+      await this.exclusive(async () => {
+        await this.sync().catch(() => undefined);
+        await this.cursorWrites;
+        await this.writer?.close().catch(() => undefined);
+        this.writer = null;
+        await this.closeReader();
+        await this.cursor.close().catch(() => undefined);
+      });
+    })();
     return this.closing;
   }
 
@@ -354,7 +385,8 @@ export class DiskQueue {
     const writer = this.writer;
     if (!writer) return;
     this.writer = null;
-    if (this.writerDirty) await writer.datasync().catch(() => undefined);
+    // Always: a sync taken by syncBeside() may not have reached this handle yet.
+    await writer.datasync().catch(() => undefined);
     this.writerDirty = false;
     await writer.close().catch(() => undefined);
   }
@@ -375,11 +407,26 @@ export class DiskQueue {
 
   private async writeCursor(): Promise<void> {
     this.cursorDirty = false;
+    await this.writeCursorBytes(this.cursorBytes());
+  }
+
+  private cursorBytes(): Buffer {
     const head = this.segments[0];
-    // 20 bytes in place, with their CRC: a torn cursor is seen as such (and reading restarts
-    // at the oldest segment: repeated, not lost).
-    await this.cursor.write(encodeCursor(head ? head.id : 0, this.ackOffset), 0, 20, 0);
-    await this.cursor.datasync();
+    return encodeCursor(head ? head.id : 0, this.ackOffset);
+  }
+
+  /**
+   * 20 bytes in place, with their CRC: a torn cursor is seen as such (and reading restarts at
+   * the oldest segment: repeated, not lost). Chained, so that a newer cursor is never overwritten
+   * by an older one.
+   */
+  private writeCursorBytes(bytes: Buffer): Promise<void> {
+    const write = this.cursorWrites.then(async () => {
+      await this.cursor.write(bytes, 0, bytes.length, 0);
+      await this.cursor.datasync();
+    });
+    this.cursorWrites = write.catch(() => undefined);
+    return write;
   }
 }
 

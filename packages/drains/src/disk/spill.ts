@@ -298,7 +298,8 @@ export class DiskSpill implements Backlog {
     try {
       await queue.append(this.recordsOf(batch));
       this.spillingCount = 0; // counted by the queue from here: each event once
-      if (sync) await queue.flush();
+      // Synced beside the next spills, not before them: a slow datasync must not stall them.
+      if (sync) void queue.flush().catch((err: unknown) => this.fail(err));
       if (this.failure !== null) {
         this.failure = null;
         this.onChange();
