@@ -68,6 +68,8 @@ try {
     mkdirSync(target, { recursive: true });
     writeFileSync(join(target, 'package.json'), JSON.stringify({ ...pkg, version }, null, 2) + '\n');
     cpSync(join(dir, 'dist'), join(target, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.tsbuildinfo') });
+    // The web console's page and script, served by the core as they are (packages/core/console).
+    if (existsSync(join(dir, 'console'))) cpSync(join(dir, 'console'), join(target, 'console'), { recursive: true });
   }
   // External dependencies where npm put them (hoisted or nested), so each resolves what it did here.
   for (const dir of external.keys()) {

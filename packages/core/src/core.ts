@@ -17,6 +17,7 @@ import { CoreStoppedLedger } from './core-stopped.js';
 import { VERSION } from './version.js';
 import { KeyStats } from './key-stats.js';
 import { Rates } from './rates.js';
+import { consoleToken } from './console/token.js';
 
 export interface CoreOptions {
   config: LogyardConfig;
@@ -114,6 +115,18 @@ export class Core {
       () => this.status(),
       () => createMetrics({ status: () => this.status(), clients: () => readClientStats(this.config.runDir) }),
       this.log,
+      // The web console is loaded at its first request: a core nobody looks at never loads it.
+      () =>
+        import('./console/console-server.js').then(
+          ({ ConsoleServer }) =>
+            new ConsoleServer({
+              store: () => this.store,
+              nodeId: this.config.nodeId,
+              storeUri: this.config.store,
+              stateDir: this.config.stateDir,
+              status: this.config.status,
+            }),
+        ),
     );
   }
 
@@ -134,6 +147,7 @@ export class Core {
     prepareRunDir(config.runDir);
     this.releaseLock = acquireLock(this.paths.lockFile);
     this.owning = true;
+    consoleToken(config.stateDir);
     this.drains.takeOverFromLastRun(this.coreStopped.load());
     this.store = await openStore(config.store);
     try {

@@ -23,15 +23,27 @@ export interface CoreStatus {
   drains: Array<DrainStatus & { builtin?: boolean }>;
 }
 
-/** GET /status (JSON) and GET /metrics (Prometheus), on the run_dir socket and optionally on TCP. */
+/** The web console's part of the status server (console/console-server.ts), loaded at its first request. */
+export interface ConsoleHandler {
+  /** Whether it served the request. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string, tcp: boolean): Promise<boolean>;
+  close(): void;
+}
+
+/**
+ * GET /status (JSON), GET /metrics (Prometheus) and the web console (GET /, /api/...), on the
+ * run_dir socket and optionally on TCP.
+ */
 export class StatusServer {
   private readonly servers: Server[] = [];
   private metrics: Promise<Registry> | null = null;
+  private console: Promise<ConsoleHandler> | null = null;
 
   constructor(
     private readonly read: () => CoreStatus,
     private readonly createMetrics: () => Promise<Registry>,
     private readonly log: Logger,
+    private readonly createConsole?: () => Promise<ConsoleHandler>,
   ) {}
 
   async listenUnix(path: string): Promise<void> {
@@ -40,7 +52,7 @@ export class StatusServer {
     } catch {
       // did not exist
     }
-    await this.listen((s) => s.listen(path));
+    await this.listen((s) => s.listen(path), false);
   }
 
   /** A taken TCP port is a warning, not a failed start (docs/README.md, the node): several cores may share a host. */
@@ -49,21 +61,24 @@ export class StatusServer {
     const host = address.slice(0, at) || '127.0.0.1';
     const port = Number(address.slice(at + 1));
     try {
-      await this.listen((s) => s.listen(port, host.replace(/^\[|\]$/g, '')));
+      await this.listen((s) => s.listen(port, host.replace(/^\[|\]$/g, '')), true);
     } catch (err) {
       this.log('WARN', `status: cannot listen on ${address} (${(err as Error).message}); status stays on the run_dir socket`);
     }
   }
 
   async close(): Promise<void> {
+    const console = this.console;
+    this.console = null;
+    (await console?.catch(() => null))?.close();
     await Promise.all(this.servers.splice(0).map((s) => new Promise<void>((r) => {
       s.close(() => r());
       s.closeAllConnections();
     })));
   }
 
-  private listen(start: (s: Server) => void): Promise<void> {
-    const server = createServer((req, res) => void this.handle(req, res));
+  private listen(start: (s: Server) => void, tcp: boolean): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res, tcp));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.once('listening', () => {
@@ -75,7 +90,7 @@ export class StatusServer {
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, tcp: boolean): Promise<void> {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return send(res, 405, 'text/plain', 'only GET\n');
     if (url === '/status') return send(res, 200, 'application/json', JSON.stringify(this.read()) + '\n');
@@ -84,7 +99,17 @@ export class StatusServer {
       const registry = await this.metrics;
       return send(res, 200, registry.contentType, await registry.metrics());
     }
-    send(res, 404, 'text/plain', 'not found: try /status or /metrics\n');
+    if (this.createConsole) {
+      this.console ??= this.createConsole();
+      try {
+        if (await (await this.console).handle(req, res, url, tcp)) return;
+      } catch (err) {
+        this.log('WARN', `console: ${(err as Error).message}`);
+        if (!res.headersSent) return send(res, 500, 'text/plain', `console: ${(err as Error).message}\n`);
+        return void res.end();
+      }
+    }
+    send(res, 404, 'text/plain', 'not found: try /, /status or /metrics\n');
   }
 }
 
