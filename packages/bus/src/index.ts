@@ -19,3 +19,5 @@ export * from './publisher-ledger.js';
 export * from './rate-limit.js';
 export * from './suggest.js';
 export * from './severity.js';
+export * from './tenants.js';
+export * from './audit.js';

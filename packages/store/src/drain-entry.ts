@@ -1,5 +1,4 @@
-import { isBuiltinDrainName } from '@logyard/bus';
-import { drainNameProblem } from '@logyard/bus';
+import { drainNameProblem, isBuiltinDrainName, nowUnix } from '@logyard/bus';
 import { readJsonObject } from './json.js';
 import type { DrainRecord } from './types.js';
 
@@ -23,7 +22,14 @@ export function readDrainEntry(name: string, key: string, text: string, temporar
   const fields = 'object' in reading ? reading.object : undefined;
   const uri = typeof fields?.uri === 'string' ? fields.uri : '';
   const created = createdTime(fields?.created);
-  const record: DrainRecord = { name, uri, ...(created === undefined ? {} : { created }), ...(temporary ? { temporary: true } : {}) };
+  const token = typeof fields?.token === 'string' ? fields.token : undefined;
+  const record: DrainRecord = {
+    name,
+    uri,
+    ...(created === undefined ? {} : { created }),
+    ...(temporary ? { temporary: true } : {}),
+    ...(token === undefined ? {} : { token }),
+  };
   const problem = usableNameProblem(name) ?? ('problem' in reading ? reading.problem : uri === '' ? '"uri" must be a non-empty string' : undefined);
   if (problem !== undefined) record.problem = `${key}: ${problem}`;
   return { record, fields };
@@ -43,4 +49,9 @@ function createdTime(value: unknown): number | undefined {
   if (Number.isFinite(seconds)) return seconds;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms / 1000;
+}
+
+/** A drain's stored value: `{"uri", "created"}`, with the drain token of a tenant's drain. */
+export function drainValue(uri: string, token: string | undefined, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { uri, created: nowUnix(), ...(token === undefined ? {} : { token }), ...extra };
 }

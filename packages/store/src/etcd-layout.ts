@@ -1,13 +1,15 @@
 import { Range, type Etcd3, type IKeyValue } from 'etcd3';
 import { readDrainEntry } from './drain-entry.js';
 import { parseJsonObject } from './json.js';
-import type { DrainRecord } from './types.js';
+import type { DrainRecord, TenantRecord } from './types.js';
+import { readTenantEntry } from './tenant-entry.js';
 
 /**
  * The keys of docs/store.md in etcd.
  *
  *     /logyard/drains/<name>       {"uri","created"}; temporary drains under their creator's lease
  *     /logyard/formats/<name>      {"template"}
+ *     /logyard/tenants/<name>      {"prefixes","token_sha256","created"}
  *     /logyard/nodes/<node_id>     {"started","version"}, under the node's lease
  *     /logyard/status/<node_id>    {"updated","drains":{<name>:{"state","error","sent","dropped","buffered"}}}, under the node's lease
  */
@@ -15,6 +17,14 @@ export const DRAINS = '/logyard/drains/';
 export const FORMATS = '/logyard/formats/';
 export const STATUS = '/logyard/status/';
 export const NODES = '/logyard/nodes/';
+export const TENANTS = '/logyard/tenants/';
+
+/** A tenant from its key and value (see readTenantEntry); keys with a `/` below the prefix are no tenants. */
+export function tenantFromKv(kv: IKeyValue): TenantRecord | undefined {
+  const key = kv.key.toString();
+  const name = key.slice(TENANTS.length);
+  return name.includes('/') ? undefined : readTenantEntry(name, key, kv.value.toString());
+}
 
 /** How many keys one page of a keys-only listing asks for. */
 const KEYS_PAGE = 1_000;

@@ -2,7 +2,9 @@ import { Etcd3, type IKeyValue } from 'etcd3';
 import { nowUnix } from '@logyard/bus';
 import { StoreError } from './errors.js';
 import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
-import type { DrainRecord, NodeInfo, NodeStatus, Store, StoreWatch, TemporaryHandle } from './types.js';
+import type { DrainRecord, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
+import { assertTenant, assertTenantName, encodeTenant } from './tenant-entry.js';
+import { drainValue } from './drain-entry.js';
 import { OpenWatches } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare } from './json.js';
@@ -11,7 +13,7 @@ import { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
 import { clientOptions, etcdFailure } from './etcd-client.js';
 import { NodeLease, type NodeLeaseOptions } from './etcd-lease.js';
 import { PrefixWatch } from './etcd-watch.js';
-import { DRAINS, drainFromKv, FORMATS, formatFromKv, listKeys, mapConcurrently, NODES, STATUS } from './etcd-layout.js';
+import { DRAINS, drainFromKv, FORMATS, formatFromKv, listKeys, mapConcurrently, NODES, STATUS, TENANTS, tenantFromKv } from './etcd-layout.js';
 import { withTimeout } from './time.js';
 
 export { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
@@ -94,11 +96,11 @@ export class EtcdStore implements Store {
     });
   }
 
-  async putDrain(name: string, uri: string): Promise<void> {
+  async putDrain(name: string, uri: string, options: PutDrainOptions = {}): Promise<void> {
     assertStoreDrainName(name);
     // A put without a lease also detaches the key from a temporary drain's lease.
     return this.run(`add drain ${name}`, async () => {
-      await this.client.put(DRAINS + name).value(JSON.stringify({ uri, created: nowUnix() }));
+      await this.client.put(DRAINS + name).value(JSON.stringify(drainValue(uri, options.token)));
     });
   }
 
@@ -221,6 +223,44 @@ export class EtcdStore implements Store {
     return this.run(`write format ${name}`, async () => {
       await this.client.put(FORMATS + name).value(JSON.stringify({ template }));
     });
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.run('list tenants', async () => {
+      const response = await this.client.getAll().prefix(TENANTS).exec();
+      return response.kvs.map(tenantFromKv).filter((t) => t !== undefined).sort((a, b) => compare(a.name, b.name));
+    });
+  }
+
+  async getTenant(name: string): Promise<TenantRecord | undefined> {
+    assertTenantName(name);
+    return this.run(`read tenant ${name}`, async () => {
+      const kv = (await this.client.get(TENANTS + name).exec()).kvs[0];
+      return kv && tenantFromKv(kv);
+    });
+  }
+
+  async putTenant(tenant: Omit<TenantRecord, 'problem'>): Promise<void> {
+    assertTenant(tenant);
+    return this.run(`write tenant ${tenant.name}`, async () => {
+      await this.client.put(TENANTS + tenant.name).value(encodeTenant(tenant));
+    });
+  }
+
+  async deleteTenant(name: string): Promise<boolean> {
+    assertTenantName(name);
+    return this.run(`delete tenant ${name}`, async () => {
+      const response = await this.client.delete().key(TENANTS + name).exec();
+      return Number(response.deleted) > 0;
+    });
+  }
+
+  async watchTenants(
+    onChange: (tenants: TenantRecord[]) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch> {
+    return this.watchPrefix(TENANTS, 'tenants', tenantFromKv, onChange, onError, onRecovered);
   }
 
   close(): Promise<void> {

@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import { nowUnix } from '@logyard/bus';
 import { StoreError, StoreUnavailableError } from './errors.js';
 import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
-import type { DrainRecord, NodeInfo, NodeStatus, Store, StoreWatch, TemporaryHandle } from './types.js';
+import type { DrainRecord, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
+import { assertTenant, assertTenantName, encodeTenant, readTenantEntry } from './tenant-entry.js';
 import { OpenWatches } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare, parseJsonObject } from './json.js';
-import { readDrainEntry } from './drain-entry.js';
+import { drainValue, readDrainEntry } from './drain-entry.js';
 import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-status.js';
 import { DirectoryWatch, type Listed } from './file-watch.js';
 import { Refresher } from './refresher.js';
@@ -36,6 +37,7 @@ interface StoredDrain {
  *
  *     drains/<name>.json               {"uri","created"}, plus "expires" for temporary drains
  *     formats/<name>.json              {"template"}
+ *     tenants/<name>.json              {"prefixes","token_sha256","created"}
  *     nodes/<node_id>.json             {"started","version","expires"}
  *     status/<node_id>.json            {"updated","drains":{...}}: the node's status document, as in etcd
  *
@@ -74,9 +76,9 @@ export class FileStore implements Store {
     return this.run(async () => (await this.readDrain(name))?.record);
   }
 
-  async putDrain(name: string, uri: string): Promise<void> {
+  async putDrain(name: string, uri: string, options: PutDrainOptions = {}): Promise<void> {
     assertStoreDrainName(name);
-    return this.run(() => this.writeJson(drainPath(name), { uri, created: nowUnix() }));
+    return this.run(() => this.writeJson(drainPath(name), drainValue(uri, options.token)));
   }
 
   async putTemporaryDrain(name: string, uri: string): Promise<TemporaryHandle> {
@@ -200,6 +202,51 @@ export class FileStore implements Store {
     const read = async (): Promise<Listed<{ name: string; template: string }>[]> =>
       (await this.readFormats()).map((format) => ({ entry: format }));
     return this.watchDirectory('formats', read, (formats) => onChange(formatsByName(formats)), onError, onRecovered);
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.run(() => this.readTenants());
+  }
+
+  async getTenant(name: string): Promise<TenantRecord | undefined> {
+    assertTenantName(name);
+    return this.run(async () => {
+      const text = await this.readText(tenantPath(name));
+      return text === undefined ? undefined : readTenantEntry(name, tenantPath(name), text);
+    });
+  }
+
+  async putTenant(tenant: Omit<TenantRecord, 'problem'>): Promise<void> {
+    assertTenant(tenant);
+    return this.run(() => this.writeText(tenantPath(tenant.name), encodeTenant(tenant)));
+  }
+
+  async deleteTenant(name: string): Promise<boolean> {
+    assertTenantName(name);
+    return this.run(async () => {
+      const existed = (await this.readText(tenantPath(name))) !== undefined;
+      await this.removeFile(tenantPath(name));
+      return existed;
+    });
+  }
+
+  async watchTenants(
+    onChange: (tenants: TenantRecord[]) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch> {
+    const read = async (): Promise<Listed<TenantRecord>[]> => (await this.readTenants()).map((tenant) => ({ entry: tenant }));
+    return this.watchDirectory('tenants', read, onChange, onError, onRecovered);
+  }
+
+  /** Tenants in name order; a file another tool wrote badly is one with its problem. */
+  private async readTenants(): Promise<TenantRecord[]> {
+    const tenants: TenantRecord[] = [];
+    for (const name of (await this.listJsonFiles('tenants')).sort(compare)) {
+      const text = await this.readText(tenantPath(name));
+      if (text !== undefined) tenants.push(readTenantEntry(name, tenantPath(name), text));
+    }
+    return tenants;
   }
 
   private watchDirectory<T>(
@@ -381,6 +428,7 @@ export class FileStore implements Store {
 
 const drainPath = (name: string): string => join('drains', `${name}.json`);
 const formatPath = (name: string): string => join('formats', `${name}.json`);
+const tenantPath = (name: string): string => join('tenants', `${name}.json`);
 const nodePath = (nodeId: string): string => join('nodes', `${nodeId}.json`);
 const statusPath = (nodeId: string): string => join('status', `${nodeId}.json`);
 

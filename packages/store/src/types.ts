@@ -8,12 +8,33 @@ export interface DrainRecord {
   created?: number;
   /** Set for drains that live only while their creator refreshes them (`logyard tail`). */
   temporary?: boolean;
+  /** The drain token (`d.<uuid>`) sent with every message of a tenant's drain (docs/tenants.md). */
+  token?: string;
   /**
    * Set when the stored entry cannot be run: a name that is no drain name (`/logyard/drains/a!bad`),
    * a value that is not JSON or has no `uri` (`uri` is then empty). Starts with the entry's key.
    * Such an entry is listed rather than hidden so that `drain list` shows it and a core reports it.
    */
   problem?: string;
+}
+
+/** A tenant of the drains API (docs/tenants.md); the store never holds its token, only the token's SHA-256. */
+export interface TenantRecord {
+  name: string;
+  /** Key prefixes it owns, whole key segments. */
+  prefixes: string[];
+  /** SHA-256 (hex) of the whole token string. */
+  token_sha256: string;
+  /** Unix time (seconds) the tenant was added. */
+  created: number;
+  /** Set when the stored entry cannot be used (not JSON, a field missing): such a tenant owns nothing and no token opens it. */
+  problem?: string;
+}
+
+/** Options of putDrain. */
+export interface PutDrainOptions {
+  /** The drain token to keep in the entry (a tenant drain's, docs/tenants.md). */
+  token?: string;
 }
 
 /** A drain's state and counters on one node (docs/drains.md). */
@@ -114,7 +135,7 @@ export interface Store {
   listDrains(): Promise<DrainRecord[]>;
   getDrain(name: string): Promise<DrainRecord | undefined>;
   /** Adds or replaces a drain; `created` becomes now. Refuses `builtin.*` names. */
-  putDrain(name: string, uri: string): Promise<void>;
+  putDrain(name: string, uri: string, options?: PutDrainOptions): Promise<void>;
   /** Adds a drain that vanishes about 10 s after the returned handle stops refreshing it (its process died). */
   putTemporaryDrain(name: string, uri: string): Promise<TemporaryHandle>;
   /** False when no such drain existed. Refuses `builtin.*` names. */
@@ -149,6 +170,20 @@ export interface Store {
   /** As watchDrains, for the named formats. */
   watchFormats(
     onChange: (formats: Record<string, string>) => void,
+    onError?: (error: StoreError) => void,
+    onRecovered?: () => void,
+  ): Promise<StoreWatch>;
+
+  /** Every tenant, sorted by name. */
+  listTenants(): Promise<TenantRecord[]>;
+  getTenant(name: string): Promise<TenantRecord | undefined>;
+  /** Adds or replaces a tenant; `created` is kept as given (rotate keeps the first one). */
+  putTenant(tenant: Omit<TenantRecord, 'problem'>): Promise<void>;
+  /** False when no such tenant existed. Its drains are the caller's to delete. */
+  deleteTenant(name: string): Promise<boolean>;
+  /** As watchDrains, for the tenants. */
+  watchTenants(
+    onChange: (tenants: TenantRecord[]) => void,
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch>;

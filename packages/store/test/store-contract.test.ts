@@ -479,6 +479,56 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
     });
   });
 
+  describe('tenants', () => {
+    const HASH_A = 'a'.repeat(64);
+    const HASH_B = 'b'.repeat(64);
+
+    it('are stored by name with their prefixes, hash and creation time, and deleted by name', async () => {
+      const store = await openStore();
+      await store.putTenant({ name: 'acme', prefixes: ['apptail.app1', 'app.acme'], token_sha256: HASH_A, created: 1_700_000_000 });
+      await store.putTenant({ name: 'beta', prefixes: ['apptail.app2'], token_sha256: HASH_B, created: 1_700_000_001 });
+      const reader = await openStore();
+      expect(await reader.listTenants()).toEqual([
+        { name: 'acme', prefixes: ['apptail.app1', 'app.acme'], token_sha256: HASH_A, created: 1_700_000_000 },
+        { name: 'beta', prefixes: ['apptail.app2'], token_sha256: HASH_B, created: 1_700_000_001 },
+      ]);
+      expect((await reader.getTenant('beta'))?.prefixes).toEqual(['apptail.app2']);
+      expect(await reader.getTenant('gamma')).toBeUndefined();
+      expect(await store.deleteTenant('beta')).toBe(true);
+      expect(await store.deleteTenant('beta')).toBe(false);
+      expect((await reader.listTenants()).map((t) => t.name)).toEqual(['acme']);
+    });
+
+    it('refuses bad names, prefixes that are not whole key segments, and no prefix', async () => {
+      const store = await openStore();
+      const tenant = { name: 'acme', prefixes: ['apptail.app1'], token_sha256: HASH_A, created: 1 };
+      expect(await rejectionOf(store.putTenant({ ...tenant, name: 'a.b' }))).toBeInstanceOf(InvalidNameError);
+      expect(await rejectionOf(store.putTenant({ ...tenant, prefixes: ['apptail.'] }))).toBeInstanceOf(InvalidNameError);
+      expect(await rejectionOf(store.putTenant({ ...tenant, prefixes: [] }))).toBeInstanceOf(InvalidNameError);
+      expect(await rejectionOf(store.getTenant('../x'))).toBeInstanceOf(InvalidNameError);
+      expect(await store.listTenants()).toEqual([]);
+    });
+
+    it('are watched: the current set at once, then changes made by another store', async () => {
+      const writer = await openStore();
+      await writer.putTenant({ name: 'acme', prefixes: ['apptail.app1'], token_sha256: HASH_A, created: 1 });
+      const deliveries: string[][] = [];
+      const watch = await (await openStore()).watchTenants((tenants) => deliveries.push(tenants.map((t) => `${t.name}:${t.token_sha256[0]}`)));
+      expect(deliveries).toEqual([['acme:a']]);
+      await writer.putTenant({ name: 'acme', prefixes: ['apptail.app1'], token_sha256: HASH_B, created: 1 });
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual(['acme:b']), { timeout: WATCH_DEADLINE_MS });
+      await writer.deleteTenant('acme');
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual([]), { timeout: WATCH_DEADLINE_MS });
+      await watch.close();
+    });
+
+    it('keep a drain token in the drain entry', async () => {
+      const store = await openStore();
+      await store.putDrain('tenant.acme.mine', 'tcp://10.0.0.9:514', { token: 'd.0b7c3c9e-1f7e-4bb0-9a54-0d6e1c2f3a4b' });
+      expect((await (await openStore()).getDrain('tenant.acme.mine'))?.token).toBe('d.0b7c3c9e-1f7e-4bb0-9a54-0d6e1c2f3a4b');
+    });
+  });
+
   describe('close', () => {
     it('may be called twice, removes what lived only while this store refreshed it, and ends the API', async () => {
       const node = await openStore(true);
