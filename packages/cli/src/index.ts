@@ -13,6 +13,7 @@ import { registerStatusCommand } from './commands/status.js';
 import { registerTailCommand } from './commands/tail.js';
 import { registerStreamsCommand } from './commands/streams.js';
 import { registerTopCommand } from './commands/top.js';
+import { registerTenantCommands } from './commands/tenant.js';
 import { describeFailure } from './context.js';
 import { EXIT_USAGE } from './errors.js';
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerTailCommand(program);
   registerStreamsCommand(program);
   registerTopCommand(program);
+  registerTenantCommands(program);
   registerCompletionCommands(program);
   for (const sub of allCommands(program)) sub.exitOverride();
   return program;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { BatchReceiver, corePaths, DirectPublisher, nowUnix } from '@logyard/bus';
+import { BatchReceiver, corePaths, DirectPublisher, nowUnix, tenantOfDrain } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
-import { openStore, type DrainRecord, type DrainState, type NodeLive, type Store } from '@logyard/store';
+import { openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir, restrictSockets } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
@@ -62,6 +62,9 @@ export class Core {
   private store: Store | null = null;
   private storeWatch: { close(): Promise<void> } | null = null;
   private formatsWatch: { close(): Promise<void> } | null = null;
+  private tenantsWatch: { close(): Promise<void> } | null = null;
+  /** The store's tenants as last seen: the prefixes their drains may route (docs/tenants.md). */
+  private tenants = new Map<string, TenantRecord>();
   /** Named formats of the store; the config's win over them on this node. */
   private storeFormats: Record<string, string> = {};
   private releaseLock: (() => void) | null = null;
@@ -174,6 +177,12 @@ export class Core {
       (err) => this.storeFailed(err),
       () => this.storeRecovered(),
     );
+    // Tenants before drains, so that a tenant's drains route inside its prefixes from the start.
+    this.tenantsWatch = await this.store.watchTenants(
+      (tenants) => this.onStoreTenants(tenants),
+      (err) => this.storeFailed(err),
+      () => this.storeRecovered(),
+    );
     this.storeWatch = await this.store.watchDrains(
       (records) => this.onStoreDrains(records),
       (err) => this.storeFailed(err),
@@ -207,6 +216,7 @@ export class Core {
       await this.statusPublisher?.close();
       await this.storeWatch?.close().catch(() => {});
       await this.formatsWatch?.close().catch(() => {});
+      await this.tenantsWatch?.close().catch(() => {});
       this.ingest.close();
       this.fanout.close();
       await this.receiving;
@@ -291,8 +301,21 @@ export class Core {
   private onStoreDrains(records: DrainRecord[]): void {
     this.storeRecords = records;
     const builtin = Object.entries(this.config.builtinDrains).map(([name, uri]) => ({ name, uri, builtin: true }));
-    this.pendingDefinitions = [...builtin, ...this.storeDrains.definitions(records)];
+    this.pendingDefinitions = [...builtin, ...this.storeDrains.definitions(records).map((def) => this.withTenantPrefixes(def))];
     this.converge();
+  }
+
+  /** A tenant's drain routes only inside the prefixes its tenant owns now; none once the tenant is gone. */
+  private withTenantPrefixes(def: DrainDefinition): DrainDefinition {
+    const tenant = tenantOfDrain(def.name);
+    if (tenant === undefined) return def;
+    return { ...def, tenantPrefixes: this.tenants.get(tenant)?.prefixes ?? [] };
+  }
+
+  private onStoreTenants(tenants: TenantRecord[]): void {
+    this.tenants = new Map(tenants.map((tenant) => [tenant.name, tenant]));
+    // Before the first drains arrive there is nothing to re-route.
+    if (this.storeWatch !== null) this.onStoreDrains(this.storeRecords);
   }
 
   private onStoreFormats(formats: Record<string, string>): void {

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { nowUnix } from '@logyard/bus';
+import { nowUnix, tenantRoutes } from '@logyard/bus';
 import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus, type HeldEvents } from '@logyard/drains';
 import { compareNames } from '@logyard/store';
 import { PrefixIndex } from './prefix-index.js';
@@ -11,6 +11,14 @@ export interface DrainDefinition {
   builtin?: boolean;
   /** Set by the store when the entry itself is unreadable; the drain goes FATAL with it. */
   problem?: string;
+  /** The drain token a tenant drain sends with its messages (docs/tenants.md). */
+  token?: string;
+  /**
+   * Set for a tenant's drain: the prefixes its tenant owns now (none when the tenant is gone). It
+   * is routed only inside them, on whole key segments (see tenantRoutes); a change re-routes it
+   * without restarting it.
+   */
+  tenantPrefixes?: readonly string[];
 }
 
 /** What a drain would lose if the process ended now: events waiting and drops not told yet. */
@@ -35,8 +43,8 @@ export class DrainSet {
   private readonly dependencies = new Map<string, string>();
   /** Null until the first definitions arrive (a change of formats before that converges nothing). */
   private definitions: readonly DrainDefinition[] | null = null;
-  /** The prefixes each drain is indexed under, so removal takes out exactly those. */
-  private readonly routes = new Map<string, readonly string[]>();
+  /** The prefixes each drain is indexed under (on whole segments for tenant drains), so removal takes out exactly those. */
+  private readonly routes = new Map<string, { prefixes: readonly string[]; wholeSegments: boolean; tenantPrefixes?: readonly string[] }>();
   private readonly index = new PrefixIndex<Drain>();
   /** Drops the core counted when it last stopped, by drain; handed over at the first apply. */
   private fromLastRun: Map<string, HeldEvents> | null = null;
@@ -88,10 +96,14 @@ export class DrainSet {
       if (!def) changing.push(this.remove(name, drain, true));
       else if (
         def.uri !== drain.uri ||
+        def.token !== drain.token ||
         def.problem !== this.problems.get(name) ||
         this.dependencies.get(name) !== contextDependency(drain, context)
       ) {
         changing.push(this.replace(name, drain, def, context));
+      } else if (!samePrefixes(def.tenantPrefixes, this.routes.get(name)?.tenantPrefixes)) {
+        this.unindexRoutes(name, drain);
+        this.indexRoutes(name, drain, def);
       }
     }
     await Promise.all(changing);
@@ -121,16 +133,29 @@ export class DrainSet {
   }
 
   private add(def: DrainDefinition, context: DrainContext): Drain {
-    const drain = new Drain(def.name, def.uri, context, def.problem);
+    const drain = new Drain(def.name, def.uri, def.token === undefined ? context : { ...context, drainToken: def.token }, def.problem);
     this.drains.set(def.name, drain);
     this.dependencies.set(def.name, contextDependency(drain, context));
     if (def.problem) this.problems.set(def.name, def.problem);
     if (def.builtin) this.builtin.add(def.name);
-    // A drain that is FATAL from the start (bad URI) gets no events; no filter means every key.
-    const routes = drain.status().state === 'FATAL' ? [] : drain.filters.length ? drain.filters : [''];
-    this.routes.set(def.name, routes);
-    for (const filter of routes) this.index.add(filter, drain);
+    this.indexRoutes(def.name, drain, def);
     return drain;
+  }
+
+  private indexRoutes(name: string, drain: Drain, def: DrainDefinition): void {
+    const tenant = def.tenantPrefixes;
+    // A drain that is FATAL from the start (bad URI) gets no events; no filter means every key
+    // (for a tenant's drain: every key of its tenant).
+    const prefixes =
+      drain.status().state === 'FATAL' ? [] : tenant ? tenantRoutes(drain.filters, tenant) : drain.filters.length ? drain.filters : [''];
+    this.routes.set(name, { prefixes, wholeSegments: tenant !== undefined, ...(tenant ? { tenantPrefixes: tenant } : {}) });
+    for (const prefix of prefixes) this.index.add(prefix, drain, tenant !== undefined);
+  }
+
+  private unindexRoutes(name: string, drain: Drain): void {
+    const routes = this.routes.get(name);
+    for (const prefix of routes?.prefixes ?? []) this.index.remove(prefix, drain, routes?.wholeSegments);
+    this.routes.delete(name);
   }
 
   /**
@@ -204,13 +229,16 @@ export class DrainSet {
   }
 
   private unindex(name: string, drain: Drain): void {
-    for (const filter of this.routes.get(name) ?? []) this.index.remove(filter, drain);
-    this.routes.delete(name);
+    this.unindexRoutes(name, drain);
     this.drains.delete(name);
     this.builtin.delete(name);
     this.problems.delete(name);
     this.dependencies.delete(name);
   }
+}
+
+function samePrefixes(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((p, i) => p === b[i]));
 }
 
 /**

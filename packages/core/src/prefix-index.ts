@@ -12,7 +12,11 @@ export class PrefixIndex<T> {
     this.maxCached = maxCached;
   }
 
-  add(prefix: string, value: T): void {
+  /**
+   * `wholeSegments`: the value matches only keys that are the prefix or continue it with a dot
+   * (a tenant's `apptail.app1` holds `apptail.app1.web`, never `apptail.app10`).
+   */
+  add(prefix: string, value: T, wholeSegments = false): void {
     let node = this.root;
     for (let i = 0; i < prefix.length; i++) {
       const ch = prefix.charCodeAt(i);
@@ -23,11 +27,12 @@ export class PrefixIndex<T> {
       }
       node = next;
     }
-    if (!node.values.includes(value)) node.values.push(value);
+    const values = wholeSegments ? node.segmentValues : node.values;
+    if (!values.includes(value)) values.push(value);
     this.cache.clear();
   }
 
-  remove(prefix: string, value: T): void {
+  remove(prefix: string, value: T, wholeSegments = false): void {
     const path: TrieNode<T>[] = [this.root];
     let node = this.root;
     for (let i = 0; i < prefix.length; i++) {
@@ -36,13 +41,14 @@ export class PrefixIndex<T> {
       node = next;
       path.push(node);
     }
-    const at = node.values.indexOf(value);
+    const values = wholeSegments ? node.segmentValues : node.values;
+    const at = values.indexOf(value);
     if (at < 0) return;
-    node.values.splice(at, 1);
+    values.splice(at, 1);
     // Prune empty branches so a long-running core does not accumulate dead nodes.
     for (let i = prefix.length; i > 0; i--) {
       const n = path[i];
-      if (n.values.length > 0 || n.children.size > 0) break;
+      if (n.values.length > 0 || n.segmentValues.length > 0 || n.children.size > 0) break;
       path[i - 1].children.delete(prefix.charCodeAt(i - 1));
     }
     this.cache.clear();
@@ -57,6 +63,9 @@ export class PrefixIndex<T> {
     let i = 0;
     while (node) {
       for (const v of node.values) if (!found.includes(v)) found.push(v);
+      if (node.segmentValues.length > 0 && (i === key.length || key.charCodeAt(i) === 46 /* . */)) {
+        for (const v of node.segmentValues) if (!found.includes(v)) found.push(v);
+      }
       if (i >= key.length) break;
       node = node.children.get(key.charCodeAt(i++));
     }
@@ -66,11 +75,13 @@ export class PrefixIndex<T> {
   }
 
   get empty(): boolean {
-    return this.root.values.length === 0 && this.root.children.size === 0;
+    return this.root.values.length === 0 && this.root.segmentValues.length === 0 && this.root.children.size === 0;
   }
 }
 
 class TrieNode<T> {
   readonly children = new Map<number, TrieNode<T>>();
   readonly values: T[] = [];
+  /** Values that match only where the key ends here or goes on with a dot. */
+  readonly segmentValues: T[] = [];
 }

@@ -19,7 +19,7 @@ export class StoreDrains {
     const unusable = new Set<string>();
     for (const record of records) {
       if (usableNameProblem(record.name) === undefined) {
-        definitions.push({ name: record.name, uri: record.uri, problem: record.problem });
+        definitions.push({ name: record.name, uri: record.uri, problem: record.problem, ...(record.token === undefined ? {} : { token: record.token }) });
         continue;
       }
       const problem = record.problem ?? `drain entry "${record.name}": not a drain name`;

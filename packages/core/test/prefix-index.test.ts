@@ -32,3 +32,20 @@ describe('PrefixIndex', () => {
     expect(index.match('systail.x')).toEqual(['d']);
   });
 });
+
+describe('PrefixIndex on whole segments (tenant drains)', () => {
+  it('matches the prefix itself and keys going on with a dot, never a longer segment', () => {
+    const index = new PrefixIndex<string>();
+    index.add('apptail.app1', 'acme', true);
+    index.add('apptail.app1', 'bytes');
+    expect(index.match('apptail.app1')).toEqual(['bytes', 'acme']);
+    expect(index.match('apptail.app1.web')).toEqual(['bytes', 'acme']);
+    expect(index.match('apptail.app10')).toEqual(['bytes']);
+    expect(index.match('apptail.app1x')).toEqual(['bytes']);
+    expect(index.match('apptail.app2')).toEqual([]);
+    index.remove('apptail.app1', 'acme', true);
+    expect(index.match('apptail.app1.web')).toEqual(['bytes']);
+    index.remove('apptail.app1', 'bytes');
+    expect(index.empty).toBe(true);
+  });
+});

@@ -51,6 +51,8 @@ export interface DrainContext {
   diskSync?: DiskSync;
   /** Told of every change of state or error (not of counters; read those with status()). */
   onStatus?: (status: DrainStatus) => void;
+  /** A tenant drain's token (`d.<uuid>`), sent with every message (docs/tenants.md). */
+  drainToken?: string;
 }
 
 /** Batch limits: big enough to amortise a write, small enough that a failed send is cheap to redo. */
@@ -96,6 +98,8 @@ interface PumpResult {
 export class Drain {
   readonly name: string;
   readonly uri: string;
+  /** Its drain token, when it has one (a tenant's drain). */
+  readonly token: string | undefined;
   /** Key prefixes this drain wants; empty means every key (and is also what a FATAL drain has). */
   readonly filters: readonly string[];
   private readonly ctx: DrainContext;
@@ -138,6 +142,7 @@ export class Drain {
   constructor(name: string, uri: string, ctx: DrainContext, problem?: string) {
     this.name = name;
     this.uri = uri;
+    this.token = ctx.drainToken;
     this.ctx = ctx;
     let plan: DrainPlan | null = null;
     try {
@@ -146,7 +151,7 @@ export class Drain {
       // With disk, memory also takes the burst that comes while a spill is being written.
       const buffer = new EventBuffer(spec.diskBytes === undefined ? spec.buffer : spec.buffer + SPILL_SLACK);
       const scheme = SCHEMES[spec.scheme];
-      const format = scheme.output ? scheme.output(spec.format, ctx.formats) : compileFormat(spec.format, ctx.formats);
+      const format = scheme.output ? scheme.output(spec.format, ctx.formats, ctx.drainToken) : compileFormat(spec.format, ctx.formats);
       // Last: it opens the queue, which nothing would close if the URI turned out unusable.
       const spill = spec.diskBytes === undefined ? null : this.makeSpill(buffer, spec.buffer / 2, spec.diskBytes);
       plan = {
@@ -318,7 +323,7 @@ export class Drain {
       }
       let transport: Transport;
       try {
-        transport = await plan.scheme.connect(plan.spec, { fileDrainRoots: this.ctx.fileDrainRoots, reconnect: connectedBefore });
+        transport = await plan.scheme.connect(plan.spec, { fileDrainRoots: this.ctx.fileDrainRoots, reconnect: connectedBefore, drainToken: this.ctx.drainToken });
       } catch (err) {
         if (this.stopping) break;
         fail(toError(err));

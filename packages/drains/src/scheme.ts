@@ -16,7 +16,7 @@ export interface Scheme {
    * Turns the drain's format into what goes out for each event (syslog: an RFC 5424 frame around
    * the formatted line); the format's own line when absent.
    */
-  output?: (format: string, formats: Record<string, string>) => Formatter;
+  output?: (format: string, formats: Record<string, string>, drainToken?: string) => Formatter;
 }
 
 /** How a scheme's URIs look. */
@@ -112,6 +112,8 @@ export interface TransportContext {
    * (the truncation of `overwrite=true`) must not be repeated on a reconnect.
    */
   reconnect: boolean;
+  /** A tenant drain's token, sent where the scheme has room for it (http: `Logyard-Drain-Token`). */
+  drainToken?: string;
 }
 
 /** Connects (or opens) the target; rejects with the reason it cannot. */

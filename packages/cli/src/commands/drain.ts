@@ -3,6 +3,7 @@ import { isBuiltinDrainName } from '@logyard/bus';
 import { compareNames, drainNameProblem, drainStatusRows } from '@logyard/store';
 import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { namedFormats } from './format.js';
+import { publishAudit } from '../audit.js';
 import { configOf, withStore } from '../context.js';
 import { usageError } from '../errors.js';
 import { formatTable } from '../table.js';
@@ -41,6 +42,7 @@ export function registerDrainCommands(program: Command): void {
         if (unknownFormat) parseDrainUri(merged, { formats: await namedFormats(config, store), drainName: name });
         await store.putDrain(name, merged);
       });
+      await publishAudit(config, { action: 'drain.add', name, desc: `drain added: ${name} ${redactUri(merged)}` });
       process.stdout.write(`added drain ${name}: ${redactUri(merged)}\n`);
     });
 
@@ -60,7 +62,11 @@ export function registerDrainCommands(program: Command): void {
         for (const name of names) if (!(await store.deleteDrain(name))) unknown.push(name);
         return { missing: unknown, left: unknown.length ? (await store.listDrains()).map((d) => d.name) : [] };
       });
-      for (const name of names) if (!missing.includes(name)) process.stdout.write(`deleted drain ${name}\n`);
+      for (const name of names) {
+        if (missing.includes(name)) continue;
+        await publishAudit(config, { action: 'drain.delete', name, desc: `drain deleted: ${name}` });
+        process.stdout.write(`deleted drain ${name}\n`);
+      }
       if (missing.length) throw unknownNamesError('drain', missing, [...left, ...Object.keys(config.builtinDrains)]);
     });
 
@@ -118,7 +124,8 @@ export function registerDrainCommands(program: Command): void {
     });
 }
 
-function collect(value: string, previous: string[]): string[] {
+/** A repeatable option's values. */
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 

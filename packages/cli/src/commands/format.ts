@@ -5,6 +5,7 @@ import { compareNames, type Store } from '@logyard/store';
 import { configOf, withStore } from '../context.js';
 import { unknownNamesError } from '../unknown-names.js';
 import { usageError } from '../errors.js';
+import { publishAudit } from '../audit.js';
 import { formatTable } from '../table.js';
 
 /** Formats that are not templates and cannot be renamed. */
@@ -29,6 +30,7 @@ export function registerFormatCommands(program: Command): void {
       const problem = formatProblem(name, { [name]: template });
       if (problem) throw usageError(problem);
       await withStore(config, (store) => store.putFormat(name, template));
+      await publishAudit(config, { action: 'format.add', name, desc: `format added: ${name} ${template}` });
       process.stdout.write(`added format ${name}: ${template}\n`);
       if (Object.hasOwn(config.formats, name)) {
         process.stderr.write(`logyard: note: the config's format ${name} wins over the store's on nodes with this config\n`);
@@ -46,7 +48,11 @@ export function registerFormatCommands(program: Command): void {
         for (const name of names) if (!(await store.deleteFormat(name))) unknown.push(name);
         return { missing: unknown, left: unknown.length ? Object.keys(await store.listFormats()) : [] };
       });
-      for (const name of names) if (!missing.includes(name)) process.stdout.write(`deleted format ${name}\n`);
+      for (const name of names) {
+        if (missing.includes(name)) continue;
+        await publishAudit(config, { action: 'format.delete', name, desc: `format deleted: ${name}` });
+        process.stdout.write(`deleted format ${name}\n`);
+      }
       if (missing.length) throw unknownNamesError('format', missing, left, ' in the store');
     });
 

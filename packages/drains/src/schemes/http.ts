@@ -24,7 +24,7 @@ const MAX_ERROR_BODY = 120;
  * connection errors reject (the drain retries on its schedule); any other status will not
  * change by retrying (bad token, bad path, too large) and makes the drain FATAL with it.
  */
-const connectHttp: TransportFactory = async (spec) => {
+const connectHttp: TransportFactory = async (spec, ctx) => {
   const target = hostPort(spec.host ?? '', spec.port ?? 0);
   // A connection made (and, for https, verified) now shows a dead target or a bad certificate
   // as RETRYING at once instead of at the first event; the agent then makes its own.
@@ -32,7 +32,7 @@ const connectHttp: TransportFactory = async (spec) => {
   (await openStream(spec, target, tls)).destroy();
   const agentOptions = { keepAlive: true, maxSockets: 1 };
   const agent = tls ? new HttpsAgent({ ...agentOptions, ...tls }) : new HttpAgent(agentOptions);
-  return new HttpTransport(spec, agent);
+  return new HttpTransport(spec, agent, ctx.drainToken);
 };
 
 /**
@@ -70,6 +70,8 @@ class HttpTransport implements Transport {
   constructor(
     private readonly spec: DrainSpec,
     private readonly agent: HttpAgent,
+    /** Sent as `Logyard-Drain-Token` so the receiver can tell which drain a POST came from (Heroku's Logplex-Drain-Token). */
+    private readonly drainToken?: string,
   ) {
     this.maxBatchEvents = Number(spec.params.batch ?? DEFAULT_HTTP_BATCH);
     this.url = `${spec.scheme}://${hostPort(spec.host ?? '', spec.port ?? 0)}${spec.path ?? '/'}`;
@@ -125,7 +127,12 @@ class HttpTransport implements Transport {
         method: 'POST',
         // Basic auth; the password is never part of a message.
         auth: spec.user !== undefined || spec.password !== undefined ? `${spec.user ?? ''}:${spec.password ?? ''}` : undefined,
-        headers: { 'Content-Type': this.contentType, 'Content-Length': Buffer.byteLength(body), 'User-Agent': 'logyard' },
+        headers: {
+          'Content-Type': this.contentType,
+          'Content-Length': Buffer.byteLength(body),
+          'User-Agent': 'logyard',
+          ...(this.drainToken === undefined ? {} : { 'Logyard-Drain-Token': this.drainToken }),
+        },
       });
       request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error(`no answer from ${this.url} within ${REQUEST_TIMEOUT_MS / 1000} s`)));
       request.on('error', (err: NodeJS.ErrnoException) => {

@@ -16,8 +16,17 @@ export const SYSLOG_DEFAULT_FORMAT = '{{text}}';
 export const syslog: Scheme = {
   syntax: { target: 'network', defaultPort: 514, tlsDefaultPort: 6514, defaultFormat: SYSLOG_DEFAULT_FORMAT, params: {} },
   connect: connectStream,
-  output: (format, formats) => compileFormat(format, formats, SYSLOG_FRAME),
+  output: (format, formats, drainToken) => compileFormat(format, formats, drainToken === undefined ? SYSLOG_FRAME : tokenFrame(drainToken)),
 };
+
+/** The SD-ID of Logyard's own structured data (32473: the example enterprise number of RFC 5612). */
+const LOGYARD_SD_ID = 'logyard@32473';
+
+/** A tenant drain's frame: its token as `[logyard@32473 drain="d.<uuid>"]`, beside the relayed structured data. */
+function tokenFrame(drainToken: string): LineFrame {
+  const element = `[${LOGYARD_SD_ID} drain="${drainToken.replace(/["\\\]]/g, '\\$&')}"]`;
+  return { fields: HEADER_FIELDS, build: (key, line, event) => frame(syslogMessage(key, event, line, element)) };
+}
 
 /** The event's fields the header is made of, read in the same pass as the format's. */
 const HEADER_FIELDS = ['syslog', 'node_id', 'human_time', 'unix_time', 'app_name', 'name', 'instance_index', 'type', 'severity'] as const;
@@ -67,7 +76,7 @@ const WARNING = SEVERITIES.warning;
  * - MSG is the drain's formatted line without its final newline, in UTF-8 without a BOM (which
  *   most receivers, Papertrail included, would show as garbage).
  */
-function syslogMessage(key: string, event: EventReader, line: string): string {
+function syslogMessage(key: string, event: EventReader, line: string, ownElement = ''): string {
   const syslog = objectOrUndefined(event.field(SYSLOG));
   const facility = code(syslog?.facility, FACILITIES, 23) ?? USER;
   const severity = code(syslog?.severity, SEVERITIES, 7) ?? defaultSeverity(key, event);
@@ -78,7 +87,7 @@ function syslogMessage(key: string, event: EventReader, line: string): string {
     field(firstGiven(syslog?.appname, event.field(APP_NAME), event.field(NAME), key), MAX_APP_NAME),
     field(firstGiven(syslog?.procid, event.field(INSTANCE_INDEX)), MAX_PROCID),
     field(firstGiven(syslog?.msgid, key.startsWith('event.') ? event.field(TYPE) : undefined), MAX_MSGID),
-    structuredData(syslog?.structured_data),
+    withOwnElement(structuredData(syslog?.structured_data), ownElement),
   ].join(' ');
   const msg = line.charCodeAt(line.length - 1) === 10 ? line.slice(0, -1) : line;
   return msg === '' ? header : `${header} ${msg}`;
@@ -97,7 +106,8 @@ function structuredData(value: unknown): string {
   let out = '';
   for (const [id, params] of Object.entries(elements)) {
     const fields = objectOrUndefined(params);
-    if (!SD_NAME_RE.test(id) || !fields) continue;
+    // A sender's own logyard@32473 would pass for ours.
+    if (!SD_NAME_RE.test(id) || !fields || id === LOGYARD_SD_ID) continue;
     out += '[' + id;
     for (const [name, paramValue] of Object.entries(fields)) {
       if (!SD_NAME_RE.test(name) || (typeof paramValue !== 'string' && typeof paramValue !== 'number')) continue;
@@ -106,6 +116,12 @@ function structuredData(value: unknown): string {
     out += ']';
   }
   return out === '' ? NILVALUE : out;
+}
+
+/** The relayed structured data with Logyard's own element after it (a sender's logyard@32473 is replaced). */
+function withOwnElement(relayed: string, own: string): string {
+  if (own === '') return relayed;
+  return relayed === NILVALUE ? own : relayed + own;
 }
 
 function defaultSeverity(key: string, event: EventReader): number {
