@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BUILTIN_DRAIN_PREFIX, DEFAULT_MAX_EVENT, defaultNodeId, didYouMean, drainNameProblem, formatNameProblem, isBuiltinDrainName, KEY_SEGMENT_RE, keyProblem, parseSize } from '@logyard/bus';
@@ -71,12 +71,17 @@ export interface LogyardConfig {
   journal: { units: string[]; rate: number; burst: number; directory?: string };
   /** The largest event in bytes, on every path into the bus (docs/configuration.md, max_event). */
   maxEvent: number;
+  /** `host:port` of the drains API for tenants (docs/tenants.md), or `off`. */
+  api: string;
+  /** Certificate and key (PEM files) of the drains API: HTTPS when set. */
+  apiTls?: { cert: string; key: string };
 }
 
 const TOP_LEVEL_KEYS = [
   'node_id', 'run_dir', 'state_dir', 'store', 'status', 'clients', 'file_drain_roots', 'disk_sync',
-  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive', 'journal', 'max_event',
+  'formats', 'builtin_drains', 'systail', 'apptail', 'events', 'receive', 'journal', 'max_event', 'api', 'api_tls',
 ] as const;
+const API_TLS_KEYS = ['cert', 'key'] as const;
 const SYSTAIL_KEYS = ['max_line', 'files'] as const;
 const APPTAIL_KEYS = ['rate', 'burst', 'patterns'] as const;
 const APPTAIL_PATTERN_KEYS = ['path', 'format'] as const;
@@ -192,7 +197,48 @@ function readAll(flags: GlobalOptions, env: NodeJS.ProcessEnv, cwd: string, file
     receive: guard(() => readReceive(fileContent.receive, child(file, 'receive')), { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000, inCore: false }),
     journal: guard(() => readJournal(fileContent.journal, child(file, 'journal')), { units: ['*'], rate: 1000, burst: 5000 }),
     maxEvent: guard(() => readSize(fileContent.max_event, child(file, 'max_event'), MAX_EVENT_RANGE), undefined) ?? DEFAULT_MAX_EVENT,
+    ...readApi(fileContent, file),
   };
+}
+
+/**
+ * `api` (host:port or off) and `api_tls` ({cert, key}): HTTPS with api_tls; without it plain HTTP,
+ * which carries tenants' tokens in clear, so only on a loopback address.
+ */
+function readApi(fileContent: Mapping, file: Origin): Pick<LogyardConfig, 'api' | 'apiTls'> {
+  const apiTls = guard(() => readApiTls(fileContent.api_tls, child(file, 'api_tls')), undefined);
+  const api = guard(() => readApiAddress(fileContent.api, child(file, 'api'), apiTls !== undefined), undefined) ?? 'off';
+  return { api, ...(apiTls ? { apiTls } : {}) };
+}
+
+function readApiAddress(value: unknown, origin: Origin, tls: boolean): string | undefined {
+  // YAML reads a bare `off` as the boolean false.
+  if (value === false) return 'off';
+  const address = readStatus(value, origin);
+  if (address === undefined || address === 'off' || tls) return address;
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (!isLoopbackHost(host)) fail(origin, `plain HTTP is served only on loopback (127.0.0.1, ::1, localhost); set api_tls: {cert, key} to serve ${address} over HTTPS`);
+  return address;
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
+}
+
+function readApiTls(value: unknown, origin: Origin): { cert: string; key: string } | undefined {
+  if (value === false || value === 'off') return undefined;
+  const mapping = readMapping(value, origin, API_TLS_KEYS);
+  if (mapping === undefined) return undefined;
+  const readable = (key: string): string => {
+    const path = requirePath(mapping[key], child(origin, key));
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (err) {
+      fail(child(origin, key), `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return path;
+  };
+  return { cert: readable('cert'), key: readable('key') };
 }
 
 /**

@@ -11,6 +11,8 @@ export function effectiveConfig(config: LogyardConfig, redact: (uri: string) => 
     state_dir: config.stateDir,
     store: redact(config.store),
     status: config.status,
+    api: config.api,
+    ...(config.apiTls ? { api_tls: config.apiTls } : {}),
     clients: config.clients,
     file_drain_roots: config.fileDrainRoots,
     disk_sync: config.diskSync === 'always' ? 'always' : `${config.diskSync}ms`,

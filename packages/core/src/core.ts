@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BatchReceiver, corePaths, DirectPublisher, nowUnix, tenantOfDrain } from '@logyard/bus';
+import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, tenantOfDrain } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -63,6 +63,8 @@ export class Core {
   private storeWatch: { close(): Promise<void> } | null = null;
   private formatsWatch: { close(): Promise<void> } | null = null;
   private tenantsWatch: { close(): Promise<void> } | null = null;
+  /** The drains API (docs/tenants.md), loaded and served only when `api:` is set. */
+  private api: { close(): Promise<void> } | null = null;
   /** The store's tenants as last seen: the prefixes their drains may route (docs/tenants.md). */
   private tenants = new Map<string, TenantRecord>();
   /** Named formats of the store; the config's win over them on this node. */
@@ -190,6 +192,7 @@ export class Core {
     );
     this.receiving = this.receive();
     this.coreStopped.watch(() => this.drains.heldNow());
+    if (config.api && config.api !== 'off') await this.startApi(this.store);
     this.log('INFO', `core ${config.nodeId} listening in ${config.runDir}, store ${this.store.description}`);
   }
 
@@ -213,6 +216,7 @@ export class Core {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.api?.close();
       await this.statusPublisher?.close();
       await this.storeWatch?.close().catch(() => {});
       await this.formatsWatch?.close().catch(() => {});
@@ -266,6 +270,34 @@ export class Core {
         this.endBatch();
       },
     });
+  }
+
+  /** Loaded on demand, so that a core without `api:` carries none of its code or dependencies (zod). */
+  private async startApi(store: Store): Promise<void> {
+    const { DrainsApi } = await import('./api/server.js');
+    const { config } = this;
+    const api = new DrainsApi({
+      address: config.api,
+      ...(config.apiTls ? { tls: config.apiTls } : {}),
+      store,
+      nodeId: config.nodeId,
+      tenants: () => this.tenants,
+      formats: () => nodeFormats(this.config, this.storeFormats),
+      audit: (record) => this.publishHere(AUDIT_KEY, auditEvent(record, 'logyard core')),
+      listenHost: defaultListenHost(config.store, config.nodeId),
+      log: this.log,
+    });
+    this.api = api;
+    await api.listen();
+  }
+
+  /** An event made by the core itself (an audit event of the API), routed on this node like one a client published. */
+  private publishHere(key: string, fields: Record<string, unknown>): void {
+    const json = eventJson(fields, this.config.nodeId);
+    if (json === null) return;
+    this.routeEvent(key, json);
+    this.directIn++;
+    this.endBatch();
   }
 
   private async receive(): Promise<void> {

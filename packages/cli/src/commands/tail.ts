@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isatty } from 'node:tty';
-import { createServer, isIPv4, type Server, type Socket } from 'node:net';
-import { decodeLines, defaultNodeId, filterProblem } from '@logyard/bus';
+import { createServer, type Server, type Socket } from 'node:net';
+import { decodeLines, defaultListenHost, filterProblem } from '@logyard/bus';
 import { openStore, type Store, type TemporaryHandle } from '@logyard/store';
 import { configOf } from '../context.js';
 import { usageError } from '../errors.js';
@@ -192,10 +192,3 @@ function printLines(text: string, printer: EventPrinter): string {
   return out;
 }
 
-/** The address the cores can reach this machine at: 127.0.0.1 on one node, else this node's IPv4 address. */
-function defaultListenHost(store: string, nodeId: string): string {
-  if (store.startsWith('file://')) return '127.0.0.1';
-  if (isIPv4(nodeId)) return nodeId;
-  const address = defaultNodeId();
-  return isIPv4(address) ? address : '127.0.0.1';
-}
