@@ -108,6 +108,7 @@ describe('defaults', () => {
       receive: { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000, inCore: false },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,
+      api: 'off',
     });
   });
 
@@ -196,6 +197,7 @@ describe('the documented example', () => {
       },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,
+      api: 'off',
     });
   });
 });
@@ -322,6 +324,9 @@ describe('errors name the file, the key and the problem', () => {
     ['max_event: 1GiB\n', 'max_event: must be between 1KiB and 64MiB'],
     ['status: localhost\n', 'status: must be "off" or host:port: "localhost" is not host:port'],
     ['status: 127.0.0.1:99999\n', 'status: must be "off" or host:port: port 99999 is not between 1 and 65535'],
+    ['api: 0.0.0.0:8893\n', 'api: plain HTTP is served only on loopback (127.0.0.1, ::1, localhost); set api_tls: {cert, key} to serve 0.0.0.0:8893 over HTTPS'],
+    ['api: 127.0.0.1:8893\napi_tls: { cert: /nonexistent/api.pem, key: /nonexistent/api.key }\n', 'api_tls.cert: cannot read /nonexistent/api.pem: ENOENT'],
+    ['api_tls: [/x.pem]\n', 'api_tls: must be a mapping'],
     ['clients: [systail, web]\n', 'clients[1]: unknown client "web" (expected one of: systail, apptail, events, receive, journal)'],
     ['clients: [systail, systail]\n', 'clients[1]: "systail" is listed twice'],
     ['clients: systail\n', 'clients: must be a list'],
