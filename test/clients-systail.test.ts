@@ -93,7 +93,7 @@ describe('systail', () => {
       write(5);
     }
     systail.child.kill('SIGCONT');
-    await until(() => texts('fast ').length >= 25, '25 lines');
+    await until(() => texts('fast ').length >= 25, '25 lines', 30_000); // a loaded machine may take a while to resume the stopped systail
     expect(texts('fast ')).toEqual(Array.from({ length: 25 }, (_, i) => `fast ${i + 1}`));
     // Now faster than files are kept: 6 rotations with 2 rotated files kept lose 3 files.
     for (const old of [3, 4]) rmSync(`${fast}.${old}`);
