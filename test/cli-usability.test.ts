@@ -112,10 +112,10 @@ describe('the command line for people', () => {
     expect(refused.code).toBe(2);
   });
 
-  it('`logyard status | head -1` prints one line and no error, 8 times', async () => {
+  it('`logyard status | head -1` prints one line and no error, 20 times', async () => {
     const cmd = `"${process.execPath}" "${LOGYARD_BIN}" ${node.flags.map((f) => `'${f}'`).join(' ')}`;
     const env = { ...process.env, LOGYARD_CONFIG: '' };
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 20; i++) {
       const { stdout, stderr } = await run('bash', ['-c', `set -o pipefail; ${cmd} status | head -1`], { env });
       expect(stderr).toBe('');
       expect(stdout).toMatch(/^core {6}running, node usability, [^\n]*\n$/);
@@ -123,5 +123,5 @@ describe('the command line for people', () => {
     // A reader gone before the first write: every write meets a closed pipe (EPIPE).
     const closed = await run('bash', ['-c', `set -o pipefail; ${cmd} status | true; ${cmd} drain list | true; ${cmd} drain status | true`], { env });
     expect(closed.stderr).toBe('');
-  }, 180_000);
+  }, 240_000); // 20 runs of the real command: minutes on a loaded machine
 });
