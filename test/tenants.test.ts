@@ -6,7 +6,7 @@ import { Publisher } from '@logyard/bus';
 import { makeTestCerts, type TestCerts } from '../packages/drains/test/tls-certs.js';
 import { TcpTarget, TestNode, until } from './helpers/cli.js';
 import { apiRequest, openSse } from './helpers/api.js';
-import { freePort, startEtcd, startRsyslogReceiver, type RunningEtcd } from './setup/services.js';
+import { etcdctl, freePort, startEtcd, startRsyslogReceiver, type RunningEtcd } from './setup/services.js';
 
 /**
  * Tenants and the drains API (issue 14, docs/tenants.md): one real etcd, two real cores, node a
@@ -208,6 +208,30 @@ describe('tenants: self-service drains over HTTP, isolated by key prefix', () =>
     expect(everything).not.toContain(acme);
     expect(everything).not.toContain('lyt_');
     await a.cli(['drain', 'delete', 'audit', 'by-cli']);
+  });
+
+  it('1b. stops routing a prefix taken from the tenant at once, on every node', async () => {
+    const t = await target();
+    expect((await onA('PUT', '/v1/drains/moving', acme, { uri: `tcp://127.0.0.1:${t.port}?format=raw` })).status).toBe(201);
+    await runningOnBoth('tenant.acme.moving');
+    // The operator's own tooling rewrites the tenant: apptail.app1 taken away, apptail.app9 given.
+    const stored = JSON.parse((await etcdctl(etcd.endpoint, ['get', '--print-value-only', '/logyard/tenants/acme'])).trim());
+    await etcdctl(etcd.endpoint, ['put', '/logyard/tenants/acme', JSON.stringify({ ...stored, prefixes: ['apptail.app9'] })]);
+    await until(async () => {
+      // Each node's events reach the drain in order: once app9 arrives, app1 (sent first) would have too.
+      for (const node of [a, b]) {
+        publish(node, 'apptail.app1', `gone ${node.nodeId}`);
+        publish(node, 'apptail.app9', `given ${node.nodeId}`);
+      }
+      return [a, b].every((node) => t.rawEvents.some((e) => e.event.text === `given ${node.nodeId}`));
+    }, 'apptail.app9 routed on both nodes', 3_000);
+    for (const node of [a, b]) {
+      const fromNode = t.rawEvents.filter((e) => e.event.node_id === node.nodeId);
+      const firstGiven = fromNode.findIndex((e) => e.key === 'apptail.app9');
+      expect(fromNode.slice(firstGiven).filter((e) => e.key === 'apptail.app1')).toEqual([]);
+    }
+    await etcdctl(etcd.endpoint, ['put', '/logyard/tenants/acme', JSON.stringify(stored)]);
+    expect((await onA('DELETE', '/v1/drains/moving', acme)).status).toBe(204);
   });
 
   it('4. rotate: the old token fails within 2 s; delete: the tenant\'s drains stop everywhere', async () => {

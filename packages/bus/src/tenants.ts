@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { keyProblem } from './keys.js';
 
 /**
@@ -63,4 +63,9 @@ export function newTenantToken(): string {
 /** What the store keeps of a token: the SHA-256 (hex) of the whole token string. */
 export function tenantTokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A drain token (`d.` and a UUID), made when a tenant's drain is first added; sent with its messages. */
+export function newDrainToken(): string {
+  return `d.${randomUUID()}`;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isBuiltinDrainName } from '@logyard/bus';
+import { isBuiltinDrainName, newDrainToken, tenantOfDrain } from '@logyard/bus';
 import { compareNames, drainNameProblem, drainStatusRows } from '@logyard/store';
 import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
 import { namedFormats } from './format.js';
@@ -40,7 +40,9 @@ export function registerDrainCommands(program: Command): void {
       }
       await withStore(config, async (store) => {
         if (unknownFormat) parseDrainUri(merged, { formats: await namedFormats(config, store), drainName: name });
-        await store.putDrain(name, merged);
+        // A tenant's drain added by an admin gets (or keeps) its drain token as one added over the API does.
+        const token = tenantOfDrain(name) === undefined ? undefined : ((await store.getDrain(name))?.token ?? newDrainToken());
+        await store.putDrain(name, merged, token === undefined ? {} : { token });
       });
       await publishAudit(config, { action: 'drain.add', name, desc: `drain added: ${name} ${redactUri(merged)}` });
       process.stdout.write(`added drain ${name}: ${redactUri(merged)}\n`);

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { tenantDrainName, tenantNameProblem, TENANT_DRAIN_PREFIX, withinSegments, type AuditRecord } from '@logyard/bus';
+import { newDrainToken, tenantDrainName, tenantNameProblem, TENANT_DRAIN_PREFIX, withinSegments, type AuditRecord } from '@logyard/bus';
 import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, type DrainSpec } from '@logyard/drains';
 import { compareNames, drainStatusRows, InvalidNameError, type DrainRecord, type Store, type TenantRecord } from '@logyard/store';
 import { readPutDrain } from './bodies.js';
@@ -52,7 +51,7 @@ export async function putDrain(ctx: DrainsContext, tenant: TenantRecord, name: s
     }
   }
   const before = await ctx.store.getDrain(stored);
-  const token = before?.token ?? `d.${randomUUID()}`;
+  const token = before?.token ?? newDrainToken();
   await ctx.store.putDrain(stored, merged, { token });
   ctx.audit({ actor: `tenant:${tenant.name}`, action: 'drain.add', name: stored, desc: `drain added: ${stored} ${redactUri(merged)}` });
   return { status: before ? 200 : 201, drain: { name, uri: redactUri(merged), filters: spec.filters, token } };
