@@ -52,8 +52,9 @@ describe('the status API on TCP', () => {
 
     const metrics = await until(async () => {
       const m = await get(port, '/metrics');
-      return /logyard_events_in_total 2\b/.test(m.body) ? m : null;
-    }, 'metrics counting both events');
+      // The two published, and the audit event of the drain add (event.logyard_audit).
+      return /logyard_events_in_total 3\b/.test(m.body) ? m : null;
+    }, 'metrics counting the three events');
     expect(metrics.type).toContain('text/plain');
     expect(metrics.body).toMatch(/^logyard_drain_buffered\{drain="m1"\} 2$/m);
     expect(metrics.body).toMatch(/^logyard_drain_up\{drain="m1"\} 0$/m);
