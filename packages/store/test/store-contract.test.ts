@@ -423,6 +423,31 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       expect(await (await openStore()).listNodeStatus()).toEqual([nodeStatus('10.0.0.5', { web: { ...RUNNING, sent: 29 } })]);
     });
 
+    it('keeps the live picture of a node with its status (top, streams); a live part it cannot read is left out or zero', async () => {
+      const node = await openStore();
+      await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      const live = {
+        in: 1200,
+        in_per_s: 12.5,
+        clients: [{ name: 'systail', running: true }],
+        keys: [{ key: 'systail.nginx', events_per_s: 10, events_10m: 1100, last_seen: 1_700_000_100 }],
+        other: { key: '(other)', events_per_s: 0.5, events_10m: 100, last_seen: 1_700_000_090 },
+        drains: { web: { out_per_s: 9.5, dropped_per_s: { buffer_full: 0.5 } } },
+      };
+      await node.putNodeStatus({ ...nodeStatus('10.0.0.5'), live });
+      expect(await (await openStore()).listNodeStatus()).toEqual([{ ...nodeStatus('10.0.0.5'), live }]);
+
+      const odd = { in: 'many', clients: [{ running: true }, { name: 'receive' }], keys: [{ key: 'a', events_per_s: -1 }, 'b'], drains: { web: 'x' } };
+      await node.putNodeStatus({ ...nodeStatus('10.0.0.5'), live: odd as never });
+      expect((await (await openStore()).listNodeStatus())[0].live).toEqual({
+        in: 0,
+        in_per_s: 0,
+        clients: [{ name: 'receive', running: false }],
+        keys: [{ key: 'a', events_per_s: 0, events_10m: 0, last_seen: 0 }],
+        drains: {},
+      });
+    });
+
     it('refuses the status of a node this store did not register', async () => {
       const store = await openStore();
       const error = await rejectionOf(store.putNodeStatus(nodeStatus('10.0.0.5')));
