@@ -17,6 +17,7 @@ describe('the command line for people', () => {
     await node.startCore();
     for (const name of ['mylogs', 'errors', 'archive']) expect((await node.cli(['drain', 'add', name, 'tcp://127.0.0.1:9'])).code).toBe(0);
     expect((await node.cli(['format', 'add', 'short', '{{text}}'])).code).toBe(0);
+    expect((await node.cli(['tenant', 'add', 'acme', '--prefix', 'apptail.app1'])).code).toBe(0);
     // `logyard` on the PATH, as an installed one is, for the completion function to call.
     await run('mkdir', ['-p', bin]);
     writeFileSync(join(bin, 'logyard'), `#!/bin/sh\nexec "${process.execPath}" "${LOGYARD_BIN}" "$@"\n`);
@@ -83,6 +84,7 @@ describe('the command line for people', () => {
       'complete_words logyard tail --no',
       'complete_words logyard --st',
       'complete_words logyard completion ""',
+      `complete_words logyard --state-dir ${node.stateDir} tenant delete a`,
     ].join('\n');
     const { stdout } = await run('bash', ['-c', driver], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, LOGYARD_CONFIG: '' } });
     expect(stdout.split('\n')).toEqual([
@@ -94,6 +96,7 @@ describe('the command line for people', () => {
       '--node --no-color --node-id',
       '--store --state-dir --status',
       'bash zsh',
+      'acme',
       '',
     ]);
     // zsh: the same function through zsh's bashcompinit (zsh itself filters the words by prefix).

@@ -9,6 +9,8 @@ const ARGUMENT_KINDS: Record<string, string> = {
   'buffer check': 'drains',
   recent: 'drains',
   'format delete': 'stored-formats',
+  'tenant delete': 'tenants',
+  'tenant rotate': 'tenants',
   'config check': 'files',
   completion: 'words:bash zsh',
 };
@@ -34,12 +36,13 @@ export function registerCompletionCommands(program: Command): void {
   // What the completion function asks while completing: names from the store, one a line.
   program
     .command('__complete', { hidden: true })
-    .argument('<kind>', 'drains, formats or stored-formats')
+    .argument('<kind>', 'drains, formats, stored-formats or tenants')
     .action(async (kind: string, _opts: unknown, cmd: Command) => {
       try {
         const config = configOf(cmd);
         const names = await withStore(config, async (store) => {
-          if (kind === 'drains') return [...Object.keys(config.builtinDrains), ...(await store.listDrains()).map((d) => d.name).filter((n) => !n.startsWith('tmp.'))];
+          if (kind === 'drains') return [...Object.keys(config.builtinDrains), ...(await store.listDrains()).filter((d) => !d.temporary).map((d) => d.name).filter((n) => !n.startsWith('tmp.'))];
+          if (kind === 'tenants') return (await store.listTenants()).map((t) => t.name);
           const stored = Object.keys(await store.listFormats());
           return kind === 'stored-formats' ? stored : ['json', 'raw', 'systail', 'apptail', 'event', ...Object.keys(config.formats), ...stored];
         });
@@ -93,7 +96,7 @@ _logyard_complete_kind() {
   local kind=$1 cur=$2
   shift 2
   case "$kind" in
-    drains|formats|stored-formats) COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "$@" __complete "$kind" 2>/dev/null)" -- "$cur")) ;;
+    drains|formats|stored-formats|tenants) COMPREPLY=($(compgen -W "$("\${COMP_WORDS[0]}" "$@" __complete "$kind" 2>/dev/null)" -- "$cur")) ;;
     files) COMPREPLY=($(compgen -f -- "$cur")) ;;
     words:*) COMPREPLY=($(compgen -W "\${kind#words:}" -- "$cur")) ;;
   esac
