@@ -66,6 +66,9 @@ describe('streams and top over a two-node cluster', () => {
 
     const quiet = await b.cli(['streams', 'app.q']);
     expect(quiet.stdout.trimEnd().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['app.quiet']);
+    const typo = await b.cli(['streams', 'apq']);
+    expect(typo.code).toBe(0);
+    expect(typo.stderr).toBe('logyard: no key seen in the last 10 minutes starts with apq; did you mean app?\n');
     const bad = await b.cli(['streams', 'app..x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^logyard: prefix "app\.\.x": /);

@@ -23,12 +23,16 @@ export async function prefixHints(prefixes: readonly string[], config: LogyardCo
   const hints: string[] = [];
   for (const prefix of prefixes) {
     if ([...seen].some((key) => key.startsWith(prefix))) continue;
-    const depth = prefix.split('.').length;
-    const candidates = new Set([...seen].map((key) => key.split('.').slice(0, depth).join('.')));
-    const close = closeNames(prefix, candidates);
+    const close = closePrefixes(prefix, seen);
     if (close.length) hints.push(`no key seen yet starts with ${prefix}; did you mean ${close.join(' or ')}? (still waiting for it)`);
   }
   return hints;
+}
+
+/** The prefixes of `keys`, as deep as `prefix` (in segments), close to it by edit distance. */
+export function closePrefixes(prefix: string, keys: Iterable<string>): string[] {
+  const depth = prefix.split('.').length;
+  return closeNames(prefix, new Set([...keys].map((key) => key.split('.').slice(0, depth).join('.'))));
 }
 
 /** Adds to `into` the keys the local core publishes under `firstSegments` during `windowMs`. */

@@ -5,6 +5,7 @@ import { configOf, withStore } from '../context.js';
 import { usageError } from '../errors.js';
 import { formatTable } from '../table.js';
 import { ago, perSecond } from '../live/units.js';
+import { closePrefixes } from '../tail-hints.js';
 
 export function registerStreamsCommand(program: Command): void {
   program
@@ -20,6 +21,10 @@ export function registerStreamsCommand(program: Command): void {
       const config = configOf(cmd);
       const nodes = await withStore(config, (store) => store.listNodeStatus());
       const rows = streamRows(nodes, prefix ?? '');
+      if (prefix && rows.length === 0) {
+        const close = closePrefixes(prefix, streamRows(nodes).map((row) => row.key));
+        if (close.length) process.stderr.write(`logyard: no key seen in the last 10 minutes starts with ${prefix}; did you mean ${close.join(' or ')}?\n`);
+      }
       if (opts.json) {
         process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
         return;
