@@ -25,7 +25,7 @@ export interface CoreOptions {
 }
 
 /** Settings a running core cannot change (its sockets, store and identity), by config key name. */
-const RESTART_ONLY_NAMES = { nodeId: 'node_id', runDir: 'run_dir', stateDir: 'state_dir', store: 'store', status: 'status' } as const;
+const RESTART_ONLY_NAMES = { nodeId: 'node_id', runDir: 'run_dir', stateDir: 'state_dir', store: 'store', status: 'status', api: 'api' } as const;
 const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTART_ONLY_NAMES>;
 
 /**

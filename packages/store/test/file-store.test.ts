@@ -138,6 +138,23 @@ describe('formats on disk', () => {
   });
 });
 
+describe('tenants on disk', () => {
+  it('are private files of {"prefixes","token_sha256","created"}; one another tool wrote badly owns nothing and hides no other', async () => {
+    const store = fileStore();
+    await store.putTenant({ name: 'acme', prefixes: ['apptail.app1'], token_sha256: 'c'.repeat(64), created: 1_700_000_000 });
+    const path = join(dir, 'store', 'tenants', 'acme.json');
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ prefixes: ['apptail.app1'], token_sha256: 'c'.repeat(64), created: 1_700_000_000 });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    writeFileSync(join(dir, 'store', 'tenants', 'bad.json'), '{"prefixes": "apptail.x", "token_sha256": "nothex"}');
+    writeFileSync(join(dir, 'store', 'tenants', 'broken.json'), '{not json');
+    expect(await store.listTenants()).toEqual([
+      { name: 'acme', prefixes: ['apptail.app1'], token_sha256: 'c'.repeat(64), created: 1_700_000_000 },
+      { name: 'bad', prefixes: [], token_sha256: '', created: 0, problem: 'tenants/bad.json: "prefixes" must be a list of key prefixes' },
+      { name: 'broken', prefixes: [], token_sha256: '', created: 0, problem: 'tenants/broken.json: not valid JSON' },
+    ]);
+  });
+});
+
 describe('an unusable directory', () => {
   it('makes operations fail with StoreUnavailableError naming the store', async () => {
     const notADirectory = join(dir, 'file');
