@@ -109,7 +109,7 @@ describe('streams and top over a two-node cluster', () => {
       const first = await until(() => /good\s+node-a\s+RUNNING/.test(screen()) && screen(), 'top on the screen');
       expect(first).not.toContain('before-top');
       const clock = (s: string): string => /logyard top {2}(\d\d:\d\d:\d\d)/.exec(s)![1];
-      const second = await until(() => clock(screen()) !== clock(first) && screen(), 'top to redraw with a new time', 3_000);
+      const second = await until(() => clock(screen()) !== clock(first) && screen(), 'top to redraw with a new time', 5_000);
       writeFileSync(join(artifacts, 'top-tmux.txt'), second);
       expect(second).toMatch(/bad\s+node-a\s+RETRYING/);
       expect(second).toMatch(/app\.busy\s+node-a,node-b/);
