@@ -236,6 +236,10 @@ describe('tenants: self-service drains over HTTP, isolated by key prefix', () =>
 
   it('4. rotate: the old token fails within 2 s; delete: the tenant\'s drains stop everywhere', async () => {
     const old = beta;
+    const openTail = await openSse(apiB, '/v1/tail', old, readFileSync(certs.caFile, 'utf8'));
+    expect(openTail.status).toBe(200);
+    let tailEnded = false;
+    openTail.ended.then(() => (tailEnded = true));
     const rotated = await a.cli(['tenant', 'rotate', 'beta']);
     expect(rotated.code).toBe(0);
     beta = rotated.stdout.trim();
@@ -243,6 +247,8 @@ describe('tenants: self-service drains over HTTP, isolated by key prefix', () =>
     await until(async () => (await onB('GET', '/v1/drains', old)).status === 401, 'the old token refused on node b', 2_000);
     expect(Date.now() - since).toBeLessThan(2_000);
     expect((await onB('GET', '/v1/drains', beta)).status).toBe(200);
+    // A stream opened with the old token ends too.
+    await until(() => tailEnded, 'the tail opened with the old token to end', 2_000);
 
     const listed = await a.cli(['tenant', 'list']);
     expect(listed.stdout.split('\n')[0]).toMatch(/^NAME\s+PREFIXES\s+CREATED$/);

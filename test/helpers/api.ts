@@ -52,7 +52,12 @@ export function apiRequest(
 }
 
 /** An SSE stream from the API: the `data:` of each message as it comes, until close(). */
-export async function openSse(base: string, path: string, token: string, ca?: string): Promise<{ status: number; messages: any[]; text: () => string; close(): void }> {
+export async function openSse(
+  base: string,
+  path: string,
+  token: string,
+  ca?: string,
+): Promise<{ status: number; messages: any[]; text: () => string; close(): void; ended: Promise<void> }> {
   const url = new URL(path, base);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -73,7 +78,8 @@ export async function openSse(base: string, path: string, token: string, ca?: st
         }
       });
       res.on('error', () => undefined);
-      resolve({ status: res.statusCode ?? 0, messages, text: () => all, close: () => req.destroy() });
+      const ended = new Promise<void>((done) => res.once('close', () => done()));
+      resolve({ status: res.statusCode ?? 0, messages, text: () => all, close: () => req.destroy(), ended });
     });
     req.on('error', reject);
     req.end();

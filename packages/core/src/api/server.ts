@@ -40,7 +40,7 @@ export class DrainsApi {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly options: DrainsApiOptions) {
-    this.tails = new Tails({ store: options.store, nodeId: options.nodeId, listenHost: options.listenHost });
+    this.tails = new Tails({ store: options.store, nodeId: options.nodeId, listenHost: options.listenHost, tenants: options.tenants });
     this.drains = { store: options.store, formats: options.formats, audit: options.audit };
   }
 

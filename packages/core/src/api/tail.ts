@@ -14,7 +14,12 @@ export interface TailContext {
   nodeId: string;
   /** Where the cores can reach this node (see defaultListenHost). */
   listenHost: string;
+  /** The tenants as the core sees them now: a tail whose token was rotated or revoked ends. */
+  tenants: () => ReadonlyMap<string, TenantRecord>;
 }
+
+/** How often an open tail checks that its token still opens its tenant. */
+const REVOCATION_CHECK_MS = 250;
 
 /**
  * `GET /v1/tail?filter=P`: Server-Sent Events of the tenant's events under P from every node. Like
@@ -60,6 +65,7 @@ export class Tails {
         running.delete(stop);
         if (running.size === 0) this.open.delete(tenant.name);
         clearInterval(keepalive);
+        clearInterval(revocation);
         await handle.release().catch(() => undefined);
         listener.close();
         for (const socket of conns) socket.destroy();
@@ -71,6 +77,11 @@ export class Tails {
     res.write(`: tailing ${filters.join(', ')} from every node\n\n`);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     keepalive.unref();
+    // A rotated or deleted tenant's token stops working for streams already open too.
+    const revocation = setInterval(() => {
+      if (this.ctx.tenants().get(tenant.name)?.token_sha256 !== tenant.token_sha256) void stop();
+    }, REVOCATION_CHECK_MS);
+    revocation.unref();
     req.socket.on('close', () => void stop());
     res.on('close', () => void stop());
   }
