@@ -17,6 +17,7 @@ describe('streams and top over a two-node cluster', () => {
   let b: TestNode;
   let target: TcpTarget;
   const publishers: Publisher[] = [];
+  let trickle: NodeJS.Timeout;
   const artifacts = mkdtempSync(join(tmpdir(), 'ly-live-artifacts-'));
 
   beforeAll(async () => {
@@ -35,9 +36,15 @@ describe('streams and top over a two-node cluster', () => {
       for (let i = 0; i < 10; i++) p.publish('app.quiet', `quiet ${i}`);
       await p.flush();
     }
+    // Events flowing on both nodes all along, so that rates are not 0 when top is read.
+    const [pa, pb] = publishers;
+    trickle = setInterval(() => {
+      for (const p of [pa, pb]) for (let i = 0; i < 5; i++) p.publish('app.busy', `tick ${i}`);
+    }, 200);
   });
 
   afterAll(async () => {
+    clearInterval(trickle);
     for (const p of publishers) await p.close();
     await target?.close();
     await Promise.all([a?.cleanup(), b?.cleanup()]);
