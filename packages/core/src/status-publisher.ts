@@ -16,6 +16,8 @@ export interface StatusPublisherOptions {
   countersEveryMs?: number;
   /** The least time between two writes, whatever changed. */
   writeGapMs?: number;
+  /** Bytes of counters-only writes per second, on average, at most (see COUNTER_BYTES_PER_SECOND). */
+  counterBytesPerSecond?: number;
 }
 
 /** Counters alone go to the store at most this often (docs/store.md: "at most every few seconds"). */
@@ -25,6 +27,13 @@ const COUNTERS_EVERY_MS = 3_000;
  * RETRYING cost a node at most two writes a second, and a change still reaches readers within 1 s.
  */
 const WRITE_GAP_MS = 500;
+/**
+ * A node's budget for counters: a document of many drains has its counters written less often, so
+ * that each node costs etcd at most this many bytes a second and a cluster's history stays within
+ *  what compaction keeps (docs/sizing.md). 100 drains (~5 KB): every 3 s; 1,000 drains (~45 KB):
+ * about every 22 s. Changes of state are not held back by it.
+ */
+const COUNTER_BYTES_PER_SECOND = 2_048;
 /** How often it looks for counters to write and retries a failed write. */
 const TICK_MS = 500;
 
@@ -32,7 +41,8 @@ const TICK_MS = 500;
  * Keeps this node's status document in the store (docs/store.md): one document with every drain's
  * state and counters, so that status costs one key per node, not one per drain per node. Written
  * at once when a drain's state changes or a drain comes or goes (but not sooner than `writeGapMs`
- * after the last write); while only counters change, at most every `countersEveryMs`. One write at
+ * after the last write); while only counters change, at most every `countersEveryMs`, or less often
+ * for a large document (`counterBytesPerSecond`). One write at
  * a time: what changes meanwhile goes in the next one, all together, so a burst of changes (a
  * hundred drains starting) is a few writes, and a write racing a drain's removal is followed by
  * one without it.
@@ -40,6 +50,7 @@ const TICK_MS = 500;
 export class StatusPublisher {
   private readonly countersEveryMs: number;
   private readonly writeGapMs: number;
+  private readonly counterBytesPerSecond: number;
   private readonly timer: NodeJS.Timeout;
   /** A write put off until the gap after the last one is over. */
   private putOff: NodeJS.Timeout | undefined;
@@ -53,6 +64,7 @@ export class StatusPublisher {
   constructor(private readonly options: StatusPublisherOptions) {
     this.countersEveryMs = options.countersEveryMs ?? COUNTERS_EVERY_MS;
     this.writeGapMs = options.writeGapMs ?? WRITE_GAP_MS;
+    this.counterBytesPerSecond = options.counterBytesPerSecond ?? COUNTER_BYTES_PER_SECOND;
     this.timer = setInterval(() => this.publish(), TICK_MS);
     this.timer.unref();
     this.changed();
@@ -92,7 +104,8 @@ export class StatusPublisher {
     const all = JSON.stringify([drains, live]);
     if (all === this.writtenAll) return;
     const states = JSON.stringify(Object.entries(drains).map(([name, drain]) => [name, drain.state, drain.error ?? null]));
-    const wait = this.writtenAt + (states === this.writtenStates ? this.countersEveryMs : this.writeGapMs) - Date.now();
+    const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond);
+    const wait = this.writtenAt + (states === this.writtenStates ? countersEveryMs : this.writeGapMs) - Date.now();
     if (wait > 0) {
       // Counters wait for the tick; a change of state gets a wake-up of its own.
       if (states !== this.writtenStates && !this.putOff) {

@@ -34,7 +34,7 @@ describe('StatusPublisher', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function start(countersEveryMs: number, writeGapMs?: number): StatusPublisher {
+  function start(countersEveryMs: number, writeGapMs?: number, counterBytesPerSecond?: number): StatusPublisher {
     publisher = new StatusPublisher({
       store,
       nodeId: 'node-a',
@@ -43,6 +43,7 @@ describe('StatusPublisher', () => {
       onWritten: () => written++,
       countersEveryMs,
       writeGapMs,
+      counterBytesPerSecond,
     });
     return publisher;
   }
@@ -99,6 +100,23 @@ describe('StatusPublisher', () => {
     expect(written - 1).toBeLessThanOrEqual(Math.ceil((Date.now() - began) / 1_000));
     // The last counters reach the store once their interval is over.
     await vi.waitFor(async () => expect((await stored())?.web.sent).toBe(125), { timeout: 2_000 });
+  });
+
+  it('writes the counters of a large document less often (its byte budget), and a change of state at once all the same', async () => {
+    for (let i = 0; i < 200; i++) drains[`drain-${i}`] = { state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 };
+    // About 14 KB at 2 KB/s: counters every 7 s or so, not every 100 ms.
+    const p = start(100, 500, 2_000);
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    for (let i = 1; i <= 20; i++) {
+      for (const drain of Object.values(drains)) drain.sent = i;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(written).toBe(1);
+    drains.web = { ...drains.web, state: 'RETRYING', error: 'connection refused' };
+    p.changed();
+    await vi.waitFor(async () => expect((await stored())?.web.state).toBe('RETRYING'), { timeout: 1_000 });
+    // With the counters of that moment.
+    expect((await stored())?.['drain-0'].sent).toBe(20);
   });
 
   it('reports a failed write and writes again once the store works', async () => {

@@ -56,13 +56,18 @@ describe('the etcd store', () => {
     it('keeps a node entry {"started","version"} and one status document per node, both under the node\'s lease', async () => {
       const store = await open();
       await store.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '1.2.3' });
-      await store.putNodeStatus(nodeStatus('node-a', { web: RUNNING, archive: { ...RUNNING, state: 'FATAL', error: 'bad URI' } }));
+      const idle = { state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 };
+      const drains = { web: { ...RUNNING, buffered: 7 }, archive: { ...RUNNING, state: 'FATAL', error: 'bad URI' }, idle };
+      await store.putNodeStatus(nodeStatus('node-a', drains));
 
       expect(JSON.parse(await get('/logyard/nodes/node-a'))).toEqual({ started: 1_700_000_000, version: '1.2.3' });
+      // No drops and nothing buffered are left out of the document, and read back as such.
+      const { buffered: _, ...archive } = drains.archive;
       expect(JSON.parse(await get('/logyard/status/node-a'))).toEqual({
         updated: 1_700_000_000,
-        drains: { web: RUNNING, archive: { ...RUNNING, state: 'FATAL', error: 'bad URI' } },
+        drains: { web: drains.web, archive, idle: { state: 'RUNNING', sent: 0 } },
       });
+      expect(await store.listNodeStatus()).toEqual([nodeStatus('node-a', drains)]);
       const lease = await leaseOf('/logyard/nodes/node-a');
       expect(lease).not.toBe('0');
       expect(await leaseOf('/logyard/status/node-a')).toBe(lease);
