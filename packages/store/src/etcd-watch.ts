@@ -24,16 +24,17 @@ export interface PrefixWatchOptions<T extends { name: string }> {
  * own watcher from the newest revision a response header named, which etcd sets to its current
  * revision even on a catch-up batch that more changes follow). When etcd no longer has that
  * revision (compacted), it cancels the watch and this lists again and watches from there. Never
- * gives up until closed. Entries are delivered sorted by name, and only when they changed.
+ * gives up until closed. Entries are delivered sorted by name, and only when they changed (compared
+ * entry by entry: with a thousand drains, a change costs one entry, not all of them).
  */
 export class PrefixWatch<T extends { name: string }> {
-  private readonly entries = new Map<string, T>();
+  private entries = new Map<string, T>();
+  private listedOnce = false;
   private watcher: Watcher | undefined;
   /** Every change under the prefix up to this revision is in `entries`. */
   private applied = 0n;
   private readonly backoff = new Backoff(250, 3_000);
   private resumeTimer: NodeJS.Timeout | undefined;
-  private delivered: string | undefined;
   private failing = false;
   private restarting: Promise<void> | undefined;
   private closed = false;
@@ -60,13 +61,16 @@ export class PrefixWatch<T extends { name: string }> {
 
   private async relist(): Promise<void> {
     const response = await this.options.list();
-    this.entries.clear();
+    const listed = new Map<string, T>();
     for (const kv of response.kvs) {
       const entry = this.options.decode(kv);
-      if (entry) this.entries.set(entry.name, entry);
+      if (entry) listed.set(entry.name, entry);
     }
+    const changed = !this.listedOnce || listed.size !== this.entries.size || [...listed].some(([name, entry]) => !sameEntry(this.entries.get(name), entry));
+    this.listedOnce = true;
+    this.entries = listed;
     this.applied = BigInt(response.header.revision);
-    this.deliver();
+    if (changed) this.deliver();
   }
 
   /**
@@ -81,16 +85,19 @@ export class PrefixWatch<T extends { name: string }> {
     const current = (): boolean => this.watcher === watcher && !this.closed;
     watcher.on('data', (response) => {
       if (!current()) return;
+      let changed = false;
       for (const event of response.events) {
         const name = event.kv.key.toString().slice(prefix.length);
         const entry = event.type === 'Delete' ? undefined : this.options.decode(event.kv);
+        const before = this.entries.get(entry?.name ?? name);
         if (entry) this.entries.set(entry.name, entry);
         else this.entries.delete(name);
-        const changed = BigInt(event.kv.mod_revision);
-        if (changed > this.applied) this.applied = changed;
+        changed ||= !sameEntry(before, entry);
+        const revision = BigInt(event.kv.mod_revision);
+        if (revision > this.applied) this.applied = revision;
       }
       this.recovered();
-      this.deliver();
+      if (changed) this.deliver();
     });
     watcher.on('connected', () => {
       if (current()) this.recovered();
@@ -148,10 +155,11 @@ export class PrefixWatch<T extends { name: string }> {
 
   private deliver(): void {
     if (this.closed) return;
-    const entries = [...this.entries.values()].sort((a, b) => compare(a.name, b.name));
-    const signature = JSON.stringify(entries);
-    if (signature === this.delivered) return;
-    this.delivered = signature;
-    this.options.onChange(entries);
+    this.options.onChange([...this.entries.values()].sort((a, b) => compare(a.name, b.name)));
   }
+}
+
+/** Whether two decoded entries are the same (both absent counts as the same). */
+function sameEntry<T>(a: T | undefined, b: T | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
