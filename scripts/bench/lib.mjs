@@ -1,6 +1,6 @@
 // Helpers shared by the benchmarks.
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -49,6 +49,17 @@ export function getStatus(runDir) {
   });
 }
 
+/** CPU seconds (user + system) process `pid` has used; 0 once it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in ticks of 1/100 s (CLK_TCK)
+  } catch {
+    return 0;
+  }
+}
+
 export function freePort() {
   return new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
@@ -60,18 +71,42 @@ export function freePort() {
 
 /** A real etcd (Debian's etcd-server) with its data under `root`; resolves to its store URI once healthy. */
 export async function startBenchEtcd(root, children) {
+  return (await benchEtcd(root, children)).uri;
+}
+
+/**
+ * A real etcd with its data under `root` and `flags` added (compaction, quota): { uri, url, pid(),
+ * kill() (SIGKILL, data kept), restart() (same ports and data) }, resolved once healthy.
+ */
+export async function benchEtcd(root, children, flags = []) {
   const [port, peer] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
-  const p = spawn('etcd', ['--name', 'bench', '--data-dir', join(root, 'etcd'), '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `bench=http://127.0.0.1:${peer}`, '--logger', 'zap', '--log-level', 'error'], { stdio: 'ignore' });
-  children.push(p);
-  for (;;) {
-    try {
-      if ((await (await fetch(`${url}/health`)).json()).health === 'true') return `etcd://127.0.0.1:${port}`;
-    } catch {}
-    await sleep(50);
-  }
+  let p;
+  const launch = async () => {
+    p = spawn('etcd', ['--name', 'bench', '--data-dir', join(root, 'etcd'), '--listen-client-urls', url, '--advertise-client-urls', url,
+      '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+      '--initial-cluster', `bench=http://127.0.0.1:${peer}`, '--logger', 'zap', '--log-level', 'error', ...flags], { stdio: 'ignore' });
+    children.push(p);
+    for (;;) {
+      if (p.exitCode !== null) throw new Error(`etcd exited with ${p.exitCode}`);
+      try {
+        if ((await (await fetch(`${url}/health`)).json()).health === 'true') return;
+      } catch {}
+      await sleep(50);
+    }
+  };
+  await launch();
+  return {
+    uri: `etcd://127.0.0.1:${port}`,
+    url,
+    pid: () => p.pid,
+    kill: async () => {
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGKILL');
+      await exited;
+    },
+    restart: launch,
+  };
 }
 
 /** `logyard core` of node `id` on `store`, its directories under `root`; resolves once its status answers. */

@@ -5,5 +5,6 @@ export * from './log.js';
 export * from './version.js';
 export { DrainSet, type DrainDefinition } from './drain-set.js';
 export { isProcessAlive } from './lock.js';
+export { StatusPublisher, type StatusPublisherOptions } from './status-publisher.js';
 export { clientStatsDir, clientStatsFile, readClientStats, type ClientStats } from './client-stats.js';
 export { readCluster } from './cluster.js';

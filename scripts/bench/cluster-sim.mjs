@@ -1,0 +1,293 @@
+// Cluster simulator (issue 18): many simulated nodes in a few processes, each doing with the store
+// exactly what a core does, with the real code (EtcdStore of packages/store, StatusPublisher of
+// packages/core): its lease and keepalive, watches of the drains and the formats, its status
+// document written at the real rate while events flow (every drain's counters move all the time,
+// the worst case). Against one real etcd, started with the compaction and quota of docs/sizing.md.
+// It measures, under load: etcd puts/s, CPU and db size and how stale `drain status` gets (the load
+// alone, --load seconds); drain add -> every node notified (--tries drains, one at a time); then how
+// long all nodes take to catch up after an etcd outage (--outage seconds, etcd killed and restarted).
+//
+// Usage: node scripts/bench/cluster-sim.mjs [--nodes 100] [--drains 100] [--procs 4] [--tries 10]
+//        [--load 20] [--outage 30] [--full]     (--full: 1,000 nodes x 1,000 drains)
+// Prints a table and a JSON line. `npm run bench` runs it at its default size.
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchEtcd, cpuSeconds, sleep } from './lib.mjs';
+
+/** The etcd settings docs/sizing.md recommends: compaction keeps 1 minute of history; 8 GiB quota. */
+export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1m', '--quota-backend-bytes=8589934592'];
+
+if (process.argv.includes('--worker')) await worker();
+else await controller();
+
+// ---------------------------------------------------------------------------------------------
+// A worker process: nodes `first`..`first+count-1`, told what to do by the controller.
+
+async function worker() {
+  const { EtcdStore } = await import('@logyard/store/etcd');
+  const { StatusPublisher } = await import('@logyard/core');
+  const [uri, first, count, drainCount] = process.argv.slice(3);
+  const nodes = [];
+  /** Drain names the controller waits for: name -> nodes that have not seen it yet. */
+  const expected = new Map();
+  const report = { failures: 0, writes: 0 };
+  let load = false;
+
+  const settle = (node, names) => {
+    for (const [name, waiting] of expected) {
+      if (waiting.has(node.id) && names.has(name)) {
+        waiting.delete(node.id);
+        node.seen.set(name, Date.now());
+        if (waiting.size === 0) {
+          process.send({ type: 'seen', name, at: nodes.map((n) => n.seen.get(name)) });
+          expected.delete(name);
+        }
+      }
+    }
+  };
+
+  async function startNode(id) {
+    const node = { id, seen: new Map(), drains: {}, store: await EtcdStore.open(uri) };
+    await node.store.registerNode({ node_id: id, started: Math.floor(Date.now() / 1000), version: 'sim' });
+    node.publisher = new StatusPublisher({
+      store: node.store,
+      nodeId: id,
+      drains: () => node.drains,
+      onFailed: () => report.failures++,
+      onWritten: () => report.writes++,
+    });
+    await node.store.watchFormats(() => undefined);
+    let ready;
+    const listed = new Promise((resolve) => (ready = resolve));
+    await node.store.watchDrains((list) => {
+      const drains = {};
+      for (const { name } of list) drains[name] = node.drains[name] ?? { state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 };
+      node.drains = drains;
+      node.publisher.changed();
+      settle(node, new Set(list.map((d) => d.name)));
+      if (list.length >= Number(drainCount)) ready();
+    });
+    await listed;
+    return node;
+  }
+
+  // Events flow: every drain's counters move, so every node writes counters at its real rate.
+  setInterval(() => {
+    if (!load) return;
+    for (const node of nodes) for (const state of Object.values(node.drains)) state.sent += 100;
+  }, 1_000);
+
+  process.on('message', async (message) => {
+    if (message.type === 'expect') {
+      const waiting = new Set(nodes.map((n) => n.id));
+      for (const node of nodes) if (node.seen.has(message.name)) waiting.delete(node.id);
+      expected.set(message.name, waiting);
+      // Already there on every node (possible after an outage): answer at once.
+      for (const node of nodes) settle(node, new Set(Object.keys(node.drains)));
+    } else if (message.type === 'load') load = message.on;
+    else if (message.type === 'report') process.send({ type: 'report', ...report });
+    else if (message.type === 'stop') {
+      await Promise.all(nodes.map(async (n) => (await n.publisher.close(), await n.store.close())));
+      process.exit(0);
+    }
+  });
+
+  const ids = Array.from({ length: Number(count) }, (_, i) => `sim-${String(Number(first) + i).padStart(4, '0')}`);
+  // A few at a time, as cores of a cluster start.
+  for (let i = 0; i < ids.length; i += 25) nodes.push(...(await Promise.all(ids.slice(i, i + 25).map(startNode))));
+  process.send({ type: 'ready' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The controller: etcd, the workers, and the measurements.
+
+async function controller() {
+  const { values: opts } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '100' },
+      drains: { type: 'string', default: '100' },
+      procs: { type: 'string', default: '4' },
+      tries: { type: 'string', default: '10' },
+      load: { type: 'string', default: '20' },
+      outage: { type: 'string', default: '30' },
+      full: { type: 'boolean', default: false },
+    },
+    // `npm run bench` passes every benchmark the flags of all.
+    strict: false,
+  });
+  const NODES = opts.full ? 1000 : Number(opts.nodes);
+  const DRAINS = opts.full ? 1000 : Number(opts.drains);
+  const PROCS = Math.min(NODES, opts.full ? 6 : Number(opts.procs));
+  const TRIES = Number(opts.tries);
+  const LOAD_S = Number(opts.load);
+  const OUTAGE_S = Number(opts.outage);
+
+  const root = mkdtempSync(join(tmpdir(), 'logyard-bench-sim-'));
+  const children = [];
+  const { EtcdStore } = await import('@logyard/store/etcd');
+  const { Etcd3 } = await import('etcd3');
+  try {
+    const etcd = await benchEtcd(root, children, ETCD_FLAGS);
+    const admin = new Etcd3({ hosts: etcd.url });
+    const client = await EtcdStore.open(etcd.uri);
+    const revision = async () => Number((await admin.get('/logyard/none').exec()).header.revision);
+    const dbBytes = async () => {
+      const text = await (await fetch(`${etcd.url}/metrics`)).text();
+      return Number(/^etcd_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1] ?? /^etcd_debugging_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1]);
+    };
+
+    // The drains, before the nodes start (a cluster's drains are there before most of its cores).
+    for (let i = 0; i < DRAINS; i += 200) {
+      await Promise.all(
+        Array.from({ length: Math.min(200, DRAINS - i) }, (_, k) =>
+          client.putDrain(`drain-${String(i + k).padStart(4, '0')}`, `tcp://10.0.0.1:${1000 + ((i + k) % 60000)}?filter=app.${i + k}`),
+        ),
+      );
+    }
+
+    const startAt = Date.now();
+    const workers = [];
+    const per = Math.ceil(NODES / PROCS);
+    for (let p = 0; p < PROCS; p++) {
+      const count = Math.min(per, NODES - p * per);
+      const w = fork(fileURLToPath(import.meta.url), ['--worker', etcd.uri, String(p * per), String(count), String(DRAINS)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      w.setMaxListeners(0);
+      children.push(w);
+      workers.push(w);
+    }
+    await Promise.all(workers.map((w) => message(w, 'ready')));
+    const startup_s = +((Date.now() - startAt) / 1000).toFixed(1);
+    console.error(`cluster-sim: ${NODES} nodes x ${DRAINS} drains up in ${startup_s} s`);
+
+    /** Puts drain `name` and resolves with the time from the put to each node's watch delivering it. */
+    const addAndWait = async (name, put) => {
+      const seen = Promise.all(workers.map((w) => message(w, 'seen', (m) => m.name === name)));
+      workers.forEach((w) => w.send({ type: 'expect', name }));
+      await sleep(50); // the workers have the expectation before the put
+      const t0 = Date.now();
+      await put();
+      return { t0, at: (await seen).flatMap((m) => m.at) };
+    };
+
+    // Under load: counters move on every node. First LOAD_S seconds of that alone (puts/s, CPU, db,
+    // how stale `drain status` is), then drains added one at a time.
+    workers.forEach((w) => w.send({ type: 'load', on: true }));
+    await sleep(10_000); // every node has written its counters once or more
+    const cpu0 = { etcd: cpuSeconds(etcd.pid()), workers: workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) };
+    const rev0 = await revision();
+    const t0 = Date.now();
+    let staleMax = 0;
+    let statusReadMs = 0;
+    while (Date.now() - t0 < LOAD_S * 1000) {
+      // What `drain status` reads: every node's document, page by page.
+      const readAt = Date.now();
+      const documents = await client.listNodeStatus();
+      statusReadMs = Math.max(statusReadMs, Date.now() - readAt);
+      for (const d of documents) staleMax = Math.max(staleMax, readAt / 1000 - d.updated);
+      await sleep(2_000);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const puts_per_s = +(((await revision()) - rev0) / seconds).toFixed(0);
+    const etcd_cpu = +((cpuSeconds(etcd.pid()) - cpu0.etcd) / seconds).toFixed(2);
+    const sim_cpu = +((workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) - cpu0.workers) / seconds).toFixed(2);
+    const db_mb = +((await dbBytes()) / 1e6).toFixed(1);
+
+    const perNode = [];
+    const allNodes = [];
+    for (let t = 0; t < TRIES; t++) {
+      const name = `probe-${t}`;
+      const { t0: put, at } = await addAndWait(name, () => client.putDrain(name, 'tcp://10.0.0.2:9?filter=probe'));
+      const latencies = at.map((x) => x - put);
+      perNode.push(...latencies);
+      allNodes.push(Math.max(...latencies));
+      await client.deleteDrain(name);
+      await sleep(1_000);
+    }
+    const reports = await Promise.all(workers.map((w) => (w.send({ type: 'report' }), message(w, 'report'))));
+
+    // An etcd outage: killed, down OUTAGE_S seconds, restarted; then a drain is added.
+    let outage = null;
+    if (OUTAGE_S > 0) {
+      await etcd.kill();
+      await sleep(OUTAGE_S * 1000);
+      await etcd.restart();
+      const back = Date.now();
+      const { at } = await addAndWait('after-outage', async () => {
+        for (;;) {
+          try {
+            return await client.putDrain('after-outage', 'tcp://10.0.0.2:9?filter=probe');
+          } catch {
+            await sleep(100);
+          }
+        }
+      });
+      const watches_s = (Math.max(...at) - back) / 1000;
+      // Every node's entry and status written again under a new lease.
+      for (;;) {
+        const [nodes, statuses] = await Promise.all(['/logyard/nodes/', '/logyard/status/'].map((p) => admin.getAll().prefix(p).count()));
+        if (nodes >= NODES && statuses >= NODES) break;
+        await sleep(100);
+      }
+      outage = { seconds: OUTAGE_S, watches_caught_up_s: +watches_s.toFixed(1), all_caught_up_s: +((Date.now() - back) / 1000).toFixed(1) };
+    }
+
+    const pct = (list, p) => +[...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((list.length * p) / 100))].toFixed(0);
+    const result = {
+      benchmark: 'cluster-sim',
+      nodes: NODES,
+      drains: DRAINS,
+      procs: PROCS,
+      startup_s,
+      notify_ms: { p50: pct(perNode, 50), p99: pct(perNode, 99), every_node_median: pct(allNodes, 50), every_node_max: pct(allNodes, 100) },
+      under_load: {
+        seconds: +seconds.toFixed(0),
+        etcd_puts_per_s: puts_per_s,
+        etcd_cpu_cores: etcd_cpu,
+        sim_cpu_cores: sim_cpu,
+        etcd_db_mb: db_mb,
+        status_stale_max_s: +staleMax.toFixed(1),
+        status_read_max_ms: statusReadMs,
+        status_writes: reports.reduce((s, r) => s + r.writes, 0),
+        status_write_failures: reports.reduce((s, r) => s + r.failures, 0),
+      },
+      outage,
+      etcd_flags: ETCD_FLAGS,
+    };
+    await Promise.all(workers.map((w) => (w.send({ type: 'stop' }), new Promise((r) => w.once('exit', r)))));
+    await client.close();
+    admin.close();
+
+    console.log(`\ncluster simulator: ${NODES} nodes x ${DRAINS} drains on one etcd (${PROCS} processes)`);
+    console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
+    const l = result.under_load;
+    console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB`);
+    console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms`);
+    if (outage) console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
+    console.log(JSON.stringify(result));
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await sleep(200);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The next message of `type` (and matching `match`) from worker `w`. */
+function message(w, type, match = () => true) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (m.type !== type || !match(m)) return;
+      w.off('message', onMessage);
+      w.off('exit', onExit);
+      resolve(m);
+    };
+    const onExit = (code) => reject(new Error(`a simulator process exited with ${code}`));
+    w.on('message', onMessage);
+    w.once('exit', onExit);
+  });
+}
