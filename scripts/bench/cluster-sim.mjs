@@ -21,6 +21,9 @@ import { benchEtcd, cpuSeconds, sleep } from './lib.mjs';
 /** The etcd settings docs/sizing.md recommends: compaction keeps 1 minute of history; 8 GiB quota. */
 export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1m', '--quota-backend-bytes=8589934592'];
 
+/** A node that has not seen a drain this long after it was added has missed it: the run fails. */
+const SEEN_TIMEOUT_MS = 120_000;
+
 if (process.argv.includes('--worker')) await worker();
 else await controller();
 
@@ -51,7 +54,19 @@ async function worker() {
   };
 
   async function startNode(id) {
-    const node = { id, seen: new Map(), drains: {}, store: await EtcdStore.open(uri) };
+    // Connections of its own, as a core has: shared ones would put every node of a process on one.
+    const node = { id, seen: new Map(), drains: {}, store: await EtcdStore.open(uri, { ownConnections: true }) };
+    try {
+      return await runNode(node);
+    } catch (err) {
+      await node.publisher?.close();
+      await node.store.close();
+      throw err;
+    }
+  }
+
+  async function runNode(node) {
+    const { id } = node;
     await node.store.registerNode({ node_id: id, started: Math.floor(Date.now() / 1000), version: 'sim' });
     node.publisher = new StatusPublisher({
       store: node.store,
@@ -96,9 +111,22 @@ async function worker() {
     }
   });
 
+  /** As a core under a service manager: one whose store did not answer at start is started again. */
+  async function startNodeRetrying(id) {
+    for (;;) {
+      try {
+        return await startNode(id);
+      } catch (err) {
+        report.failures++;
+        console.error(`cluster-sim: ${id} did not start (${err.message}); again in 1 s`);
+        await sleep(1_000);
+      }
+    }
+  }
+
   const ids = Array.from({ length: Number(count) }, (_, i) => `sim-${String(Number(first) + i).padStart(4, '0')}`);
   // A few at a time, as cores of a cluster start.
-  for (let i = 0; i < ids.length; i += 25) nodes.push(...(await Promise.all(ids.slice(i, i + 25).map(startNode))));
+  for (let i = 0; i < ids.length; i += 10) nodes.push(...(await Promise.all(ids.slice(i, i + 10).map(startNodeRetrying))));
   process.send({ type: 'ready' });
 }
 
@@ -167,7 +195,7 @@ async function controller() {
 
     /** Puts drain `name` and resolves with the time from the put to each node's watch delivering it. */
     const addAndWait = async (name, put) => {
-      const seen = Promise.all(workers.map((w) => message(w, 'seen', (m) => m.name === name)));
+      const seen = Promise.all(workers.map((w) => message(w, 'seen', (m) => m.name === name, SEEN_TIMEOUT_MS)));
       workers.forEach((w) => w.send({ type: 'expect', name }));
       await sleep(50); // the workers have the expectation before the put
       const t0 = Date.now();
@@ -277,16 +305,21 @@ async function controller() {
   }
 }
 
-/** The next message of `type` (and matching `match`) from worker `w`. */
-function message(w, type, match = () => true) {
+/** The next message of `type` (and matching `match`) from worker `w`, within `timeoutMs` if given. */
+function message(w, type, match = () => true, timeoutMs = 0) {
   return new Promise((resolve, reject) => {
-    const onMessage = (m) => {
-      if (m.type !== type || !match(m)) return;
+    const done = () => {
       w.off('message', onMessage);
       w.off('exit', onExit);
+      clearTimeout(timer);
+    };
+    const onMessage = (m) => {
+      if (m.type !== type || !match(m)) return;
+      done();
       resolve(m);
     };
-    const onExit = (code) => reject(new Error(`a simulator process exited with ${code}`));
+    const onExit = (code) => (done(), reject(new Error(`a simulator process exited with ${code}`)));
+    const timer = timeoutMs ? setTimeout(() => (done(), reject(new Error(`no ${type} message within ${timeoutMs} ms`))), timeoutMs) : undefined;
     w.on('message', onMessage);
     w.once('exit', onExit);
   });

@@ -14,7 +14,7 @@ import type { EtcdEndpoint } from './etcd-uri.js';
 import { TimeoutError } from './time.js';
 
 /** Builds the client options: short deadlines, quick reconnects, keepalives that notice a dead peer. */
-export async function clientOptions(endpoint: EtcdEndpoint, timeoutMs: number): Promise<IOptions> {
+export async function clientOptions(endpoint: EtcdEndpoint, timeoutMs: number, ownConnections = false): Promise<IOptions> {
   const readParam = async (param: 'ca' | 'cert' | 'key'): Promise<Buffer | undefined> => {
     const file = endpoint[param];
     if (file === undefined) return undefined;
@@ -34,6 +34,8 @@ export async function clientOptions(endpoint: EtcdEndpoint, timeoutMs: number): 
       'grpc.keepalive_timeout_ms': 5_000,
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
+      // gRPC shares one connection among the clients of a process that have the same options.
+      ...(ownConnections ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
     },
     faultHandling: {
       // A host that failed is skipped for a second, not the library's five: a returning etcd is

@@ -25,6 +25,11 @@ export interface EtcdStoreOptions {
   temporaryTtlSeconds?: number;
   /** Longest a single request may take before it fails as unavailable. Default 3 500 ms. */
   timeoutMs?: number;
+  /**
+   * Connections of its own, not shared with other stores of the process: as a store in a process of
+   * its own has (the cluster simulator runs hundreds of nodes in one process).
+   */
+  ownConnections?: boolean;
   /** This node's put budget and the spread of its lease's renewal (etcd-lease.ts). */
   lease?: Omit<NodeLeaseOptions, 'ttl'>;
 }
@@ -77,7 +82,7 @@ export class EtcdStore implements Store {
   /** Opens a store on `etcd://` or `etcds://` URI; nothing is contacted until the first operation. */
   static async open(uri: string, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
     const endpoint = parseEtcdUri(uri);
-    const settings = await clientOptions(endpoint, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const settings = await clientOptions(endpoint, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.ownConnections);
     return new EtcdStore(new Etcd3(settings), endpoint, options, () => new Etcd3(settings));
   }
 
