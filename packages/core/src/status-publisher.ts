@@ -1,5 +1,5 @@
 import { nowUnix } from '@logyard/bus';
-import type { DrainState, NodeLive, Store } from '@logyard/store';
+import { encodeNodeStatus, type DrainState, type NodeLive, type Store } from '@logyard/store';
 
 export interface StatusPublisherOptions {
   store: Store;
@@ -101,7 +101,8 @@ export class StatusPublisher {
   private async writeIfDue(): Promise<void> {
     const drains = this.options.drains();
     const live = this.options.live?.();
-    const all = JSON.stringify([drains, live]);
+    // As stored: its length is what a write costs etcd.
+    const all = encodeNodeStatus({ node_id: this.options.nodeId, updated: 0, drains, ...(live ? { live } : {}) });
     if (all === this.writtenAll) return;
     const states = JSON.stringify(Object.entries(drains).map(([name, drain]) => [name, drain.state, drain.error ?? null]));
     const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond);

@@ -104,7 +104,7 @@ describe('StatusPublisher', () => {
 
   it('writes the counters of a large document less often (its byte budget), and a change of state at once all the same', async () => {
     for (let i = 0; i < 200; i++) drains[`drain-${i}`] = { state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 };
-    // About 14 KB at 2 KB/s: counters every 7 s or so, not every 100 ms.
+    // About 7 KB as stored, at 2 KB/s: counters every 3.5 s or so, not every 100 ms.
     const p = start(100, 500, 2_000);
     await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
     for (let i = 1; i <= 20; i++) {
