@@ -212,12 +212,17 @@ async function controller() {
     const t0 = Date.now();
     let staleMax = 0;
     let statusReadMs = 0;
+    const statusReadFailures = [];
     while (Date.now() - t0 < LOAD_S * 1000) {
       // What `drain status` reads: every node's document, page by page.
       const readAt = Date.now();
-      const documents = await client.listNodeStatus();
-      statusReadMs = Math.max(statusReadMs, Date.now() - readAt);
-      for (const d of documents) staleMax = Math.max(staleMax, readAt / 1000 - d.updated);
+      try {
+        const documents = await client.listNodeStatus();
+        statusReadMs = Math.max(statusReadMs, Date.now() - readAt);
+        for (const d of documents) staleMax = Math.max(staleMax, readAt / 1000 - d.updated);
+      } catch (err) {
+        statusReadFailures.push(err.message);
+      }
       await sleep(2_000);
     }
     const seconds = (Date.now() - t0) / 1000;
@@ -230,11 +235,11 @@ async function controller() {
     const allNodes = [];
     for (let t = 0; t < TRIES; t++) {
       const name = `probe-${t}`;
-      const { t0: put, at } = await addAndWait(name, () => client.putDrain(name, 'tcp://10.0.0.2:9?filter=probe'));
+      const { t0: put, at } = await addAndWait(name, () => retrying(() => client.putDrain(name, 'tcp://10.0.0.2:9?filter=probe')));
       const latencies = at.map((x) => x - put);
       perNode.push(...latencies);
       allNodes.push(Math.max(...latencies));
-      await client.deleteDrain(name);
+      await retrying(() => client.deleteDrain(name));
       await sleep(1_000);
     }
     const reports = await Promise.all(workers.map((w) => (w.send({ type: 'report' }), message(w, 'report'))));
@@ -246,15 +251,7 @@ async function controller() {
       await sleep(OUTAGE_S * 1000);
       await etcd.restart();
       const back = Date.now();
-      const { at } = await addAndWait('after-outage', async () => {
-        for (;;) {
-          try {
-            return await client.putDrain('after-outage', 'tcp://10.0.0.2:9?filter=probe');
-          } catch {
-            await sleep(100);
-          }
-        }
-      });
+      const { at } = await addAndWait('after-outage', () => retrying(() => client.putDrain('after-outage', 'tcp://10.0.0.2:9?filter=probe')));
       const watches_s = (Math.max(...at) - back) / 1000;
       // Every node's entry and status written again under a new lease.
       for (;;) {
@@ -281,6 +278,8 @@ async function controller() {
         etcd_db_mb: db_mb,
         status_stale_max_s: +staleMax.toFixed(1),
         status_read_max_ms: statusReadMs,
+        status_read_failures: statusReadFailures.length,
+        ...(statusReadFailures.length ? { status_read_failure: statusReadFailures[0] } : {}),
         status_writes: reports.reduce((s, r) => s + r.writes, 0),
         status_write_failures: reports.reduce((s, r) => s + r.failures, 0),
       },
@@ -295,13 +294,24 @@ async function controller() {
     console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
     const l = result.under_load;
     console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB`);
-    console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms`);
+    console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);
     if (outage) console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
     console.log(JSON.stringify(result));
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await sleep(200);
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Runs `operation` until it succeeds, as an admin would retry a `drain add` that timed out. */
+async function retrying(operation) {
+  for (;;) {
+    try {
+      return await operation();
+    } catch {
+      await sleep(100);
+    }
   }
 }
 
