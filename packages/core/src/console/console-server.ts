@@ -22,6 +22,9 @@ export interface ConsoleOptions {
 const PAGE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
 const UPLOT_DIR = createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\.iife\.min\.js$/, '');
 
+/** Reads of the store by the console are shared for this long (the page refreshes every second). */
+const SHARED_READ_MS = 900;
+
 /** What the page loads: all of it from the core (SPEC section 8: nothing from the internet). */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: PAGE_DIR + 'index.html', type: 'text/html; charset=utf-8' },
@@ -40,6 +43,8 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 export class ConsoleServer {
   private readonly token: string | null;
   private readonly history = new ClusterHistory(() => this.view());
+  /** The last read of the store: pages open together (and the history) share one read a second. */
+  private lastRead: { at: number; view: Promise<ClusterView> } | null = null;
 
   constructor(private readonly options: ConsoleOptions) {
     // The token is made at the core's start either way (so it is there when the address changes).
@@ -96,10 +101,16 @@ export class ConsoleServer {
     this.history.close();
   }
 
-  private async view(): Promise<ClusterView> {
+  private view(): Promise<ClusterView> {
+    const now = Date.now();
+    if (this.lastRead && now - this.lastRead.at < SHARED_READ_MS) return this.lastRead.view;
     const store = this.options.store();
-    if (!store) throw new Error('the store is not open yet');
-    return (await readCluster(store)).view;
+    if (!store) return Promise.reject(new Error('the store is not open yet'));
+    const view = readCluster(store).then((r) => r.view);
+    this.lastRead = { at: now, view };
+    // A failed read is not kept: the next request tries again.
+    view.catch(() => (this.lastRead = null));
+    return view;
   }
 
   /**
