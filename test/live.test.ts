@@ -118,6 +118,8 @@ describe('streams and top over a two-node cluster', () => {
       const clock = (s: string): string => /logyard top {2}(\d\d:\d\d:\d\d)/.exec(s)![1];
       const second = await until(() => clock(screen()) !== clock(first) && screen(), 'top to redraw with a new time', 5_000);
       writeFileSync(join(artifacts, 'top-tmux.txt'), second);
+      // With its colours, as the terminal shows it (`less -R` or `cat` in a terminal).
+      writeFileSync(join(artifacts, 'top-tmux.ansi'), tmux('capture-pane', '-p', '-e', '-t', session));
       expect(second).toMatch(/bad\s+node-a\s+RETRYING/);
       expect(second).toMatch(/app\.busy\s+node-a,node-b/);
 
