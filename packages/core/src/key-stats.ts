@@ -3,7 +3,7 @@ import { OTHER_KEYS, type KeyRate } from '@logyard/store';
 /** The window is kept in buckets of this length: 60 of them make the 10 minutes of `logyard streams`. */
 const BUCKET_MS = 10_000;
 const BUCKETS = 60;
-/** The rate `streams` and `top` show is over the last minute (SPEC section 6). */
+/** The rate `streams` and `top` show is over the last minute (docs/live.md). */
 const RATE_WINDOW_MS = 60_000;
 /** Keys followed one by one; the rest are counted together as `(other)`. */
 const DEFAULT_TRACKED = 1_000;

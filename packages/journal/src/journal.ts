@@ -66,7 +66,7 @@ export class Journal {
   private fail!: (err: JournalError) => void;
   private readonly limiter: RateLimiter;
   private readonly filter: UnitFilter;
-  /** max_event: an entry whose event would be larger is skipped and counted as tooLong (SPEC section 1). */
+  /** max_event: an entry whose event would be larger is skipped and counted as tooLong (docs/configuration.md). */
   private readonly maxEvent: number;
   private follower: JournalctlFollower | null = null;
   private readonly checkpoints: Checkpoint[] = [];

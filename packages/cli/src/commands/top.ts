@@ -5,7 +5,7 @@ import { configOf } from '../context.js';
 import { runtimeError } from '../errors.js';
 import { topFrame } from '../live/top-frame.js';
 
-/** SPEC section 8: the view is refreshed every second. */
+/** The view is refreshed every second (docs/live.md). */
 const REFRESH_MS = 1_000;
 /** Keys `--once` shows; the live screen shows as many as fit. */
 const ONCE_KEYS = 20;

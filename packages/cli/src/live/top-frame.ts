@@ -23,7 +23,7 @@ export interface DrainLine {
 }
 
 /**
- * One frame of `logyard top` as plain text lines (SPEC section 8): every drain on every node with
+ * One frame of `logyard top` as plain text lines (docs/live.md): every drain on every node with
  * its state, events/s out, dropped/s by reason, buffer fill (memory and disk); the busiest keys;
  * each node with events/s in and its clients.
  */

@@ -25,7 +25,7 @@ const UPLOT_DIR = createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.
 /** Reads of the store by the console are shared for this long (the page refreshes every second). */
 const SHARED_READ_MS = 900;
 
-/** What the page loads: all of it from the core (SPEC section 8: nothing from the internet). */
+/** What the page loads: all of it from the core (docs/live.md: nothing from the internet). */
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: PAGE_DIR + 'index.html', type: 'text/html; charset=utf-8' },
   '/console/app.js': { file: PAGE_DIR + 'app.js', type: 'text/javascript; charset=utf-8' },

@@ -1,6 +1,6 @@
 import type { ClusterView } from '@logyard/store';
 
-/** The graph's span (SPEC section 8: the last 10 minutes) and its step. */
+/** The graph's span (docs/live.md: the last 10 minutes) and its step. */
 const SPAN_MS = 10 * 60_000;
 export const SAMPLE_EVERY_MS = 5_000;
 

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The web console's token (SPEC section 8): `<state_dir>/console.token`, made at the first start
+ * The web console's token (docs/live.md): `<state_dir>/console.token`, made at the first start
  * (mode 0600) and kept, so a bookmarked console keeps working across restarts.
  */
 export function consoleToken(stateDir: string): string {
