@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createSocket as createUdpSocket } from 'node:dgram';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TcpTarget, TestNode, until } from './helpers/cli.js';
 import { NodeProcess, writeNodeConfig } from './helpers/clients.js';
@@ -102,6 +102,47 @@ describe('receive.in_core', () => {
     expect(start.log).not.toMatch(/client receive started/);
     expect((await start.stop('SIGTERM')).code).toBe(0);
   });
+
+  it('holds a tcp sender back while a running drain is half full, instead of dropping: every line arrives once the target reads again', async () => {
+    const node = new TestNode('in-core-slow');
+    cleanups.push(() => node.cleanup());
+    // A target that takes the connection and does not read until told to.
+    let lines = 0;
+    const sockets: Socket[] = [];
+    const target = createServer((socket) => {
+      socket.pause();
+      sockets.push(socket);
+      socket.on('data', (chunk: Buffer) => {
+        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => target.close(() => r()));
+    });
+    const ports = await inCoreConfig();
+    await node.startCore(['-c', writeNodeConfig(node, ports.yaml.replace('receive:', 'receive:\n  rate: 1000000\n  burst: 1000000'))]);
+    const port = (target.address() as { port: number }).port;
+    expect((await node.cli(['drain', 'add', 'slow', `tcp://127.0.0.1:${port}?filter=syslog&format={{text}}&buffer=2000`])).code).toBe(0);
+    await until(async () => (await node.drainStatus('slow'))?.state === 'RUNNING', 'drain slow RUNNING');
+
+    // Far more than the kernel's socket buffers and the drain's 2,000 events hold together.
+    const LINES = 300_000;
+    const pad = 'x'.repeat(100);
+    let data = '';
+    for (let i = 0; i < LINES; i++) data += `<30>Nov 20 10:00:00 host web[1]: ${i} ${pad}\n`;
+    const sent = sendTcp(ports.tcp, data);
+    await until(async () => (await node.drainStatus('slow')).buffered >= 1000, 'the drain half full', 30_000);
+    for (const s of sockets) s.resume();
+    // Every line either arrives or is counted as dropped; none may be.
+    await until(async () => lines + (await node.drainStatus('slow')).dropped.buffer_full >= LINES, `${LINES} lines accounted for (got ${lines})`, 120_000);
+    await sent;
+    const drain = await node.drainStatus('slow');
+    expect(drain.dropped.buffer_full).toBe(0);
+    expect(lines).toBe(LINES);
+  }, 180_000);
 
   it('a core with in_core and no listener exits 2 naming the problem; in_core must be true or false', async () => {
     const { node } = await nodeWithTarget('in-core-bad');

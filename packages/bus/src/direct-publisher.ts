@@ -10,6 +10,8 @@ export interface DirectPublisherOptions {
   deliver(keys: string[], jsons: string[]): void;
   /** Events held between two deliveries; past this, new events are dropped and counted. */
   maxQueuedEvents?: number;
+  /** Whether what takes the events is behind (see EventPublisher.busy). */
+  busy?: () => boolean;
 }
 
 /**
@@ -25,11 +27,17 @@ export class DirectPublisher extends EventIntake {
   private jsons: string[] = [];
   private bytes = 0;
   private scheduled = false;
+  private readonly busyNow: () => boolean;
 
   constructor(options: DirectPublisherOptions) {
     super(options.nodeId, options.maxEvent);
     this.deliver = options.deliver;
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
+    this.busyNow = options.busy ?? (() => false);
+  }
+
+  busy(): boolean {
+    return this.busyNow();
   }
 
   stats(): PublisherStats {

@@ -41,6 +41,11 @@ export interface EventPublisher {
   publishJson(key: string, json: string): boolean;
   stats(): PublisherStats;
   close(timeoutMs?: number): Promise<void>;
+  /**
+   * Whether what takes the events is behind though the queue is short: readers that can wait
+   * (stream sockets) should stop reading until it is not. The Publisher's queue says it alone.
+   */
+  busy?(): boolean;
 }
 
 /**

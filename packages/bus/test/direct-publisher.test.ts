@@ -4,12 +4,13 @@ import { DirectPublisher } from '../src/index.js';
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A DirectPublisher whose deliveries are recorded, as the core would route them. */
-function direct(options: { maxQueuedEvents?: number; maxEvent?: number } = {}) {
+function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: () => boolean } = {}) {
   const batches: Array<Array<{ key: string; event: any }>> = [];
   const publisher = new DirectPublisher({
     nodeId: 'direct-node',
     maxEvent: options.maxEvent ?? 1024 * 1024,
     ...(options.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: options.maxQueuedEvents }),
+    ...(options.busy === undefined ? {} : { busy: options.busy }),
     deliver: (keys, jsons) => batches.push(keys.map((key, i) => ({ key, event: JSON.parse(jsons[i]) }))),
   });
   return { publisher, batches };
@@ -66,5 +67,14 @@ describe('DirectPublisher (receive.in_core)', () => {
     await nextTurn();
     expect(batches).toHaveLength(1);
     expect(publisher.stats()).toMatchObject({ published: 1, sent: 1, dropped: { queue_full: 1 } });
+  });
+
+  it('is busy when what takes its events says so, and never by itself', () => {
+    let behind = false;
+    expect(direct().publisher.busy()).toBe(false);
+    const { publisher } = direct({ busy: () => behind });
+    expect(publisher.busy()).toBe(false);
+    behind = true;
+    expect(publisher.busy()).toBe(true);
   });
 });

@@ -174,6 +174,12 @@ export class DrainSet {
     next.start();
   }
 
+  /** Whether a running drain sends slower than events come (Drain.backedUp). */
+  backedUp(): boolean {
+    for (const drain of this.drains.values()) if (drain.backedUp) return true;
+    return false;
+  }
+
   statuses(): DrainStatus[] {
     return [...this.drains.values()].map((d) => d.status()).sort((a, b) => compareNames(a.name, b.name));
   }

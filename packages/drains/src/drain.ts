@@ -191,6 +191,16 @@ export class Drain {
     this.wakeIdleLoop();
   }
 
+  /**
+   * Whether the drain is connected and half its memory buffer waits: it sends slower than events
+   * come. A drain with `disk` never is (it spills), nor one that is not RUNNING (its events wait
+   * for the target to come back, which holding the input up would not hasten).
+   */
+  get backedUp(): boolean {
+    const plan = this.plan;
+    return plan !== null && plan.spill === null && this.state === 'RUNNING' && plan.buffer.length * 2 >= plan.buffer.capacity;
+  }
+
   start(): void {
     if (this.plan === null || this.loop !== null || this.stopping) return;
     // A bug in the loop must cost this drain, not the whole core (an unhandled rejection would).

@@ -170,7 +170,7 @@ export class Receiver {
 
   private handlers(protocol: Protocol, where: Where): ListenerHandlers {
     const common = {
-      ready: () => this.publisher.stats().queued < HIGH_WATER,
+      ready: () => this.publisher.stats().queued < HIGH_WATER && !this.publisher.busy?.(),
       whenReady: (resume: () => void) => this.whenReady(resume),
       warn: (message: string) => this.log('WARN', message),
     };
@@ -297,7 +297,7 @@ export class Receiver {
     this.waitingForReady.push(resume);
     if (this.readyTimer) return;
     this.readyTimer = setInterval(() => {
-      if (this.publisher.stats().queued > LOW_WATER && !this.closing) return;
+      if ((this.publisher.stats().queued > LOW_WATER || this.publisher.busy?.()) && !this.closing) return;
       if (this.readyTimer) clearInterval(this.readyTimer);
       this.readyTimer = null;
       for (const r of this.waitingForReady.splice(0)) r();
