@@ -10,8 +10,11 @@ export interface DirectPublisherOptions {
   deliver(keys: string[], jsons: string[]): void;
   /** Events held between two deliveries; past this, new events are dropped and counted. */
   maxQueuedEvents?: number;
-  /** Whether what takes the events is behind (see EventPublisher.busy). */
-  busy?: () => boolean;
+  /**
+   * Whether what takes the events is behind, given the events queued for the next delivery
+   * (which one poll of many sockets can make thousands; see EventPublisher.busy).
+   */
+  busy?: (queued: number) => boolean;
 }
 
 /**
@@ -27,7 +30,7 @@ export class DirectPublisher extends EventIntake {
   private jsons: string[] = [];
   private bytes = 0;
   private scheduled = false;
-  private readonly busyNow: () => boolean;
+  private readonly busyNow: (queued: number) => boolean;
 
   constructor(options: DirectPublisherOptions) {
     super(options.nodeId, options.maxEvent);
@@ -37,7 +40,7 @@ export class DirectPublisher extends EventIntake {
   }
 
   busy(): boolean {
-    return this.busyNow();
+    return this.busyNow(this.keys.length);
   }
 
   stats(): PublisherStats {

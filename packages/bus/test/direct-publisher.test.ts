@@ -4,7 +4,7 @@ import { DirectPublisher } from '../src/index.js';
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A DirectPublisher whose deliveries are recorded, as the core would route them. */
-function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: () => boolean } = {}) {
+function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: (queued: number) => boolean } = {}) {
   const batches: Array<Array<{ key: string; event: any }>> = [];
   const publisher = new DirectPublisher({
     nodeId: 'direct-node',
@@ -69,10 +69,15 @@ describe('DirectPublisher (receive.in_core)', () => {
     expect(publisher.stats()).toMatchObject({ published: 1, sent: 1, dropped: { queue_full: 1 } });
   });
 
-  it('is busy when what takes its events says so, and never by itself', () => {
+  it('is busy when what takes its events says so, told what is queued, and never by itself', async () => {
     let behind = false;
     expect(direct().publisher.busy()).toBe(false);
-    const { publisher } = direct({ busy: () => behind });
+    const { publisher } = direct({ busy: (queued) => behind || queued > 1 });
+    expect(publisher.busy()).toBe(false);
+    publisher.publish('app.x', 'one');
+    publisher.publish('app.x', 'two');
+    expect(publisher.busy()).toBe(true); // told what waits for the next delivery
+    await nextTurn();
     expect(publisher.busy()).toBe(false);
     behind = true;
     expect(publisher.busy()).toBe(true);

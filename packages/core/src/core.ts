@@ -272,7 +272,7 @@ export class Core {
       // In one process the receivers read as fast as the event loop turns, faster than a drain
       // may send: they hold tcp and unix senders back while a running drain is half full, as
       // rsyslog's queue holds imptcp back (publish.sock's publishers are paced by the core's pace).
-      busy: () => this.drains.backedUp(),
+      busy: (queued) => this.drains.backedUp(queued),
     });
   }
 

@@ -174,9 +174,9 @@ export class DrainSet {
     next.start();
   }
 
-  /** Whether a running drain sends slower than events come (Drain.backedUp). */
-  backedUp(): boolean {
-    for (const drain of this.drains.values()) if (drain.backedUp) return true;
+  /** Whether a running drain sends slower than events come, with `coming` more on the way (Drain.backedUp). */
+  backedUp(coming: number): boolean {
+    for (const drain of this.drains.values()) if (drain.backedUp(coming)) return true;
     return false;
   }
 

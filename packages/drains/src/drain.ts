@@ -192,13 +192,14 @@ export class Drain {
   }
 
   /**
-   * Whether the drain is connected and half its memory buffer waits: it sends slower than events
-   * come. A drain with `disk` never is (it spills), nor one that is not RUNNING (its events wait
-   * for the target to come back, which holding the input up would not hasten).
+   * Whether the drain is connected and half its memory buffer would wait with `coming` more
+   * events: it sends slower than events come. A drain with `disk` never is (it spills), nor one
+   * that is not RUNNING (its events wait for the target to come back, which holding the input up
+   * would not hasten).
    */
-  get backedUp(): boolean {
+  backedUp(coming: number): boolean {
     const plan = this.plan;
-    return plan !== null && plan.spill === null && this.state === 'RUNNING' && plan.buffer.length * 2 >= plan.buffer.capacity;
+    return plan !== null && plan.spill === null && this.state === 'RUNNING' && (plan.buffer.length + coming) * 2 >= plan.buffer.capacity;
   }
 
   start(): void {
