@@ -62,8 +62,6 @@ describe('receive.in_core', () => {
     await until(async () => (await node.drainStatus('rx'))?.state === 'RUNNING', 'drain rx RUNNING');
     // Counted from here: the drain add published its audit event to this core.
     const inBefore = (await node.status()).events.in;
-
-    const inBefore = (await node.status()).events.in; // drain add published its audit event
     await sendTcp(ports.tcp, '<30>Nov 20 10:00:00 host web-7f9c[123]: GET /health 200\n<30>Nov 20 10:00:00 host web-7f9c[123]: second\n');
     await sendUdp(ports.udp, '{"name":"billing","text":"invoice sent","level":"info"}');
     await until(() => target.lines.length === 3, 'three events at the drain target');
