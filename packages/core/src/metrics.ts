@@ -107,7 +107,7 @@ export async function createMetrics(sources: MetricsSources): Promise<Registry> 
     for (const d of read().drains) for (const state of DRAIN_STATES) this.set({ drain: d.name, state }, d.state === state ? 1 : 0);
   });
 
-  gauge('logyard_client_up', '1 when the client process (systail, apptail, events, receive) is running', ['client'], function () {
+  gauge('logyard_client_up', '1 when the client process (systail, apptail, events, receive, journal) is running', ['client'], function () {
     for (const c of sources.clients()) this.set({ client: c.client }, c.running ? 1 : 0);
   });
   const counterFields = Object.entries(CLIENT_COUNTERS);
