@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TcpTarget, TestNode, until } from './helpers/cli.js';
 import { NodeProcess, writeNodeConfig } from './helpers/clients.js';
@@ -123,6 +124,8 @@ describe('apptail and Docker json-file logs', () => {
       expect((await apptailStats()).rotationGaps).toBeGreaterThan(0);
       expect([...lines].sort((a, b) => a - b)).toEqual(lines);
     }
-    expect((await apptailStats()).rotations).toBeGreaterThanOrEqual(1);
+    // Docker really rotated while the container wrote (apptail may have met the rotated files only
+    // when it first found the container, on a loaded machine, so its own rotation count can be 0).
+    expect(existsSync(`${rotated}.1`)).toBe(true);
   });
 });
