@@ -123,4 +123,13 @@ describe('logyard core: SIGHUP re-reads the config', () => {
     expect((await node.cli(['publish', 'core.x', 'after'])).code).toBe(0);
     await until(() => target.lines.includes('Y after'), 'an event in the new format');
   });
+
+  it('says which changed settings wait for the next start (max_event, disk_sync) and still applies the rest', async () => {
+    const file = writeNodeConfig(node, `max_event: 64KiB\ndisk_sync: always\nformats:\n  short: "Z {{text}}"\nbuiltin_drains:\n  builtin.out: tcp://127.0.0.1:${target.port}?filter=core&format=short\n`);
+    core!.child.kill('SIGHUP');
+    await core!.logged(/config reload: max_event changed; it takes effect at the next start/);
+    await core!.logged(/config reload: disk_sync changed; it takes effect at the next start/);
+    expect((await node.cli(['publish', 'core.x', 'later'])).code).toBe(0);
+    await until(() => target.lines.includes('Z later'), 'an event in the format of the same reload');
+  });
 });

@@ -12,7 +12,6 @@ export * from './node-id.js';
 export * from './event-intake.js';
 export * from './publisher.js';
 export * from './direct-publisher.js';
-export * from './direct-publisher.js';
 export * from './subscriber.js';
 export * from './ingest.js';
 export * from './publisher-ledger.js';

@@ -25,7 +25,19 @@ export interface CoreOptions {
 }
 
 /** Settings a running core cannot change (its sockets, store and identity), by config key name. */
-const RESTART_ONLY_NAMES = { nodeId: 'node_id', runDir: 'run_dir', stateDir: 'state_dir', store: 'store', status: 'status', api: 'api' } as const;
+// max_event is built into the core's intake and disk_sync into every running queue: a reload that
+// changed them for some drains and not others would be worse than a clear "at the next start".
+const RESTART_ONLY_NAMES = {
+  nodeId: 'node_id',
+  runDir: 'run_dir',
+  stateDir: 'state_dir',
+  store: 'store',
+  status: 'status',
+  api: 'api',
+  apiTls: 'api_tls',
+  maxEvent: 'max_event',
+  diskSync: 'disk_sync',
+} as const;
 const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTART_ONLY_NAMES>;
 
 /**
@@ -325,7 +337,7 @@ export class Core {
    * are kept, and returned so the caller can say so. Resolves once the drains have converged.
    */
   async reload(config: LogyardConfig): Promise<string[]> {
-    const kept = RESTART_ONLY.filter((key) => config[key] !== this.config[key]);
+    const kept = RESTART_ONLY.filter((key) => JSON.stringify(config[key]) !== JSON.stringify(this.config[key]));
     const next = { ...config };
     for (const key of kept) (next as Record<string, unknown>)[key] = this.config[key];
     this.config = next;

@@ -33,7 +33,7 @@ export function topFrame(view: ClusterView, options: TopOptions, now = Date.now(
   if (options.sort === 'out/s') drains.sort((a, b) => b.out_per_s - a.out_per_s);
   if (options.sort === 'drops/s') drains.sort((a, b) => b.dropped_per_s - a.dropped_per_s);
   const clock = new Date(now * 1000).toTimeString().slice(0, 8);
-  const header = `logyard top  ${clock}  ${view.nodes.length} ${view.nodes.length === 1 ? 'node' : 'nodes'}, ${drains.length} drains  ${options.title}`;
+  const header = `logyard top  ${clock}  ${view.nodes.length} ${view.nodes.length === 1 ? 'node' : 'nodes'}, ${drains.length} ${drains.length === 1 ? 'drain' : 'drains'}  ${options.title}`;
   const help = `sort: ${options.sort}${options.filter ? `  filter: ${options.filter}` : ''}    q quit  s sort  / filter`;
 
   const drainRows = [['DRAIN', 'NODE', 'STATE', 'OUT/S', 'DROPPED/S', 'BUFFER', 'DISK', 'ERROR']];
