@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, tenantOfDrain } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
-import { openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
+import { clusterView, openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir, restrictSockets } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
 import { SubscriberFanout } from './fanout.js';
 import { StatusServer, type CoreStatus } from './status.js';
 import { StatusPublisher } from './status-publisher.js';
+import { ClusterHistory } from './rate-history.js';
 import { StoreDrains } from './store-drains.js';
 import { createMetrics } from './metrics.js';
 import { readClientStats } from './client-stats.js';
@@ -83,6 +84,8 @@ export class Core {
   private storeFormats: Record<string, string> = {};
   private releaseLock: (() => void) | null = null;
   private statusPublisher: StatusPublisher | null = null;
+  /** The web console's rate graph, kept from the start so that it shows the last 10 minutes at once. */
+  private history: ClusterHistory | null = null;
   private readonly storeDrains: StoreDrains;
   private readonly started = nowUnix();
   private unrouted = 0;
@@ -142,6 +145,7 @@ export class Core {
               storeUri: this.config.store,
               stateDir: this.config.stateDir,
               status: this.config.status,
+              history: () => this.history?.get() ?? { t: [], drains: {} },
             }),
         ),
     );
@@ -185,6 +189,9 @@ export class Core {
       onFailed: (err) => this.storeFailed(err),
       onWritten: () => this.storeRecovered(),
     });
+    const store = this.store;
+    // The drains the store holds (as the watch last saw them): a status document may still hold one just deleted.
+    this.history = new ClusterHistory(async () => clusterView(await store.listNodeStatus(), new Map(this.storeRecords.map((r) => [r.name, {}]))));
     // Formats first, so that the first drains already see the store's named formats.
     this.formatsWatch = await this.store.watchFormats(
       (formats) => this.onStoreFormats(formats),
@@ -230,6 +237,7 @@ export class Core {
     this.closing ??= (async () => {
       await this.api?.close();
       await this.statusPublisher?.close();
+      this.history?.close();
       await this.storeWatch?.close().catch(() => {});
       await this.formatsWatch?.close().catch(() => {});
       await this.tenantsWatch?.close().catch(() => {});

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defaultNodeId, filterProblem } from '@logyard/bus';
 import type { ClusterView, Store } from '@logyard/store';
 import { readCluster } from '../cluster.js';
-import { ClusterHistory } from './history.js';
+import type { RateHistory } from '../rate-history.js';
 import { streamTail } from './live-tail.js';
 import { consoleToken, isLoopbackAddress, tokenMatches } from './token.js';
 
@@ -17,6 +17,8 @@ export interface ConsoleOptions {
   stateDir: string;
   /** The TCP status address (`host:port` or `off`). */
   status: string;
+  /** The rate graph's last 10 minutes, which the core keeps whether a console is open or not. */
+  history: () => RateHistory;
 }
 
 const PAGE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
@@ -42,8 +44,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
  */
 export class ConsoleServer {
   private readonly token: string | null;
-  private readonly history = new ClusterHistory(() => this.view());
-  /** The last read of the store: pages open together (and the history) share one read a second. */
+  /** The last read of the store: pages open together share one read a second. */
   private lastRead: { at: number; view: Promise<ClusterView> } | null = null;
 
   constructor(private readonly options: ConsoleOptions) {
@@ -76,8 +77,7 @@ export class ConsoleServer {
         json(res, 503, { error: view.message });
         return true;
       }
-      this.history.touch(view);
-      json(res, 200, { ...view, node_id: this.options.nodeId, store: this.options.store()?.description ?? this.options.storeUri, history: this.history.get() });
+      json(res, 200, { ...view, node_id: this.options.nodeId, store: this.options.store()?.description ?? this.options.storeUri, history: this.options.history() });
       return true;
     }
     if (path === '/api/tail') {
@@ -98,7 +98,7 @@ export class ConsoleServer {
   }
 
   close(): void {
-    this.history.close();
+    // Nothing of its own to stop: the tails end with their requests.
   }
 
   private view(): Promise<ClusterView> {
