@@ -1,3 +1,5 @@
+import { ownCopy } from '@logyard/drains';
+
 /**
  * Maps keys to the values registered under prefixes of them. A lookup walks the key once
  * (cost grows with the key's length and the number of matches, never with the number of
@@ -70,7 +72,8 @@ export class PrefixIndex<T> {
       node = node.children.get(key.charCodeAt(i++));
     }
     if (this.cache.size >= this.maxCached) this.cache.clear();
-    this.cache.set(key, found);
+    // The key is a slice of its whole incoming batch: kept as is, it would keep the batch alive.
+    this.cache.set(ownCopy(key), found);
     return found;
   }
 

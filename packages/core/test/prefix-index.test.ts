@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { PrefixIndex } from '../src/prefix-index.js';
 
@@ -47,5 +49,22 @@ describe('PrefixIndex on whole segments (tenant drains)', () => {
     expect(index.match('apptail.app1.web')).toEqual(['bytes']);
     index.remove('apptail.app1', 'bytes');
     expect(index.empty).toBe(true);
+  });
+
+  it('caches a key without keeping the batch it was sliced from alive', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const index = new PrefixIndex<number>();
+    index.add('app.', 1);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // 100 batches of 1 MiB, each routed by a key sliced out of it (as the core decodes them).
+    for (let i = 0; i < 100; i++) {
+      const batch = `app.web.${String(i).padStart(4, '0')}.node-a` + 'x'.repeat(1 << 20);
+      expect(index.match(batch.slice(0, 21))).toEqual([1]);
+    }
+    gc();
+    // Kept as slices, the 100 cached keys held the 100 MiB of batches.
+    expect((process.memoryUsage().heapUsed - before) / 2 ** 20).toBeLessThan(20);
   });
 });

@@ -1,4 +1,5 @@
 import { nowUnix } from '@logyard/bus';
+import { ownCopy } from './own-copy.js';
 
 /** Events dropped for one reason, not yet told in-band. */
 export interface Gap {
@@ -221,20 +222,6 @@ export class EventBuffer {
     this.jsons = jsons;
     this.head = 0;
   }
-}
-
-/** V8 copies slices shorter than this; longer ones are views into the string they came from. */
-const MIN_SLICED_LENGTH = 13;
-
-/**
- * A string with storage of its own. The core hands drains each event as a slice of its decoded
- * batch (bus decodeBatch), and V8 makes such a slice a view that keeps the whole batch string
- * alive: a slow drain holding 10,000 events of 50-event batches held 138 MiB instead of 4 MiB
- * (scripts/drain-heap.mjs). Concatenating makes a new string, which slicing flattens into new
- * storage of its own; the batch can then die young.
- */
-function ownCopy(text: string): string {
-  return text.length < MIN_SLICED_LENGTH ? text : (' ' + text).slice(1);
 }
 
 /** A packed array of empty strings: writes into it never turn it holey or sparse. */

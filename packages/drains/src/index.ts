@@ -3,6 +3,7 @@ export * from './uri.js';
 export * from './redact.js';
 export * from './formats.js';
 export * from './buffer.js';
+export { ownCopy } from './own-copy.js';
 export * from './notices.js';
 export * from './retry.js';
 export type { DrainSpec, OutBatch, Scheme, SchemeSyntax, Transport, TransportContext, TransportFactory } from './scheme.js';
