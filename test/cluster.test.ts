@@ -176,8 +176,8 @@ describe('a cluster of three nodes on etcd', () => {
 
     proxy.restore();
     await until(async () => !(await c.drainStatus('old')) && (await c.drainStatus('new'))?.state === 'RUNNING', 'node c to converge', 20_000);
-    // The drain and format watches are both cancelled; the core logs whichever it hears of first.
-    expect(c.coreLog).toMatch(/etcd cancelled the (drain|format) watch \(.*compacted.*\); listing the (drains|formats) again/);
+    // The drain, format and tenant watches are all cancelled; the core logs whichever it hears of first.
+    expect(c.coreLog).toMatch(/etcd cancelled the (drain|format|tenant) watch \(.*compacted.*\); listing the (drains|formats|tenants) again/);
     publisher(c).publish('cluster.web', 'after compaction');
     await until(() => sendersOf(t, 'after compaction').includes('node-c'), 'node c delivering to the new drain');
     await a.cli(['drain', 'delete', 'new']);
