@@ -4,6 +4,12 @@ import type { ClusterView } from '@logyard/store';
 export const SAMPLE_EVERY_MS = 5_000;
 const SAMPLES = 120;
 const SPAN_MS = SAMPLE_EVERY_MS * SAMPLES;
+/**
+ * Up to this many nodes every core samples all the time. Each sample reads every node's status
+ * document, so in a larger cluster that would cost the store nodes x nodes reads every 5 s: there
+ * a core samples only while a console has looked in the last 10 minutes.
+ */
+export const ALWAYS_SAMPLED_NODES = 16;
 
 export interface RateHistory {
   /** Unix times (seconds) of the samples, oldest first. */
@@ -28,6 +34,9 @@ export class ClusterHistory {
   private count = 0;
   private readonly timer: NodeJS.Timeout;
   private sampling = false;
+  /** Nodes in the last sample, and when (ms) a console last asked for the history. */
+  private lastNodes = 0;
+  private lastAsked = -Infinity;
 
   constructor(
     private readonly read: () => Promise<ClusterView>,
@@ -40,6 +49,7 @@ export class ClusterHistory {
 
   get(): RateHistory {
     const now = this.now();
+    this.lastAsked = now;
     const slots: number[] = [];
     for (let i = this.count; i > 0; i--) {
       const slot = (this.next - i + SAMPLES) % SAMPLES;
@@ -59,6 +69,7 @@ export class ClusterHistory {
   /** Takes one sample now (the timer's work; tests call it to not wait). */
   async sample(): Promise<void> {
     if (this.sampling) return;
+    if (this.lastNodes > ALWAYS_SAMPLED_NODES && this.now() - this.lastAsked > SPAN_MS) return;
     this.sampling = true;
     try {
       this.add(await this.read());
@@ -70,6 +81,7 @@ export class ClusterHistory {
   }
 
   private add(view: ClusterView): void {
+    this.lastNodes = view.nodes.length;
     const slot = this.next;
     this.times[slot] = this.now();
     const present = new Set<string>();

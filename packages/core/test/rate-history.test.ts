@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ClusterView } from '@logyard/store';
-import { ClusterHistory } from '../src/rate-history.js';
+import { ALWAYS_SAMPLED_NODES, ClusterHistory } from '../src/rate-history.js';
 
 /** A cluster whose drains send these events/s out. */
 function cluster(rates: Record<string, number>): ClusterView {
@@ -54,6 +54,33 @@ describe('ClusterHistory (the console graph kept by the core)', () => {
       expect(history.get()).toEqual({ t: [2_000_000, 2_000_005], drains: { a: [3, 3] } });
       now += 10 * 60_000;
       expect(history.get()).toEqual({ t: [], drains: { a: [] } });
+    } finally {
+      history.close();
+    }
+  });
+
+  it('in a cluster of more than ALWAYS_SAMPLED_NODES nodes, reads the store only while a console looked in the last 10 minutes', async () => {
+    let now = 3_000_000_000;
+    let reads = 0;
+    const big: ClusterView = { ...cluster({ a: 5 }), nodes: Array.from({ length: ALWAYS_SAMPLED_NODES + 1 }, () => ({}) as ClusterView['nodes'][number]) };
+    const history = new ClusterHistory(async () => (reads++, big), () => now, 3_600_000);
+    try {
+      await history.sample();
+      now += 5_000;
+      await history.sample();
+      // No console asked: after the first read showed a big cluster, no more reads.
+      expect(reads).toBe(1);
+      history.get();
+      for (let i = 0; i < 3; i++) {
+        now += 5_000;
+        await history.sample();
+      }
+      expect(reads).toBe(4);
+      expect(history.get().drains.a).toEqual([5, 5, 5, 5]);
+      // Ten minutes without a console: reading stops again.
+      now += 10 * 60_000 + 5_000;
+      await history.sample();
+      expect(reads).toBe(4);
     } finally {
       history.close();
     }
