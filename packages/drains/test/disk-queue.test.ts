@@ -69,6 +69,23 @@ describe('disk queue', () => {
     expect(segmentFiles(join(dir, 'q')).length).toBeLessThanOrEqual(1);
   });
 
+  it('keeps every character of UTF-8 text, in batches of ASCII and not, small and larger than its write buffer', async () => {
+    const queue = await openQueue(join(dir, 'q'), 64 * MiB);
+    const unicode = (text: string): QueuedEvent => ({ key: 'systail.app', json: JSON.stringify({ text }) });
+    const batches: QueuedEvent[][] = [
+      events(0, 3),
+      [unicode('ascii'), unicode('café ünïcode'), unicode('emoji 🚀 and 中文'), unicode('é'.repeat(5000))],
+      events(3, 2), // ASCII again after the buffer held text that was not
+      events(5, 20_000, 250), // about 5.5 MB: more than the buffer an append keeps
+      [unicode('last ✓')],
+    ];
+    for (const batch of batches) await queue.append(batch);
+    await queue.close();
+    const reopened = await openQueue(join(dir, 'q'), 64 * MiB);
+    expect(await drainAll(reopened)).toEqual(batches.flat().map((event) => (JSON.parse(event.json) as { text: string }).text));
+    expect(reopened.dropped.corrupt).toBe(0);
+  });
+
   it('puts a batch in front of everything (prepend), after part of the head was acknowledged', async () => {
     const queue = await openQueue();
     await queue.append(events(0, 10));

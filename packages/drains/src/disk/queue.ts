@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { UntoldGaps } from '../buffer.js';
 import { DiskQueueError } from '../errors.js';
-import { encodeRecords, type QueuedEvent } from './record.js';
+import { encodeRecords, RecordEncoder, type QueuedEvent } from './record.js';
 import { SegmentReader } from './segment-reader.js';
 
 /** How often the queue is synced to disk: every N ms, or after every write. */
@@ -49,6 +49,8 @@ export class DiskQueue {
   private readonly segments: Segment[];
   private readonly segmentMax: number;
   private writer: FileHandle | null = null;
+  /** Encodes appends and prepends (one at a time: under the lock) into the buffer it keeps. */
+  private readonly encoder = new RecordEncoder();
   private writerDirty = false;
   /** Offset in segments[0] of its oldest unacknowledged record, and records acknowledged in it. */
   private ackOffset: number;
@@ -128,7 +130,7 @@ export class DiskQueue {
   append(events: readonly QueuedEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     return this.exclusive(async () => {
-      const data = encodeRecords(events);
+      const data = this.encoder.encode(events);
       await this.makeRoom(data.length);
       const segment = await this.writableSegment(data.length);
       await this.writeAll(segment, data);
@@ -145,7 +147,7 @@ export class DiskQueue {
     if (events.length === 0) return Promise.resolve();
     if (this.segments.length === 0) return this.append(events);
     return this.exclusive(async () => {
-      const data = encodeRecords(events);
+      const data = this.encoder.encode(events);
       await this.makeRoom(data.length);
       const head = this.segments[0];
       const segment: Segment = { id: head.id - 1, path: segmentPath(this.dir, head.id - 1), length: 0, records: 0 };
