@@ -118,8 +118,17 @@ export function parseRecord(buf: Buffer, at: number, decode = true): Parsed {
   if (crc32(payload) !== buf.readUInt32BE(at + 8)) return { kind: 'corrupt' };
   const space = payload.indexOf(0x20);
   if (space <= 0) return { kind: 'corrupt' };
-  const event = decode ? { key: payload.toString('utf8', 0, space), json: payload.toString('utf8', space + 1) } : UNDECODED;
-  return { kind: 'record', event, bytes: HEADER_BYTES + length };
+  return { kind: 'record', event: decode ? decodePayload(payload) : UNDECODED, bytes: HEADER_BYTES + length };
+}
+
+/**
+ * `<key> <event JSON>` as strings, decoded with one call: UTF-8 never has a space inside a
+ * character, so the first space of the text is the first space byte.
+ */
+function decodePayload(payload: Buffer): QueuedEvent {
+  const text = payload.toString('utf8');
+  const space = text.indexOf(' ');
+  return { key: text.slice(0, space), json: text.slice(space + 1) };
 }
 
 /** The magic as bytes, to search for the next record after a corrupt one. */
