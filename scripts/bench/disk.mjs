@@ -1,159 +1,188 @@
-// Benchmark of issue 11: a drain's disk queue, in one process (the drains package, a real TCP
-// sink, real files). Events of ~200 bytes are pushed as the core pushes them (a batch of 1000,
-// then a turn of the event loop):
-//   memory  a drain without disk, its target up: events/s through it;
-//   spill   a drain with disk=2GiB buffer=1000, its target down: events/s into its queue (the
-//           pusher holds back while 8,000 wait in memory: the rate the queue takes, no drops);
-//   drain   the same once its target opens: events/s out of the queue to the target.
-// CPU seconds per million events and the process's peak RSS of each phase. Prints a table and a JSON line.
-// Usage: node scripts/bench/disk.mjs [--events N]
-import { mkdtempSync, rmSync } from 'node:fs';
+// Benchmark of issue 11: a drain's disk queue through a real core (publisher -> core -> drain),
+// side by side with the same drain without disk, in one core per run:
+//   memory  drain `mem` (tcp, no disk), its target up: events/s from the publisher to the target;
+//   spill   drain `durable` (tcp, disk=2GiB), its target down: events/s from the publisher into
+//           its queue (until every event is on disk or counted as dropped);
+//   drain   the same once its target listens: events/s out of the queue, from the drain's
+//           connect to the last event at the target.
+// Events of about 200 bytes (scripts/bench/publisher.mjs), both drains at the default buffer
+// (10,000). Per phase: the core's CPU seconds per million events (/proc) and its peak RSS
+// (sampled every 50 ms). Median of --runs (3) runs. Prints a table and a JSON line.
+// Usage: node scripts/bench/disk.mjs [--events N] [--runs R] [--prof DIR (the core's --cpu-prof)]
+//   [--base PATH/packages/cli/bin/logyard.js: another build (e.g. a copy of main's), its runs
+//   alternating with this one's, both tables printed: a before/after under the same load]
+//   [--core-flags '--trace-gc ...': more node flags for the core, its stderr shown]
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Drain } from '../../packages/drains/dist/index.js';
+import { freePort, getStatus, now, sink, waitFor } from './lib.mjs';
 
-const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '1000000' } }, strict: false });
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '../../packages/cli/bin/logyard.js');
+const { values: opts } = parseArgs({
+  options: { events: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, prof: { type: 'string' }, base: { type: 'string' }, 'core-flags': { type: 'string' } },
+  strict: false,
+});
 const EVENTS = Number(opts.events);
-const EVENT = JSON.stringify({ text: 'x'.repeat(120), node_id: 'bench', unix_time: 1700000000.123, human_time: '2023-11-14T22:13:20.123+00:00' });
+const RUNS = Number(opts.runs);
+const CLK_TCK = 100;
 
-function listen() {
-  return new Promise((resolve) => {
-    let lines = 0;
-    const sockets = new Set();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('data', (chunk) => {
-        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-      });
-      socket.on('error', () => {});
-    });
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: server.address().port,
-        get lines() {
-          return lines;
-        },
-        close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-      }),
-    );
+const cpuSeconds = (pid) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
+};
+const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+/** Publishes `count` events under `key`; resolves to when publishing began (ms since the epoch). */
+function publish(runDir, key, count) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'publisher.mjs'), runDir, key, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`publisher exited ${code}`))));
   });
 }
 
-async function freePort() {
-  const t = await listen();
-  await t.close();
-  return t.port;
-}
-
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-async function until(check) {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
-/** Runs `work`, returning seconds, CPU seconds and peak RSS (MB) sampled every 50 ms. */
-async function measure(work) {
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-  const cpu0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await work();
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  clearInterval(sampler);
-  return { seconds, cpu: (cpu.user + cpu.system) / 1e6, rssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20) };
-}
-
-/**
- * Pushes every event, 1000 per turn of the event loop. `paced`: holds back while more than 8,000
- * events wait in memory (not yet on disk), so that what is measured is the rate the queue takes
- * without dropping, not a burst faster than any core.
- */
-async function pushAll(drain, paced = false) {
-  for (let i = 0; i < EVENTS; i++) {
-    drain.push('app.bench', EVENT);
-    if ((i + 1) % 1000 === 0) {
-      await turn();
-      while (paced && inMemory(drain) > 8000) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+/** The core's CPU seconds and peak RSS while `work` runs (RSS sampled every 50 ms). */
+async function measure(pid, work) {
+  let peak = rssMb(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 50);
+  const cpu0 = cpuSeconds(pid);
+  try {
+    const seconds = await work();
+    return { seconds, cpu: cpuSeconds(pid) - cpu0, rss: Math.round(Math.max(peak, rssMb(pid))) };
+  } finally {
+    clearInterval(sampler);
   }
 }
 
-function inMemory(drain) {
-  const status = drain.status();
-  return status.buffered - status.disk_events;
+const droppedOf = (drain) => Object.values(drain.dropped).reduce((a, b) => a + b, 0);
+async function drainStatus(runDir, name) {
+  return (await getStatus(runDir)).drains.find((d) => d.name === name);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'logyard-bench-disk-'));
-const ctx = { nodeId: 'bench', formats: {}, fileDrainRoots: [], buffersDir: join(dir, 'buffers'), diskSync: 1000 };
-try {
-  // memory: target up, no disk (buffer large enough to drop nothing)
-  const up = await listen();
-  const plain = new Drain('plain', `tcp://127.0.0.1:${up.port}?buffer=10000000`, ctx);
-  plain.start();
-  const memory = await measure(async () => {
-    await pushAll(plain);
-    await until(() => up.lines >= EVENTS);
-  });
-  await plain.close();
-  await up.close();
+const env = { ...process.env, LOGYARD_CONFIG: '' };
 
-  // spill: target down
-  const port = await freePort();
-  const durable = new Drain('durable', `tcp://127.0.0.1:${port}?disk=2GiB&buffer=1000`, ctx);
-  durable.start();
-  const spill = await measure(async () => {
-    await pushAll(durable, true);
-    await until(() => durable.status().disk_events + durable.status().dropped.buffer_full >= EVENTS);
-  });
-  const spilled = durable.status();
-  // drain: the target opens (the drain's next retry comes within 5 s: the clock starts at its connect)
-  const target = await listen();
-  await target.close();
-  const late = await new Promise((resolve) => {
-    let lines = 0;
-    let first = 0;
-    const server = createServer((socket) => {
-      first ||= Date.now();
-      socket.on('data', (chunk) => {
-        for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
-      });
+async function run(bin) {
+  const root = mkdtempSync(join(tmpdir(), 'logyard-bench-disk-'));
+  const runDir = join(root, 'run');
+  const stateDir = join(root, 'state');
+  const up = await sink();
+  const downPort = await freePort();
+  // Drains go into the store before the core starts: setup is not measured.
+  mkdirSync(join(stateDir, 'store', 'drains'), { recursive: true });
+  const put = (name, uri) => writeFileSync(join(stateDir, 'store', 'drains', `${name}.json`), JSON.stringify({ uri, created: Date.now() / 1000 }));
+  put('mem', `tcp://127.0.0.1:${up.port}?filter=bench.mem`);
+  put('durable', `tcp://127.0.0.1:${downPort}?filter=bench.disk&disk=2GiB`);
+  const args = ['--run-dir', runDir, '--state-dir', stateDir, '--node-id', 'bench-node', '--status', 'off', 'core'];
+  // Run as a user does, through the shebang (which sets the core's V8 flags); with more flags
+  // (--prof, --core-flags), the shebang's by hand: --cpu-prof is not allowed in NODE_OPTIONS.
+  const extra = [...(opts['core-flags']?.split(' ') ?? []), ...(opts.prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opts.prof)}`] : [])];
+  const shebangFlags = /^#!.*?node (.*)$/m.exec(readFileSync(bin, 'utf8'))[1].split(' ');
+  const core =
+    extra.length > 0
+      ? spawn(process.execPath, [...shebangFlags, ...extra, bin, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+      : spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'ignore'] });
+  let target = null;
+  try {
+    core.on('exit', (code) => code !== 0 && code !== null && console.error(`core exited with ${code}`));
+    await waitFor(async () => {
+      const st = await getStatus(runDir).catch(() => null);
+      return st?.drains.length === 2 && st.drains.find((d) => d.name === 'mem').state === 'RUNNING';
+    }, 'the core and its drains');
+    const pid = core.pid;
+
+    const memory = await measure(pid, async () => {
+      const { started } = await publish(runDir, 'bench.mem.n1', EVENTS);
+      await waitFor(async () => up.count + droppedOf(await drainStatus(runDir, 'mem')) >= EVENTS, 'the memory drain', 120_000);
+      return (up.last - started) / 1000;
     });
-    server.listen(port, '127.0.0.1', () => resolve({ server, get lines() { return lines; } }));
-  });
-  await until(() => durable.status().state === 'RUNNING');
-  const drain = await measure(async () => until(() => late.lines >= EVENTS - spilled.dropped.buffer_full));
-  const drained = EVENTS - spilled.dropped.buffer_full;
-  await durable.close();
-  late.server.close();
+    const memDropped = droppedOf(await drainStatus(runDir, 'mem'));
 
-  const perSecond = (m) => Math.round((m === drain ? drained : EVENTS) / m.seconds);
-  const perMillion = (m) => Number(((m.cpu * 1e6) / (m === drain ? drained : EVENTS)).toFixed(2));
-  const result = {
-    bench: 'disk',
-    events: EVENTS,
-    event_bytes: EVENT.length,
-    memory_events_per_s: perSecond(memory),
-    spill_events_per_s: Math.round((EVENTS - spilled.dropped.buffer_full) / spill.seconds),
-    drain_events_per_s: perSecond(drain),
-    memory_cpu_s_per_million: perMillion(memory),
-    spill_cpu_s_per_million: perMillion(spill),
-    drain_cpu_s_per_million: perMillion(drain),
-    memory_rss_mb: memory.rssMb,
-    spill_rss_mb: spill.rssMb,
-    drain_rss_mb: drain.rssMb,
-    spill_buffer_full: spilled.dropped.buffer_full,
-    disk_mb: Math.round(spilled.disk_bytes / 2 ** 20),
-  };
-  console.log(`disk queue: ${EVENTS} events of ${EVENT.length} bytes (one process; a batch of 1000 per event-loop turn)`);
-  console.log(`  phase   events/s  CPU s/million  peak RSS MB`);
-  const rates = { memory: perSecond(memory), spill: result.spill_events_per_s, drain: perSecond(drain) };
-  for (const [name, m] of [['memory', memory], ['spill', spill], ['drain', drain]]) {
-    console.log(`  ${name.padEnd(6)}  ${String(rates[name]).padStart(8)}  ${String(perMillion(m)).padStart(13)}  ${String(m.rssMb).padStart(11)}`);
+    let spilled = null;
+    const spill = await measure(pid, async () => {
+      const { started } = await publish(runDir, 'bench.disk.n1', EVENTS);
+      let done = 0;
+      await waitFor(async () => {
+        const d = await drainStatus(runDir, 'durable');
+        done = now();
+        spilled = d;
+        return d.disk_events + droppedOf(d) >= EVENTS && d.buffered === d.disk_events;
+      }, 'the spill', 120_000);
+      return (done - started) / 1000;
+    });
+    const queued = spilled.disk_events;
+
+    // The target opens; the drain connects at its next retry (within 5 s): timed from its connect.
+    let connected = 0;
+    let cpuAtConnect = 0;
+    target = { count: 0, last: 0, server: null };
+    target.server = createServer((sock) => {
+      if (!connected) [connected, cpuAtConnect] = [now(), cpuSeconds(pid)];
+      sock.on('data', (buf) => {
+        for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) target.count++;
+        target.last = now();
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise((r) => target.server.listen(downPort, '127.0.0.1', r));
+    const drain = await measure(pid, async () => {
+      await waitFor(() => target.count >= queued, 'the drain', 120_000);
+      return (target.last - connected) / 1000;
+    });
+    drain.cpu = cpuSeconds(pid) - cpuAtConnect;
+    return {
+      memory: { ...memory, events: EVENTS - memDropped, dropped: memDropped },
+      spill: { ...spill, events: queued, dropped: droppedOf(spilled) },
+      drain: { ...drain, events: queued, dropped: 0 },
+      disk_mb: Math.round(spilled.disk_bytes / 2 ** 20),
+    };
+  } finally {
+    core.kill('SIGTERM');
+    await new Promise((r) => (core.exitCode !== null ? r() : core.on('exit', r)));
+    up.server.close();
+    target?.server.close();
+    rmSync(root, { recursive: true, force: true });
   }
-  console.log(`  spill (paced to what the queue takes): ${spilled.dropped.buffer_full} dropped (buffer_full); queue ${result.disk_mb} MB on disk`);
-  console.log(JSON.stringify(result));
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const builds = opts.base ? { base: resolve(opts.base), this: bin } : { this: bin };
+const runsOf = Object.fromEntries(Object.keys(builds).map((b) => [b, []]));
+for (let i = 0; i < RUNS; i++) for (const [build, path] of Object.entries(builds)) runsOf[build].push(await run(path));
+for (const [build, runs] of Object.entries(runsOf)) report(build, runs);
+
+function report(build, runs) {
+  const phases = {};
+  for (const phase of ['memory', 'spill', 'drain']) {
+    const of = runs.map((r) => r[phase]);
+    phases[phase] = {
+      events_per_s: median(of.map((m) => Math.round(m.events / m.seconds))),
+      cpu_s_per_million: median(of.map((m) => +((m.cpu * 1e6) / m.events).toFixed(2))),
+      peak_rss_mb: Math.max(...of.map((m) => m.rss)),
+      dropped: of.reduce((a, m) => a + m.dropped, 0),
+    };
+  }
+  const percent = (phase) => Math.round((phases[phase].events_per_s / phases.memory.events_per_s) * 100);
+  console.log(`\n${build === 'base' ? `BASE ${builds.base}: ` : ''}disk queue: publisher -> core -> tcp drain, ${EVENTS} events of ~200 bytes, median of ${RUNS} runs (peak RSS: the max; dropped: all runs)`);
+  console.table(
+    Object.entries(phases).map(([phase, p]) => ({ phase, ...p, of_memory: phase === 'memory' ? '' : `${percent(phase)} %` })),
+  );
+  console.log(
+    JSON.stringify({
+      benchmark: 'disk',
+      ...(build === 'base' ? { build: builds.base } : {}),
+      events: EVENTS,
+      runs: RUNS,
+      ...phases,
+      spill_of_memory: +(phases.spill.events_per_s / phases.memory.events_per_s).toFixed(3),
+      drain_of_memory: +(phases.drain.events_per_s / phases.memory.events_per_s).toFixed(3),
+      each_run: runs.map((r) => Object.fromEntries(['memory', 'spill', 'drain'].map((p) => [p, Math.round(r[p].events / r[p].seconds)]))),
+    }),
+  );
 }
