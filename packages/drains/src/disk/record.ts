@@ -35,14 +35,11 @@ export class RecordEncoder {
     // The usual case, ASCII events (JSON escapes the rest unless the publisher sent UTF-8 text):
     // the whole batch joined into one string and written with one call (not two per event),
     // each record's length then known from its characters.
-    const parts = new Array<string>(events.length * 4);
+    // Pushed, not preallocated: new Array(n) of a large n is a slow dictionary-mode array in V8.
+    const parts: string[] = [];
     let chars = 0;
-    for (let i = 0; i < events.length; i++) {
-      const { key, json } = events[i];
-      parts[4 * i] = HEADER_PLACEHOLDER;
-      parts[4 * i + 1] = key;
-      parts[4 * i + 2] = ' ';
-      parts[4 * i + 3] = json;
+    for (const { key, json } of events) {
+      parts.push(HEADER_PLACEHOLDER, key, ' ', json);
       chars += HEADER_BYTES + key.length + 1 + json.length;
     }
     // 4 bytes more than the characters: a write that had to stop early (a character not ASCII
