@@ -20,6 +20,8 @@ export interface QueuedEvent {
 
 /** Stands in the joined text for a record's header (12 one-byte characters), filled in after. */
 const HEADER_PLACEHOLDER = ' '.repeat(HEADER_BYTES);
+/** Characters joined into one string per write into the buffer (below V8's 128 KiB large objects). */
+const JOIN_CHARS = 64 * 1024;
 /** The scratch buffer an encoder keeps between batches; a larger batch gets a buffer of its own. */
 const MAX_SCRATCH_BYTES = 4 * 1024 * 1024;
 
@@ -33,20 +35,27 @@ export class RecordEncoder {
   /** The records of `events`; a view of the encoder's buffer, valid until the next encode(). */
   encode(events: readonly QueuedEvent[]): Buffer {
     // The usual case, ASCII events (JSON escapes the rest unless the publisher sent UTF-8 text):
-    // the whole batch joined into one string and written with one call (not two per event),
-    // each record's length then known from its characters.
-    // Pushed, not preallocated: new Array(n) of a large n is a slow dictionary-mode array in V8.
-    const parts: string[] = [];
+    // a few hundred events joined into one string and written with one call (not two per
+    // event), each record's length then known from its characters. The joined strings stay
+    // below V8's large-object size: larger ones would be garbage only a full GC collects.
     let chars = 0;
-    for (const { key, json } of events) {
-      parts.push(HEADER_PLACEHOLDER, key, ' ', json);
-      chars += HEADER_BYTES + key.length + 1 + json.length;
-    }
+    for (const { key, json } of events) chars += HEADER_BYTES + key.length + 1 + json.length;
     // 4 bytes more than the characters: a write that had to stop early (a character not ASCII
     // and no room for it) always wrote more bytes than there are characters.
     const out = this.buffer(chars + 4);
-    const written = out.write(parts.join(''), 0, 'utf8');
-    if (written !== chars) return encodeEach(events, this.buffer.bind(this));
+    let written = 0;
+    let parts: string[] = [];
+    let group = 0;
+    for (let i = 0; i < events.length; i++) {
+      const { key, json } = events[i];
+      parts.push(HEADER_PLACEHOLDER, key, ' ', json);
+      group += HEADER_BYTES + key.length + 1 + json.length;
+      if (group < JOIN_CHARS && i < events.length - 1) continue;
+      if (out.write(parts.join(''), written, 'utf8') !== group) return encodeEach(events, this.buffer.bind(this));
+      written += group;
+      parts = [];
+      group = 0;
+    }
     let at = 0;
     for (const { key, json } of events) {
       const length = key.length + 1 + json.length;
