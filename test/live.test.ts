@@ -146,7 +146,7 @@ describe('streams and top over a two-node cluster', () => {
     }
   });
 
-  it('100,000 distinct keys: the key table stays bounded (RSS growth under 20 MB) and streams still answers', async () => {
+  it('100,000 distinct keys: the key table stays bounded (heap growth under 20 MB) and streams still answers', async () => {
     const p = new Publisher({ runDir: b.runDir, nodeId: b.nodeId });
     publishers.push(p);
     const publish = async (key: (i: number) => string): Promise<void> => {
@@ -158,12 +158,15 @@ describe('streams and top over a two-node cluster', () => {
       await p.flush();
       await until(async () => ((await b.status()).events.in as number) >= target, '100,000 events to arrive');
     };
-    // RSS once the flood's garbage had its chance to be collected: the lowest of a few readings.
-    const settledRss = async (): Promise<number> => {
-      let least = Infinity;
-      for (let i = 0; i < 6; i++) {
-        await new Promise((r) => setTimeout(r, 500));
-        least = Math.min(least, (await b.status()).memory.rss_mb as number);
+    // Memory once the flood's garbage had its chance to be collected: the lowest of a few readings
+    // of the core's JS heap in use (where the key table lives) and of its RSS.
+    const settledRss = async (): Promise<{ heap: number; rss: number }> => {
+      const least = { heap: Infinity, rss: Infinity };
+      for (let i = 0; i < 12; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const { memory } = await b.status();
+        least.heap = Math.min(least.heap, memory.heap_used_mb as number);
+        least.rss = Math.min(least.rss, memory.rss_mb as number);
       }
       return least;
     };
@@ -180,10 +183,12 @@ describe('streams and top over a two-node cluster', () => {
     // A second flood of other keys: the table does not grow with the keys ever seen.
     await publish((i) => `flood.again${i}`);
     const again = await settledRss();
-    process.stderr.write(`live.test: core RSS ${before} MB before 100,000 distinct keys, ${after} MB after, ${again} MB after 100,000 more\n`);
-    // V8 grows its heap for a flood's garbage and gives it back lazily: a reading right after one
-    // flood moves by tens of MB either way; two floods later the key table must not have grown.
-    expect(again - before).toBeLessThan(20);
+    const mbs = (m: { heap: number; rss: number }): string => `heap ${m.heap} MB, RSS ${m.rss} MB`;
+    process.stderr.write(`live.test: core ${mbs(before)} before 100,000 distinct keys, ${mbs(after)} after, ${mbs(again)} after 100,000 more\n`);
+    // V8 gives a flood's garbage back to the system lazily: RSS readings move by tens of MB either
+    // way from one run to the next (118 -> 148 MB, 132 -> 121 MB in two runs), so the bound is on
+    // the heap in use, where a key table that grew with the keys ever seen would show.
+    expect(again.heap - before.heap).toBeLessThan(20);
     // Each node publishes at most 100 keys and one (other) row, whatever the flood.
     expect(rows.filter((r) => r.nodes.includes('node-b')).length).toBeLessThanOrEqual(101);
     expect(rows[rows.length - 1]).toMatchObject({ key: '(other)', nodes: ['node-b'] });
