@@ -102,11 +102,15 @@ export abstract class EventIntake implements EventPublisher {
     const json = this.lineEvent(text, members, unixTime);
     if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
     this.stats_.tooLong++;
+    // One time for every piece: the budget is measured on the stamped fields, and a later "now"
+    // can be a digit longer (a piece over max_event by a byte, refused).
+    const time = unixTime ?? nowUnix();
+    const stamped = this.lineEvent(text, members, time);
     // What the event takes besides the text, then the text in pieces that fit beside it.
-    const budget = this.maxEvent - (Buffer.byteLength(json) - Buffer.byteLength(jsonStringContent(text)));
+    const budget = this.maxEvent - (Buffer.byteLength(stamped) - Buffer.byteLength(jsonStringContent(text)));
     if (budget < 12) return this.drop('too_long', key);
     let ok = true;
-    for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, unixTime)) && ok;
+    for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, time)) && ok;
     return ok;
   }
 

@@ -100,6 +100,9 @@ describe('Publisher', () => {
       expect(JSON.parse(e.json)).toMatchObject({ name: 'web', node_id: 'n1' });
       expect(Buffer.byteLength(e.json)).toBeLessThanOrEqual(2048);
     }
+    // The pieces of one line carry its one time (a "now" per piece could be a digit longer than
+    // the one the pieces were measured with, and such a piece was refused as too long).
+    expect(new Set(pieces.map((e) => JSON.parse(e.json).unix_time)).size).toBe(1);
     expect(rx.events.filter((e) => e.key === 'app.y').map((e) => e.text)).toEqual(['short']);
     expect(pub.stats()).toMatchObject({ tooLong: 2, dropped: { too_long: 1 } });
   });
