@@ -33,11 +33,20 @@ async function target(port: number): Promise<TcpTarget> {
 }
 
 /** Publishes `event <from>` .. `event <from+count-1>` under `key` (one event per line). */
+/**
+ * Publishes "event N" lines in runs of 5,000 (one `logyard publish` each). A drain holds up to
+ * `buffer` + 16,384 events in memory while its disk catches up; these tests are about what the
+ * queue keeps, so they do not push more than that at once (a first spill with its directory sync
+ * could lag a 20,000-event burst by a few thousand events, then dropped as buffer_full).
+ */
 async function publish(node: TestNode, key: string, from: number, count: number, pad = ''): Promise<void> {
-  let input = '';
-  for (let i = from; i < from + count; i++) input += `event ${i}${pad}\n`;
-  const result = await node.cli(['publish', key], { input, timeoutMs: 60_000 });
-  expect(result.code, result.stderr).toBe(0);
+  const RUN = 5_000;
+  for (let start = from; start < from + count; start += RUN) {
+    let input = '';
+    for (let i = start; i < Math.min(start + RUN, from + count); i++) input += `event ${i}${pad}\n`;
+    const result = await node.cli(['publish', key], { input, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(0);
+  }
 }
 
 async function addDrain(node: TestNode, name: string, uri: string): Promise<void> {
