@@ -3,7 +3,7 @@
 # line "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+{ scripts/test-setup.sh && scripts/setup.sh; } || { echo "0 passed, 1 failed"; exit 1; }
 results=.test-results.json
 rm -f "$results"
 npx vitest run --reporter=default --reporter=json --outputFile="$results" "$@"

@@ -11,7 +11,7 @@
 # Environment: LOGYARD_CLUSTER_DIR (default /tmp/logyard-cluster-<uid>); ETCD_PORT (default
 # 23790: the members' client ports are ETCD_PORT..ETCD_PORT+2, their peer ports 10 above);
 # LOGYARD (default: this checkout's packages/cli/bin/logyard.js; `LOGYARD=logyard` for an
-# installed one). Needs etcd (scripts/setup.sh installs Debian's etcd-server).
+# installed one). Needs etcd: Debian's etcd-server (scripts/test-setup.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$(pwd)
@@ -61,7 +61,7 @@ USAGE
 # nodes rewrite their status documents all the time, and without compaction etcd would keep every
 # version until its quota refused all writes.
 start_etcd() {
-  command -v etcd >/dev/null || { echo "cluster: etcd is not installed; run scripts/setup.sh" >&2; exit 1; }
+  command -v etcd >/dev/null || { echo "cluster: etcd is not installed; apt-get install etcd-server (or run scripts/test-setup.sh)" >&2; exit 1; }
   local initial=""
   for m in "${members[@]}"; do initial+="${initial:+,}etcd-$m=http://127.0.0.1:$(peer_port "$m")"; done
   for m in "${members[@]}"; do
