@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { humanTime, keyProblem, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { humanTime, keyProblem, PAUSE_READING_AT, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { AppLogFormat, LogyardConfig } from '@logyard/config';
 import { compilePattern, rotationGapNoticeText, splitText, Tailer, type TailerStats, type TailHandler, type TailLogLevel, type TailSource } from '@logyard/tailer';
 import { DOCKER_RECORD_MAX_BYTES, DockerLineJoiner, parseDockerLine, type DockerLine } from './docker-json.js';
@@ -30,7 +30,6 @@ export interface ApptailTuning {
   partialQuietMs?: number;
 }
 
-const HIGH_WATER = 20_000;
 /** docker splits lines above 16 KiB into partial records; a line is let out at this many characters even if its end has not come. */
 const MAX_JOINED = 1 << 20;
 /** How long the parts of a docker-json line wait for the rest (a last line without newline). */
@@ -98,7 +97,7 @@ export class Apptail {
       sources,
       positionsFile: apptailPositionsFile(config.stateDir),
       maxLine: config.systail.maxLine,
-      ready: () => publisher.stats().queued < HIGH_WATER,
+      ready: () => publisher.stats().queued < PAUSE_READING_AT,
       progress: () => publisher.stats(),
       log: app.log,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),

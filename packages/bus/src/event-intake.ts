@@ -49,6 +49,15 @@ export interface EventPublisher {
 }
 
 /**
+ * A client whose source can wait (a file, a socket, the journal) stops reading while more than
+ * PAUSE_READING_AT of its events wait for the core, and reads again once at most
+ * RESUME_READING_AT do (checked every READING_POLL_MS): the source keeps them, not memory.
+ */
+export const PAUSE_READING_AT = 20_000;
+export const RESUME_READING_AT = 5_000;
+export const READING_POLL_MS = 10;
+
+/**
  * What every publisher checks before it queues an event (key, event object, max_event, room),
  * and how it counts and tells what it drops; subclasses queue the events and send them on.
  */

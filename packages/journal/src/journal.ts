@@ -1,4 +1,4 @@
-import { eventJson, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { eventJson, PAUSE_READING_AT, Publisher, RateLimiter, rateLimitNoticeText, READING_POLL_MS, RESUME_READING_AT, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { CursorFile, journalCursorFile } from './cursor.js';
 import { parseEntryLine } from './entry.js';
@@ -39,10 +39,6 @@ export interface JournalStats {
   dropped: number;
 }
 
-/** Reading pauses above this many events waiting for the core and resumes below LOW_WATER. */
-const HIGH_WATER = 20_000;
-const LOW_WATER = 5_000;
-const READY_POLL_MS = 10;
 /** How often the confirmed cursor is saved and quiet keys' drop counts are told. */
 const TICK_MS = 1000;
 const PROBLEM_LOG_EVERY_MS = 60_000;
@@ -185,7 +181,7 @@ export class Journal {
     }
     // A cursor inside a line being joined would lose its first pieces on a restart.
     if (this.lastCursor !== null && !this.partials.joining) this.checkpoints.push({ mark: this.publisher.stats().published, cursor: this.lastCursor });
-    if (this.publisher.stats().queued >= HIGH_WATER) this.pauseUntilReady();
+    if (this.publisher.stats().queued >= PAUSE_READING_AT) this.pauseUntilReady();
   }
 
   private publish(event: JournalEvent): void {
@@ -204,11 +200,11 @@ export class Journal {
     if (this.readyTimer || this.closing) return;
     this.follower?.pause();
     this.readyTimer = setInterval(() => {
-      if (this.publisher.stats().queued > LOW_WATER) return;
+      if (this.publisher.stats().queued > RESUME_READING_AT) return;
       if (this.readyTimer) clearInterval(this.readyTimer);
       this.readyTimer = null;
       this.follower?.resume();
-    }, READY_POLL_MS);
+    }, READING_POLL_MS);
   }
 
   private tick(): void {

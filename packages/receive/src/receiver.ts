@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { Publisher, RateLimiter, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { PAUSE_READING_AT, Publisher, RateLimiter, READING_POLL_MS, RESUME_READING_AT, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
@@ -51,10 +51,6 @@ export interface ReceiverStats {
   kernelDrops: number;
 }
 
-/** Stream sockets stop reading above this publisher queue length and resume below LOW_WATER. */
-const HIGH_WATER = 20_000;
-const LOW_WATER = 5_000;
-const READY_POLL_MS = 10;
 /** A malformed reason is logged at most this often; the counter has them all. */
 const MALFORMED_LOG_EVERY_MS = 60_000;
 
@@ -170,7 +166,7 @@ export class Receiver {
 
   private handlers(protocol: Protocol, where: Where): ListenerHandlers {
     const common = {
-      ready: () => this.publisher.stats().queued < HIGH_WATER && !this.publisher.busy?.(),
+      ready: () => this.publisher.stats().queued < PAUSE_READING_AT && !this.publisher.busy?.(),
       whenReady: (resume: () => void) => this.whenReady(resume),
       warn: (message: string) => this.log('WARN', message),
     };
@@ -297,11 +293,11 @@ export class Receiver {
     this.waitingForReady.push(resume);
     if (this.readyTimer) return;
     this.readyTimer = setInterval(() => {
-      if ((this.publisher.stats().queued > LOW_WATER || this.publisher.busy?.()) && !this.closing) return;
+      if ((this.publisher.stats().queued > RESUME_READING_AT || this.publisher.busy?.()) && !this.closing) return;
       if (this.readyTimer) clearInterval(this.readyTimer);
       this.readyTimer = null;
       for (const r of this.waitingForReady.splice(0)) r();
-    }, READY_POLL_MS);
+    }, READING_POLL_MS);
   }
 }
 

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { humanTime, keySegment, Publisher } from '@logyard/bus';
+import { humanTime, keySegment, PAUSE_READING_AT, Publisher } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { compilePattern, rotationGapNoticeText, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
 
@@ -17,9 +17,6 @@ export interface SystailStats extends TailerStats {
   sent: number;
   dropped: number;
 }
-
-/** Publisher queue length above which reading pauses (nothing is dropped while the core is slow). */
-const HIGH_WATER = 20_000;
 
 /** The positions file of systail under state_dir. */
 export function systailPositionsFile(stateDir: string): string {
@@ -67,7 +64,7 @@ export class Systail {
       sources,
       positionsFile: systailPositionsFile(config.stateDir),
       maxLine: config.systail.maxLine,
-      ready: () => publisher.stats().queued < HIGH_WATER,
+      ready: () => publisher.stats().queued < PAUSE_READING_AT,
       progress: () => publisher.stats(),
       ...(options.log ? { log: options.log } : {}),
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
