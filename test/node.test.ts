@@ -132,7 +132,12 @@ describe('a node on the embedded store', () => {
       return s?.state === 'RETRYING' ? s : null;
     }, 'RETRYING');
     expect(retrying.error).toMatch(/ECONNREFUSED/);
-    const drainStatus = await node.cli(['drain', 'status', 'down']);
+    // `drain status` reads the node's status document in the store, written within a second of the
+    // state change (the core's own API above answers at once).
+    const drainStatus = await until(async () => {
+      const r = await node.cli(['drain', 'status', 'down']);
+      return /^down\s/m.test(r.stdout) ? r : null;
+    }, 'the RETRYING row in drain status');
     expect(drainStatus.stdout).toMatch(/^down\s+node-a\s+RETRYING\s+0\s+0\s+.*ECONNREFUSED/m);
 
     const texts = Array.from({ length: 12 }, (_, i) => `waiting ${i}`);
