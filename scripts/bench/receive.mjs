@@ -2,15 +2,17 @@
 // 1. syslog over TCP in -> logyard receive -> core -> tcp drain -> sink, lines/s from the first
 //    byte sent to the last line delivered, side by side with rsyslogd (imptcp -> omfwd over TCP to
 //    the same kind of sink) on the same input in the same run, and the ratio.
-// 2. UDP JSON in: datagrams/s received without loss (rates doubled until one loses datagrams).
+// 2. UDP JSON in, to `logyard receive` and to a core with receive.in_core: datagrams/s received
+//    without loss (rates doubled until one loses datagrams), sent by udp-flood.c (built with gcc),
+//    with net.core.rmem_max raised to what the listener asks for when it is lower and we are root.
 // Prints a table and one JSON line.
-// Usage: node scripts/bench/receive.mjs [--lines N] [--runs R] [--datagrams N] [--profile DIR]
+// Usage: node scripts/bench/receive.mjs [--lines N] [--runs R] [--datagrams N] [--udp-rates R,R..] [--only tcp|udp] [--profile DIR]
 // rsyslog: Debian's package `rsyslog` (apt-get install -y rsyslog); skipped with a note if missing.
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,7 +24,11 @@ const { values: opts } = parseArgs({
   options: {
     lines: { type: 'string', default: '1000000' },
     runs: { type: 'string', default: '3' },
-    datagrams: { type: 'string', default: '200000' },
+    datagrams: { type: 'string', default: '1000000' },
+    // Comma-separated datagrams/s to try instead of 25,000 doubled up to 1,600,000.
+    'udp-rates': { type: 'string' },
+    // tcp or udp: run that part only.
+    only: { type: 'string' },
     // Writes a V8 CPU profile of each `logyard receive` and `logyard core` process into DIR/receive and DIR/core.
     profile: { type: 'string' },
   },
@@ -32,6 +38,8 @@ const LINES = Number(opts.lines);
 const RUNS = Number(opts.runs);
 const DATAGRAMS = Number(opts.datagrams);
 const env = { ...process.env, LOGYARD_CONFIG: '' };
+/** The receive buffer a udp listener asks for by default (packages/receive/src/listeners.ts). */
+const UDP_RECV_BUFFER = 8 * 1024 * 1024;
 
 const portOpen = (port) =>
   new Promise((r) => {
@@ -210,48 +218,64 @@ async function rsyslogTcp(input) {
   }
 }
 
-// The UDP sender: `count` JSON datagrams at `rate`/s (paced per millisecond), from one process.
-const UDP_SENDER = `
-const dgram = require('node:dgram');
-const [port, count, rate] = process.argv.slice(1).map(Number);
-const s = dgram.createSocket('udp4');
-const pad = 'x'.repeat(120);
-let sent = 0, acked = 0;
-const t0 = performance.now();
-function tick() {
-  const due = Math.min(count, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
-  while (sent < due) {
-    const buf = Buffer.from('{"name":"svc' + (sent % 20) + '","text":"datagram ' + sent + ' ' + pad + '"}');
-    sent++;
-    s.send(buf, port, '127.0.0.1', () => {
-      if (++acked === count) {
-        process.stdout.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000 }));
-        s.close();
-      }
-    });
-  }
-  if (sent < count) setImmediate(tick);
+// The UDP generator: scripts/bench/udp-flood.c, built here with gcc (see the file for why C).
+function buildFlood(dir) {
+  const exe = join(dir, 'udp-flood');
+  const r = spawnSync('gcc', ['-O2', '-o', exe, join(here, 'udp-flood.c')], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new Error(`cannot build the UDP generator with gcc (apt-get install -y gcc): ${r.error?.message ?? r.stderr}`);
+  return exe;
 }
-tick();
-`;
 
-async function udpJson() {
+const RMEM_PATH = '/proc/sys/net/core/rmem_max';
+const readRmemMax = () => Number(readFileSync(RMEM_PATH, 'utf8'));
+
+/**
+ * Raises net.core.rmem_max to `bytes` for the run when it is lower and this is root, and gives
+ * back a function restoring it; the figures are only worth something with the buffer the docs ask for.
+ */
+function ensureRmemMax(bytes) {
+  const before = readRmemMax();
+  if (before >= bytes) return { used: before, restore: () => {} };
+  try {
+    writeFileSync(RMEM_PATH, String(bytes));
+  } catch {
+    console.log(`net.core.rmem_max is ${before} and cannot be raised (not root): the udp listener gets a smaller buffer than it asks`);
+    return { used: before, restore: () => {} };
+  }
+  return { used: bytes, restore: () => writeFileSync(RMEM_PATH, String(before)) };
+}
+
+/**
+ * UDP JSON at doubling rates (or --udp-rates) until a step loses datagrams, into `logyard receive`
+ * (inCore false) or into a core running the receivers itself (receive.in_core).
+ */
+async function udpJson(flood, inCore) {
   const root = mkdtempSync(join(tmpdir(), 'ly-bench-udp-'));
   const out = await sink();
-  const node = await startLogyard(root, '');
+  const port = inCore ? await freePort() : 0;
+  const node = inCore
+    ? await startLogyard(root, `  in_core: true\n  json: ["udp://127.0.0.1:${port}"]\n`, ['-c', '{config}'])
+    : await startLogyard(root, '');
   const steps = [];
   try {
     await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=app&format={{text}}`);
-    const { log } = await startReceive(node, ['--json', 'udp://127.0.0.1:0']);
-    const port = Number(/json listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(log())[1]);
-    for (let rate = 25_000; rate <= 1_600_000; rate *= 2) {
+    let rx = node.procs[0];
+    let target = port;
+    if (!inCore) {
+      const started = await startReceive(node, ['--json', 'udp://127.0.0.1:0']);
+      rx = started.rx;
+      target = Number(/json listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(started.log())[1]);
+    }
+    const rates = opts['udp-rates'] ? String(opts['udp-rates']).split(',').map(Number) : Array.from({ length: 7 }, (_, i) => 25_000 * 2 ** i);
+    for (const rate of rates) {
       const before = out.count;
-      const count = Math.min(DATAGRAMS, rate * 2);
-      const sender = spawn(process.execPath, ['-e', UDP_SENDER, String(port), String(count), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const count = Math.min(DATAGRAMS, rate * 5);
+      const cpu0 = { rx: cpuSeconds(rx.pid), core: cpuSeconds(node.procs[0].pid) };
+      const sender = spawn(flood, [String(target), String(count), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let report = '';
       sender.stdout.on('data', (d) => (report += d));
       await new Promise((r) => sender.on('close', r));
-      const seconds = JSON.parse(report).seconds;
+      const gen = JSON.parse(report);
       // Settled: nothing more arrives for half a second.
       let seen = -1;
       while (out.count !== seen) {
@@ -259,10 +283,21 @@ async function udpJson() {
         await sleep(500);
       }
       const delivered = out.count - before;
-      steps.push({ asked: rate, sent_per_s: Math.round(count / seconds), datagrams: count, delivered, lost: count - delivered });
+      const perM = (s) => +((s / count) * 1e6).toFixed(2);
+      steps.push({
+        asked: rate,
+        sent_per_s: Math.round(count / gen.seconds),
+        datagrams: count,
+        delivered,
+        lost: count - delivered,
+        generator_cpu_s_per_million: perM(gen.cpu_s),
+        receive_cpu_s_per_million: inCore ? null : perM(cpuSeconds(rx.pid) - cpu0.rx),
+        core_cpu_s_per_million: perM(cpuSeconds(node.procs[0].pid) - cpu0.core),
+        generator: gen.mode,
+      });
       if (delivered < count) break;
-      // The sender, not the receiver, is the limit when it cannot reach the asked rate.
-      if (count / seconds < rate * 0.8) break;
+      // The generator, not the receiver, is the limit when it cannot reach the asked rate.
+      if (count / gen.seconds < rate * 0.8) break;
     }
     await sleep(1100); // the counters file is written once a second
     const stats = JSON.parse(readFileSync(join(node.runDir, 'clients', 'receive.json'), 'utf8'));
@@ -275,62 +310,78 @@ async function udpJson() {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const TCP = opts.only !== 'udp';
+const UDP = opts.only !== 'tcp';
 
-const inputDir = mkdtempSync(join(tmpdir(), 'ly-bench-input-'));
-const input = join(inputDir, 'syslog.txt');
-syslogInput(input);
-const haveRsyslog = rsyslogAvailable();
-if (!haveRsyslog) console.log('rsyslogd not found: install Debian\'s rsyslog (apt-get install -y rsyslog) to compare; measuring Logyard alone');
 const ly = [];
 const lyIn = [];
 const rs = [];
-for (let r = 0; r < RUNS; r++) {
-  // Alternated, so none always runs on a warmer machine.
-  ly.push(await logyardTcp(input));
-  lyIn.push(await logyardInCoreTcp(input));
-  if (haveRsyslog) rs.push(await rsyslogTcp(input));
+const haveRsyslog = TCP && rsyslogAvailable();
+if (TCP) {
+  const inputDir = mkdtempSync(join(tmpdir(), 'ly-bench-input-'));
+  const input = join(inputDir, 'syslog.txt');
+  syslogInput(input);
+  if (!haveRsyslog) console.log('rsyslogd not found: install Debian\'s rsyslog (apt-get install -y rsyslog) to compare; measuring Logyard alone');
+  for (let r = 0; r < RUNS; r++) {
+    // Alternated, so none always runs on a warmer machine.
+    ly.push(await logyardTcp(input));
+    lyIn.push(await logyardInCoreTcp(input));
+    if (haveRsyslog) rs.push(await rsyslogTcp(input));
+  }
+  rmSync(inputDir, { recursive: true, force: true });
 }
-rmSync(inputDir, { recursive: true, force: true });
-const udp = await udpJson();
 
-const lyRate = median(ly.map((x) => x.lines_per_s));
-const lyInRate = median(lyIn.map((x) => x.lines_per_s));
-const rsRate = haveRsyslog ? median(rs.map((x) => x.lines_per_s)) : null;
-const lossless = udp.steps.filter((s) => s.lost === 0);
-const best = lossless.length ? lossless[lossless.length - 1] : null;
+const result = { bench: 'receive', lines: LINES, runs: RUNS };
 const perMillion = (cpu) => +(cpu / (LINES / 1e6)).toFixed(2);
-const result = {
-  bench: 'receive',
-  lines: LINES,
-  runs: RUNS,
-  logyard_tcp_lines_per_s: lyRate,
-  logyard_receive_cpu_s: median(ly.map((x) => x.receive_cpu_s)),
-  logyard_core_cpu_s: median(ly.map((x) => x.core_cpu_s)),
-  logyard_cpu_s_per_million: perMillion(median(ly.map((x) => x.receive_cpu_s + x.core_cpu_s))),
-  logyard_in_core_tcp_lines_per_s: lyInRate,
-  logyard_in_core_cpu_s: median(lyIn.map((x) => x.core_cpu_s)),
-  logyard_in_core_cpu_s_per_million: perMillion(median(lyIn.map((x) => x.core_cpu_s))),
-  rsyslog_tcp_lines_per_s: rsRate,
-  rsyslogd_cpu_s: haveRsyslog ? median(rs.map((x) => x.rsyslogd_cpu_s)) : null,
-  rsyslogd_cpu_s_per_million: haveRsyslog ? perMillion(median(rs.map((x) => x.rsyslogd_cpu_s))) : null,
-  ratio: rsRate ? +(lyRate / rsRate).toFixed(2) : null,
-  ratio_in_core: rsRate ? +(lyInRate / rsRate).toFixed(2) : null,
-  udp_json_lossless_datagrams_per_s: best ? best.sent_per_s : 0,
-  udp_lost_counted: { kernel: udp.kernelDrops, publisher: udp.dropped },
-  udp_steps: udp.steps,
-};
-const row = (name, rate, cpu, perM, ratio) =>
-  console.log(`  ${name.padEnd(40)} ${String(rate).padStart(9)} ${String(cpu).padStart(16)} ${String(perM).padStart(10)} ${String(ratio ?? '').padStart(7)}`);
-console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS}; ratio = lines/s against rsyslogd's)`);
-console.log(`  ${'pipeline'.padEnd(40)} ${'lines/s'.padStart(9)} ${'CPU s (processes)'.padStart(16)} ${'CPU s / M'.padStart(10)} ${'ratio'.padStart(7)}`);
-row('logyard receive -> core -> tcp drain', lyRate, `${result.logyard_receive_cpu_s} + ${result.logyard_core_cpu_s}`, result.logyard_cpu_s_per_million, result.ratio);
-row('logyard core, receive.in_core -> tcp', lyInRate, result.logyard_in_core_cpu_s, result.logyard_in_core_cpu_s_per_million, result.ratio_in_core);
-if (haveRsyslog) row('rsyslogd imptcp -> omfwd tcp', rsRate, result.rsyslogd_cpu_s, result.rsyslogd_cpu_s_per_million, 1);
-console.log('UDP JSON in -> core -> tcp drain (one ~170-byte object per datagram)');
-console.log('  asked/s     sent/s  datagrams  delivered  lost');
-for (const s of udp.steps) {
-  console.log(`  ${String(s.asked).padStart(7)} ${String(s.sent_per_s).padStart(10)} ${String(s.datagrams).padStart(10)} ${String(s.delivered).padStart(10)} ${String(s.lost).padStart(5)}`);
+if (TCP) {
+  const lyRate = median(ly.map((x) => x.lines_per_s));
+  const lyInRate = median(lyIn.map((x) => x.lines_per_s));
+  const rsRate = haveRsyslog ? median(rs.map((x) => x.lines_per_s)) : null;
+  Object.assign(result, {
+    logyard_tcp_lines_per_s: lyRate,
+    logyard_receive_cpu_s: median(ly.map((x) => x.receive_cpu_s)),
+    logyard_core_cpu_s: median(ly.map((x) => x.core_cpu_s)),
+    logyard_cpu_s_per_million: perMillion(median(ly.map((x) => x.receive_cpu_s + x.core_cpu_s))),
+    logyard_in_core_tcp_lines_per_s: lyInRate,
+    logyard_in_core_cpu_s: median(lyIn.map((x) => x.core_cpu_s)),
+    logyard_in_core_cpu_s_per_million: perMillion(median(lyIn.map((x) => x.core_cpu_s))),
+    rsyslog_tcp_lines_per_s: rsRate,
+    rsyslogd_cpu_s: haveRsyslog ? median(rs.map((x) => x.rsyslogd_cpu_s)) : null,
+    rsyslogd_cpu_s_per_million: haveRsyslog ? perMillion(median(rs.map((x) => x.rsyslogd_cpu_s))) : null,
+    ratio: rsRate ? +(lyRate / rsRate).toFixed(2) : null,
+    ratio_in_core: rsRate ? +(lyInRate / rsRate).toFixed(2) : null,
+  });
+  const row = (name, rate, cpu, perM, ratio) =>
+    console.log(`  ${name.padEnd(40)} ${String(rate).padStart(9)} ${String(cpu).padStart(16)} ${String(perM).padStart(10)} ${String(ratio ?? '').padStart(7)}`);
+  console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS}; ratio = lines/s against rsyslogd's)`);
+  console.log(`  ${'pipeline'.padEnd(40)} ${'lines/s'.padStart(9)} ${'CPU s (processes)'.padStart(16)} ${'CPU s / M'.padStart(10)} ${'ratio'.padStart(7)}`);
+  row('logyard receive -> core -> tcp drain', lyRate, `${result.logyard_receive_cpu_s} + ${result.logyard_core_cpu_s}`, result.logyard_cpu_s_per_million, result.ratio);
+  row('logyard core, receive.in_core -> tcp', lyInRate, result.logyard_in_core_cpu_s, result.logyard_in_core_cpu_s_per_million, result.ratio_in_core);
+  if (haveRsyslog) row('rsyslogd imptcp -> omfwd tcp', rsRate, result.rsyslogd_cpu_s, result.rsyslogd_cpu_s_per_million, 1);
 }
-console.log(`  lossless up to ${result.udp_json_lossless_datagrams_per_s} datagrams/s`);
-console.log(`  losses counted by logyard receive: ${udp.kernelDrops} dropped by the kernel, ${udp.dropped} by the publisher`);
+
+if (UDP) {
+  const floodDir = mkdtempSync(join(tmpdir(), 'ly-bench-flood-'));
+  const rmem = ensureRmemMax(UDP_RECV_BUFFER);
+  try {
+    const flood = buildFlood(floodDir);
+    console.log(`UDP JSON in -> core -> tcp drain (166-byte objects, up to ${DATAGRAMS} datagrams or 5 s a step; net.core.rmem_max ${rmem.used}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+    for (const [name, inCore] of [['logyard receive -> core', false], ['core with receive.in_core', true]]) {
+      const udp = await udpJson(flood, inCore);
+      const lossless = udp.steps.filter((s) => s.lost === 0);
+      const best = lossless.length ? lossless[lossless.length - 1].sent_per_s : 0;
+      result[inCore ? 'udp_in_core' : 'udp'] = { lossless_datagrams_per_s: best, rmem_max: rmem.used, lost_counted: { kernel: udp.kernelDrops, publisher: udp.dropped }, steps: udp.steps };
+      console.log(`  ${name}`);
+      console.log('    asked/s     sent/s  datagrams  delivered     lost   CPU s / M: generator  receive     core');
+      for (const s of udp.steps) {
+        const cols = [s.asked, s.sent_per_s, s.datagrams, s.delivered, s.lost].map((v, i) => String(v).padStart(i === 0 ? 7 : 10));
+        console.log(`    ${cols.join(' ')} ${String(s.generator_cpu_s_per_million).padStart(20)} ${String(s.receive_cpu_s_per_million ?? '-').padStart(8)} ${String(s.core_cpu_s_per_million).padStart(8)}`);
+      }
+      console.log(`    lossless up to ${best} datagrams/s; losses counted by Logyard: ${udp.kernelDrops} dropped by the kernel, ${udp.dropped} by the publisher`);
+    }
+  } finally {
+    rmem.restore();
+    rmSync(floodDir, { recursive: true, force: true });
+  }
+}
 console.log(JSON.stringify(result));
