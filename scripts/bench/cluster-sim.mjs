@@ -184,6 +184,7 @@ async function controller() {
       const count = Math.min(per, NODES - p * per);
       const w = fork(fileURLToPath(import.meta.url), ['--worker', etcd.uri, String(p * per), String(count), String(DRAINS)], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        ...(process.env.CLUSTER_SIM_PROFILE ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', process.env.CLUSTER_SIM_PROFILE] } : {}),
       });
       w.setMaxListeners(0);
       children.push(w);

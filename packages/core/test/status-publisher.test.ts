@@ -119,6 +119,28 @@ describe('StatusPublisher', () => {
     expect((await stored())?.['drain-0'].sent).toBe(20);
   });
 
+  it('builds the document only when a write may be due, not at every tick', async () => {
+    let built = 0;
+    publisher = new StatusPublisher({
+      store,
+      nodeId: 'node-a',
+      drains: () => (built++, structuredClone(drains)),
+      onFailed: (err) => failures.push((err as Error).message),
+      onWritten: () => written++,
+      countersEveryMs: 60_000,
+    });
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    // Counters move for 1.5 s (three ticks) while their interval is a minute: nothing to build.
+    for (let i = 1; i <= 15; i++) {
+      drains.web = { ...drains.web, sent: i };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(built).toBe(1);
+    drains.web = { ...drains.web, state: 'RUNNING' };
+    publisher.changed();
+    await vi.waitFor(async () => expect((await stored())?.web).toMatchObject({ state: 'RUNNING', sent: 15 }), { timeout: 1_000 });
+  });
+
   it('reports a failed write and writes again once the store works', async () => {
     const p = start(60_000);
     await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
