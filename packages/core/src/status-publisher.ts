@@ -1,4 +1,5 @@
 import { nowUnix } from '@logyard/bus';
+import { Backoff } from '@logyard/store';
 import { encodeNodeStatus, type DrainState, type NodeLive, type Store } from '@logyard/store';
 
 export interface StatusPublisherOptions {
@@ -34,15 +35,23 @@ const WRITE_GAP_MS = 500;
  * about every 22 s. Changes of state are not held back by it.
  */
 const COUNTER_BYTES_PER_SECOND = 2_048;
-/** How often it looks for counters to write and retries a failed write. */
+/** How often it looks for counters to write. */
 const TICK_MS = 500;
+/**
+ * After a failed write, the next try waits this long, doubling up to RETRY_MAX_MS (with jitter):
+ * when etcd is slow to take a thousand nodes' writes at once (a drain added everywhere), a node
+ * that timed out does not add its write again every tick while etcd still works through the first.
+ */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 10_000;
 
 /**
  * Keeps this node's status document in the store (docs/store.md): one document with every drain's
  * state and counters, so that status costs one key per node, not one per drain per node. Written
- * at once when a drain's state changes or a drain comes or goes (but not sooner than `writeGapMs`
- * after the last write); while only counters change, at most every `countersEveryMs`, or less often
- * for a large document (`counterBytesPerSecond`). One write at
+ * at once when a drain's state changes or a drain comes (but not sooner than `writeGapMs` after the
+ * last write); while only counters change, or drains went (readers leave out the rows of drains no
+ * longer in the store), at most every `countersEveryMs`, or less often for a large document
+ * (`counterBytesPerSecond`). A failed write is tried again after a growing wait. One write at
  * a time: what changes meanwhile goes in the next one, all together, so a burst of changes (a
  * hundred drains starting) is a few writes, and a write racing a drain's removal is followed by
  * one without it.
@@ -56,7 +65,8 @@ export class StatusPublisher {
   private putOff: NodeJS.Timeout | undefined;
   private writing: Promise<void> | null = null;
   private writeAgain = false;
-  private writtenStates: string | undefined;
+  /** Each drain's state and error as last written. */
+  private writtenStates = new Map<string, string>();
   private writtenAll: string | undefined;
   private writtenAt = 0;
   /**
@@ -67,6 +77,9 @@ export class StatusPublisher {
   private signalled = true;
   /** When counters alone are next worth looking at. */
   private countersDueAt = 0;
+  /** No write before this, after a failed one. */
+  private retryAt = 0;
+  private readonly retryBackoff = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS);
   private closed = false;
 
   constructor(private readonly options: StatusPublisherOptions) {
@@ -108,7 +121,8 @@ export class StatusPublisher {
   }
 
   private async writeIfDue(): Promise<void> {
-    if (!this.signalled && Date.now() < this.countersDueAt) return;
+    const now = Date.now();
+    if (now < this.retryAt || (!this.signalled && now < this.countersDueAt)) return;
     this.signalled = false;
     const drains = this.options.drains();
     const live = this.options.live?.();
@@ -117,18 +131,18 @@ export class StatusPublisher {
     const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond);
     if (all === this.writtenAll) {
       // Nothing moved: looked at again after the shortest interval for counters.
-      this.countersDueAt = Date.now() + this.countersEveryMs;
+      this.countersDueAt = now + this.countersEveryMs;
       return;
     }
-    const states = JSON.stringify(Object.entries(drains).map(([name, drain]) => [name, drain.state, drain.error ?? null]));
-    const wait = this.writtenAt + (states === this.writtenStates ? countersEveryMs : this.writeGapMs) - Date.now();
+    const states = new Map(Object.entries(drains).map(([name, drain]) => [name, `${drain.state} ${drain.error ?? ''}`]));
+    const stateChanged = [...states].some(([name, state]) => this.writtenStates.get(name) !== state);
+    const wait = this.writtenAt + (stateChanged ? this.writeGapMs : countersEveryMs) - now;
     if (wait > 0) {
-      if (states === this.writtenStates) this.countersDueAt = this.writtenAt + countersEveryMs;
-      // A change of state put off is looked at again when its wake-up comes.
-      else this.signalled = true;
-      // Counters wait for the tick; a change of state gets a wake-up of its own.
-      if (states !== this.writtenStates && !this.putOff) {
-        this.putOff = setTimeout(() => {
+      if (!stateChanged) this.countersDueAt = this.writtenAt + countersEveryMs;
+      // A change of state put off gets a wake-up of its own; counters wait for the tick.
+      else {
+        this.signalled = true;
+        this.putOff ??= setTimeout(() => {
           this.putOff = undefined;
           this.publish();
         }, wait);
@@ -139,11 +153,12 @@ export class StatusPublisher {
     try {
       await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated: nowUnix(), drains, ...(live ? { live } : {}) });
     } catch (err) {
-      // Tried again at the next tick.
       this.signalled = true;
+      this.retryAt = Date.now() + this.retryBackoff.next();
       this.options.onFailed(err);
       return;
     }
+    this.retryBackoff.reset();
     this.writtenAll = all;
     this.writtenStates = states;
     this.writtenAt = Date.now();

@@ -7,4 +7,5 @@ export * from './open.js';
 export { usableNameProblem } from './drain-entry.js';
 export { drainStatusRows, encodeNodeStatus } from './node-status.js';
 export { compare as compareNames } from './json.js';
+export { Backoff } from './time.js';
 export * from './cluster-view.js';
