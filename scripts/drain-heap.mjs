@@ -1,13 +1,14 @@
 #!/usr/bin/env node --expose-gc
-// The heap a slow, narrow drain costs while it holds 10,000 events (issue 10: a buffered event
-// must not keep its whole decoded batch alive). Batches go through the bus's own decodeBatch, as
-// in the core; one event of each batch matches the drain's filter; the target accepts the
-// connection and never reads, so after the kernel's socket buffer is full every event waits in
-// the drain's buffer.
+// The memory a slow, narrow drain costs while it holds 10,000 events (issue 10: a buffered event
+// must not keep its whole batch alive): the JS heap and the bytes of ArrayBuffers (a drain keeps
+// its events as bytes in buffers of its own). Batches go through the bus's own decodeWire and
+// Drain.pushRun, as in the core; one event of each batch matches the drain's filter; the target
+// accepts the connection and never reads, so after the kernel's socket buffer is full every event
+// waits in the drain's buffer.
 //
 //   npm run build && node --expose-gc scripts/drain-heap.mjs
 import { createServer } from 'node:net';
-import { decodeBatch, encodeBatch, textEventJson, wireLine } from '@logyard/bus';
+import { decodeWire, encodeBatch, textEventJson, wireLine } from '@logyard/bus';
 import { Drain } from '@logyard/drains';
 
 const HELD = 10_000;
@@ -36,14 +37,15 @@ while (drain.status().state !== 'RUNNING') await new Promise((resolve) => setTim
 const heapUsed = () => {
   globalThis.gc();
   globalThis.gc();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 };
 const before = heapUsed();
 
 // Pushes until HELD events wait in the buffer (those the kernel took first are not counted).
 const sink = {
-  event: (key, json) => {
-    if (key.startsWith('narrow')) drain.push(key, json);
+  run: (run) => {
+    if (run.key.startsWith('narrow')) drain.pushRun(run);
   },
   malformed: () => undefined,
 };
@@ -54,7 +56,7 @@ while (drain.status().buffered < HELD) {
     const key = i === 0 ? 'narrow.app.heap-node' : 'wide.app.heap-node';
     lines.push(wireLine(key, textEventJson(`${TEXT} ${batches} ${i}`, 'heap-node')));
   }
-  decodeBatch(Buffer.from(encodeBatch(lines)), sink);
+  decodeWire(Buffer.from(encodeBatch(lines)), sink);
   batches++;
   if (batches % 500 === 0) await new Promise((resolve) => setImmediate(resolve)); // let the drain write
 }
@@ -63,7 +65,7 @@ const status = drain.status();
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 console.log(
   `batches ${batches} of ${EVENTS_PER_BATCH} events; drain buffered ${status.buffered}, sent ${status.sent}; ` +
-    `heap ${mib(before)} MiB -> ${mib(after)} MiB (+${mib(after - before)} MiB, ${Math.round((after - before) / status.buffered)} bytes per held event)`,
+    `heap + array buffers ${mib(before)} MiB -> ${mib(after)} MiB (+${mib(after - before)} MiB, ${Math.round((after - before) / status.buffered)} bytes per held event)`,
 );
 for (const socket of sockets) socket.destroy();
 await drain.close();

@@ -1,5 +1,7 @@
 // Benchmark of issue 2: publisher -> core -> tcp drain, with 1 drain and with 100 drains of
-// which 1 matches. Prints a table and JSON. Usage: npm run bench [-- --events N --runs R]
+// which 1 matches. Prints a table and JSON.
+// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--profile DIR]
+//   --profile DIR  writes a V8 CPU profile of each core and publisher into DIR/core and DIR/publisher
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -11,7 +13,8 @@ import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
-const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' } } });
+const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, profile: { type: 'string' } } });
+const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
 const EVENTS = Number(opts.events);
 const RUNS = Number(opts.runs);
 const CLK_TCK = 100;
@@ -66,7 +69,9 @@ async function scenario(drainCount) {
   put('bench', `tcp://127.0.0.1:${target.port}?filter=bench.load`);
   for (let i = 1; i < drainCount; i++) put(`other-${i}`, `tcp://127.0.0.1:${other.port}?filter=other.stream${i}`);
   // Run the command as a user does, through its shebang (which sets the core's V8 flags).
-  const core = spawn(bin, [...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const core = opts.profile
+    ? spawn(process.execPath, ['--max-semi-space-size=4', ...profileFlags('core'), bin, ...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(bin, [...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; ; i++) {
     try {
       const st = await getStatus(runDir);
@@ -77,7 +82,7 @@ async function scenario(drainCount) {
   }
   const cpu0 = procStat(core.pid);
   const t0 = performance.now();
-  const out = await run([join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)]);
+  const out = await run([...profileFlags('publisher'), join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)]);
   // Every event either arrives or is counted as dropped by the core; wait until all are accounted for.
   let dropped = 0;
   for (;;) {
@@ -113,7 +118,7 @@ async function scenario(drainCount) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
-for (const drains of [1, 100]) {
+for (const drains of opts.drains.split(',').map(Number)) {
   const runs = [];
   for (let r = 0; r < RUNS; r++) runs.push(await scenario(drains));
   results.push({
@@ -127,7 +132,7 @@ for (const drains of [1, 100]) {
     core_dropped: runs.reduce((a, r) => a + r.core_dropped, 0),
   });
 }
-const ratio = results[1].events_per_s / results[0].events_per_s;
+const ratio = results.length > 1 ? results[1].events_per_s / results[0].events_per_s : 1;
 console.log('\npublisher -> core -> tcp drain, 200-byte events (median of runs; peak RSS is the max)');
 console.table(results);
 console.log(`100 drains (1 matching) vs 1 drain: ${(ratio * 100).toFixed(1)} % of the throughput (${((1 - ratio) * 100).toFixed(1)} % slower)`);

@@ -1,6 +1,6 @@
 import { Router } from 'zeromq';
 import { BusError } from './errors.js';
-import { ackFrame, decodeBatch, parseIngestHeader, SEQUENCED_MAGIC, type BatchSink, type MalformedReason } from './wire.js';
+import { ackFrame, decodeWire, parseIngestHeader, SEQUENCED_MAGIC, type MalformedReason, type WireRun, type WireSink } from './wire.js';
 import { PublisherLedger } from './publisher-ledger.js';
 import { DEFAULT_MAX_EVENT } from './event.js';
 
@@ -54,12 +54,13 @@ export class BatchReceiver {
   }
 
   /**
-   * Receives until `close()`. `afterBatch` runs after each batch's events went to `onEvent` (and
-   * is awaited, so the caller can yield to its event loop); the batch is confirmed after it.
+   * Receives until `close()`. Each batch's events go to `onRun`, a run of equal keys at a time
+   * (decodeWire; `forEachEvent` gives them one by one); `afterBatch` runs after each batch (and is
+   * awaited, so the caller can yield to its event loop); the batch is confirmed after it.
    */
-  async run(onEvent: (key: string, json: string) => void, afterBatch: () => void | Promise<void>): Promise<void> {
-    const sink: BatchSink = {
-      event: onEvent,
+  async run(onRun: (run: WireRun) => void, afterBatch: () => void | Promise<void>): Promise<void> {
+    const sink: WireSink = {
+      run: onRun,
       malformed: (reason, count) => {
         this.malformed[reason] += count;
       },
@@ -84,11 +85,11 @@ export class BatchReceiver {
   }
 
   /** Decodes one message; returns the confirmation to send, if any. */
-  private take(frames: Buffer[], sink: BatchSink): string | null {
+  private take(frames: Buffer[], sink: WireSink): string | null {
     const header = frames.length === 2 || frames.length === 3 ? parseIngestHeader(frames[1]) : null;
     if (header === null && frames.length === 2 && !frames[1].subarray(0, 4).equals(SEQUENCED_PREFIX)) {
       // An unsequenced batch (a bare "LY1\n..." frame): taken, not confirmed.
-      this.eventsIn += decodeBatch(frames[1], sink, this.maxEvent);
+      this.eventsIn += decodeWire(frames[1], sink, this.maxEvent);
       return null;
     }
     if (header === null || (header.kind === 'batch') !== (frames.length === 3)) {
@@ -102,7 +103,7 @@ export class BatchReceiver {
     }
     const { take, lost, next } = this.ledger.batch(header.publisher, header.seq, header.count);
     this.dropped.lost_in_transit += lost;
-    if (take) this.eventsIn += decodeBatch(frames[2], sink, this.maxEvent);
+    if (take) this.eventsIn += decodeWire(frames[2], sink, this.maxEvent);
     return header.confirm ? ackFrame({ kind: 'batch', next }) : null;
   }
 

@@ -27,43 +27,72 @@ export interface BatchSink {
 }
 
 /**
- * Splits a batch into events. Checks framing, the key and that each event is an object
- * (starts with "{" and ends with "}"); it does not parse the JSON, which is the job of the
- * drains that need fields. A frame without the magic is one malformed batch. An event longer
- * than `maxEvent` bytes is refused (`too_long`) without being decoded.
+ * Consecutive events of one key in a frame, as the core routes them: `count` lines
+ * "<key> <event JSON>\n" in `frame[start, end)`; line i of the run ends at `ends[i]` (just past its
+ * '\n'). `ends` is the decoder's scratch: valid only during the call that hands the run over.
+ * Whoever keeps events of a run copies their bytes (a view would keep the whole frame alive).
  */
-export function decodeBatch(frame: Buffer, sink: BatchSink, maxEvent = Number.POSITIVE_INFINITY): number {
-  if (frame.length < WIRE_MAGIC.length || frame.toString('latin1', 0, WIRE_MAGIC.length) !== WIRE_MAGIC) {
-    sink.malformed('bad_batch', 1);
-    return 0;
-  }
-  // The usual batch (about 100 KiB) cannot hold an event longer than max_event: decoded at once.
-  if (frame.length - WIRE_MAGIC.length <= maxEvent) return decodeLines(frame.toString('utf8', WIRE_MAGIC.length), sink);
-  // Else each too long line is cut out on the bytes first: a 100 MB event would cost the core
-  // several times that as a string, and more in every drain.
-  let good = 0;
-  let tooLong = 0;
-  let from = WIRE_MAGIC.length;
-  for (let pos = from; pos < frame.length; ) {
-    let nl = frame.indexOf(NEWLINE, pos);
-    if (nl < 0) nl = frame.length;
-    if (nl - pos > maxEvent) {
-      const sp = frame.subarray(pos, Math.min(nl, pos + MAX_KEY_BYTES + 1)).indexOf(SPACE);
-      if (sp < 0 || nl - (pos + sp + 1) > maxEvent) {
-        if (pos > from) good += decodeLines(frame.toString('utf8', from, pos), sink);
-        tooLong++;
-        from = nl + 1;
-      }
-    }
-    pos = nl + 1;
-  }
-  if (from < frame.length) good += decodeLines(frame.toString('utf8', from), sink);
-  if (tooLong) sink.malformed('too_long', tooLong);
-  return good;
+export interface WireRun {
+  key: string;
+  /** Bytes of the key (a valid key is ASCII: its length). */
+  keyBytes: number;
+  frame: Buffer;
+  start: number;
+  end: number;
+  count: number;
+  ends: Int32Array;
+}
+
+export interface WireSink {
+  run(run: WireRun): void;
+  malformed(reason: MalformedReason, count: number): void;
 }
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Splits a batch (one frame, "LY1\n" then lines) into runs of events with the same key, on its
+ * bytes: a line costs a search for its newline and a comparison of its key's bytes with the
+ * previous line's; a key string is made and checked once per run (routing, key counts and
+ * drains' copies are per run too). Checks framing, the key, and that each event is an object
+ * (starts with "{" and ends with "}"); the JSON is not parsed, which is the job of the drains
+ * that need fields. A frame without the magic is one malformed batch. An event longer than
+ * `maxEvent` bytes is refused (`too_long`) without being decoded. Returns the number of events.
+ */
+export function decodeWire(frame: Buffer, sink: WireSink, maxEvent = Number.POSITIVE_INFINITY): number {
+  if (frame.length < WIRE_MAGIC.length || frame.toString('latin1', 0, WIRE_MAGIC.length) !== WIRE_MAGIC) {
+    sink.malformed('bad_batch', 1);
+    return 0;
+  }
+  return new WireDecoder(frame, sink, maxEvent).decode(WIRE_MAGIC.length);
+}
+
+/** The lines of a run one by one, as strings (for what needs them: subscribers of tests, decodeBatch). */
+export function forEachEvent(run: WireRun, event: (key: string, json: string) => void): void {
+  let from = run.start;
+  for (let i = 0; i < run.count; i++) {
+    const end = run.ends[i];
+    event(run.key, run.frame.toString('utf8', from + run.keyBytes + 1, end - 1));
+    from = end;
+  }
+}
+
+/** One event given as strings as a run, for what routes single events (the caller vouches for the key). */
+export function singleRun(key: string, json: string): WireRun {
+  const frame = Buffer.from(wireLine(key, json) + '\n');
+  return { key, keyBytes: Buffer.byteLength(key), frame, start: 0, end: frame.length, count: 1, ends: Int32Array.of(frame.length) };
+}
+
+/**
+ * Splits a batch into events, as strings: decodeWire's rules, one call per event. For readers
+ * that want strings (tests, tools); the core routes runs (decodeWire).
+ */
+export function decodeBatch(frame: Buffer, sink: BatchSink, maxEvent = Number.POSITIVE_INFINITY): number {
+  return decodeWire(frame, { run: (run) => forEachEvent(run, (key, json) => sink.event(key, json)), malformed: (reason, count) => sink.malformed(reason, count) }, maxEvent);
+}
 
 /**
  * The one reader of `KEY JSON` lines (a batch after its magic, a subscriber's message, what a
@@ -96,6 +125,117 @@ export function decodeLines(s: string, sink: BatchSink): number {
   if (badKey) sink.malformed('bad_key', badKey);
   if (badEvent) sink.malformed('bad_event', badEvent);
   return good;
+}
+
+let scratchEnds = new Int32Array(4096);
+
+class WireDecoder {
+  /** The run being gathered: its key (valid), where its key's bytes are, its first line, its lines. */
+  private key = '';
+  private keyAt = -1;
+  private keyBytes = 0;
+  private runStart = 0;
+  private count = 0;
+  private good = 0;
+  private badKey = 0;
+  private badEvent = 0;
+  private tooLong = 0;
+  private ends = scratchEnds;
+
+  constructor(
+    private readonly frame: Buffer,
+    private readonly sink: WireSink,
+    private readonly maxEvent: number,
+  ) {}
+
+  decode(from: number): number {
+    const { frame } = this;
+    const length = frame.length;
+    let pos = from;
+    while (pos < length) {
+      let nl = frame.indexOf(NEWLINE, pos);
+      if (nl < 0) nl = length;
+      if (nl > pos) this.line(pos, nl);
+      pos = nl + 1;
+    }
+    this.flush();
+    const { sink } = this;
+    if (this.badKey) sink.malformed('bad_key', this.badKey);
+    if (this.badEvent) sink.malformed('bad_event', this.badEvent);
+    if (this.tooLong) sink.malformed('too_long', this.tooLong);
+    return this.good;
+  }
+
+  /** One non-empty line, frame[pos, nl). */
+  private line(pos: number, nl: number): void {
+    const { frame } = this;
+    let keyBytes = this.keyBytes;
+    if (!(this.keyAt >= 0 && pos + keyBytes < nl && frame[pos + keyBytes] === SPACE && this.sameKey(pos))) {
+      // Another key (or the first): the run so far goes, and this key is read and checked once.
+      this.flush();
+      this.keyAt = -1;
+      // A key is at most MAX_KEY_BYTES: its space is looked for no further (a huge event has none early).
+      const limit = Math.min(nl, pos + MAX_KEY_BYTES + 1);
+      let sp = pos;
+      while (sp < limit && frame[sp] !== SPACE) sp++;
+      if (sp === limit) return this.refuse(nl - pos > this.maxEvent ? 'too_long' : limit === nl ? 'bad_event' : 'bad_key');
+      keyBytes = sp - pos;
+      const key = frame.toString('latin1', pos, sp);
+      if (key !== this.key && !KEY_RE.test(key)) return this.refuse(nl - sp - 1 > this.maxEvent ? 'too_long' : 'bad_key');
+      this.key = key;
+      this.keyAt = pos;
+      this.keyBytes = keyBytes;
+    }
+    const json = pos + keyBytes + 1;
+    if (nl - json > this.maxEvent) return this.refuse('too_long');
+    if (frame[json] !== OPEN_BRACE || frame[nl - 1] !== CLOSE_BRACE || nl - 1 <= json) return this.refuse('bad_event');
+    if (nl === frame.length) {
+      // A last line without its newline: a run of its own, with the newline every stored line has.
+      this.flush();
+      const copy = Buffer.allocUnsafe(nl - pos + 1);
+      frame.copy(copy, 0, pos, nl);
+      copy[copy.length - 1] = NEWLINE;
+      this.emit(copy, 0, 1, Int32Array.of(copy.length));
+      return;
+    }
+    if (this.count === 0) this.runStart = pos;
+    else if (this.count === this.ends.length) this.growEnds();
+    this.ends[this.count++] = nl + 1;
+  }
+
+  /** Whether the line at `pos` starts with the run's key. */
+  private sameKey(pos: number): boolean {
+    const { frame, keyAt, keyBytes } = this;
+    if (keyAt === pos) return true;
+    for (let i = 0; i < keyBytes; i++) if (frame[pos + i] !== frame[keyAt + i]) return false;
+    return true;
+  }
+
+  /** A bad line ends the run before it (the runs are contiguous bytes). */
+  private refuse(reason: 'bad_key' | 'bad_event' | 'too_long'): void {
+    this.flush();
+    if (reason === 'bad_key') this.badKey++;
+    else if (reason === 'bad_event') this.badEvent++;
+    else this.tooLong++;
+  }
+
+  private flush(): void {
+    const count = this.count;
+    if (count === 0) return;
+    this.count = 0;
+    this.emit(this.frame, this.runStart, count, this.ends);
+  }
+
+  private emit(frame: Buffer, start: number, count: number, ends: Int32Array): void {
+    this.good += count;
+    this.sink.run({ key: this.key, keyBytes: this.keyBytes, frame, start, end: ends[count - 1], count, ends });
+  }
+
+  private growEnds(): void {
+    const grown = new Int32Array(this.ends.length * 2);
+    grown.set(this.ends);
+    this.ends = scratchEnds = grown;
+  }
 }
 
 /*

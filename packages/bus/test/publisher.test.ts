@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dealer, Router, XPublisher } from 'zeromq';
-import { BatchReceiver, batchHeader, corePaths, endHeader, encodeBatch, parseAck, Publisher, Subscriber, WIRE_MAGIC, wireLine } from '../src/index.js';
+import { BatchReceiver, batchHeader, corePaths, endHeader, encodeBatch, forEachEvent, parseAck, Publisher, Subscriber, WIRE_MAGIC, wireLine } from '../src/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -23,7 +23,7 @@ async function receiver(dir: string) {
   const events: Array<{ key: string; text: string; json: string }> = [];
   let batches = 0;
   const running = rx.run(
-    (key, json) => events.push({ key, text: JSON.parse(json).text, json }),
+    (run) => forEachEvent(run, (key, json) => events.push({ key, text: JSON.parse(json).text, json })),
     () => {
       batches++;
     },

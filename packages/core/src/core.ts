@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, tenantOfDrain } from '@logyard/bus';
+import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, decodeWire, defaultListenHost, DirectPublisher, encodeBatch, eventJson, nowUnix, singleRun, tenantOfDrain, wireLine, type WireRun, type WireSink } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { clusterView, openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -262,13 +262,35 @@ export class Core {
     return this.ingest.eventsIn + this.directIn;
   }
 
-  /** Hot path: one event to the drains and subscribers whose prefixes match its key. */
-  private readonly routeEvent = (key: string, json: string): void => {
-    this.keyStats.count(key);
-    const toDrains = this.drains.route(key, json);
-    const toSubscribers = this.fanout.active ? this.fanout.offer(key, json) : 0;
-    if (toDrains + toSubscribers === 0) this.unrouted++;
+  /**
+   * Hot path: a run of events of one key (bus decodeWire) to the drains and subscribers whose
+   * prefixes match the key: one lookup, one count and one copy per drain for the whole run.
+   */
+  private readonly routeRun = (run: WireRun): void => {
+    this.keyStats.count(run.key, run.count);
+    const toDrains = this.drains.routeRun(run);
+    const toSubscribers = this.fanout.active ? this.fanout.offerRun(run) : 0;
+    if (toDrains + toSubscribers === 0) this.unrouted += run.count;
   };
+
+  /** What a batch's decoding tells the core: runs to route, malformed lines to count. */
+  private readonly frameSink: WireSink = {
+    run: this.routeRun,
+    malformed: (reason, count) => {
+      this.ingest.malformed[reason] += count;
+    },
+  };
+
+  /**
+   * A whole batch of this process's own clients ("LY1\n" and lines, as publish.sock carries),
+   * routed as one from publish.sock is. Returns the events taken.
+   */
+  routeFrame(frame: Buffer): number {
+    const events = decodeWire(frame, this.frameSink, this.config.maxEvent);
+    this.directIn += events;
+    this.endBatch();
+    return events;
+  }
 
   /** After the events of one batch were routed. */
   private endBatch(): void {
@@ -278,16 +300,16 @@ export class Core {
 
   /**
    * A publisher for clients running inside this process (receive.in_core): its events are routed
-   * by a function call, once per turn of the event loop, as a batch from publish.sock would be.
+   * once per turn of the event loop, as one batch from publish.sock would be (routeFrame).
    */
   directPublisher(): DirectPublisher {
     return new DirectPublisher({
       nodeId: this.config.nodeId,
       maxEvent: this.config.maxEvent,
       deliver: (keys, jsons) => {
-        for (let i = 0; i < keys.length; i++) this.routeEvent(keys[i], jsons[i]);
-        this.directIn += keys.length;
-        this.endBatch();
+        const lines: string[] = new Array(keys.length);
+        for (let i = 0; i < keys.length; i++) lines[i] = wireLine(keys[i], jsons[i]);
+        this.routeFrame(Buffer.from(encodeBatch(lines)));
       },
       // In one process the receivers read as fast as the event loop turns, faster than a drain
       // may send: they hold tcp and unix senders back while a running drain is half full, as
@@ -319,7 +341,7 @@ export class Core {
   private publishHere(key: string, fields: Record<string, unknown>): void {
     const json = eventJson(fields, this.config.nodeId);
     if (json === null) return;
-    this.routeEvent(key, json);
+    this.routeRun(singleRun(key, json));
     this.directIn++;
     this.endBatch();
   }
@@ -332,7 +354,7 @@ export class Core {
       return yieldToEventLoop();
     };
     try {
-      await this.ingest.run(this.routeEvent, afterBatch);
+      await this.ingest.run(this.routeRun, afterBatch);
     } catch (err) {
       if (!this.closing) this.log('ERROR', `core: ${(err as Error).message}`);
     }

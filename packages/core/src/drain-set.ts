@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { nowUnix, tenantRoutes } from '@logyard/bus';
+import { nowUnix, singleRun, tenantRoutes, type WireRun } from '@logyard/bus';
 import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus, type HeldEvents } from '@logyard/drains';
 import { compareNames } from '@logyard/store';
 import { PrefixIndex } from './prefix-index.js';
@@ -70,11 +70,16 @@ export class DrainSet {
     this.fromLastRun = left;
   }
 
-  /** Hands one event to every drain whose filters match its key. Returns how many matched. */
-  route(key: string, json: string): number {
-    const matched = this.index.match(key);
-    for (let i = 0; i < matched.length; i++) matched[i].push(key, json);
+  /** Hands a run of events of one key to every drain whose filters match it. Returns how many matched. */
+  routeRun(run: WireRun): number {
+    const matched = this.index.match(run.key);
+    for (let i = 0; i < matched.length; i++) matched[i].pushRun(run);
     return matched.length;
+  }
+
+  /** One event given as strings (routeRun of a run of one). */
+  route(key: string, json: string): number {
+    return this.routeRun(singleRun(key, json));
   }
 
   /** Converges to `definitions`, or again to the last ones (after the named formats changed). */

@@ -1,8 +1,9 @@
 import { XPublisher } from 'zeromq';
-import { encodeBatch, wireLine } from '@logyard/bus';
+import { WIRE_MAGIC, type WireRun } from '@logyard/bus';
 import { PrefixIndex } from './prefix-index.js';
 
 const MAX_PENDING_MESSAGES = 256;
+const MAGIC = Buffer.from(WIRE_MAGIC);
 
 /**
  * Hands events to local subscribers (e.g. the events client). Each subscription topic
@@ -15,10 +16,11 @@ export class SubscriberFanout {
   private readonly index = new PrefixIndex<string>();
   private readonly channels = new Set<string>();
   /** Messages to send: topic, batch, and the number of its events. */
-  private pending: Array<{ topic: string; body: string; count: number }> = [];
+  private pending: Array<{ topic: string; body: Buffer; count: number }> = [];
   private sending = false;
   private closed = false;
-  private grouped = new Map<string, string[]>();
+  /** Per channel, the lines of the batch under way that match it (views of the batch, copied at its end) and their count. */
+  private grouped = new Map<string, { parts: Buffer[]; count: number }>();
   sent = 0;
   dropped = 0;
 
@@ -35,13 +37,15 @@ export class SubscriberFanout {
     return this.channels.size > 0;
   }
 
-  /** Called per event while a batch is routed. Returns how many subscriptions it matched. */
-  offer(key: string, json: string): number {
-    const prefixes = this.index.match(key);
+  /** Called per run of equal keys while a batch is routed. Returns how many subscriptions it matched. */
+  offerRun(run: WireRun): number {
+    const prefixes = this.index.match(run.key);
     for (let i = 0; i < prefixes.length; i++) {
-      let lines = this.grouped.get(prefixes[i]);
-      if (!lines) this.grouped.set(prefixes[i], (lines = []));
-      lines.push(wireLine(key, json));
+      let group = this.grouped.get(prefixes[i]);
+      if (!group) this.grouped.set(prefixes[i], (group = { parts: [MAGIC], count: 0 }));
+      // The run's lines are "key json\n" as a subscriber reads them: they go as they are.
+      group.parts.push(run.frame.subarray(run.start, run.end));
+      group.count += run.count;
     }
     return prefixes.length;
   }
@@ -49,12 +53,12 @@ export class SubscriberFanout {
   /** Called after a batch: queues one message per channel that got events. */
   endBatch(): void {
     if (this.grouped.size === 0) return;
-    for (const [prefix, lines] of this.grouped) {
+    for (const [prefix, { parts, count }] of this.grouped) {
       if (this.pending.length >= MAX_PENDING_MESSAGES) {
-        this.dropped += lines.length;
+        this.dropped += count;
         continue;
       }
-      this.pending.push({ topic: prefix + '\0', body: encodeBatch(lines), count: lines.length });
+      this.pending.push({ topic: prefix + '\0', body: Buffer.concat(parts), count });
     }
     this.grouped = new Map();
     void this.pump();

@@ -46,15 +46,15 @@ export class KeyStats {
     this.started = this.bucketStarted = now();
   }
 
-  /** One event of `key`. */
-  count(key: string): void {
+  /** `events` events (default one) of `key`. */
+  count(key: string, events = 1): void {
     if (key === this.runKey) {
-      this.runLength++;
+      this.runLength += events;
       return;
     }
     this.endRun();
     this.runKey = key;
-    this.runLength = 1;
+    this.runLength = events;
   }
 
   /** Adds the run of equal keys under way (after each batch, and before reading). */

@@ -1,5 +1,4 @@
-import { nowUnix } from '@logyard/bus';
-import { ownCopy } from './own-copy.js';
+import { NOTICE_KEY, nowUnix, type WireRun } from '@logyard/bus';
 
 /** Events dropped for one reason, not yet told in-band. */
 export interface Gap {
@@ -67,24 +66,82 @@ export class UntoldGaps {
 
 /**
  * Slots allocated up front; the ring doubles, up to `capacity`, only when that many events wait.
- * Small, since most drains of a node with many never hold more than a few events: 1,024 slots cost
- * 16 KB per drain (16 MB of a core's memory with 1,000 drains); a busy drain grows once.
+ * Small, since most drains of a node with many never hold more than a few events: a busy drain
+ * grows once.
  */
 const INITIAL_SLOTS = 64;
+/**
+ * Events are kept as bytes in chunks of the buffer's own, one after another. The first chunk of a
+ * quiet spell is small (a drain that holds a few events costs a few KiB); the next ones are
+ * blocks of BLOCK_BYTES from a pool every buffer shares, as are the batches taken as bytes, so a
+ * busy drain reuses the same memory instead of making garbage for the GC. An event larger than a
+ * block gets a chunk of its own.
+ */
+const FIRST_CHUNK_BYTES = 4 * 1024;
+const BLOCK_BYTES = 256 * 1024;
+/** Free blocks kept for reuse, at most (4 MiB): a drain that went quiet gives its blocks back. */
+const POOLED_BLOCKS = 16;
+const pool: Buffer[] = [];
+
+function takeBlock(bytes: number): Buffer {
+  if (bytes > BLOCK_BYTES) return Buffer.allocUnsafeSlow(bytes);
+  return pool.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES);
+}
+
+/** Back to the pool: only whole blocks (never a view into one that something else still uses). */
+function giveBlock(bytes: Buffer): void {
+  if (bytes.length === BLOCK_BYTES && bytes.byteOffset === 0 && bytes.buffer.byteLength === BLOCK_BYTES && pool.length < POOLED_BLOCKS) pool.push(bytes);
+}
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const NOTICE_KEY_BYTES = Buffer.from(NOTICE_KEY);
+
+/** Bytes of the buffer's storage: `bytes[read, filled)` hold whole event lines. */
+interface Chunk {
+  bytes: Buffer;
+  read: number;
+  filled: number;
+}
 
 /**
- * A drain's bounded FIFO of (key, event JSON). When full, a push drops the oldest event and
- * records the gap. Storage is two parallel arrays used as a ring, so pushing allocates nothing
- * once the ring has grown. Drops for other reasons (recordGap) wait here too, so that the
- * notice telling them travels with the next batch and goes back in front when a send fails.
+ * A batch taken as bytes (takeBytes): the events' lines `<key> <event JSON>\n` one after another
+ * in `wire`, and what goes out for them in `out` (their JSON lines, or the wire lines themselves
+ * for `raw`). The batch owns its bytes: a failed send puts it back as it is (unshiftBytes).
+ */
+export interface WireBatch {
+  /** The memory both live in. */
+  block: Buffer;
+  wire: Buffer;
+  out: Buffer;
+  /** Bytes of each event's line, and of its key. */
+  lineBytes: Int32Array;
+  keyBytes: Int32Array;
+  count: number;
+  /** Of the events, those that are notices (key `logyard.notice`): not counted as sent. */
+  notices: number;
+  gaps?: Gap[];
+}
+
+/**
+ * A drain's bounded FIFO of events, kept as their wire lines `<key> <event JSON>\n` in byte
+ * chunks of its own (no string per event, nothing of the core's incoming batch kept alive).
+ * When full, a push drops the oldest event and records the gap. Events come in as runs of a
+ * batch (pushRun: one copy per run) or one by one as strings (push); they leave as bytes
+ * (takeBytes: what a `json` or `raw` stream drain writes as it is) or as strings (take, for
+ * templates, schemes that need fields, the disk queue). Drops for other reasons (recordGap) wait
+ * here too, so that the notice telling them travels with the next batch and goes back in front
+ * when a send fails.
  */
 export class EventBuffer {
   readonly capacity: number;
-  private keys: string[];
-  private jsons: string[];
-  /** Ring index of the oldest event. */
+  /** Per event (a ring at `head`): bytes of its line, and of its key. */
+  private lineBytes: Int32Array;
+  private keyBytes: Int32Array;
   private head = 0;
   private size = 0;
+  /** The storage, oldest first: events are read at chunks[0].read, written at the last chunk's `filled`. */
+  private chunks: Chunk[] = [];
   /** Drops not told yet, by reason, in the order they began. */
   private readonly untold = new UntoldGaps();
   private readonly droppedBy: Record<string, number> = {};
@@ -93,8 +150,8 @@ export class EventBuffer {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`buffer capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     const slots = Math.min(capacity, INITIAL_SLOTS);
-    this.keys = emptySlots(slots);
-    this.jsons = emptySlots(slots);
+    this.lineBytes = new Int32Array(slots);
+    this.keyBytes = new Int32Array(slots);
   }
 
   /** Events waiting. */
@@ -122,26 +179,55 @@ export class EventBuffer {
     return this.untold.list();
   }
 
-  /** Queues an event; what is kept is a copy that holds nothing else alive (ownCopy). */
+  /** Queues one event given as strings. */
   push(key: string, json: string): void {
-    key = ownCopy(key);
-    json = ownCopy(json);
-    const slots = this.keys.length;
-    if (this.size === this.capacity) {
-      // Full (so the ring has `capacity` slots): the new event takes the oldest one's slot.
-      const at = this.head;
-      this.keys[at] = key;
-      this.jsons[at] = json;
-      this.head = at + 1 === slots ? 0 : at + 1;
-      this.countDrop('buffer_full', 1);
-      return;
+    this.makeRoom(1);
+    // At most 3 bytes a UTF-16 unit; counted exactly only for large events.
+    let most = (key.length + json.length) * 3 + 2;
+    if (most > BLOCK_BYTES) most = Buffer.byteLength(key) + Buffer.byteLength(json) + 2;
+    const chunk = this.writable(most);
+    const at = chunk.filled;
+    const keyBytes = writeLine(chunk, key, json);
+    this.addEvent(chunk.filled - at, keyBytes);
+  }
+
+  /**
+   * Queues `count` lines of a run (bus decodeWire) from line `first` on, with one copy. Lines that
+   * do not fit drop the oldest events (or, for a run larger than the buffer, its own first lines).
+   */
+  pushRun(run: WireRun, first = 0, count = run.count - first): void {
+    if (count > this.capacity) {
+      // A run larger than the whole buffer: its own first lines are the oldest.
+      this.countDrop('buffer_full', count - this.capacity);
+      first += count - this.capacity;
+      count = this.capacity;
     }
-    if (this.size === slots) this.grow(this.size + 1);
+    this.makeRoom(count);
+    if (this.size + count > this.lineBytes.length) this.grow(this.size + count);
+    const { ends, keyBytes, frame } = run;
+    const slots = this.lineBytes.length;
     let at = this.head + this.size;
-    if (at >= this.keys.length) at -= this.keys.length;
-    this.keys[at] = key;
-    this.jsons[at] = json;
-    this.size++;
+    if (at >= slots) at -= slots;
+    let from = first === 0 ? run.start : ends[first - 1];
+    const last = first + count;
+    // As many whole lines as the chunk has room for, with one copy; then the next chunk.
+    for (let i = first; i < last; ) {
+      const chunk = this.writable(ends[i] - from);
+      const room = chunk.filled + (chunk.bytes.length - chunk.filled);
+      let to = from;
+      let j = i;
+      for (; j < last && ends[j] - from + chunk.filled <= room; j++) {
+        this.lineBytes[at] = ends[j] - to;
+        this.keyBytes[at] = keyBytes;
+        to = ends[j];
+        if (++at === slots) at = 0;
+      }
+      frame.copy(chunk.bytes, chunk.filled, from, to);
+      chunk.filled += to - from;
+      this.size += j - i;
+      from = to;
+      i = j;
+    }
   }
 
   /** Counts a drop (under its reason) that the next batch taken announces. */
@@ -151,30 +237,87 @@ export class EventBuffer {
   }
 
   /**
-   * Removes the oldest events: at most `maxEvents`, and no more than `maxBytes` of JSON
-   * (counted in UTF-16 units) unless a single event is larger. Carries the untold gaps.
+   * Removes the oldest events as strings: at most `maxEvents`, and no more than `maxBytes` of
+   * JSON unless a single event is larger. Carries the untold gaps.
    */
   take(maxEvents: number, maxBytes: number): EventBatch {
-    const keys: string[] = [];
-    const jsons: string[] = [];
-    const slots = this.keys.length;
-    let bytes = 0;
-    while (this.size > 0 && keys.length < maxEvents) {
-      const at = this.head;
-      const json = this.jsons[at];
-      if (keys.length > 0 && bytes + json.length > maxBytes) break;
-      bytes += json.length;
-      keys.push(this.keys[at]);
-      jsons.push(json);
-      // Let go of the strings so a drained buffer holds no memory for them.
-      this.keys[at] = '';
-      this.jsons[at] = '';
-      this.head = at + 1 === slots ? 0 : at + 1;
-      this.size--;
+    const count = this.countFitting(maxEvents, maxBytes);
+    const keys: string[] = new Array(count);
+    const jsons: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const chunk = this.readable();
+      const at = chunk.read;
+      const line = this.lineBytes[this.head];
+      const keyEnd = at + this.keyBytes[this.head];
+      keys[i] = chunk.bytes.toString('utf8', at, keyEnd);
+      jsons[i] = chunk.bytes.toString('utf8', keyEnd + 1, at + line - 1);
+      this.consume(chunk, line);
     }
     const batch: EventBatch = { keys, jsons };
     if (this.untold.size > 0) batch.gaps = this.untold.takeAll();
+    this.afterTake();
     return batch;
+  }
+
+  /**
+   * Removes the oldest events as bytes (same bounds as take): their wire lines, and their JSON
+   * lines (`json: true`, what a `json` drain writes) built beside them in the same memory.
+   */
+  takeBytes(maxEvents: number, maxBytes: number, json: boolean): WireBatch {
+    const count = this.countFitting(maxEvents, maxBytes);
+    const lineBytes = new Int32Array(count);
+    const keyBytes = new Int32Array(count);
+    let wireSize = 0;
+    let keysSize = 0;
+    const slots = this.lineBytes.length;
+    for (let i = 0, at = this.head; i < count; i++) {
+      lineBytes[i] = this.lineBytes[at];
+      keyBytes[i] = this.keyBytes[at];
+      wireSize += lineBytes[i];
+      keysSize += keyBytes[i] + 1;
+      if (++at === slots) at = 0;
+    }
+    const block = takeBlock(json ? 2 * wireSize - keysSize : wireSize);
+    const bytes = block;
+    // The lines are consecutive in the chunks: one copy per chunk.
+    let filled = 0;
+    let left = wireSize;
+    while (left > 0) {
+      const chunk = this.chunks[0];
+      const n = Math.min(left, chunk.filled - chunk.read);
+      chunk.bytes.copy(bytes, filled, chunk.read, chunk.read + n);
+      filled += n;
+      left -= n;
+      chunk.read += n;
+      if (chunk.read === chunk.filled && this.chunks.length > 1) this.dropFirstChunk();
+    }
+    this.head = (this.head + count) % slots;
+    this.size -= count;
+    let notices = 0;
+    let out = bytes.subarray(0, wireSize);
+    const wire = out;
+    for (let i = 0, at = 0; i < count; at += lineBytes[i], i++) {
+      if (keyBytes[i] === NOTICE_KEY_BYTES.length && NOTICE_KEY_BYTES.equals(wire.subarray(at, at + keyBytes[i]))) notices++;
+    }
+    if (json) {
+      // Each line without its key: copies inside one block of memory (no allocation per event).
+      let to = wireSize;
+      for (let i = 0, at = 0; i < count; at += lineBytes[i], i++) {
+        const from = at + keyBytes[i] + 1;
+        bytes.copyWithin(to, from, at + lineBytes[i]);
+        to += at + lineBytes[i] - from;
+      }
+      out = bytes.subarray(wireSize, to);
+    }
+    const batch: WireBatch = { block, wire, out, lineBytes, keyBytes, count, notices };
+    if (this.untold.size > 0) batch.gaps = this.untold.takeAll();
+    this.afterTake();
+    return batch;
+  }
+
+  /** After a batch taken as bytes was sent: its memory goes back to the pool. */
+  static sent(batch: WireBatch): void {
+    giveBlock(batch.block);
   }
 
   /** Empties the buffer: everything waiting and every untold gap, for the drain that comes next. */
@@ -190,17 +333,133 @@ export class EventBuffer {
   unshift(batch: EventBatch): void {
     for (const gap of batch.gaps ?? []) this.untold.add(gap);
     const returned = batch.keys.length;
+    const fitting = this.fitting(returned);
+    if (fitting === 0) return;
+    let bytes = 0;
+    for (let i = returned - fitting; i < returned; i++) bytes += Buffer.byteLength(batch.keys[i]) + Buffer.byteLength(batch.jsons[i]) + 2;
+    const chunk: Chunk = { bytes: Buffer.allocUnsafeSlow(bytes), read: 0, filled: 0 };
+    const lines = new Int32Array(fitting);
+    const keys = new Int32Array(fitting);
+    for (let i = 0; i < fitting; i++) {
+      const at = chunk.filled;
+      keys[i] = writeLine(chunk, batch.keys[returned - fitting + i], batch.jsons[returned - fitting + i]);
+      lines[i] = chunk.filled - at;
+    }
+    this.putInFront(chunk, lines, keys, 0, fitting);
+  }
+
+  /** unshift for a batch taken as bytes: its events from `delivered` on go back in front. */
+  unshiftBytes(batch: WireBatch, delivered = 0): void {
+    for (const gap of batch.gaps ?? []) this.untold.add(gap);
+    const returned = batch.count - delivered;
+    const fitting = this.fitting(returned);
+    if (fitting === 0) return;
+    let from = 0;
+    for (let i = 0; i < batch.count - fitting; i++) from += batch.lineBytes[i];
+    const bytes = batch.wire.subarray(from);
+    this.putInFront({ bytes, read: 0, filled: bytes.length }, batch.lineBytes, batch.keyBytes, batch.count - fitting, fitting);
+  }
+
+  /** When nothing waits: lets go of the storage (a drain that went quiet holds no memory). */
+  trim(): void {
+    if (this.size > 0) return;
+    for (const chunk of this.chunks) giveBlock(chunk.bytes);
+    this.chunks = [];
+  }
+
+  /** Of `returned` events going back in front, how many fit; the others are counted dropped. */
+  private fitting(returned: number): number {
     const fitting = Math.min(returned, this.capacity - this.size);
     if (fitting < returned) this.countDrop('buffer_full', returned - fitting);
-    if (fitting === 0) return;
-    if (this.size + fitting > this.keys.length) this.grow(this.size + fitting);
-    const slots = this.keys.length;
-    for (let i = returned - 1; i >= returned - fitting; i--) {
+    return Math.max(0, fitting);
+  }
+
+  private putInFront(chunk: Chunk, lines: Int32Array, keys: Int32Array, first: number, count: number): void {
+    if (this.size + count > this.lineBytes.length) this.grow(this.size + count);
+    const slots = this.lineBytes.length;
+    for (let i = first + count - 1; i >= first; i--) {
       this.head = this.head === 0 ? slots - 1 : this.head - 1;
-      this.keys[this.head] = batch.keys[i];
-      this.jsons[this.head] = batch.jsons[i];
+      this.lineBytes[this.head] = lines[i];
+      this.keyBytes[this.head] = keys[i];
     }
-    this.size += fitting;
+    this.size += count;
+    // Before the chunk being read: what was read of that one stays read.
+    this.chunks.unshift(chunk);
+  }
+
+  /** How many of the oldest events a take with these bounds removes (at least one when any wait). */
+  private countFitting(maxEvents: number, maxBytes: number): number {
+    const slots = this.lineBytes.length;
+    let count = 0;
+    let bytes = 0;
+    for (let at = this.head; count < this.size && count < maxEvents; count++) {
+      const jsonBytes = this.lineBytes[at] - this.keyBytes[at] - 2;
+      if (count > 0 && bytes + jsonBytes > maxBytes) break;
+      bytes += jsonBytes;
+      if (++at === slots) at = 0;
+    }
+    return count;
+  }
+
+  /** Makes room for `count` more events by dropping the oldest; returns how many had to go. */
+  private makeRoom(count: number): number {
+    const overflow = this.size + count - this.capacity;
+    if (overflow <= 0) return 0;
+    const dropped = Math.min(overflow, this.size);
+    for (let i = 0; i < dropped; i++) this.consume(this.readable(), this.lineBytes[this.head]);
+    this.countDrop('buffer_full', overflow);
+    if (this.size === 0) this.afterTake();
+    return overflow;
+  }
+
+  /** The chunk the oldest event is in. */
+  private readable(): Chunk {
+    let chunk = this.chunks[0];
+    while (chunk.read === chunk.filled) {
+      this.dropFirstChunk();
+      chunk = this.chunks[0];
+    }
+    return chunk;
+  }
+
+  private dropFirstChunk(): void {
+    giveBlock(this.chunks.shift()!.bytes);
+  }
+
+  /** The oldest event (of `line` bytes, in `chunk`) leaves. */
+  private consume(chunk: Chunk, line: number): void {
+    chunk.read += line;
+    if (chunk.read === chunk.filled && this.chunks.length > 1) this.dropFirstChunk();
+    if (++this.head === this.lineBytes.length) this.head = 0;
+    this.size--;
+  }
+
+  /** Once empty, the last chunk is written from its start again. */
+  private afterTake(): void {
+    if (this.size > 0) return;
+    const last = this.chunks[this.chunks.length - 1];
+    this.chunks = last === undefined ? [] : [last];
+    if (last) last.read = last.filled = 0;
+  }
+
+  /** The chunk to write `bytes` more into (a new one when the last has no room). */
+  private writable(bytes: number): Chunk {
+    const last = this.chunks[this.chunks.length - 1];
+    if (last !== undefined && last.bytes.length - last.filled >= bytes) return last;
+    const first = last === undefined && bytes <= FIRST_CHUNK_BYTES;
+    const chunk: Chunk = { bytes: first ? Buffer.allocUnsafeSlow(FIRST_CHUNK_BYTES) : takeBlock(bytes), read: 0, filled: 0 };
+    this.chunks.push(chunk);
+    return chunk;
+  }
+
+  /** One more event at the end of the ring (its bytes written already). */
+  private addEvent(line: number, key: number): void {
+    if (this.size === this.lineBytes.length) this.grow(this.size + 1);
+    let at = this.head + this.size;
+    if (at >= this.lineBytes.length) at -= this.lineBytes.length;
+    this.lineBytes[at] = line;
+    this.keyBytes[at] = key;
+    this.size++;
   }
 
   private countDrop(reason: string, count: number): void {
@@ -210,23 +469,28 @@ export class EventBuffer {
 
   /** Re-lays the ring in order into at least `minSlots` slots (doubling, at most `capacity`). */
   private grow(minSlots: number): void {
-    const slots = Math.min(this.capacity, Math.max(minSlots, this.keys.length * 2));
-    const keys = emptySlots(slots);
-    const jsons = emptySlots(slots);
+    const slots = Math.min(this.capacity, Math.max(minSlots, this.lineBytes.length * 2));
+    const lines = new Int32Array(slots);
+    const keys = new Int32Array(slots);
     for (let i = 0, at = this.head; i < this.size; i++) {
-      keys[i] = this.keys[at];
-      jsons[i] = this.jsons[at];
-      at = at + 1 === this.keys.length ? 0 : at + 1;
+      lines[i] = this.lineBytes[at];
+      keys[i] = this.keyBytes[at];
+      at = at + 1 === this.lineBytes.length ? 0 : at + 1;
     }
-    this.keys = keys;
-    this.jsons = jsons;
+    this.lineBytes = lines;
+    this.keyBytes = keys;
     this.head = 0;
   }
 }
 
-/** A packed array of empty strings: writes into it never turn it holey or sparse. */
-function emptySlots(count: number): string[] {
-  const slots: string[] = [];
-  for (let i = 0; i < count; i++) slots.push('');
-  return slots;
+/** Writes `<key> <json>\n` at the end of `chunk` (room checked by the caller); returns the key's bytes. */
+function writeLine(chunk: Chunk, key: string, json: string): number {
+  const { bytes } = chunk;
+  const keyBytes = bytes.write(key, chunk.filled, 'utf8');
+  let pos = chunk.filled + keyBytes;
+  bytes[pos++] = SPACE;
+  pos += bytes.write(json, pos, 'utf8');
+  bytes[pos++] = NEWLINE;
+  chunk.filled = pos;
+  return keyBytes;
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
-import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents } from './buffer.js';
+import { NOTICE_KEY, noticeJson, nowUnix, RateLimiter, rateLimitNoticeText, type RateLimitReport, type WireRun } from '@logyard/bus';
+import { EventBuffer, UntoldGaps, type EventBatch, type Gap, type HeldEvents, type WireBatch } from './buffer.js';
 import type { DiskSync } from './disk/queue.js';
 import { checkQueue } from './disk/check.js';
 import { DiskQueue } from './disk/queue.js';
@@ -82,6 +82,11 @@ interface DrainPlan {
   limiter: RateLimiter | null;
   /** The disk queue behind the buffer (`disk=SIZE`); null without. */
   spill: DiskSpill | null;
+  /**
+   * `json` or `raw` with no frame of the scheme's around the line: what goes out is bytes the
+   * buffer holds (WireBatch.out), written as they are by transports that take bytes. Null otherwise.
+   */
+  bytesOut: 'json' | 'raw' | null;
 }
 
 interface PumpResult {
@@ -156,6 +161,7 @@ export class Drain {
       const spill = spec.diskBytes === undefined ? null : this.makeSpill(buffer, spec.buffer / 2, spec.diskBytes);
       plan = {
         spill,
+        bytesOut: scheme.output === undefined && (spec.format === 'json' || spec.format === 'raw') ? spec.format : null,
         spec,
         buffer,
         format,
@@ -188,6 +194,22 @@ export class Drain {
     if (this.plan.limiter && !this.plan.limiter.take(key)) return;
     this.plan.buffer.push(key, json);
     this.plan.spill?.afterPush();
+    this.wakeIdleLoop();
+  }
+
+  /**
+   * Hot path: queues a run of events of one key (bus decodeWire) with one copy; as push() for
+   * each of them otherwise.
+   */
+  pushRun(run: WireRun): void {
+    if (this.plan === null || this.state === 'STOPPED') return;
+    const { limiter, buffer } = this.plan;
+    if (limiter) {
+      for (let i = 0; i < run.count; i++) if (limiter.take(run.key)) buffer.pushRun(run, i, 1);
+    } else {
+      buffer.pushRun(run);
+    }
+    this.plan.spill?.afterPush(run.count);
     this.wakeIdleLoop();
   }
 
@@ -365,15 +387,26 @@ export class Drain {
   private async pump(plan: DrainPlan, transport: Transport): Promise<PumpResult> {
     const backlog: Backlog = plan.spill ?? new MemoryBacklog(plan.buffer);
     const maxEvents = Math.min(MAX_BATCH_EVENTS, transport.maxBatchEvents ?? MAX_BATCH_EVENTS);
+    // Bytes in, bytes out: a json or raw drain without disk on a transport that writes bytes.
+    const bytesOut = plan.spill === null && transport.sendBytes !== undefined ? plan.bytesOut : null;
     // Drops to tell wait too: a notice goes out alone when no event follows it (core_stopped).
     const waiting = (): boolean => backlog.length > 0 || plan.buffer.hasUntold;
     let sentAny = false;
     while (!this.stopping) {
       if (this.connectionError) return { error: this.connectionError, sentAny };
+      if (bytesOut !== null && waiting()) {
+        const error = await this.sendBytes(plan, transport, maxEvents, bytesOut);
+        if (error) return { error, sentAny };
+        sentAny = true;
+        continue;
+      }
       const next = waiting() ? await backlog.next(maxEvents, MAX_BATCH_BYTES) : null;
       if (next === null) {
-        // Something may have come while next() looked; else wait to be woken.
-        if (!waiting() && !this.stopping && !this.connectionError) await new Promise<void>((resolve) => (this.resumeIdle = resolve));
+        // Something may have come while next() looked; else wait to be woken (holding no storage).
+        if (!waiting() && !this.stopping && !this.connectionError) {
+          plan.buffer.trim();
+          await new Promise<void>((resolve) => (this.resumeIdle = resolve));
+        }
         continue;
       }
       const { batch, source } = next;
@@ -394,6 +427,26 @@ export class Drain {
       await backlog.delivered(source, batch.keys.length);
     }
     return { error: null, sentAny };
+  }
+
+  /** One batch as the bytes the buffer holds (plan.bytesOut); a failed send puts it back in front. */
+  private async sendBytes(plan: DrainPlan, transport: Transport, maxEvents: number, format: 'json' | 'raw'): Promise<Error | null> {
+    const batch: WireBatch = plan.buffer.takeBytes(maxEvents, MAX_BATCH_BYTES, format === 'json');
+    const parts = batch.gaps ? [this.noticeBytes(plan.format, batch.gaps), batch.out] : [batch.out];
+    try {
+      await transport.sendBytes!(parts);
+    } catch (err) {
+      plan.buffer.unshiftBytes(batch);
+      return toError(err);
+    }
+    this.sent += batch.count - batch.notices;
+    EventBuffer.sent(batch);
+    return null;
+  }
+
+  /** The in-band notices of drops, as the drain's format renders them. */
+  private noticeBytes(format: Formatter, gaps: Gap[]): Buffer {
+    return Buffer.from(gaps.map((gap) => format(NOTICE_KEY, dropNoticeJson(this.name, this.ctx.nodeId, gap))).join(''));
   }
 
   /**

@@ -89,6 +89,12 @@ export interface OutBatch {
  */
 export interface Transport {
   send(batch: OutBatch): Promise<void>;
+  /**
+   * Writes lines given as bytes, as they are (a `json` or `raw` drain's batch, see
+   * EventBuffer.takeBytes); all of them or, rejecting, none counted delivered. Optional: the
+   * drain formats strings for `send` when a transport has no such method.
+   */
+  sendBytes?(parts: Buffer[]): Promise<void>;
   /** Idempotent. */
   close(): Promise<void>;
   /**

@@ -160,17 +160,30 @@ class StreamTransport implements Transport {
   }
 
   send(batch: OutBatch): Promise<void> {
+    return this.write([batch.lines.join('')]);
+  }
+
+  sendBytes(parts: Buffer[]): Promise<void> {
+    return this.write(parts);
+  }
+
+  /** One write per part (corked: they leave together), settled by the last one's callback. */
+  private write(parts: Array<string | Buffer>): Promise<void> {
     const broken = this.broken.error;
     if (broken) return Promise.reject(broken);
     return new Promise((resolve, reject) => {
       this.rejectInFlight = reject;
-      this.socket.write(batch.lines.join(''), (err) => {
+      const last = parts.length - 1;
+      if (last > 0) this.socket.cork();
+      for (let i = 0; i < last; i++) this.socket.write(parts[i]);
+      this.socket.write(parts[last], (err) => {
         if (this.rejectInFlight !== reject) return; // fail() got there first
         this.rejectInFlight = null;
         // A destroyed socket calls back without an error although the bytes never left.
         if (err || this.socket.destroyed) reject(err ?? this.broken.error ?? this.closedError());
         else resolve();
       });
+      if (last > 0) this.socket.uncork();
     });
   }
 

@@ -139,9 +139,9 @@ export class DiskSpill implements Backlog {
     return this.queue ? { ...this.queue.dropped } : { disk_full: 0, corrupt: 0 };
   }
 
-  /** After each push. */
-  afterPush(): void {
-    this.pushed++;
+  /** After each push (of `count` events). */
+  afterPush(count = 1): void {
+    this.pushed += count;
     this.maybeSpill();
   }
 
