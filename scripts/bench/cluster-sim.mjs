@@ -1,6 +1,6 @@
 // Cluster simulator (issue 18): many simulated nodes in a few processes, each doing with the store
 // exactly what a core does, with the real code (EtcdStore of packages/store, StatusPublisher of
-// packages/core): its lease and keepalive, watches of the drains and the formats, its status
+// packages/core): its lease and keepalive, watches of the formats, tenants and drains, its status
 // document written at the real rate while events flow (every drain's counters move all the time,
 // the worst case). Against one real etcd, started with the compaction and quota of docs/sizing.md.
 // It measures, under load: etcd puts/s, CPU and db size and how stale `drain status` gets (the load
@@ -75,7 +75,9 @@ async function worker() {
       onFailed: () => report.failures++,
       onWritten: () => report.writes++,
     });
+    // The watches a core opens, in its order: formats, tenants, drains.
     await node.store.watchFormats(() => undefined);
+    await node.store.watchTenants(() => undefined);
     let ready;
     const listed = new Promise((resolve) => (ready = resolve));
     await node.store.watchDrains((list) => {
@@ -244,6 +246,8 @@ async function controller() {
       await sleep(1_000);
     }
     const reports = await Promise.all(workers.map((w) => (w.send({ type: 'report' }), message(w, 'report'))));
+    // Each drain added or deleted makes every node write its document once more.
+    const db_after_adds_mb = +((await dbBytes()) / 1e6).toFixed(1);
 
     // An etcd outage: killed, down OUTAGE_S seconds, restarted; then a drain is added.
     let outage = null;
@@ -252,13 +256,16 @@ async function controller() {
       await sleep(OUTAGE_S * 1000);
       await etcd.restart();
       const back = Date.now();
+      const restartRevision = await retrying(revision);
       const { at } = await addAndWait('after-outage', () => retrying(() => client.putDrain('after-outage', 'tcp://10.0.0.2:9?filter=probe')));
       const watches_s = (Math.max(...at) - back) / 1000;
-      // Every node's entry and status written again under a new lease.
+      // Every node's entry and status written again (under a new lease) since etcd restarted: the
+      // old leases' keys are still there until those leases expire, so keys alone do not tell.
       for (;;) {
-        const [nodes, statuses] = await Promise.all(['/logyard/nodes/', '/logyard/status/'].map((p) => admin.getAll().prefix(p).count()));
+        const rewritten = (p) => retrying(() => admin.getAll().prefix(p).minModRevision(restartRevision + 1).count());
+        const [nodes, statuses] = await Promise.all(['/logyard/nodes/', '/logyard/status/'].map(rewritten));
         if (nodes >= NODES && statuses >= NODES) break;
-        await sleep(100);
+        await sleep(250);
       }
       outage = { seconds: OUTAGE_S, watches_caught_up_s: +watches_s.toFixed(1), all_caught_up_s: +((Date.now() - back) / 1000).toFixed(1) };
     }
@@ -284,6 +291,7 @@ async function controller() {
         status_writes: reports.reduce((s, r) => s + r.writes, 0),
         status_write_failures: reports.reduce((s, r) => s + r.failures, 0),
       },
+      etcd_db_mb_after_adds: db_after_adds_mb,
       outage,
       etcd_flags: ETCD_FLAGS,
     };
@@ -295,6 +303,7 @@ async function controller() {
     console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
     const l = result.under_load;
     console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB`);
+    console.log(`etcd db after the ${TRIES} drains added and deleted: ${result.etcd_db_mb_after_adds} MB`);
     console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);
     if (outage) console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
     console.log(JSON.stringify(result));

@@ -20,12 +20,14 @@ export interface PrefixWatchOptions<T extends { name: string }> {
 
 /**
  * Lists the entries under a prefix, then watches them from the next revision. When the watch stream
- * breaks, a new watcher resumes right after the last change applied here (etcd3 would resume its
- * own watcher from the newest revision a response header named, which etcd sets to its current
- * revision even on a catch-up batch that more changes follow). When etcd no longer has that
- * revision (compacted), it cancels the watch and this lists again and watches from there. Never
- * gives up until closed. Entries are delivered sorted by name, and only when they changed (compared
- * entry by entry: with a thousand drains, a change costs one entry, not all of them).
+ * breaks, or etcd cancels the watch (its revision compacted), it lists again and watches from there,
+ * retrying with backoff until etcd answers (docs/store.md: re-list, then watch). Not resumed from the
+ * last revision seen: etcd serves a watch that starts behind its current revision by reading every
+ * change made since, of every key, from its database, for at most 512 watchers at a time; after an
+ * outage of a cluster of 1,000 nodes that is 3,000 watchers reading all the status documents written
+ * meanwhile, tens of seconds, where listing a prefix costs etcd one read of its own keys. Never gives
+ * up until closed. Entries are delivered sorted by name, and only when they changed (compared entry by
+ * entry: with a thousand drains, a change costs one entry, not all of them).
  */
 export class PrefixWatch<T extends { name: string }> {
   private entries = new Map<string, T>();
@@ -33,8 +35,6 @@ export class PrefixWatch<T extends { name: string }> {
   private watcher: Watcher | undefined;
   /** Every change under the prefix up to this revision is in `entries`. */
   private applied = 0n;
-  private readonly backoff = new Backoff(250, 3_000);
-  private resumeTimer: NodeJS.Timeout | undefined;
   private failing = false;
   private restarting: Promise<void> | undefined;
   private closed = false;
@@ -51,7 +51,6 @@ export class PrefixWatch<T extends { name: string }> {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.resumeTimer);
     const watcher = this.watcher;
     this.watcher = undefined;
     // A restart in progress sees `closed` and stops by itself; it is not waited for, since it may be
@@ -108,10 +107,7 @@ export class PrefixWatch<T extends { name: string }> {
       this.watcher = undefined;
       void watcher.cancel().catch(() => undefined);
       this.failed(this.options.unavailable(`watch ${what}`, err));
-      this.resumeTimer = setTimeout(() => {
-        this.resumeTimer = undefined;
-        if (!this.closed && !this.restarting) this.watchFrom(this.applied + 1n);
-      }, this.backoff.next());
+      this.restarting ??= this.restart(true).finally(() => (this.restarting = undefined));
     });
     watcher.on('error', (err: Error) => {
       // Cancelled by etcd, typically because the revision was compacted: list again.
@@ -124,9 +120,13 @@ export class PrefixWatch<T extends { name: string }> {
     });
   }
 
-  /** Lists again and watches from there, retrying with backoff until it works or the watch is closed. */
-  private async restart(): Promise<void> {
+  /**
+   * Lists again and watches from there, retrying with backoff until it works or the watch is closed;
+   * after a broken stream, first waits a little (etcd is likely still away).
+   */
+  private async restart(waitFirst = false): Promise<void> {
     const backoff = new Backoff();
+    if (waitFirst) await sleep(backoff.next());
     while (!this.closed) {
       try {
         await this.relist();
@@ -147,7 +147,6 @@ export class PrefixWatch<T extends { name: string }> {
   }
 
   private recovered(): void {
-    this.backoff.reset();
     if (!this.failing) return;
     this.failing = false;
     this.options.onRecovered();

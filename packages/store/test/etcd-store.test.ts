@@ -184,7 +184,7 @@ describe('the etcd store', () => {
       return { deliveries, errors, recovered: () => recoveries };
     }
 
-    it('resumes a broken watch right after the last change it applied, without listing again', async () => {
+    it('after a broken watch lists again and watches from there: every change made meanwhile arrives', async () => {
       const writer = await open();
       await writer.putDrain('kept', 'tcp://10.0.0.9:1');
       await writer.putDrain('removed', 'tcp://10.0.0.9:2');
@@ -201,13 +201,13 @@ describe('the etcd store', () => {
 
       await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ added: 'tcp://10.0.0.9:4', kept: 'tcp://10.0.0.9:3' }), { timeout: 10_000 });
       expect(recovered()).toBe(1);
-      expect(errors.every((message) => message.includes('cannot watch drains'))).toBe(true);
+      expect(errors.every((message) => /cannot (watch|list) drains/.test(message))).toBe(true);
       // The watch goes on: a later change arrives too.
       await writer.putDrain('later', 'tcp://10.0.0.9:5');
       await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['added', 'kept', 'later']), { timeout: 1_000 });
     });
 
-    it('lists again when the revision it would resume from was compacted', async () => {
+    it('loses nothing when etcd compacted the revisions it missed while cut off', async () => {
       const writer = await open();
       await writer.putDrain('old', 'tcp://10.0.0.9:1');
       const { deliveries, errors } = await watch(await open(`etcd://127.0.0.1:${proxy.port}`));
@@ -221,7 +221,6 @@ describe('the etcd store', () => {
       proxy.restore();
 
       await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ new: 'tcp://10.0.0.9:2' }), { timeout: 10_000 });
-      expect(errors.some((message) => /etcd cancelled the drain watch \(.*compacted.*\); listing the drains again/.test(message))).toBe(true);
       await writer.putDrain('after', 'tcp://10.0.0.9:3');
       await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['after', 'new']), { timeout: 1_000 });
     });
