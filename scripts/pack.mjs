@@ -2,8 +2,8 @@
 // npm run pack: builds logyard-<version>.tgz in the repository root, one installable package:
 // the `logyard` command (packages/cli) with the other workspaces and every production
 // dependency bundled (bundleDependencies), so `npm install -g ./logyard-<version>.tgz` needs no
-// registry and no compiler: the native addons (zeromq's prebuilt one, unix-dgram's built one)
-// ship as built here, for linux-x64 and this Node major.
+// registry and no compiler: the native addons (zeromq's prebuilt one, unix-dgram's and receive's
+// udp_batch built ones) ship as built here, for linux-x64 and this Node major.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,8 +66,14 @@ try {
     if (name === '@logyard/cli') continue;
     const target = join(stage, 'node_modules', name);
     mkdirSync(target, { recursive: true });
-    writeFileSync(join(target, 'package.json'), JSON.stringify({ ...pkg, version }, null, 2) + '\n');
+    // A workspace's own addon (receive's udp_batch) ships built, as the others: no install script to rebuild it.
+    const { scripts, gypfile, ...installed } = pkg;
+    writeFileSync(join(target, 'package.json'), JSON.stringify({ ...installed, version }, null, 2) + '\n');
     cpSync(join(dir, 'dist'), join(target, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.tsbuildinfo') });
+    const addons = join(dir, 'build', 'Release');
+    if (gypfile) {
+      for (const file of readdirSync(addons).filter((f) => f.endsWith('.node'))) cpSync(join(addons, file), join(target, 'build', 'Release', file));
+    }
     // The web console's page and script, served by the core as they are (packages/core/console).
     if (existsSync(join(dir, 'console'))) cpSync(join(dir, 'console'), join(target, 'console'), { recursive: true });
   }

@@ -28,6 +28,7 @@ export function effectiveConfig(config: LogyardConfig, redact: (uri: string) => 
       rate: config.receive.rate,
       burst: config.receive.burst,
       in_core: config.receive.inCore,
+      udp_buffer: config.receive.udpBuffer,
     },
     journal: {
       units: config.journal.units,

@@ -105,7 +105,7 @@ describe('defaults', () => {
       systail: { maxLine: 4096, files: {} },
       apptail: { rate: 100, burst: 10000, patterns: [] },
       events: { rules: {} },
-      receive: { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000, inCore: false },
+      receive: { syslog: [], json: [], gelf: [], jsonKeyPrefix: 'app', rate: 1000, burst: 5000, inCore: false, udpBuffer: 8 * 1024 * 1024 },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,
       api: 'off',
@@ -142,6 +142,13 @@ describe('max_event', () => {
     ['"2MiB"', 2 * 1024 * 1024],
   ])('reads %s as %d bytes', (value, bytes) => {
     expect(load({ config: writeConfig(`max_event: ${value}\n`) }).maxEvent).toBe(bytes);
+  });
+});
+
+describe('receive.udp_buffer', () => {
+  it('reads a size, 8MiB when absent', () => {
+    expect(load({ config: writeConfig('receive:\n  udp_buffer: 32MiB\n') }).receive.udpBuffer).toBe(32 * 1024 * 1024);
+    expect(load({ config: writeConfig('receive:\n  rate: 5\n') }).receive.udpBuffer).toBe(8 * 1024 * 1024);
   });
 });
 
@@ -194,6 +201,7 @@ describe('the documented example', () => {
         rate: 1000,
         burst: 5000,
         inCore: false,
+        udpBuffer: 8 * 1024 * 1024,
       },
       journal: { units: ['*'], rate: 1000, burst: 5000 },
       maxEvent: 1024 * 1024,
@@ -322,6 +330,8 @@ describe('errors name the file, the key and the problem', () => {
     ['max_event: 1.5MiB\n', 'max_event: must be a size such as 1MiB, 512KiB or 65536 (bytes), not "1.5MiB"'],
     ['max_event: 100\n', 'max_event: must be between 1KiB and 64MiB'],
     ['max_event: 1GiB\n', 'max_event: must be between 1KiB and 64MiB'],
+    ['receive:\n  udp_buffer: 2GiB\n', 'receive.udp_buffer: must be between 64KiB and 1024MiB'],
+    ['receive:\n  udp_buffer: lots\n', 'receive.udp_buffer: must be a size such as 1MiB, 512KiB or 65536 (bytes), not "lots"'],
     ['status: localhost\n', 'status: must be "off" or host:port: "localhost" is not host:port'],
     ['status: 127.0.0.1:99999\n', 'status: must be "off" or host:port: port 99999 is not between 1 and 65535'],
     ['api: 0.0.0.0:8893\n', 'api: plain HTTP is served only on loopback (127.0.0.1, ::1, localhost); set api_tls: {cert, key} to serve 0.0.0.0:8893 over HTTPS'],

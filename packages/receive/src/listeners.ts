@@ -1,4 +1,5 @@
-import { createSocket as createUdpSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket as createUdpSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { lstat, unlink } from 'node:fs/promises';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
@@ -7,11 +8,15 @@ import unixDgram, { type UnixDgramSocket } from 'unix-dgram';
 import { ListenError } from './errors.js';
 import { FrameDecoder, type FrameDecoderOptions, type FrameSink } from './framing.js';
 import { formatHostPort, type ListenUri } from './listen-uri.js';
+import { BatchUdpSocket, udpBatchAddon } from './udp-batch.js';
 
 /** What a listener hands its messages to. */
 export interface ListenerHandlers {
-  /** One datagram (udp, unixgram). */
-  datagram(buf: Buffer): void;
+  /**
+   * One datagram (udp, unixgram): buf[start, end). `buf` may hold other datagrams of the same
+   * read around it (udp reads them in batches); what is kept past the call must be copied.
+   */
+  datagram(buf: Buffer, start: number, end: number): void;
   /** Where the frames of a new stream connection (tcp, unix) go, and how they are cut. */
   frames(): FrameSink;
   framing: FrameDecoderOptions;
@@ -32,17 +37,21 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/**
- * UDP receive buffer asked of the kernel: bursts wait there while the receiver is busy (8 MiB holds
- * about 50,000 datagrams of 170 bytes, a quarter of a second at 200,000/s). Linux caps it at
- * net.core.rmem_max (docs/receive.md, UDP receive buffer).
- */
-export const UDP_RECV_BUFFER = 8 * 1024 * 1024;
+export interface ListenerOptions {
+  /**
+   * The receive buffer each udp listener asks of the kernel (receive.udp_buffer): bursts wait
+   * there while the receiver is busy. Linux caps it at net.core.rmem_max (docs/receive.md, UDP
+   * receive buffer).
+   */
+  udpBuffer: number;
+  /** How udp is read: `batch` (the udp_batch addon, recvmmsg) when it is built, else `dgram` (node:dgram). */
+  udpReader?: 'batch' | 'dgram';
+}
 
-export async function openListener(uri: ListenUri, handlers: ListenerHandlers): Promise<Listener> {
+export async function openListener(uri: ListenUri, handlers: ListenerHandlers, options: ListenerOptions): Promise<Listener> {
   switch (uri.scheme) {
     case 'udp':
-      return openUdp(uri, handlers);
+      return openUdp(uri, handlers, options);
     case 'tcp':
       return openStream(uri, handlers, { host: uri.host, port: uri.port });
     case 'unix':
@@ -79,57 +88,102 @@ function errnoName(err: unknown): string | undefined {
   return undefined;
 }
 
-function openUdp(uri: { host: string; port: number; uri: string }, handlers: ListenerHandlers): Promise<Listener> {
+/** A bound udp socket, read by the udp_batch addon or by node:dgram. */
+interface UdpReader {
+  /** The address bound (a host name looked up) and port (the system's choice when 0 was asked). */
+  address: string;
+  port: number;
+  /** SO_RCVBUF as the kernel reports it: twice what it grants. */
+  recvBufferSize: number;
+  close(): Promise<void>;
+}
+
+async function openUdp(uri: { host: string; port: number; uri: string }, handlers: ListenerHandlers, options: ListenerOptions): Promise<Listener> {
+  const ipv6 = uri.host.includes(':');
+  const { addon, why } = udpBatchAddon();
+  const batched = addon !== null && options.udpReader !== 'dgram';
+  let reader: UdpReader;
+  try {
+    reader = batched ? await openBatchUdp(addon, ipv6, uri, handlers, options.udpBuffer) : await openDgramUdp(ipv6, uri, handlers, options.udpBuffer);
+  } catch (err) {
+    throw listenError(uri.uri, err);
+  }
+  if (!batched && options.udpReader !== 'dgram') handlers.warn(`${uri.uri}: reading one datagram per system call, which costs about three times the CPU (the udp_batch addon is not built: ${why})`);
+  const capped = udpBufferCapped(reader.recvBufferSize / 2, options.udpBuffer);
+  if (capped) handlers.warn(`${uri.uri}: ${capped}`);
+  const table = ipv6 ? '/proc/net/udp6' : '/proc/net/udp';
+  return {
+    address: `udp://${formatHostPort(uri.host, reader.port)}`,
+    connections: 0,
+    kernelDrops: () => udpKernelDrops(table, reader.address, reader.port),
+    close: () => reader.close(),
+  };
+}
+
+async function openBatchUdp(addon: NonNullable<ReturnType<typeof udpBatchAddon>['addon']>, ipv6: boolean, uri: { host: string; port: number; uri: string }, handlers: ListenerHandlers, udpBuffer: number): Promise<UdpReader> {
+  // As dgram does: a host name is looked up; the addon binds an address.
+  const { address } = await lookup(uri.host, { family: ipv6 ? 6 : 4 });
+  const socket = new BatchUdpSocket(addon, ipv6, address, uri.port, udpBuffer);
+  socket.start(
+    (batch, ends, count) => {
+      let start = 0;
+      for (let i = 0; i < count; i++) {
+        const end = ends[i];
+        handlers.datagram(batch, start, end);
+        start = end;
+      }
+    },
+    (message) => handlers.warn(`${uri.uri}: ${message}`),
+  );
+  let closing: Promise<void> | null = null;
+  return {
+    address,
+    port: socket.port,
+    recvBufferSize: socket.recvBufferSize,
+    close: () => (closing ??= Promise.resolve(socket.close())),
+  };
+}
+
+function openDgramUdp(ipv6: boolean, uri: { host: string; port: number; uri: string }, handlers: ListenerHandlers, udpBuffer: number): Promise<UdpReader> {
   return new Promise((resolve, reject) => {
-    let socket: UdpSocket;
-    try {
-      socket = createUdpSocket({ type: uri.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_RECV_BUFFER });
-    } catch (err) {
-      reject(listenError(uri.uri, err));
-      return;
-    }
+    const socket = createUdpSocket({ type: ipv6 ? 'udp6' : 'udp4', recvBufferSize: udpBuffer });
     let listening = false;
     socket.on('error', (err) => {
       if (!listening) {
         socket.close();
-        reject(listenError(uri.uri, err));
+        reject(err);
       } else {
         handlers.warn(`${uri.uri}: ${err.message}`);
       }
     });
-    socket.on('message', (buf) => handlers.datagram(buf));
+    socket.on('message', (buf) => handlers.datagram(buf, 0, buf.length));
     socket.bind(uri.port, uri.host, () => {
       listening = true;
-      const bound = socket.address();
-      const capped = udpBufferCapped(socket);
-      if (capped) handlers.warn(`${uri.uri}: ${capped}`);
+      let granted = 0;
+      try {
+        granted = socket.getRecvBufferSize();
+      } catch {
+        // not known: no warning
+      }
       let closing: Promise<void> | null = null;
+      const bound = socket.address();
       resolve({
-        address: `udp://${formatHostPort(uri.host, bound.port)}`,
-        connections: 0,
-        kernelDrops: () => udpKernelDrops(bound.family === 'IPv6' ? '/proc/net/udp6' : '/proc/net/udp', bound.address, bound.port),
+        address: bound.address,
+        port: bound.port,
+        recvBufferSize: granted || udpBuffer * 2,
         close: () => (closing ??= new Promise<void>((r) => socket.close(() => r()))),
       });
     });
   });
 }
 
-/**
- * Why the socket's receive buffer is smaller than asked, or null. Linux reports twice what it
- * grants (the other half is its bookkeeping) and grants at most net.core.rmem_max.
- */
-function udpBufferCapped(socket: UdpSocket): string | null {
-  let granted: number;
-  try {
-    granted = socket.getRecvBufferSize() / 2;
-  } catch {
-    return null;
-  }
-  if (granted >= UDP_RECV_BUFFER) return null;
+/** Why the socket's receive buffer is smaller than asked, or null. Linux grants at most net.core.rmem_max. */
+function udpBufferCapped(granted: number, asked: number): string | null {
+  if (granted >= asked) return null;
   const mib = (n: number): string => `${Math.round((n / 2 ** 20) * 10) / 10} MiB`;
   return (
-    `the kernel granted a ${mib(granted)} receive buffer, not the ${mib(UDP_RECV_BUFFER)} asked, so bursts are dropped sooner ` +
-    `(counted as kernelDrops); raise net.core.rmem_max: sysctl -w net.core.rmem_max=${UDP_RECV_BUFFER}`
+    `the kernel granted a ${mib(granted)} receive buffer, not the ${mib(asked)} asked (receive.udp_buffer), so bursts are dropped sooner ` +
+    `(counted as kernelDrops); raise net.core.rmem_max: sysctl -w net.core.rmem_max=${asked}`
   );
 }
 
@@ -196,7 +250,7 @@ function openUnixgram(uri: string, path: string, handlers: ListenerHandlers): Pr
         handlers.warn(`${uri}: ${err.message}`);
       }
     });
-    socket.on('message', (buf: Buffer) => handlers.datagram(buf));
+    socket.on('message', (buf: Buffer) => handlers.datagram(buf, 0, buf.length));
     socket.on('listening', () => {
       listening = true;
       let closing: Promise<void> | null = null;

@@ -124,7 +124,7 @@ export class Receiver {
       for (const { protocol, uri } of wanted) {
         // The label becomes the bound address once known (port 0 asks the system for a port).
         const where = { uri: uri.uri };
-        const listener = await openListener(uri, receiver.handlers(protocol, where));
+        const listener = await openListener(uri, receiver.handlers(protocol, where), { udpBuffer: config.receive.udpBuffer });
         where.uri = listener.address;
         receiver.listeners.push({ protocol, listener });
         log('INFO', `${protocol} listening on ${listener.address}`);
@@ -171,7 +171,7 @@ export class Receiver {
       warn: (message: string) => this.log('WARN', message),
     };
     if (protocol === 'syslog') {
-      return { ...common, datagram: (buf) => this.syslog.datagram(buf, where), frames: () => this.syslog.connection(where), framing: this.syslog.framing() };
+      return { ...common, datagram: (buf, start, end) => this.syslog.datagram(whole(buf, start, end), where), frames: () => this.syslog.connection(where), framing: this.syslog.framing() };
     }
     if (protocol === 'gelf') {
       const messages: FrameSink = {
@@ -180,7 +180,7 @@ export class Receiver {
       };
       return {
         ...common,
-        datagram: (buf) => this.gelfDatagram(buf, where.uri),
+        datagram: (buf, start, end) => this.gelfDatagram(whole(buf, start, end), where.uri),
         // TCP: uncompressed, each message ended by a NUL; like a JSON object, one longer than max_event is refused.
         frames: () => messages,
         framing: { octetCounting: false, nulOnly: true, maxFrameBytes: Math.min(this.maxEvent, GELF_MAX_MESSAGE_BYTES) },
@@ -194,7 +194,7 @@ export class Receiver {
     return {
       ...common,
       // One object per datagram, or one per line.
-      datagram: (buf) => this.jsonDatagram(buf, where.uri),
+      datagram: (buf, start, end) => this.jsonDatagram(buf, start, end, where.uri),
       frames: () => lines,
       framing: { octetCounting: false, maxFrameBytes: this.maxEvent },
     };
@@ -234,14 +234,14 @@ export class Receiver {
     this.publisher.publish(r.key, r.fields);
   }
 
-  private jsonDatagram(buf: Buffer, uri: string): void {
+  private jsonDatagram(buf: Buffer, start: number, end: number, uri: string): void {
     // Binary (Docker's gzip GELF sent here by mistake) is one malformed datagram, not one per "line" in it.
-    if (!isUtf8(buf)) {
+    if (!isUtf8(buf.subarray(start, end))) {
       this.received++;
       this.malformed('invalid_json', uri, 'a binary datagram, not JSON text (gzip, zlib or chunked GELF belongs on a receive.gelf listener)');
       return;
     }
-    const text = buf.toString('utf8');
+    const text = buf.toString('utf8', start, end);
     let from = 0;
     for (;;) {
       const nl = text.indexOf('\n', from);
@@ -299,6 +299,11 @@ export class Receiver {
       for (const r of this.waitingForReady.splice(0)) r();
     }, READING_POLL_MS);
   }
+}
+
+/** buf[start, end) as a Buffer of its own (a view, no copy), for readers that take whole datagrams. */
+function whole(buf: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
 }
 
 /** GELF comes over udp (Docker's default) or tcp; there is no unix socket form of it. */
