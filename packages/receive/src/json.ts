@@ -1,10 +1,15 @@
-import { keyProblem } from '@logyard/bus';
+import { keyProblem, MAX_KEY_BYTES } from '@logyard/bus';
 
 export type JsonMalformedReason = 'invalid_json' | 'not_object' | 'missing_name' | 'invalid_name' | 'invalid_text';
 
 export interface JsonEvent {
   key: string;
   fields: Record<string, unknown>;
+  /**
+   * True when the event is the sender's object as it was sent, plus the stamped fields: it had a
+   * string `text` and none of the stamped fields, so `eventJsonAsSent` can splice the line.
+   */
+  asSent: boolean;
 }
 
 export interface JsonProblem {
@@ -14,6 +19,22 @@ export interface JsonProblem {
 
 /** Fields the publisher stamps: a sender's value of the wrong type is replaced, not passed on. */
 const STAMPED: Array<[string, string]> = [['node_id', 'string'], ['unix_time', 'number'], ['human_time', 'string']];
+
+/** What keyProblem said of the keys seen lately: a sender uses a few names, each checked once. */
+const keyProblems = new Map<string, string | null>();
+const MAX_CACHED_KEYS = 10_000;
+
+function knownKeyProblem(key: string): string | null {
+  // A name too long for a key is refused without being kept.
+  if (key.length > MAX_KEY_BYTES) return keyProblem(key);
+  let problem = keyProblems.get(key);
+  if (problem === undefined) {
+    if (keyProblems.size >= MAX_CACHED_KEYS) keyProblems.clear();
+    problem = keyProblem(key);
+    keyProblems.set(key, problem);
+  }
+  return problem;
+}
 
 /**
  * One received JSON event: an object with a string `name`, published as `<prefix>.<name>` with
@@ -35,8 +56,9 @@ export function parseJsonEvent(line: string, keyPrefix: string): JsonEvent | Jso
   if (name === undefined) return { malformed: 'missing_name', detail: 'no "name" field' };
   if (typeof name !== 'string') return { malformed: 'invalid_name', detail: '"name" is not a string' };
   const key = `${keyPrefix}.${name}`;
-  const problem = keyProblem(key);
+  const problem = knownKeyProblem(key);
   if (problem) return { malformed: 'invalid_name', detail: `"name" does not make a valid key: ${problem}` };
+  let asSent = typeof fields.text === 'string';
   if (fields.text === undefined) {
     fields.text = typeof fields.message === 'string' ? fields.message : typeof fields.msg === 'string' ? fields.msg : '';
   } else if (typeof fields.text !== 'string') {
@@ -44,9 +66,27 @@ export function parseJsonEvent(line: string, keyPrefix: string): JsonEvent | Jso
   }
   for (const [field, type] of STAMPED) {
     const v = fields[field];
-    if (v !== undefined && (typeof v !== type || (type === 'number' && !Number.isFinite(v)))) delete fields[field];
+    if (v === undefined) continue;
+    asSent = false;
+    if (typeof v !== type || (type === 'number' && !Number.isFinite(v))) delete fields[field];
   }
-  return { key, fields };
+  return { key, fields, asSent };
+}
+
+/**
+ * The event JSON of `line` when `event.asSent`: the sender's text from its `{` to its last `}`,
+ * with the stamped members (bus stampedMembersNow: `,"node_id":...`, without a brace) before that
+ * `}`, so the object is neither serialized again nor copied here. Null when it must be serialized
+ * from its fields: not asSent, or a CR between its tokens (a line of the wire carries none).
+ */
+export function eventJsonAsSent(line: string, event: JsonEvent, stampedMembers: string): string | null {
+  if (!event.asSent) return null;
+  // JSON.parse took it as an object: the first character that is not whitespace is its "{", the last its "}".
+  const open = line.indexOf('{');
+  const close = line.lastIndexOf('}');
+  const cr = line.indexOf('\r', open);
+  if (cr >= 0 && cr < close) return null;
+  return (open === 0 ? line.slice(0, close) : line.slice(open, close)) + stampedMembers + '}';
 }
 
 export function isJsonProblem(r: JsonEvent | JsonProblem): r is JsonProblem {

@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
-import { PAUSE_READING_AT, Publisher, RateLimiter, READING_POLL_MS, RESUME_READING_AT, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { PAUSE_READING_AT, Publisher, RateLimiter, READING_POLL_MS, RESUME_READING_AT, stampedMembersNow, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
 import type { FrameProblem, FrameSink } from './framing.js';
-import { isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
+import { eventJsonAsSent, isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
 import type { SyslogMalformedReason } from './syslog.js';
@@ -261,7 +261,9 @@ export class Receiver {
       return;
     }
     if (!this.limiter.take(r.key)) return;
-    this.publisher.publish(r.key, r.fields);
+    const json = eventJsonAsSent(line, r, stampedMembersNow(this.publisher.nodeId));
+    if (json !== null) this.publisher.publishJson(r.key, json);
+    else this.publisher.publish(r.key, r.fields);
   }
 
   /** A JSON object (JSON or GELF) longer than max_event: refused and counted, as a piece of one is no object. */

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonEvent } from '../src/index.js';
+import { eventJsonAsSent, isJsonProblem, parseJsonEvent } from '../src/index.js';
 
 describe('parseJsonEvent', () => {
   it("keys an object by its name and keeps the sender's fields", () => {
     expect(parseJsonEvent('{"name":"orders","text":"placed","order":42,"tags":["a"]}', 'app')).toEqual({
       key: 'app.orders',
       fields: { name: 'orders', text: 'placed', order: 42, tags: ['a'] },
+      asSent: true,
     });
     expect(parseJsonEvent('{"name":"shop.eu","text":""}', 'app')).toMatchObject({ key: 'app.shop.eu' });
   });
@@ -18,7 +19,7 @@ describe('parseJsonEvent', () => {
 
   it('drops stamped fields of the wrong type so the publisher stamps them', () => {
     const r = parseJsonEvent('{"name":"a","unix_time":"yesterday","node_id":7,"human_time":"x"}', 'app');
-    expect(r).toEqual({ key: 'app.a', fields: { name: 'a', text: '', human_time: 'x' } });
+    expect(r).toEqual({ key: 'app.a', fields: { name: 'a', text: '', human_time: 'x' }, asSent: false });
   });
 
   it('refuses with a reason', () => {
@@ -31,5 +32,24 @@ describe('parseJsonEvent', () => {
     expect(parseJsonEvent('{"name":"a b"}', 'app')).toMatchObject({ malformed: 'invalid_name' });
     expect(parseJsonEvent('{"name":"x".repeat(300)}'.replace('"x".repeat(300)', JSON.stringify('x'.repeat(300))), 'app')).toMatchObject({ malformed: 'invalid_name' });
     expect(parseJsonEvent('{"name":"a","text":5}', 'app')).toMatchObject({ malformed: 'invalid_text' });
+  });
+
+  it('an object with a string text and no stamped field goes out as sent, the stamped members spliced before its last brace', () => {
+    const stamp = ',"node_id":"n1","unix_time":1.5,"human_time":"t"';
+    const asSent = (line: string): string | null => {
+      const r = parseJsonEvent(line, 'app');
+      if (isJsonProblem(r)) throw new Error(r.detail);
+      return eventJsonAsSent(line, r, stamp);
+    };
+    expect(asSent('{"name":"a","text":"x","n":12345678901234567890}')).toBe('{"name":"a","text":"x","n":12345678901234567890' + stamp + '}');
+    // Whitespace around it (a CRLF line end, an indented line) is left out; spaces between tokens are kept.
+    expect(asSent('  {"name": "a", "text": "x\\u00e9 }"} \r')).toBe('{"name": "a", "text": "x\\u00e9 }"}'.slice(0, -1) + stamp + '}');
+    const parsed = JSON.parse(asSent('{ "name":"a" ,"text":"}","o":{"k":[1]} }')!);
+    expect(parsed).toEqual({ name: 'a', text: '}', o: { k: [1] }, node_id: 'n1', unix_time: 1.5, human_time: 't' });
+    // Anything to change, or a CR between tokens: the fields are serialized instead.
+    expect(asSent('{"name":"a","message":"m"}')).toBeNull();
+    expect(asSent('{"name":"a","text":"x","unix_time":5}')).toBeNull();
+    expect(asSent('{"name":"a","text":"x","node_id":7}')).toBeNull();
+    expect(asSent('{"name":"a",\r"text":"x"}')).toBeNull();
   });
 });
