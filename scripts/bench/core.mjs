@@ -105,13 +105,16 @@ async function scenario(drainCount) {
   target.server.close();
   other.server.close();
   rmSync(root, { recursive: true, force: true });
+  const publisher = JSON.parse(out);
   return {
     drains: drainCount,
     events: EVENTS,
     events_per_s: Math.round(received / seconds),
     core_cpu_s_per_million: +(cpu / (EVENTS / 1e6)).toFixed(3),
+    publisher_events_per_s: Math.round(publisher.published / publisher.seconds),
+    publisher_cpu_s_per_million: +(publisher.cpu_s / (EVENTS / 1e6)).toFixed(3),
     core_peak_rss_mb: +rss.toFixed(1),
-    publisher_dropped: JSON.parse(out).dropped,
+    publisher_dropped: publisher.dropped,
     core_dropped: dropped,
   };
 }
@@ -127,6 +130,8 @@ for (const drains of opts.drains.split(',').map(Number)) {
     runs: RUNS,
     events_per_s: median(runs.map((r) => r.events_per_s)),
     core_cpu_s_per_million: median(runs.map((r) => r.core_cpu_s_per_million)),
+    publisher_events_per_s: median(runs.map((r) => r.publisher_events_per_s)),
+    publisher_cpu_s_per_million: median(runs.map((r) => r.publisher_cpu_s_per_million)),
     core_peak_rss_mb: Math.max(...runs.map((r) => r.core_peak_rss_mb)),
     publisher_dropped: runs.reduce((a, r) => a + r.publisher_dropped, 0),
     core_dropped: runs.reduce((a, r) => a + r.core_dropped, 0),

@@ -1,9 +1,10 @@
 // Benchmark load: publishes COUNT events of about 200 bytes under KEY as fast as the core takes them.
+// PUB_BATCH=BYTES (environment) sets the Publisher's maxBatchBytes (and 16384 events), to compare batch sizes.
 import { Publisher } from '@logyard/bus';
 
 const [runDir, key, countArg] = process.argv.slice(2);
 const count = Number(countArg);
-const publisher = new Publisher({ runDir, nodeId: 'bench-node', maxQueuedEvents: 200_000 });
+const publisher = new Publisher({ runDir, nodeId: 'bench-node', maxQueuedEvents: 200_000, ...(process.env.PUB_BATCH ? { maxBatchBytes: Number(process.env.PUB_BATCH), maxBatchEvents: 16384 } : {}) });
 if (!(await publisher.waitConnected(5000))) {
   console.error('publisher: no core');
   process.exit(1);
@@ -12,10 +13,16 @@ if (!(await publisher.waitConnected(5000))) {
 const filler = 'x'.repeat(100);
 // When publishing began (ms since the epoch): benchmarks time from here, not from node's start.
 const started = performance.timeOrigin + performance.now();
+const cpuAtStart = process.cpuUsage();
 for (let i = 0; i < count; i++) {
   publisher.publish(key, `${String(i).padStart(9, '0')} ${filler}`);
   if ((i & 4095) === 0 && publisher.stats().queued > 100_000) await publisher.flush(60_000);
 }
 await publisher.close(60_000);
+// Until the core confirmed the last event; CPU of this whole process (user + system) over the same span.
+const seconds = (performance.timeOrigin + performance.now() - started) / 1000;
+const cpu = process.cpuUsage(cpuAtStart);
 const dropped = Object.values(publisher.stats().dropped).reduce((a, b) => a + b, 0);
-process.stdout.write(JSON.stringify({ started, dropped, sent: publisher.stats().sent, published: publisher.stats().published }) + "\n");
+process.stdout.write(
+  JSON.stringify({ started, seconds, cpu_s: (cpu.user + cpu.system) / 1e6, dropped, sent: publisher.stats().sent, published: publisher.stats().published }) + '\n',
+);

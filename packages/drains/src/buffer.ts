@@ -78,9 +78,9 @@ const INITIAL_SLOTS = 64;
  * block gets a chunk of its own.
  */
 const FIRST_CHUNK_BYTES = 4 * 1024;
-const BLOCK_BYTES = 256 * 1024;
-/** Free blocks kept for reuse, at most (4 MiB): a drain that went quiet gives its blocks back. */
-const POOLED_BLOCKS = 16;
+const BLOCK_BYTES = 1024 * 1024;
+/** Free blocks kept for reuse, at most (8 MiB): a drain that went quiet gives its blocks back. */
+const POOLED_BLOCKS = 8;
 const pool: Buffer[] = [];
 
 function takeBlock(bytes: number): Buffer {
@@ -260,11 +260,12 @@ export class EventBuffer {
   }
 
   /**
-   * Removes the oldest events as bytes (same bounds as take): their wire lines, and their JSON
-   * lines (`json: true`, what a `json` drain writes) built beside them in the same memory.
+   * Removes the oldest events as bytes: at most `maxEvents`, and as many as fit in one block of
+   * the pool with their output (unless a single event is larger): their wire lines, and their
+   * JSON lines (`json: true`, what a `json` drain writes) built beside them in the same memory.
    */
-  takeBytes(maxEvents: number, maxBytes: number, json: boolean): WireBatch {
-    const count = this.countFitting(maxEvents, maxBytes);
+  takeBytes(maxEvents: number, json: boolean): WireBatch {
+    const count = this.countFitting(maxEvents, Number.MAX_SAFE_INTEGER, BLOCK_BYTES / 2);
     const lineBytes = new Int32Array(count);
     const keyBytes = new Int32Array(count);
     let wireSize = 0;
@@ -387,15 +388,21 @@ export class EventBuffer {
     this.chunks.unshift(chunk);
   }
 
-  /** How many of the oldest events a take with these bounds removes (at least one when any wait). */
-  private countFitting(maxEvents: number, maxBytes: number): number {
+  /**
+   * How many of the oldest events a take with these bounds (of their JSON, and of their lines)
+   * removes (at least one when any wait).
+   */
+  private countFitting(maxEvents: number, maxBytes: number, maxLineBytes = Number.MAX_SAFE_INTEGER): number {
     const slots = this.lineBytes.length;
     let count = 0;
     let bytes = 0;
+    let lineBytes = 0;
     for (let at = this.head; count < this.size && count < maxEvents; count++) {
-      const jsonBytes = this.lineBytes[at] - this.keyBytes[at] - 2;
-      if (count > 0 && bytes + jsonBytes > maxBytes) break;
+      const line = this.lineBytes[at];
+      const jsonBytes = line - this.keyBytes[at] - 2;
+      if (count > 0 && (bytes + jsonBytes > maxBytes || lineBytes + line > maxLineBytes)) break;
       bytes += jsonBytes;
+      lineBytes += line;
       if (++at === slots) at = 0;
     }
     return count;

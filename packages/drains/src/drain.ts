@@ -57,6 +57,12 @@ export interface DrainContext {
 
 /** Batch limits: big enough to amortise a write, small enough that a failed send is cheap to redo. */
 const MAX_BATCH_EVENTS = 1000;
+/**
+ * Batches written as bytes (json/raw on a stream) are bounded by the buffer's block (about 512 KiB
+ * of lines) and this many events: a batch as large as the core's incoming ones, so that one write
+ * keeps up with one incoming batch.
+ */
+const MAX_BYTES_BATCH_EVENTS = 16_384;
 // Below V8's large-object size (~128 KiB): a larger joined string would go straight to the old
 // generation and be freed only by full GCs, growing the core's RSS at high rates.
 const MAX_BATCH_BYTES = 96 * 1024;
@@ -395,7 +401,7 @@ export class Drain {
     while (!this.stopping) {
       if (this.connectionError) return { error: this.connectionError, sentAny };
       if (bytesOut !== null && waiting()) {
-        const error = await this.sendBytes(plan, transport, maxEvents, bytesOut);
+        const error = await this.sendBytes(plan, transport, Math.min(MAX_BYTES_BATCH_EVENTS, transport.maxBatchEvents ?? MAX_BYTES_BATCH_EVENTS), bytesOut);
         if (error) return { error, sentAny };
         sentAny = true;
         continue;
@@ -431,7 +437,7 @@ export class Drain {
 
   /** One batch as the bytes the buffer holds (plan.bytesOut); a failed send puts it back in front. */
   private async sendBytes(plan: DrainPlan, transport: Transport, maxEvents: number, format: 'json' | 'raw'): Promise<Error | null> {
-    const batch: WireBatch = plan.buffer.takeBytes(maxEvents, MAX_BATCH_BYTES, format === 'json');
+    const batch: WireBatch = plan.buffer.takeBytes(maxEvents, format === 'json');
     const parts = batch.gaps ? [this.noticeBytes(plan.format, batch.gaps), batch.out] : [batch.out];
     try {
       await transport.sendBytes!(parts);
