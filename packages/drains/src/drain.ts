@@ -70,11 +70,6 @@ const MAX_BATCH_BYTES = 96 * 1024;
 const CLOSE_GRACE_MS = 5_000;
 /** A connection that stayed up this long counts as a success for the retry schedule, sends or not. */
 const STABLE_CONNECTION_MS = 60_000;
-/**
- * Events a drain with `disk` may hold in memory beyond `buffer` while a spill is written (the
- * core hands over a whole batch at once): bursts go to disk instead of being dropped.
- */
-const SPILL_SLACK = 16_384;
 /** How soon a key that went quiet while rate-limited gets its "dropped N" notice. */
 const RATE_FLUSH_MS = 1_000;
 
@@ -159,8 +154,7 @@ export class Drain {
     try {
       if (problem) throw new DrainUriError(problem);
       const spec = parseDrainUri(uri, { formats: ctx.formats, drainName: name });
-      // With disk, memory also takes the burst that comes while a spill is being written.
-      const buffer = new EventBuffer(spec.diskBytes === undefined ? spec.buffer : spec.buffer + SPILL_SLACK);
+      const buffer = new EventBuffer(spec.buffer);
       const scheme = SCHEMES[spec.scheme];
       const format = scheme.output ? scheme.output(spec.format, ctx.formats, ctx.drainToken) : compileFormat(spec.format, ctx.formats);
       // Last: it opens the queue, which nothing would close if the URI turned out unusable.
@@ -175,7 +169,7 @@ export class Drain {
         limiter:
           spec.rate === undefined
             ? null
-            : new RateLimiter({ rate: spec.rate, burst: spec.burst ?? 1, onReport: (report) => this.pushRateNotice(buffer, report) }),
+            : new RateLimiter({ rate: spec.rate, burst: spec.burst ?? 1, onReport: (report) => this.pushRateNotice(report) }),
       };
     } catch (err) {
       this.state = 'FATAL';
@@ -198,8 +192,13 @@ export class Drain {
     if (this.plan === null || this.state === 'STOPPED') return;
     // The limiter queues its notices itself, before the event that ends a run of drops.
     if (this.plan.limiter && !this.plan.limiter.take(key)) return;
-    this.plan.buffer.push(key, json);
-    this.plan.spill?.afterPush();
+    this.enqueue(this.plan, key, json);
+  }
+
+  /** Into memory, or with `disk` through the spill (which keeps the order of memory and disk). */
+  private enqueue(plan: DrainPlan, key: string, json: string): void {
+    if (plan.spill) plan.spill.push(key, json);
+    else plan.buffer.push(key, json);
     this.wakeIdleLoop();
   }
 
@@ -209,14 +208,18 @@ export class Drain {
    */
   pushRun(run: WireRun): void {
     if (this.plan === null || this.state === 'STOPPED') return;
-    const { limiter, buffer } = this.plan;
-    if (limiter) {
-      for (let i = 0; i < run.count; i++) if (limiter.take(run.key)) buffer.pushRun(run, i, 1);
+    const plan = this.plan;
+    if (plan.limiter) {
+      for (let i = 0; i < run.count; i++) if (plan.limiter.take(run.key)) this.enqueueRun(plan, run, i, 1);
     } else {
-      buffer.pushRun(run);
+      this.enqueueRun(plan, run, 0, run.count);
     }
-    this.plan.spill?.afterPush(run.count);
     this.wakeIdleLoop();
+  }
+
+  private enqueueRun(plan: DrainPlan, run: WireRun, first: number, count: number): void {
+    if (plan.spill) plan.spill.pushRun(run, first, count);
+    else plan.buffer.pushRun(run, first, count);
   }
 
   /**
@@ -243,11 +246,12 @@ export class Drain {
       uri: redactUri(this.uri),
       state: this.state,
       sent: this.sent,
-      dropped: { buffer_full: 0, ...(this.plan ? this.plan.buffer.droppedByReason() : countsOf(this.unsendable)), ...spill?.dropped() },
+      dropped: { buffer_full: 0, ...(this.plan ? this.plan.buffer.droppedByReason() : countsOf(this.unsendable)) },
       buffered: spill ? spill.length : this.plan ? this.plan.buffer.length : 0,
       since: this.since,
     };
     if (spill) {
+      for (const [reason, count] of Object.entries(spill.dropped())) status.dropped[reason] = (status.dropped[reason] ?? 0) + count;
       status.disk_bytes = spill.diskBytes;
       status.disk_events = spill.diskEvents;
     }
@@ -298,15 +302,14 @@ export class Drain {
    * `uri_changed` (it replaced one that could) and passes the count on to the drain after it.
    */
   adopt(held: HeldEvents): void {
-    const buffer = this.plan?.buffer;
-    if (!buffer) {
+    const plan = this.plan;
+    if (!plan) {
       for (const gap of held.gaps) this.unsendable.add(gap);
       if (held.keys.length > 0) this.unsendable.add({ reason: 'uri_changed', count: held.keys.length, since: nowUnix() });
       return;
     }
-    for (const gap of held.gaps) buffer.recordGap(gap);
-    for (let i = 0; i < held.keys.length; i++) buffer.push(held.keys[i], held.jsons[i]);
-    this.wakeIdleLoop();
+    for (const gap of held.gaps) plan.buffer.recordGap(gap);
+    for (let i = 0; i < held.keys.length; i++) this.enqueue(plan, held.keys[i], held.jsons[i]);
   }
 
   /** After close(): empties the drain of what it holds, for the drain that replaces it. */
@@ -317,7 +320,7 @@ export class Drain {
 
   /** What would be lost if the process ended now: the events waiting and the drops not told yet. */
   held(): { events: number; untold: Gap[] } {
-    if (this.plan) return { events: this.plan.buffer.length, untold: this.plan.buffer.untoldGaps() };
+    if (this.plan) return { events: this.plan.spill?.inMemory ?? this.plan.buffer.length, untold: this.plan.buffer.untoldGaps() };
     return { events: 0, untold: this.unsendable.list() };
   }
 
@@ -506,13 +509,14 @@ export class Drain {
    * The rate-limit notices of docs/drains.md, queued in the drain's own stream like any event
    * (the limiter calls this before the event that ends a run of drops is queued).
    */
-  private pushRateNotice(buffer: EventBuffer, report: RateLimitReport): void {
+  private pushRateNotice(report: RateLimitReport): void {
+    if (!this.plan) return; // reports come from the plan's limiter: never
     const text = rateLimitNoticeText(report);
     const extra: Record<string, unknown> = { name: 'logyard', type: 'notice', desc: text, drain: this.name, reason: 'rate_limit', limited_key: report.key };
     if (report.kind === 'end') extra.dropped = report.dropped;
-    buffer.push(NOTICE_KEY, noticeJson(text, this.ctx.nodeId, extra));
-    this.wakeIdleLoop();
+    this.enqueue(this.plan, NOTICE_KEY, noticeJson(text, this.ctx.nodeId, extra));
   }
+
 
   private waitBeforeRetry(ms: number): Promise<void> {
     return new Promise((resolve) => {

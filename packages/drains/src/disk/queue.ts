@@ -1,10 +1,10 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { UntoldGaps } from '../buffer.js';
 import { DiskQueueError } from '../errors.js';
-import { encodeRecords, RecordEncoder, type QueuedEvent } from './record.js';
+import { crc32 } from './crc32.js';
+import { encodeRecords, type QueuedEvent } from './record.js';
 import { SegmentReader } from './segment-reader.js';
 
 /** How often the queue is synced to disk: every N ms, or after every write. */
@@ -14,6 +14,12 @@ export interface DiskQueueOptions {
   /** The most bytes its segment files may hold together (`disk=SIZE`). */
   maxBytes: number;
   sync: DiskSync;
+}
+
+/** Records laid out one after another (record.ts), and how many. */
+export interface RecordPart {
+  data: Buffer;
+  records: number;
 }
 
 export interface Segment {
@@ -49,9 +55,14 @@ export class DiskQueue {
   private readonly segments: Segment[];
   private readonly segmentMax: number;
   private writer: FileHandle | null = null;
-  /** Encodes appends and prepends (one at a time: under the lock) into the buffer it keeps. */
-  private readonly encoder = new RecordEncoder();
   private writerDirty = false;
+  /**
+   * Segments sealed since the last sync, and whether a segment was created: synced (the files,
+   * then the directory) by the next sync, not at once. A small queue (1 MiB segments) rolls
+   * every few thousand events, and two fsyncs per roll made the disk fall behind a spill.
+   */
+  private unsynced: FileHandle[] = [];
+  private dirDirty = false;
   /** Offset in segments[0] of its oldest unacknowledged record, and records acknowledged in it. */
   private ackOffset: number;
   private ackedRecords = 0;
@@ -129,14 +140,47 @@ export class DiskQueue {
   /** Appends events after every other. Rejects with a DiskQueueError when the disk fails. */
   append(events: readonly QueuedEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
+    return this.appendRecords([{ data: encodeRecords(events), records: events.length }], () => undefined);
+  }
+
+  /**
+   * Appends records already laid out (record.ts), part after part, with one write (writev) per
+   * segment they go to. `onWritten(n)` tells when the next n parts are in the queue (their data
+   * is the caller's again). Rejects with a DiskQueueError when the disk fails: the parts not told
+   * written are not in the queue.
+   */
+  appendRecords(parts: readonly RecordPart[], onWritten: (parts: number) => void): Promise<void> {
+    if (parts.length === 0) return Promise.resolve();
     return this.exclusive(async () => {
-      const data = this.encoder.encode(events);
-      await this.makeRoom(data.length);
-      const segment = await this.writableSegment(data.length);
-      await this.writeAll(segment, data);
-      segment.records += events.length;
-      if (this.options.sync === 'always') await this.sync();
+      for (let from = 0; from < parts.length; ) {
+        const to = this.partsFitting(parts, from);
+        let bytes = 0;
+        let records = 0;
+        for (let i = from; i < to; i++) {
+          bytes += parts[i].data.length;
+          records += parts[i].records;
+        }
+        await this.makeRoom(bytes);
+        const segment = await this.writableSegment(bytes);
+        await this.writeAll(segment, parts.slice(from, to).map((part) => part.data));
+        segment.records += records;
+        if (this.options.sync === 'always') await this.sync();
+        onWritten(to - from);
+        from = to;
+      }
     });
+  }
+
+  /** The end of the run of parts from `from` that one segment takes (at least one part). */
+  private partsFitting(parts: readonly RecordPart[], from: number): number {
+    const current = this.writingSegment();
+    const first = parts[from].data.length;
+    // writableSegment() goes on with the current segment when the first part fits in it.
+    const used = current && current.length > 0 && current.length + first <= this.segmentMax ? current.length : 0;
+    let bytes = used + first;
+    let to = from + 1;
+    while (to < parts.length && bytes + parts[to].data.length <= this.segmentMax) bytes += parts[to++].data.length;
+    return to;
   }
 
   /**
@@ -147,7 +191,7 @@ export class DiskQueue {
     if (events.length === 0) return Promise.resolve();
     if (this.segments.length === 0) return this.append(events);
     return this.exclusive(async () => {
-      const data = this.encoder.encode(events);
+      const data = encodeRecords(events);
       await this.makeRoom(data.length);
       const head = this.segments[0];
       const segment: Segment = { id: head.id - 1, path: segmentPath(this.dir, head.id - 1), length: 0, records: 0 };
@@ -244,16 +288,20 @@ export class DiskQueue {
    * reads (a datasync can take long on a busy disk, and must not stall them).
    */
   private async syncBeside(): Promise<void> {
-    const { writer, cursor } = await this.exclusive(async () => {
-      const taken = { writer: this.writerDirty ? this.writer : null, cursor: this.cursorDirty ? this.cursorBytes() : null };
+    const { writer, sealed, dir, cursor } = await this.exclusive(async () => {
+      const taken = { writer: this.writerDirty ? this.writer : null, sealed: this.unsynced, dir: this.dirDirty, cursor: this.cursorDirty ? this.cursorBytes() : null };
       this.writerDirty = false;
+      this.unsynced = [];
+      this.dirDirty = false;
       this.cursorDirty = false;
       return taken;
     });
-    // Sealed meanwhile: sealWriter synced it before closing.
+    await syncAndClose(sealed);
+    // Sealed meanwhile: closed by the sync that took it from `unsynced`.
     await writer?.datasync().catch((err: unknown) => {
       if ((err as NodeJS.ErrnoException).code !== 'EBADF') throw err;
     });
+    if (dir) await syncDir(this.dir);
     if (cursor) await this.writeCursorBytes(cursor);
   }
 
@@ -266,6 +314,7 @@ export class DiskQueue {
       await this.exclusive(async () => {
         await this.sync().catch(() => undefined);
         await this.cursorWrites;
+        for (const handle of this.unsynced.splice(0)) await handle.close().catch(() => undefined);
         await this.writer?.close().catch(() => undefined);
         this.writer = null;
         await this.closeReader();
@@ -354,7 +403,7 @@ export class DiskQueue {
     const segment: Segment = { id, path: segmentPath(this.dir, id), length: 0, records: 0 };
     try {
       this.writer = await open(segment.path, 'wx');
-      await syncDir(this.dir); // the new file's name survives a power cut
+      this.dirDirty = true; // the new file's name survives a power cut once the directory is synced
     } catch (err) {
       await this.writer?.close().catch(() => undefined);
       this.writer = null;
@@ -370,16 +419,16 @@ export class DiskQueue {
   }
 
   /** Writes `data` at the segment's end; a failed write is cut back off (or the segment sealed). */
-  private async writeAll(segment: Segment, data: Buffer): Promise<void> {
+  private async writeAll(segment: Segment, data: Buffer[]): Promise<void> {
     const writer = this.writer as FileHandle;
     try {
-      await writeFully(writer, data, segment.length);
+      await writevFully(writer, data, segment.length);
     } catch (err) {
       // What was written of it is not whole records: cut it, else stop writing to this file.
       if (!(await writer.truncate(segment.length).then(() => true, () => false))) await this.sealWriter();
       throw DiskQueueError.of(err);
     }
-    segment.length += data.length;
+    for (const part of data) segment.length += part.length;
     this.writerDirty = true;
   }
 
@@ -387,10 +436,9 @@ export class DiskQueue {
     const writer = this.writer;
     if (!writer) return;
     this.writer = null;
-    // Always: a sync taken by syncBeside() may not have reached this handle yet.
-    await writer.datasync().catch(() => undefined);
+    // Even when clean: a sync taken by syncBeside() may not have reached this handle yet.
+    this.unsynced.push(writer);
     this.writerDirty = false;
-    await writer.close().catch(() => undefined);
   }
 
   private async closeReader(): Promise<void> {
@@ -400,9 +448,14 @@ export class DiskQueue {
   }
 
   private async sync(): Promise<void> {
+    await syncAndClose(this.unsynced.splice(0));
     if (this.writer && this.writerDirty) {
       this.writerDirty = false;
       await this.writer.datasync();
+    }
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      await syncDir(this.dir);
     }
     if (this.cursorDirty) await this.writeCursor();
   }
@@ -477,7 +530,7 @@ function encodeCursor(segmentId: number, offset: number): Buffer {
   const buf = Buffer.alloc(20);
   buf.writeBigUInt64BE(BigInt(segmentId), 0);
   buf.writeBigUInt64BE(BigInt(offset), 8);
-  buf.writeUInt32BE(crc32(buf.subarray(0, 16)), 16);
+  buf.writeUInt32BE(crc32(buf, 0, 16), 16);
   return buf;
 }
 
@@ -489,7 +542,7 @@ function encodeCursor(segmentId: number, offset: number): Buffer {
 export async function resumePoint(cursor: FileHandle, segments: Segment[]): Promise<{ ackOffset: number; acked: Segment[] }> {
   const buf = Buffer.alloc(20);
   const { bytesRead } = await cursor.read(buf, 0, 20, 0);
-  if (bytesRead < 20 || crc32(buf.subarray(0, 16)) !== buf.readUInt32BE(16)) return { ackOffset: 0, acked: [] };
+  if (bytesRead < 20 || crc32(buf, 0, 16) !== buf.readUInt32BE(16)) return { ackOffset: 0, acked: [] };
   const id = Number(buf.readBigUInt64BE(0));
   const offset = Number(buf.readBigUInt64BE(8));
   const at = segments.findIndex((segment) => segment.id === id);
@@ -501,6 +554,19 @@ export async function resumePoint(cursor: FileHandle, segments: Segment[]): Prom
   }
   const acked = segments.splice(0, at);
   return { ackOffset: offset <= segments[0].length ? offset : 0, acked };
+}
+
+/** writev() until every byte is written (a write may take only part). */
+async function writevFully(handle: FileHandle, data: Buffer[], position: number): Promise<void> {
+  let rest = data;
+  while (rest.length > 0) {
+    let written = (await handle.writev(rest, position)).bytesWritten;
+    position += written;
+    let i = 0;
+    while (i < rest.length && written >= rest[i].length) written -= rest[i++].length;
+    rest = rest.slice(i);
+    if (written > 0) rest[0] = rest[0].subarray(written);
+  }
 }
 
 async function writeFully(handle: FileHandle, data: Buffer, position: number): Promise<void> {
@@ -521,6 +587,16 @@ async function makeDir(dir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') await mkdir(dir, { mode: 0o700 });
     throw err;
   }
+}
+
+/** Syncs the files and closes them (each closed even when a sync fails; the first failure is thrown). */
+async function syncAndClose(handles: FileHandle[]): Promise<void> {
+  let failure: unknown = null;
+  for (const handle of handles) {
+    await handle.datasync().catch((err: unknown) => (failure ??= err));
+    await handle.close().catch(() => undefined);
+  }
+  if (failure !== null) throw failure;
 }
 
 async function syncDir(dir: string): Promise<void> {

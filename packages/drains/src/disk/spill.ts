@@ -1,11 +1,15 @@
-import { NOTICE_KEY } from '@logyard/bus';
+import { NOTICE_KEY, type WireRun } from '@logyard/bus';
 import type { EventBatch, EventBuffer, Gap } from '../buffer.js';
-import { DiskQueue, type DiskQueueOptions } from './queue.js';
-import type { QueuedEvent } from './record.js';
+import { PendingRecords, type Chunk } from './pending.js';
+import { DiskQueue, type DiskQueueOptions, type RecordPart } from './queue.js';
+import { encodeRecords, type QueuedEvent } from './record.js';
 
-/** Events written to the queue per append: big writes, a bounded amount in flight. */
-const SPILL_EVENTS = 65_536;
-const SPILL_BYTES = 8 * 1024 * 1024;
+/**
+ * Encoded events that may wait for the disk (64 chunks, ~75,000 events of 200 bytes): beyond,
+ * the oldest chunk not being written is dropped (`buffer_full`). Only a disk slower than the
+ * events reaches it: 300,000 events/s of 200 bytes are 70 MB/s of appends.
+ */
+const PENDING_MAX_BYTES = 16 * 1024 * 1024;
 /** After a failed write, how long the drain stays in memory before trying the disk again. */
 const DISK_RETRY_MS = 1_000;
 /** With disk_sync=always: how long an event may wait in memory before it goes to disk. */
@@ -27,25 +31,30 @@ export interface Backlog {
 }
 
 /**
- * A drain's memory buffer in front of its disk queue (docs/drains.md, disk buffers). Events stay in memory while the
- * target keeps up; when half the buffer waits, the oldest go to the queue, and from then on
- * every event goes through it until it is empty again, so that none overtakes another. The
- * queue failing (ENOSPC, EIO, read-only) leaves the events in memory (`diskError` says why)
- * until a write works again.
+ * A drain's memory buffer in front of its disk queue (docs/drains.md, disk buffers). Events stay
+ * in memory while the target keeps up; when half the buffer waits (or an event waited half of
+ * disk_sync), memory goes to the queue, and from then on every event goes through it until it is
+ * empty again, so that none overtakes another. On that way each event is encoded as a record
+ * when it is pushed (no string of it is kept) into chunks written one call each (pending.ts).
+ * The queue failing (ENOSPC, EIO, read-only) puts the events back in memory (`diskError` says
+ * why) until a write works again.
  */
 export class DiskSpill implements Backlog {
   private queue: DiskQueue | null = null;
   /** The queue's open (again, after a failed one). */
   private opening: Promise<void>;
-  private spilling: Promise<void> | null = null;
-  /** Events taken from memory whose append is in flight. */
-  private spillingCount = 0;
-  /** Set once events went to disk: memory follows them there until the queue is empty. */
+  /** Events on their way to the queue, encoded, oldest first. */
+  private readonly pending = new PendingRecords();
+  /** Writes the sealed chunks of `pending` in order; null while none is being written. */
+  private writing: Promise<void> | null = null;
+  /** Set once events went to disk: new ones follow them there until the queue is empty. */
   private throughDisk = false;
   /** The last disk failure (cleared by a write that works), and when writing was last tried. */
   private failure: string | null = null;
   private failedAt = 0;
-  private closed = false;
+  /** The queue is closing: what comes now stays in memory. */
+  private finished = false;
+  private closing: Promise<void> | null = null;
   private readonly spillAt: number;
   private options!: DiskQueueOptions;
   private reopening = false;
@@ -53,9 +62,13 @@ export class DiskSpill implements Backlog {
   private pushed = 0;
   private pushedAtLastCheck = 0;
   private readonly residencyTimer: NodeJS.Timeout;
-  /** The next spill moves events that waited half an interval: synced at once, not at the next tick. */
-  private syncNextSpill = false;
+  /** A chunk sealed because its events waited half an interval: synced once written, not at the next tick. */
+  private syncAfter: Chunk | null = null;
   private readonly residencyMs: number;
+  /** Chunks (the oldest) handed to the queue and not written yet: none of them may be dropped. */
+  private chunksInWrite = 0;
+  /** Events dropped from `pending` because the disk fell behind (buffer_full). */
+  private droppedPending = 0;
   /**
    * The batch from memory being sent. A send that hangs (a target that stopped reading) would
    * keep it out of the queue past disk_sync: it is then copied to the queue's front, where it
@@ -88,7 +101,8 @@ export class DiskSpill implements Backlog {
 
   /**
    * Events that were already pushed at the last check and are still in memory have waited a
-   * whole interval: memory goes to disk (the target is not keeping up).
+   * whole interval: memory goes to disk (the target is not keeping up). Records waiting for
+   * their chunk to fill are written.
    */
   private spillOldEvents(): void {
     const gone = this.pushed - this.memory.length; // sent, spilled or dropped since the start
@@ -96,8 +110,12 @@ export class DiskSpill implements Backlog {
     this.pushedAtLastCheck = this.pushed;
     if (waited && this.memory.length > 0) {
       this.throughDisk = true;
-      this.syncNextSpill = true;
       this.maybeSpill();
+    }
+    if (this.pending.fillingRecords > 0 && !this.finished) {
+      this.pending.seal();
+      this.syncAfter = this.pending.newest() ?? null;
+      this.writePending();
     }
   }
 
@@ -108,11 +126,14 @@ export class DiskSpill implements Backlog {
         this.queue = queue;
         this.failure = null;
         // A queue left by the last run goes first: newer events queue up behind it.
-        this.throughDisk = queue.events > 0;
+        if (queue.events > 0) this.throughDisk = true;
         this.onChange();
         this.maybeSpill();
       },
-      (err: unknown) => this.fail(err),
+      (err: unknown) => {
+        this.fail(err);
+        this.backToMemory(); // what waited for the queue to open
+      },
     );
   }
 
@@ -121,9 +142,14 @@ export class DiskSpill implements Backlog {
     return this.failure;
   }
 
-  /** Every waiting event once: in memory, being written, on disk. */
+  /** Every waiting event once: in memory, on its way to disk, on disk. */
   get length(): number {
-    return this.memory.length + this.spillingCount + (this.queue?.events ?? 0);
+    return this.memory.length + this.pending.records + (this.queue?.events ?? 0);
+  }
+
+  /** Events held in memory (a kill -9 would lose them): in the buffer and on their way to disk. */
+  get inMemory(): number {
+    return this.memory.length + this.pending.records;
   }
 
   get diskEvents(): number {
@@ -134,39 +160,79 @@ export class DiskSpill implements Backlog {
     return this.queue?.bytes ?? 0;
   }
 
-  /** Drops counted by the queue (`disk_full`, `corrupt`). */
+  /** Drops counted here (`disk_full`, `corrupt`; `buffer_full` while the disk fell behind). */
   dropped(): Record<string, number> {
-    return this.queue ? { ...this.queue.dropped } : { disk_full: 0, corrupt: 0 };
+    return { buffer_full: this.droppedPending, ...(this.queue ? this.queue.dropped : { disk_full: 0, corrupt: 0 }) };
   }
 
-  /** After each push (of `count` events). */
-  afterPush(count = 1): void {
+  /** Hot path: queues one event, in memory or (going through disk) encoded for the queue. */
+  push(key: string, json: string): void {
+    if (this.toDisk(1)) {
+      this.pending.add(key, json);
+      this.afterPending();
+    } else {
+      this.memory.push(key, json);
+      this.maybeSpill();
+    }
+  }
+
+  /** Hot path: queues `count` events of a run from `first` (bus decodeWire), as push() does. */
+  pushRun(run: WireRun, first: number, count: number): void {
+    if (this.toDisk(count)) {
+      this.pending.addRun(run, first, count);
+      this.afterPending();
+    } else {
+      this.memory.pushRun(run, first, count);
+      this.maybeSpill();
+    }
+  }
+
+  /**
+   * Whether `count` events coming now go to the queue. Memory goes first when they would reach
+   * half the buffer (a run may be longer than the room left in memory): nothing dropped for it.
+   */
+  private toDisk(count: number): boolean {
     this.pushed += count;
-    this.maybeSpill();
+    if (!this.throughDisk && this.memory.length + count >= this.spillAt) {
+      this.throughDisk = true;
+      this.maybeSpill();
+    }
+    // Memory empties into the queue first (maybeSpill) when it holds anything: it is older.
+    return this.throughDisk && this.failure === null && !this.finished && this.memory.length === 0 && !this.memory.hasUntold;
   }
 
-  /** Spills when half the buffer waits (or everything, while going through disk). */
-  maybeSpill(): void {
-    if (this.spilling || this.closed || this.reopening) return;
-    if (!(this.throughDisk ? this.memory.length > 0 : this.memory.length >= this.spillAt)) return;
-    if (this.failure !== null && Date.now() - this.failedAt < DISK_RETRY_MS) return;
-    if (!this.queue) {
+  /** After events went to `pending`: full chunks are written, and a lagging disk bounded. */
+  private afterPending(): void {
+    if (this.pending.chunkCount > 1) {
+      if (this.pending.heldBytes > PENDING_MAX_BYTES) this.dropBehind();
+      this.writePending();
+    }
+  }
+
+  /** Goes through disk when half the buffer waits (or anything, while going through disk). */
+  private maybeSpill(): void {
+    if (this.finished || this.reopening) return;
+    if (!(this.throughDisk ? this.memory.length > 0 || this.memory.hasUntold : this.memory.length >= this.spillAt)) return;
+    if (this.failure !== null) {
+      if (Date.now() - this.failedAt < DISK_RETRY_MS) return;
+      this.failedAt = Date.now(); // tried now: the next try in a second, whatever this one finds
+    }
+    if (!this.queue && this.failure !== null) {
       // The queue could not be opened (e.g. a read-only state_dir): try again.
-      if (this.failure === null) return; // still opening
       this.reopening = true;
       this.opening = this.open(this.options).finally(() => (this.reopening = false));
       return;
     }
-    this.spilling = this.spill(this.queue).finally(() => {
-      this.spilling = null;
-      this.onChange();
-      this.maybeSpill();
-    });
+    // Still opening: the chunks wait for it (writeChunks).
+    this.moveMemoryToPending();
+    // After a failure, a write tells whether the disk works again.
+    if (this.failure !== null) this.pending.seal();
+    this.writePending();
   }
 
   /**
-   * The next batch to send: from disk while anything waits there (it is older), else from
-   * memory. Null when nothing waits. The queue's drops not told yet ride in front.
+   * The next batch to send: from disk while anything waits there or on its way there (it is
+   * older), else from memory. Null when nothing waits. The queue's drops not told yet ride in front.
    */
   async next(maxEvents: number, maxBytes: number): Promise<{ batch: EventBatch; source: BatchSource } | null> {
     await this.opening;
@@ -176,9 +242,9 @@ export class DiskSpill implements Backlog {
         const events = await queue.peek(maxEvents, maxBytes);
         if (events.length > 0) return { batch: withGaps(toBatch(events), queue.gaps.takeAll()), source: 'disk' };
       }
-      // Events on their way to disk are older than those in memory: wait for them.
-      if (this.spilling) {
-        await this.spilling;
+      // Events on their way to disk are older than those in memory: written first, then read.
+      if (this.pending.records > 0 || this.writing) {
+        await this.writeAllPending();
         continue;
       }
       this.throughDisk = false;
@@ -217,13 +283,15 @@ export class DiskSpill implements Backlog {
     }
     if (await this.settleInFlight()) return; // already at the queue's front
     const queue = this.queue;
-    if (queue && (queue.events > 0 || this.spilling) && this.failure === null) {
-      await this.spilling;
-      try {
-        await queue.prepend(this.recordsOf(rest));
-        return;
-      } catch (err) {
-        this.fail(err);
+    if (queue && (queue.events > 0 || this.pending.records > 0 || this.writing) && this.failure === null) {
+      await this.writeAllPending();
+      if (this.failure === null) {
+        try {
+          await queue.prepend(this.recordsOf(rest));
+          return;
+        } catch (err) {
+          this.fail(err);
+        }
       }
     }
     this.memory.unshift(rest);
@@ -233,30 +301,113 @@ export class DiskSpill implements Backlog {
    * On stop (the drain's loop has ended): writes what memory holds to the queue, after what
    * is on its way there, and closes it. What cannot be written stays in memory.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(): Promise<void> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<void> {
     clearInterval(this.residencyTimer);
+    // What comes from now on stays in memory: the drain hands it to the one after it (release()).
+    this.finished = true;
     await this.opening;
-    await this.spilling;
+    await this.writing;
     const queue = this.queue;
-    if (!queue) return;
-    while (this.memory.length > 0 || this.memory.untoldGaps().length > 0) {
-      const batch = this.memory.take(SPILL_EVENTS, SPILL_BYTES);
-      try {
-        await queue.append(this.recordsOf(batch));
-      } catch (err) {
-        this.memory.unshift(batch);
-        this.fail(err);
-        break;
-      }
-    }
+    if (!queue) return this.backToMemory();
+    this.moveMemoryToPending();
+    await this.writeAllPending(); // or back in memory
     await queue.close();
   }
 
   /** Deletes the queue (the drain was deleted); after close(). */
   async remove(): Promise<void> {
     await DiskQueue.remove(this.dir);
+  }
+
+  /** Memory's events (and drops, as notices) go to the queue, after what is on its way there. */
+  private moveMemoryToPending(): void {
+    this.throughDisk = true;
+    const batch = this.memory.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.pending.addBatch(batch, (gap) => ({ key: NOTICE_KEY, json: this.noticeOf(gap) }));
+  }
+
+  /** Starts writing the sealed chunks, unless that is under way. */
+  private writePending(): void {
+    if (this.writing || !this.pending.hasSealed) return;
+    this.writing = this.writeChunks().finally(() => {
+      this.writing = null;
+      this.onChange();
+      this.maybeSpill();
+      this.writePending();
+    });
+  }
+
+  /** Writes everything on its way to disk, the chunk being filled too (or puts it back in memory). */
+  private async writeAllPending(): Promise<void> {
+    this.pending.seal();
+    this.writePending();
+    while (this.writing) await this.writing;
+  }
+
+  /**
+   * Writes the sealed chunks in order, all that are sealed with one call (writev: as many as the
+   * event loop's turns fill, however few those are); a failure puts what is left back in memory.
+   */
+  private async writeChunks(): Promise<void> {
+    await this.opening;
+    for (let chunks = this.pending.sealedChunks(); chunks.length > 0; chunks = this.pending.sealedChunks()) {
+      const queue = this.queue;
+      if (!queue) return this.backToMemory(); // could not be opened (`failure` says why)
+      // A drop while the disk fell behind is told in its place: a notice record before the chunk.
+      const parts: (RecordPart & { chunk?: Chunk; noticeOf?: Chunk })[] = [];
+      for (const chunk of chunks) {
+        if (chunk.gapBefore) parts.push({ data: encodeRecords([{ key: NOTICE_KEY, json: this.noticeOf(chunk.gapBefore) }]), records: 1, noticeOf: chunk });
+        parts.push({ data: chunk.data.subarray(0, chunk.bytes), records: chunk.records, chunk });
+      }
+      this.chunksInWrite = chunks.length;
+      let done = 0;
+      let sync = false;
+      try {
+        await queue.appendRecords(parts, (written) => {
+          for (const part of parts.slice(done, done + written)) {
+            if (part.noticeOf) part.noticeOf.gapBefore = null;
+            if (part.chunk) {
+              this.pending.shift(); // counted by the queue from here: each event once
+              this.chunksInWrite--;
+              if (part.chunk === this.syncAfter) [sync, this.syncAfter] = [true, null];
+            }
+          }
+          done += written;
+        });
+      } catch (err) {
+        this.fail(err);
+        return this.backToMemory();
+      } finally {
+        this.chunksInWrite = 0;
+      }
+      if (this.failure !== null) {
+        this.failure = null;
+        this.onChange();
+      }
+      // Synced beside the next writes, not before them: a slow datasync must not stall them.
+      if (sync) void queue.flush().catch((err: unknown) => this.fail(err));
+    }
+  }
+
+  /** The disk failed: what was on its way there waits in memory, in front of anything newer. */
+  private backToMemory(): void {
+    this.syncAfter = null;
+    const batch = this.pending.takeAll();
+    if (batch.keys.length > 0 || batch.gaps) this.memory.unshift(batch);
+  }
+
+  /** The disk falls behind: the oldest chunks not being written go (buffer_full, told in their place). */
+  private dropBehind(): void {
+    while (this.pending.heldBytes > PENDING_MAX_BYTES) {
+      const dropped = this.pending.dropOldest(this.chunksInWrite);
+      if (dropped === 0) return;
+      this.droppedPending += dropped;
+    }
   }
 
   private watchInFlight(batch: EventBatch): void {
@@ -286,29 +437,6 @@ export class DiskSpill implements Backlog {
     } catch (err) {
       this.fail(err);
       return false;
-    }
-  }
-
-  private async spill(queue: DiskQueue): Promise<void> {
-    this.throughDisk = true;
-    const batch = this.memory.take(SPILL_EVENTS, SPILL_BYTES);
-    this.spillingCount = batch.keys.length;
-    const sync = this.syncNextSpill;
-    this.syncNextSpill = false;
-    try {
-      await queue.append(this.recordsOf(batch));
-      this.spillingCount = 0; // counted by the queue from here: each event once
-      // Synced beside the next spills, not before them: a slow datasync must not stall them.
-      if (sync) void queue.flush().catch((err: unknown) => this.fail(err));
-      if (this.failure !== null) {
-        this.failure = null;
-        this.onChange();
-      }
-    } catch (err) {
-      this.memory.unshift(batch);
-      this.fail(err);
-    } finally {
-      this.spillingCount = 0;
     }
   }
 
