@@ -16,10 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchEtcd, cpuSeconds, sleep } from './lib.mjs';
+import { benchEtcd, cpuSeconds, ETCD_FLAGS, etcdDbBytes, sleep } from './lib.mjs';
 
-/** The etcd settings docs/sizing.md recommends: compaction keeps 1 minute of history; 8 GiB quota. */
-export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1m', '--quota-backend-bytes=8589934592'];
 
 /** A node that has not seen a drain this long after it was added has missed it: the run fails. */
 const SEEN_TIMEOUT_MS = 120_000;
@@ -165,10 +163,7 @@ async function controller() {
     const admin = new Etcd3({ hosts: etcd.url });
     const client = await EtcdStore.open(etcd.uri);
     const revision = async () => Number((await admin.get('/logyard/none').exec()).header.revision);
-    const dbBytes = async () => {
-      const text = await (await fetch(`${etcd.url}/metrics`)).text();
-      return Number(/^etcd_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1] ?? /^etcd_debugging_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1]);
-    };
+    const dbBytes = () => etcdDbBytes(etcd.url);
 
     // The drains, before the nodes start (a cluster's drains are there before most of its cores).
     for (let i = 0; i < DRAINS; i += 200) {

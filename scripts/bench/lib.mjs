@@ -69,6 +69,15 @@ export function freePort() {
   });
 }
 
+/** The etcd settings docs/sizing.md recommends: compaction keeps 1 minute of history; 8 GiB quota. */
+export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1m', '--quota-backend-bytes=8589934592'];
+
+/** The size of etcd's database file, from its metrics. */
+export async function etcdDbBytes(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^etcd_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1] ?? /^etcd_debugging_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1]);
+}
+
 /** A real etcd (Debian's etcd-server) with its data under `root`; resolves to its store URI once healthy. */
 export async function startBenchEtcd(root, children) {
   return (await benchEtcd(root, children)).uri;

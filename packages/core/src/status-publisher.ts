@@ -1,6 +1,7 @@
 import { nowUnix } from '@logyard/bus';
 import { Backoff } from '@logyard/store';
 import { encodeNodeStatus, type DrainState, type NodeLive, type Store } from '@logyard/store';
+import { CounterBudget } from './counter-budget.js';
 
 export interface StatusPublisherOptions {
   store: Store;
@@ -17,7 +18,7 @@ export interface StatusPublisherOptions {
   countersEveryMs?: number;
   /** The least time between two writes, whatever changed. */
   writeGapMs?: number;
-  /** Bytes of counters-only writes per second, on average, at most (see COUNTER_BYTES_PER_SECOND). */
+  /** Bytes of counters-only writes per second, on average, at most; by default this node's share of the cluster's (CounterBudget). */
   counterBytesPerSecond?: number;
 }
 
@@ -28,13 +29,6 @@ const COUNTERS_EVERY_MS = 3_000;
  * RETRYING cost a node at most two writes a second, and a change still reaches readers within 1 s.
  */
 const WRITE_GAP_MS = 500;
-/**
- * A node's budget for counters: a document of many drains has its counters written less often, so
- * that each node costs etcd at most this many bytes a second and a cluster's history stays within
- *  what compaction keeps (docs/sizing.md). 100 drains (~5 KB): every 3 s; 1,000 drains (~45 KB):
- * about every 22 s. Changes of state are not held back by it.
- */
-const COUNTER_BYTES_PER_SECOND = 2_048;
 /** How often it looks for counters to write. */
 const TICK_MS = 500;
 /**
@@ -50,8 +44,8 @@ const RETRY_MAX_MS = 10_000;
  * state and counters, so that status costs one key per node, not one per drain per node. Written
  * at once when a drain's state changes or a drain comes (but not sooner than `writeGapMs` after the
  * last write); while only counters change, or drains went (readers leave out the rows of drains no
- * longer in the store), at most every `countersEveryMs`, or less often for a large document
- * (`counterBytesPerSecond`). A failed write is tried again after a growing wait. One write at
+ * longer in the store), at most every `countersEveryMs`, or less often for a large document in a
+ * large cluster (`counterBytesPerSecond`). A failed write is tried again after a growing wait. One write at
  * a time: what changes meanwhile goes in the next one, all together, so a burst of changes (a
  * hundred drains starting) is a few writes, and a write racing a drain's removal is followed by
  * one without it.
@@ -59,7 +53,13 @@ const RETRY_MAX_MS = 10_000;
 export class StatusPublisher {
   private readonly countersEveryMs: number;
   private readonly writeGapMs: number;
-  private readonly counterBytesPerSecond: number;
+  /**
+   * A node's budget for counters: a document of many drains has its counters written less often, so
+   * that a cluster's status history stays within what compaction keeps (docs/sizing.md). Changes of
+   * state are not held back by it.
+   */
+  private readonly counterBytesPerSecond: () => number;
+  private readonly counterBudget: CounterBudget | undefined;
   private readonly timer: NodeJS.Timeout;
   /** A write put off until the gap after the last one is over. */
   private putOff: NodeJS.Timeout | undefined;
@@ -85,7 +85,9 @@ export class StatusPublisher {
   constructor(private readonly options: StatusPublisherOptions) {
     this.countersEveryMs = options.countersEveryMs ?? COUNTERS_EVERY_MS;
     this.writeGapMs = options.writeGapMs ?? WRITE_GAP_MS;
-    this.counterBytesPerSecond = options.counterBytesPerSecond ?? COUNTER_BYTES_PER_SECOND;
+    const fixed = options.counterBytesPerSecond;
+    this.counterBudget = fixed === undefined ? new CounterBudget(options.store) : undefined;
+    this.counterBytesPerSecond = fixed === undefined ? () => this.counterBudget!.bytesPerSecond() : () => fixed;
     this.timer = setInterval(() => this.publish(), TICK_MS);
     this.timer.unref();
     this.changed();
@@ -103,6 +105,7 @@ export class StatusPublisher {
     this.closed = true;
     clearInterval(this.timer);
     clearTimeout(this.putOff);
+    await this.counterBudget?.close();
     await this.writing;
   }
 
@@ -128,7 +131,7 @@ export class StatusPublisher {
     const live = this.options.live?.();
     // As stored: its length is what a write costs etcd.
     const all = encodeNodeStatus({ node_id: this.options.nodeId, updated: 0, drains, ...(live ? { live } : {}) });
-    const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond);
+    const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond());
     if (all === this.writtenAll) {
       // Nothing moved: looked at again after the shortest interval for counters.
       this.countersDueAt = now + this.countersEveryMs;

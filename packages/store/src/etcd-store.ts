@@ -200,6 +200,10 @@ export class EtcdStore implements Store {
     );
   }
 
+  async countNodes(): Promise<number> {
+    return this.run('count the nodes', () => this.client.getAll().prefix(NODES).count());
+  }
+
   async listFormats(): Promise<Record<string, string>> {
     return this.run('list formats', async () => {
       const response = await this.client.getAll().prefix(FORMATS).exec();

@@ -176,6 +176,10 @@ export class FileStore implements Store {
     });
   }
 
+  async countNodes(): Promise<number> {
+    return this.run(async () => (await this.readLiveNodes()).size);
+  }
+
   async listFormats(): Promise<Record<string, string>> {
     return this.run(async () => formatsByName(await this.readFormats()));
   }

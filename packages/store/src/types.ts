@@ -161,6 +161,8 @@ export interface Store {
   putNodeStatus(status: NodeStatus): Promise<void>;
   /** The status documents of live nodes, sorted by node id; read node by node, so no reply grows with the cluster. */
   listNodeStatus(): Promise<NodeStatus[]>;
+  /** How many nodes are registered and live: a count, without reading their entries. */
+  countNodes(): Promise<number>;
 
   /** Named templates, by name. */
   listFormats(): Promise<Record<string, string>>;

@@ -416,6 +416,18 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       expect(await reader.listNodeStatus()).toEqual([nodeStatus('10.0.0.4'), nodeStatus('10.0.0.5', { web: retrying })]);
     });
 
+    it('counts the live nodes (each node\'s share of the status budget follows it)', async () => {
+      const reader = await openStore();
+      expect(await reader.countNodes()).toBe(0);
+      const five = await openStore();
+      await five.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });
+      const four = await openStore();
+      await four.registerNode({ node_id: '10.0.0.4', started: 1_700_000_000, version: '0.1.0' });
+      expect(await reader.countNodes()).toBe(2);
+      await four.close();
+      expect(await reader.countNodes()).toBe(1);
+    });
+
     it('lands writes in the order they were made, so the last one stays', async () => {
       const node = await openStore();
       await node.registerNode({ node_id: '10.0.0.5', started: 1_700_000_000, version: '0.1.0' });

@@ -1,0 +1,60 @@
+import type { Store } from '@logyard/store';
+
+/**
+ * What the status documents of a whole cluster may add to etcd's history per second while only
+ * counters move: with compaction keeping one to two minutes of history (docs/sizing.md), 60-120 MB
+ * of etcd's database, whatever the number of nodes.
+ */
+export const CLUSTER_COUNTER_BYTES_PER_SECOND = 1_048_576;
+/** A node's share is never more than this (a small cluster: 100 drains every 3 s, 1,000 about every 3 s). */
+const NODE_MAX_BYTES_PER_SECOND = 16_384;
+/** ... nor less (a cluster of more than 4,000 nodes). */
+const NODE_MIN_BYTES_PER_SECOND = 256;
+/** A node's share until the nodes were first counted: as in a cluster of 500. */
+const UNCOUNTED_BYTES_PER_SECOND = 2_048;
+/** How often the nodes are counted (±20 %): a count is one small request, and clusters grow slowly. */
+const COUNT_EVERY_MS = 60_000;
+
+/**
+ * This node's share of the cluster's budget for counters, in bytes a second: the cluster's budget
+ * divided by the number of live nodes, counted in the store now and then. With 100 nodes of 1,000
+ * drains (45 KB documents) each node writes its counters every 4-5 s; with 1,000 nodes, about every
+ * 45 s. A failed count keeps the last one.
+ */
+export class CounterBudget {
+  private share = UNCOUNTED_BYTES_PER_SECOND;
+  private timer: NodeJS.Timeout | undefined;
+  private counting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly store: Store) {
+    this.count();
+  }
+
+  bytesPerSecond(): number {
+    return this.share;
+  }
+
+  /** Stops counting, awaiting a count in progress. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.counting;
+  }
+
+  private count(): void {
+    this.counting = (async () => {
+      try {
+        const nodes = await this.store.countNodes();
+        const share = CLUSTER_COUNTER_BYTES_PER_SECOND / Math.max(1, nodes);
+        this.share = Math.round(Math.min(NODE_MAX_BYTES_PER_SECOND, Math.max(NODE_MIN_BYTES_PER_SECOND, share)));
+      } catch {
+        // The store is away: the last count stands.
+      }
+      this.counting = undefined;
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.count(), COUNT_EVERY_MS * (0.8 + Math.random() * 0.4));
+      this.timer.unref();
+    })();
+  }
+}
