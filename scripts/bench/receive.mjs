@@ -7,13 +7,16 @@
 //    with net.core.rmem_max raised to what the listener asks for when it is lower and we are root.
 // Prints a table and one JSON line.
 // Usage: node scripts/bench/receive.mjs [--lines N] [--runs R] [--datagrams N] [--udp-rates R,R..] [--only tcp|udp] [--profile DIR]
+//   [--base CHECKOUT]
+// --base runs the syslog Logyard rows again with another built checkout (e.g. /work/main),
+// alternated with this one in the same run: a change's before and after on the same machine at once.
 // rsyslog: Debian's package `rsyslog` (apt-get install -y rsyslog); skipped with a note if missing.
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getStatus, now, sink, sleep, waitFor } from './lib.mjs';
@@ -29,6 +32,7 @@ const { values: opts } = parseArgs({
     'udp-rates': { type: 'string' },
     // tcp or udp: run that part only.
     only: { type: 'string' },
+    base: { type: 'string' },
     // Writes a V8 CPU profile of each `logyard receive` and `logyard core` process into DIR/receive and DIR/core.
     profile: { type: 'string' },
   },
@@ -85,7 +89,7 @@ async function sendFile(file, port) {
 
 const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
 
-async function startLogyard(root, extraConfig, coreArgs = []) {
+async function startLogyard(root, extraConfig, coreArgs = [], logyard = bin) {
   const runDir = join(root, 'run');
   const flags = ['--run-dir', runDir, '--state-dir', join(root, 'state'), '--node-id', 'bench', '--status', 'off'];
   const config = join(root, 'logyard.yaml');
@@ -93,21 +97,21 @@ async function startLogyard(root, extraConfig, coreArgs = []) {
   writeFileSync(config, `receive:\n  rate: 1000000000\n  burst: 1000000000\n${extraConfig}`);
   const procs = [];
   coreArgs = coreArgs.map((a) => (a === '{config}' ? config : a));
-  const core = spawn(process.execPath, [...profileFlags('core'), bin, ...flags, ...coreArgs, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const core = spawn(process.execPath, [...profileFlags('core'), logyard, ...flags, ...coreArgs, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.push(core);
   await waitFor(() => getStatus(runDir).then(() => true, () => false), 'the core');
-  return { runDir, flags, config, procs };
+  return { runDir, flags, config, procs, bin: logyard };
 }
 
 async function addDrain(node, name, uri) {
-  const r = spawnSync(process.execPath, [bin, ...node.flags, 'drain', 'add', name, uri], { env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [node.bin, ...node.flags, 'drain', 'add', name, uri], { env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   await waitFor(async () => (await getStatus(node.runDir)).drains.find((d) => d.name === name)?.state === 'RUNNING', `drain ${name}`);
 }
 
 async function startReceive(node, args) {
   let log = '';
-  const rx = spawn(process.execPath, [...profileFlags('receive'), bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const rx = spawn(process.execPath, [...profileFlags('receive'), node.bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   rx.stderr.on('data', (d) => (log += d));
   node.procs.push(rx);
   await waitFor(() => /receive: started/.test(log) || rx.exitCode !== null, 'receive');
@@ -123,10 +127,10 @@ async function stopAll(node) {
   }
 }
 
-async function logyardTcp(input) {
+async function logyardTcp(input, logyard = bin) {
   const root = mkdtempSync(join(tmpdir(), 'ly-bench-receive-'));
   const out = await sink();
-  const node = await startLogyard(root, '');
+  const node = await startLogyard(root, '', [], logyard);
   try {
     await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=syslog&format={{text}}`);
     const port = await freePort();
@@ -149,11 +153,11 @@ async function logyardTcp(input) {
 }
 
 /** The same with the receivers inside the core (receive.in_core): one process, no ZeroMQ hop. */
-async function logyardInCoreTcp(input) {
+async function logyardInCoreTcp(input, logyard = bin) {
   const root = mkdtempSync(join(tmpdir(), 'ly-bench-in-core-'));
   const out = await sink();
   const port = await freePort();
-  const node = await startLogyard(root, `  in_core: true\n  syslog: ["tcp://127.0.0.1:${port}"]\n`, ['-c', '{config}']);
+  const node = await startLogyard(root, `  in_core: true\n  syslog: ["tcp://127.0.0.1:${port}"]\n`, ['-c', '{config}'], logyard);
   try {
     await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=syslog&format={{text}}`);
     await waitFor(() => portOpen(port), 'the core listening for syslog');
@@ -316,6 +320,9 @@ const UDP = opts.only !== 'tcp';
 const ly = [];
 const lyIn = [];
 const rs = [];
+const baseBin = opts.base ? join(resolve(opts.base), 'packages/cli/bin/logyard.js') : null;
+const baseLy = [];
+const baseLyIn = [];
 const haveRsyslog = TCP && rsyslogAvailable();
 if (TCP) {
   const inputDir = mkdtempSync(join(tmpdir(), 'ly-bench-input-'));
@@ -325,7 +332,9 @@ if (TCP) {
   for (let r = 0; r < RUNS; r++) {
     // Alternated, so none always runs on a warmer machine.
     ly.push(await logyardTcp(input));
+    if (baseBin) baseLy.push(await logyardTcp(input, baseBin));
     lyIn.push(await logyardInCoreTcp(input));
+    if (baseBin) baseLyIn.push(await logyardInCoreTcp(input, baseBin));
     if (haveRsyslog) rs.push(await rsyslogTcp(input));
   }
   rmSync(inputDir, { recursive: true, force: true });
@@ -334,29 +343,42 @@ if (TCP) {
 const result = { bench: 'receive', lines: LINES, runs: RUNS };
 const perMillion = (cpu) => +(cpu / (LINES / 1e6)).toFixed(2);
 if (TCP) {
-  const lyRate = median(ly.map((x) => x.lines_per_s));
-  const lyInRate = median(lyIn.map((x) => x.lines_per_s));
   const rsRate = haveRsyslog ? median(rs.map((x) => x.lines_per_s)) : null;
+  const ratioTo = (rate) => (rsRate ? +(rate / rsRate).toFixed(2) : null);
+  /** The figures of one build's two pipelines, named as the JSON line has always named them. */
+  const logyardFigures = (tcp, inCore) => {
+    const tcpRate = median(tcp.map((x) => x.lines_per_s));
+    const inCoreRate = median(inCore.map((x) => x.lines_per_s));
+    return {
+      logyard_tcp_lines_per_s: tcpRate,
+      logyard_receive_cpu_s: median(tcp.map((x) => x.receive_cpu_s)),
+      logyard_core_cpu_s: median(tcp.map((x) => x.core_cpu_s)),
+      logyard_cpu_s_per_million: perMillion(median(tcp.map((x) => x.receive_cpu_s + x.core_cpu_s))),
+      logyard_in_core_tcp_lines_per_s: inCoreRate,
+      logyard_in_core_cpu_s: median(inCore.map((x) => x.core_cpu_s)),
+      logyard_in_core_cpu_s_per_million: perMillion(median(inCore.map((x) => x.core_cpu_s))),
+      ratio: ratioTo(tcpRate),
+      ratio_in_core: ratioTo(inCoreRate),
+    };
+  };
+  const base = baseBin ? logyardFigures(baseLy, baseLyIn) : null;
   Object.assign(result, {
-    logyard_tcp_lines_per_s: lyRate,
-    logyard_receive_cpu_s: median(ly.map((x) => x.receive_cpu_s)),
-    logyard_core_cpu_s: median(ly.map((x) => x.core_cpu_s)),
-    logyard_cpu_s_per_million: perMillion(median(ly.map((x) => x.receive_cpu_s + x.core_cpu_s))),
-    logyard_in_core_tcp_lines_per_s: lyInRate,
-    logyard_in_core_cpu_s: median(lyIn.map((x) => x.core_cpu_s)),
-    logyard_in_core_cpu_s_per_million: perMillion(median(lyIn.map((x) => x.core_cpu_s))),
+    ...logyardFigures(ly, lyIn),
     rsyslog_tcp_lines_per_s: rsRate,
     rsyslogd_cpu_s: haveRsyslog ? median(rs.map((x) => x.rsyslogd_cpu_s)) : null,
     rsyslogd_cpu_s_per_million: haveRsyslog ? perMillion(median(rs.map((x) => x.rsyslogd_cpu_s))) : null,
-    ratio: rsRate ? +(lyRate / rsRate).toFixed(2) : null,
-    ratio_in_core: rsRate ? +(lyInRate / rsRate).toFixed(2) : null,
+    ...(base ? { base: { checkout: resolve(opts.base), ...base } } : {}),
   });
   const row = (name, rate, cpu, perM, ratio) =>
     console.log(`  ${name.padEnd(40)} ${String(rate).padStart(9)} ${String(cpu).padStart(16)} ${String(perM).padStart(10)} ${String(ratio ?? '').padStart(7)}`);
-  console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS}; ratio = lines/s against rsyslogd's)`);
+  const logyardRows = (f, label) => {
+    row(`${label}receive -> core -> tcp drain`, f.logyard_tcp_lines_per_s, `${f.logyard_receive_cpu_s} + ${f.logyard_core_cpu_s}`, f.logyard_cpu_s_per_million, f.ratio);
+    row(`${label}core, receive.in_core -> tcp`, f.logyard_in_core_tcp_lines_per_s, f.logyard_in_core_cpu_s, f.logyard_in_core_cpu_s_per_million, f.ratio_in_core);
+  };
+  console.log(`syslog over TCP -> forwarded over TCP to a sink (${LINES} lines of ~200 bytes, median of ${RUNS}; ratio = lines/s against rsyslogd's; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
   console.log(`  ${'pipeline'.padEnd(40)} ${'lines/s'.padStart(9)} ${'CPU s (processes)'.padStart(16)} ${'CPU s / M'.padStart(10)} ${'ratio'.padStart(7)}`);
-  row('logyard receive -> core -> tcp drain', lyRate, `${result.logyard_receive_cpu_s} + ${result.logyard_core_cpu_s}`, result.logyard_cpu_s_per_million, result.ratio);
-  row('logyard core, receive.in_core -> tcp', lyInRate, result.logyard_in_core_cpu_s, result.logyard_in_core_cpu_s_per_million, result.ratio_in_core);
+  logyardRows(result, 'logyard ');
+  if (base) logyardRows(base, 'base: ');
   if (haveRsyslog) row('rsyslogd imptcp -> omfwd tcp', rsRate, result.rsyslogd_cpu_s, result.rsyslogd_cpu_s_per_million, 1);
 }
 

@@ -1,13 +1,16 @@
+import { BatchBuilder, oneEventBatch, type EventPrefix, type WireBatch } from './batch-builder.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
 
 export interface DirectPublisherOptions {
   nodeId: string;
   maxEvent: number;
   /**
-   * Takes the events queued since the last call, in order (`keys[i]` with `jsons[i]`): the core
-   * routes them as one batch. Called from the event loop, never from inside a publish call.
+   * Takes the events queued since the last call, in order, as wire batches (wire.ts), which the
+   * core routes as it routes the batches of publish.sock. Called from the event loop, never from
+   * inside a publish call. The batches' bytes are written into again after it returns: what is
+   * kept of them must be copied.
    */
-  deliver(keys: string[], jsons: string[]): void;
+  deliver(batches: WireBatch[]): void;
   /** Events held between two deliveries; past this, new events are dropped and counted. */
   maxQueuedEvents?: number;
   /**
@@ -17,18 +20,20 @@ export interface DirectPublisherOptions {
   busy?: (queued: number) => boolean;
 }
 
+/** Batches as the Publisher cuts them: their decoded strings stay below V8's large-object size and die young. */
+const MAX_BATCH_EVENTS = 2048;
+const MAX_BATCH_BYTES = 96 * 1024;
+
 /**
  * A publisher inside the core's process (receive.in_core): events go to the core's routing by a
- * function call, once per turn of the event loop, with no wire format and no ZeroMQ hop (in the
- * receive benchmark, encoding and sending batches was half of `logyard receive`'s CPU and
- * receiving them a fifth of the core's). Checks, drops and their notices are the Publisher's.
+ * function call, once per turn of the event loop, with no ZeroMQ hop (in the receive benchmark,
+ * encoding and sending batches was half of `logyard receive`'s CPU and receiving them a fifth of
+ * the core's). Checks, drops and their notices are the Publisher's.
  */
 export class DirectPublisher extends EventIntake {
   private readonly deliver: DirectPublisherOptions['deliver'];
   private readonly maxQueued: number;
-  private keys: string[] = [];
-  private jsons: string[] = [];
-  private bytes = 0;
+  private readonly batches = new BatchBuilder(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
   private scheduled = false;
   private readonly busyNow: (queued: number) => boolean;
 
@@ -40,11 +45,15 @@ export class DirectPublisher extends EventIntake {
   }
 
   busy(): boolean {
-    return this.busyNow(this.keys.length);
+    return this.busyNow(this.batches.events);
+  }
+
+  backlog(): number {
+    return this.batches.events;
   }
 
   stats(): PublisherStats {
-    return { ...this.stats_, queued: this.keys.length, queuedBytes: this.bytes, dropped: { ...this.stats_.dropped } };
+    return { ...this.stats_, queued: this.batches.events, queuedBytes: this.batches.bytes, dropped: { ...this.stats_.dropped } };
   }
 
   /** Hands over what is queued, then takes no more. Safe to call twice. */
@@ -55,16 +64,23 @@ export class DirectPublisher extends EventIntake {
   }
 
   protected full(): boolean {
-    return this.keys.length >= this.maxQueued;
+    return this.batches.events >= this.maxQueued;
   }
 
   protected enqueue(key: string, json: string): void {
-    this.keys.push(key);
-    this.jsons.push(json);
-    this.bytes += json.length;
+    this.batches.append(key, json);
+    this.schedule();
+  }
+
+  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void {
+    this.batches.appendPieces(prefix, src, start, end, tail);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    // setImmediate: a synchronous burst (one socket read) goes to the core as one batch.
+    // setImmediate: a synchronous burst (one socket read) goes to the core as one delivery.
     setImmediate(() => {
       if (!this.closed) this.deliverQueued();
     });
@@ -72,17 +88,15 @@ export class DirectPublisher extends EventIntake {
 
   private deliverQueued(): void {
     this.scheduled = false;
+    const batches: WireBatch[] = [];
     const notice = this.takeGapNotice();
-    if (notice) {
-      this.keys.unshift(notice.key);
-      this.jsons.unshift(notice.json);
-    }
-    if (this.keys.length === 0) return;
-    const { keys, jsons } = this;
-    this.keys = [];
-    this.jsons = [];
-    this.bytes = 0;
-    this.deliver(keys, jsons);
-    this.stats_.sent += keys.length;
+    if (notice) batches.push(oneEventBatch(notice.key, notice.json));
+    for (let b = this.batches.take(); b; b = this.batches.take()) batches.push(b);
+    if (batches.length === 0) return;
+    let count = 0;
+    for (const b of batches) count += b.count;
+    this.deliver(batches);
+    this.stats_.sent += count;
+    for (const b of batches) this.batches.recycle(b);
   }
 }

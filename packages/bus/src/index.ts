@@ -9,6 +9,7 @@ export * from './paths.js';
 export * from './run-dir.js';
 export * from './size.js';
 export * from './node-id.js';
+export * from './batch-builder.js';
 export * from './event-intake.js';
 export * from './publisher.js';
 export * from './direct-publisher.js';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { DEFAULT_MAX_EVENT } from './event.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
-import { batchHeader, encodeBatch, endHeader, parseAck, wireLine } from './wire.js';
+import { BatchBuilder, oneEventBatch, type EventPrefix } from './batch-builder.js';
+import { batchHeader, endHeader, parseAck } from './wire.js';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
 import { defaultNodeId } from './node-id.js';
@@ -27,7 +28,7 @@ export interface PublisherOptions {
 interface Batch {
   seq: number;
   count: number;
-  body: string;
+  body: Buffer;
 }
 
 const RETRY_MS = 50;
@@ -60,11 +61,8 @@ export class Publisher extends EventIntake {
   private readonly socket: Dealer;
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
-  private readonly maxBatchEvents: number;
-  private readonly maxBatchBytes: number;
-  /** Lines not yet cut into a batch. */
-  private lines: string[] = [];
-  private linesBytes = 0;
+  /** Events not yet handed to ZeroMQ, written into the batches they will be sent in. */
+  private readonly batches: BatchBuilder;
   /** Batches cut and not yet confirmed, in sequence order; those from `sendFrom` on are not sent yet. */
   private outbox: Batch[] = [];
   private outboxEvents = 0;
@@ -90,10 +88,9 @@ export class Publisher extends EventIntake {
     super(options.nodeId ?? defaultNodeId(), options.maxEvent ?? DEFAULT_MAX_EVENT);
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    this.maxBatchEvents = options.maxBatchEvents ?? 2048;
     // Kept below V8's large-object size (~128 KiB) so the core's decoded batch strings die young
     // (cheap scavenges) instead of piling up in the old generation between full GCs.
-    this.maxBatchBytes = options.maxBatchBytes ?? 96 * 1024;
+    this.batches = new BatchBuilder(options.maxBatchEvents ?? 2048, options.maxBatchBytes ?? 96 * 1024);
     // sendTimeout 0 + immediate: ZeroMQ refuses at once instead of blocking or queueing for an
     // absent core, so our own bounded queue is the only buffer and drops are ours to count.
     // linger 0: by the time we close, the core has confirmed everything (or we counted it).
@@ -142,10 +139,17 @@ export class Publisher extends EventIntake {
   }
 
   protected enqueue(key: string, json: string): void {
-    const line = wireLine(key, json);
-    this.lines.push(line);
-    this.linesBytes += line.length + 1;
+    this.batches.append(key, json);
     this.kick();
+  }
+
+  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void {
+    this.batches.appendPieces(prefix, src, start, end, tail);
+    this.kick();
+  }
+
+  backlog(): number {
+    return this.queued;
   }
 
   stats(): PublisherStats {
@@ -187,8 +191,7 @@ export class Publisher extends EventIntake {
       const left = this.queued;
       if (left > 0) {
         this.stats_.dropped.unconfirmed += left;
-        this.lines = [];
-        this.linesBytes = 0;
+        this.batches.clear();
         this.outbox = [];
         this.outboxEvents = 0;
         this.outboxBytes = 0;
@@ -200,11 +203,11 @@ export class Publisher extends EventIntake {
   }
 
   private get queued(): number {
-    return this.lines.length + this.outboxEvents;
+    return this.batches.events + this.outboxEvents;
   }
 
   private get queuedBytes(): number {
-    return this.linesBytes + this.outboxBytes;
+    return this.batches.bytes + this.outboxBytes;
   }
 
   private kick(): void {
@@ -227,27 +230,14 @@ export class Publisher extends EventIntake {
     if (this.sendFrom < this.nextSeq) {
       for (const b of this.outbox) if (b.seq >= this.sendFrom) return b;
     }
-    if (this.lines.length === 0 || this.outbox.length >= MAX_UNCONFIRMED_BATCHES) return null;
+    if (this.batches.events === 0 || this.outbox.length >= MAX_UNCONFIRMED_BATCHES) return null;
+    // The notice of what a full queue dropped goes ahead of what came after the drops.
     const notice = this.takeGapNotice();
-    if (notice) this.lines.unshift(wireLine(notice.key, notice.json));
-    let n = 0;
-    let bytes = 0;
-    if (this.linesBytes <= this.maxBatchBytes && this.lines.length <= this.maxBatchEvents) {
-      n = this.lines.length;
-      bytes = this.linesBytes;
-    } else {
-      while (n < this.lines.length && n < this.maxBatchEvents && bytes < this.maxBatchBytes) {
-        bytes += this.lines[n].length + 1;
-        n++;
-      }
-    }
-    const lines = n === this.lines.length ? this.lines : this.lines.slice(0, n);
-    this.lines = n === this.lines.length ? [] : this.lines.slice(n);
-    this.linesBytes -= bytes;
-    const batch: Batch = { seq: this.nextSeq, count: n, body: encodeBatch(lines) };
-    this.nextSeq += n;
+    const { body, count } = notice ? oneEventBatch(notice.key, notice.json) : this.batches.take()!;
+    const batch: Batch = { seq: this.nextSeq, count, body };
+    this.nextSeq += count;
     this.outbox.push(batch);
-    this.outboxEvents += n;
+    this.outboxEvents += count;
     this.outboxBytes += batch.body.length;
     return batch;
   }
@@ -286,7 +276,7 @@ export class Publisher extends EventIntake {
 
   /** Whether anything waits to be sent after `batch`. */
   private moreToSend(batch: Batch): boolean {
-    return this.lines.length > 0 || this.outbox[this.outbox.length - 1] !== batch;
+    return this.batches.events > 0 || this.outbox[this.outbox.length - 1] !== batch;
   }
 
   /** The core has events 0..next-1 of ours: those batches are done. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DirectPublisher } from '../src/index.js';
+import { decodeBatch, DirectPublisher, EventPrefix } from '../src/index.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -11,7 +11,13 @@ function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: (
     maxEvent: options.maxEvent ?? 1024 * 1024,
     ...(options.maxQueuedEvents === undefined ? {} : { maxQueuedEvents: options.maxQueuedEvents }),
     ...(options.busy === undefined ? {} : { busy: options.busy }),
-    deliver: (keys, jsons) => batches.push(keys.map((key, i) => ({ key, event: JSON.parse(jsons[i]) }))),
+    deliver: (wireBatches) => {
+      // One delivery, as the core routes it: every wire batch decoded, in order.
+      const events: Array<{ key: string; event: any }> = [];
+      const sink = { event: (key: string, json: string) => events.push({ key, event: JSON.parse(json) }), malformed: () => expect.fail('malformed batch') };
+      for (const b of wireBatches) expect(decodeBatch(b.body, sink)).toBe(b.count);
+      batches.push(events);
+    },
   });
   return { publisher, batches };
 }
@@ -43,6 +49,33 @@ describe('DirectPublisher (receive.in_core)', () => {
     expect(batches[0].length).toBeGreaterThan(1);
     expect(batches[0].map((e) => e.event.text).join('')).toBe('z'.repeat(300));
     expect(publisher.stats().dropped).toMatchObject({ invalid_key: 1, invalid_event: 1, too_long: 1 });
+  });
+
+  it('publishes events given as bytes (the receivers\' fast path) among the others, copied at once', async () => {
+    const { publisher, batches } = direct({ maxEvent: 150 });
+    const prefix = new EventPrefix('syslog.web', '{"text":"');
+    const input = Buffer.from('<30>Nov 20 10:00:00 web[1]: hello bytes\n');
+    const tail = Buffer.from('","node_id":"n","unix_time":1,"human_time":"t","syslog":{"appname":"web"}}');
+    publisher.publish('app.x', 'before');
+    expect(publisher.publishPieces(prefix, input, 28, 39, tail)).toBe(true);
+    input.fill(0); // the caller may reuse its buffer once the call returns
+    expect(publisher.publishPieces(prefix, Buffer.alloc(100, 'y'), 0, 100, tail)).toBe(false);
+    await nextTurn();
+    expect(batches).toEqual([
+      [
+        { key: 'app.x', event: expect.objectContaining({ text: 'before' }) },
+        { key: 'syslog.web', event: { text: 'hello bytes', node_id: 'n', unix_time: 1, human_time: 't', syslog: { appname: 'web' } } },
+      ],
+    ]);
+    expect(publisher.stats()).toMatchObject({ published: 2, sent: 2, tooLong: 1, dropped: { too_long: 1 } });
+  });
+
+  it('cuts a long burst into batches of at most 2,048 events, delivered together in order', async () => {
+    const { publisher, batches } = direct();
+    for (let i = 0; i < 5000; i++) publisher.publish('app.x', `e${i}`);
+    await nextTurn();
+    expect(batches).toHaveLength(1);
+    expect(batches[0].map((e) => e.event.text)).toEqual(Array.from({ length: 5000 }, (_, i) => `e${i}`));
   });
 
   it('drops what does not fit between two deliveries and tells it in-band, in the dropped key, first', async () => {

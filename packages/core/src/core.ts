@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, decodeWire, defaultListenHost, DirectPublisher, encodeBatch, eventJson, nowUnix, singleRun, tenantOfDrain, wireLine, type WireRun, type WireSink } from '@logyard/bus';
+import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, decodeWire, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain, type WireRun, type WireSink } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { clusterView, openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -306,10 +306,8 @@ export class Core {
     return new DirectPublisher({
       nodeId: this.config.nodeId,
       maxEvent: this.config.maxEvent,
-      deliver: (keys, jsons) => {
-        const lines: string[] = new Array(keys.length);
-        for (let i = 0; i < keys.length; i++) lines[i] = wireLine(keys[i], jsons[i]);
-        this.routeFrame(Buffer.from(encodeBatch(lines)));
+      deliver: (batches) => {
+        for (const batch of batches) this.routeFrame(batch.body);
       },
       // In one process the receivers read as fast as the event loop turns, faster than a drain
       // may send: they hold tcp and unix senders back while a running drain is half full, as

@@ -14,6 +14,8 @@ const MAX_CACHED_HEADER = 512;
  */
 export class SyslogHeaderCache<T> {
   private readonly entries = new Map<string, T>();
+  /** The same entries by a hash of their bytes (ASCII headers only), for `getBytes`. */
+  private readonly byHash = new Map<number, ByteEntry<T>>();
   /** Where the text of the line last found begins. */
   textStart = 0;
 
@@ -30,16 +32,25 @@ export class SyslogHeaderCache<T> {
   /**
    * `get` for the message in `buf[start, end)`, before it is decoded: `textStart` is then a byte
    * offset. Headers with bytes outside ASCII are left to `get` (byte and character offsets differ).
+   * The header is hashed while it is scanned for its `: ` and compared byte for byte: no string is
+   * made of it (this ran for every line).
    */
   getBytes(buf: Buffer, start: number, end: number): T | undefined {
     const limit = Math.min(end - 1, start + MAX_CACHED_HEADER + 1);
+    let hash = HASH_SEED;
     for (let i = start; i < limit; i++) {
       const c = buf[i];
       if (c >= 0x80) return undefined;
+      hash = Math.imul(hash ^ c, HASH_PRIME);
       if (c === COLON && buf[i + 1] === SP) {
-        const value = this.entries.get(buf.toString('latin1', start, i + 2));
-        if (value !== undefined) this.textStart = i + 2;
-        return value;
+        const textStart = i + 2;
+        for (let e: ByteEntry<T> | null | undefined = this.byHash.get(smallHash(Math.imul(hash ^ SP, HASH_PRIME))); e; e = e.next) {
+          if (sameBytes(e.header, buf, start, textStart)) {
+            this.textStart = textStart;
+            return e.value;
+          }
+        }
+        return undefined;
       }
     }
     return undefined;
@@ -51,12 +62,45 @@ export class SyslogHeaderCache<T> {
     const textStart = trimmedEnd(line) - m.text.length;
     if (line.indexOf(': ') + 2 !== textStart) return;
     // A sender whose headers never repeat (a changing pid) must not grow the map without end.
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(line.slice(0, textStart), value);
+    if (this.entries.size >= this.maxEntries) {
+      this.entries.clear();
+      this.byHash.clear();
+    }
+    const header = line.slice(0, textStart);
+    this.entries.set(header, value);
+    if (!ASCII_RE.test(header)) return;
+    const bytes = Buffer.from(header, 'latin1');
+    let hash = HASH_SEED;
+    for (const c of bytes) hash = Math.imul(hash ^ c, HASH_PRIME);
+    const key = smallHash(hash);
+    this.byHash.set(key, { header: bytes, value, next: this.byHash.get(key) ?? null });
   }
 
   /** The text of `line` after the header `get` found. */
   text(line: string): string {
     return line.slice(this.textStart, trimmedEnd(line));
   }
+}
+
+interface ByteEntry<T> {
+  header: Buffer;
+  value: T;
+  /** Another header with the same hash. */
+  next: ByteEntry<T> | null;
+}
+
+const ASCII_RE = /^[\x00-\x7f]*$/;
+/** FNV-1a, 32 bits. */
+const HASH_SEED = 0x811c9dc5;
+const HASH_PRIME = 0x01000193;
+
+/** The hash cut to 30 bits: a small integer is a Map key without a heap number per lookup. */
+function smallHash(hash: number): number {
+  return hash & 0x3fffffff;
+}
+
+function sameBytes(header: Buffer, buf: Buffer, start: number, end: number): boolean {
+  if (header.length !== end - start) return false;
+  for (let i = 0; i < header.length; i++) if (header[i] !== buf[start + i]) return false;
+  return true;
 }

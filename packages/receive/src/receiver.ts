@@ -166,7 +166,7 @@ export class Receiver {
 
   private handlers(protocol: Protocol, where: Where): ListenerHandlers {
     const common = {
-      ready: () => this.publisher.stats().queued < PAUSE_READING_AT && !this.publisher.busy?.(),
+      ready: () => this.publisher.backlog() < PAUSE_READING_AT && !this.publisher.busy?.(),
       whenReady: (resume: () => void) => this.whenReady(resume),
       warn: (message: string) => this.log('WARN', message),
     };
@@ -295,7 +295,7 @@ export class Receiver {
     this.waitingForReady.push(resume);
     if (this.readyTimer) return;
     this.readyTimer = setInterval(() => {
-      if ((this.publisher.stats().queued > RESUME_READING_AT || this.publisher.busy?.()) && !this.closing) return;
+      if ((this.publisher.backlog() > RESUME_READING_AT || this.publisher.busy?.()) && !this.closing) return;
       if (this.readyTimer) clearInterval(this.readyTimer);
       this.readyTimer = null;
       for (const r of this.waitingForReady.splice(0)) r();

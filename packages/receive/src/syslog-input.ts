@@ -1,4 +1,4 @@
-import { jsonStringContent, stampedMembersNow, type EventPublisher, type RateLimiter } from '@logyard/bus';
+import { EventPrefix, jsonStringContent, stampedMembersNow, type EventPublisher, type RateLimiter } from '@logyard/bus';
 import { datagramMessageStart, type FramePiece, type FrameProblem, type FrameSink } from './framing.js';
 import { SyslogHeaderCache } from './header-cache.js';
 import { isSyslogProblem, parseSyslog, type SyslogMalformedReason } from './syslog.js';
@@ -22,22 +22,29 @@ export interface Where {
 /** What the messages of one header publish: key, and the event JSON after the text. */
 interface HeaderEvent {
   key: string;
+  /** `<key> {"text":"`: what comes before the text of an event published from bytes. */
+  prefix: EventPrefix;
   /** `,"syslog":{...}}`: the end of the event JSON. */
   fieldJson: string;
   /** The stamped members this header's `tail` was made with. */
   stamp: string;
   /** Everything of the event JSON after the text: its closing quote, stamped members and fieldJson. */
   tail: string;
+  /** `tail` as bytes. */
+  tailBytes: Buffer;
 }
 
 const MAX_CACHED_KEYS = 10_000;
-/** `{"text":"`: what an event JSON has before the text. */
-const TEXT_HEAD_BYTES = 9;
+/** What an event JSON has before the text. */
+const TEXT_HEAD = '{"text":"';
+const TEXT_HEAD_BYTES = TEXT_HEAD.length;
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * The syslog side of `logyard receive`: messages (datagrams, frames of stream connections) to
- * events `syslog.<app-name or tag>`. A message whose header was seen before goes out from its
- * bytes: only the header (to look it up) and the text become strings. A message whose event
+ * events `syslog.<app-name or tag>`. A message whose header was seen before and whose text has
+ * nothing to escape goes out as bytes: the text is copied from the socket's chunk into the
+ * publisher's batch, between bytes kept per header; no string is made. A message whose event
  * would be longer than max_event goes out as several events with the same key and `syslog` field.
  */
 export class SyslogInput {
@@ -94,6 +101,12 @@ export class SyslogInput {
     const textEnd = known ? plainTextEnd(buf, textStart, end) : -1;
     if (!known || textEnd < 0) return this.parsed(buf.toString('utf8', start, end), uri, counted);
     this.received++;
+    this.stamped(known);
+    // Most events fit at once; a longer one takes the string path, which splits it.
+    if (TEXT_HEAD_BYTES + (textEnd - textStart) + known.tailBytes.length <= this.options.maxEvent) {
+      if (this.options.limiter.take(known.key)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes);
+      return known;
+    }
     return this.publish(known, buf.toString('utf8', textStart, textEnd), uri, counted) ? known : null;
   }
 
@@ -111,7 +124,8 @@ export class SyslogInput {
         this.options.malformed(m.malformed, uri, m.detail);
         return null;
       }
-      known = { key: this.keyOf(m.appname), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '' };
+      const key = this.keyOf(m.appname);
+      known = { key, prefix: new EventPrefix(key, TEXT_HEAD), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '', tailBytes: NO_BYTES };
       this.headers.set(line, m, known);
       text = m.text;
     }
@@ -125,11 +139,7 @@ export class SyslogInput {
    * already counted as split. False when the header alone does not fit in max_event.
    */
   private publish(known: HeaderEvent, content: string, uri: string, counted: boolean): boolean {
-    const stamp = stampedMembersNow(this.nodeId);
-    if (known.stamp !== stamp) {
-      known.stamp = stamp;
-      known.tail = '"' + stamp + known.fieldJson;
-    }
+    this.stamped(known);
     const max = this.options.maxEvent;
     // UTF-16 length times 3 bounds the UTF-8 bytes: most events are measured without counting.
     if ((content.length + known.tail.length) * 3 + TEXT_HEAD_BYTES > max) {
@@ -141,12 +151,23 @@ export class SyslogInput {
       if (Buffer.byteLength(content) > room) {
         if (!counted) this.split++;
         if (!this.options.limiter.take(known.key)) return true;
-        for (const piece of cutJsonStringContent(content, room)) this.options.publisher.publishJson(known.key, '{"text":"' + piece + known.tail);
+        for (const piece of cutJsonStringContent(content, room)) this.options.publisher.publishJson(known.key, TEXT_HEAD + piece + known.tail);
         return true;
       }
     }
-    if (this.options.limiter.take(known.key)) this.options.publisher.publishJson(known.key, '{"text":"' + content + known.tail);
+    if (this.options.limiter.take(known.key)) this.options.publisher.publishJson(known.key, TEXT_HEAD + content + known.tail);
     return true;
+  }
+
+  /** The header's tail for events stamped now: made again, as string and bytes, when the millisecond changed. */
+  private stamped(known: HeaderEvent): string {
+    const stamp = stampedMembersNow(this.nodeId);
+    if (known.stamp !== stamp) {
+      known.stamp = stamp;
+      known.tail = '"' + stamp + known.fieldJson;
+      known.tailBytes = Buffer.from(known.tail);
+    }
+    return known.tail;
   }
 
   private keyOf(appname: string | null): string {

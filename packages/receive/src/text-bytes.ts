@@ -1,4 +1,5 @@
 /** The ends of a frame's text: what framing leaves behind, and the byte fast path's escape check. */
+import { isUtf8 } from 'node:buffer';
 
 const SP = 32;
 
@@ -13,10 +14,11 @@ export function trimmedEnd(line: string): number {
 }
 
 /**
- * The end of the text in `buf[start, end)`, without trailing CR, LF and NUL as `trimmedEnd`; -1
- * when the text has a byte JSON escapes (quote, backslash, control): such text takes the string
- * path. Other bytes pass unchanged into a JSON string once decoded: UTF-8 decoding never yields a
- * lone surrogate, the only other thing JSON.stringify escapes.
+ * The end of the text in `buf[start, end)`, without trailing CR, LF and NUL as `trimmedEnd`, when
+ * its bytes can stand as they are between the quotes of a JSON string; -1 when the text has a
+ * byte JSON escapes (quote, backslash, control) or is not valid UTF-8 (decoding replaces what is
+ * not): such text takes the string path. Valid UTF-8 never encodes a lone surrogate, the only
+ * other thing JSON.stringify escapes.
  */
 export function plainTextEnd(buf: Buffer, start: number, end: number): number {
   while (end > start) {
@@ -30,18 +32,30 @@ export function plainTextEnd(buf: Buffer, start: number, end: number): number {
   }
   // Four bytes at a time (this loop ran over every byte of every line): a byte below 0x20, or
   // equal to '"' or '\\' (zero after the xor), sets the high bit of its lane in the test below.
+  // The test runs on ASCII words: one with a byte of 0x80 or more is checked byte by byte.
   let i = start;
+  let ascii = true;
   for (; i + 4 <= end; i += 4) {
     const v = words.getUint32(i, true);
+    if (v & 0x80808080) {
+      ascii = false;
+      for (let j = i; j < i + 4; j++) if (needsEscape(buf[j])) return -1;
+      continue;
+    }
     const quote = v ^ 0x22222222;
     const backslash = v ^ 0x5c5c5c5c;
     if ((((v - 0x20202020) & ~v) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash)) & 0x80808080) return -1;
   }
   for (; i < end; i++) {
     const c = buf[i];
-    if (c < SP || c === 34 || c === 92) return -1;
+    if (needsEscape(c)) return -1;
+    if (c >= 0x80) ascii = false;
   }
-  return end;
+  return ascii || isUtf8(buf.subarray(start, end)) ? end : -1;
+}
+
+function needsEscape(c: number): boolean {
+  return c < SP || c === 34 || c === 92;
 }
 
 /** The view plainTextEnd reads words through, kept for the buffer it was made for (a chunk has many lines). */

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { keyProblem } from '@logyard/bus';
@@ -167,16 +168,20 @@ describe('syslog parsers (property-based)', () => {
     );
   });
 
-  it('find text that needs no JSON escapes as a check of every byte does', () => {
+  it('find text that needs no JSON escapes and is UTF-8 as a check of every byte does', () => {
     const byte = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0, 9, 10, 13, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xa2, 0xdc, 0xff), fc.integer({ min: 0, max: 255 }));
+    // Single bytes, and whole UTF-8 characters of 2, 3 and 4 bytes (é, €, an emoji).
+    const piece = fc.oneof(byte.map((c) => [c]), fc.constantFrom([0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x98, 0x80]));
     fc.assert(
-      fc.property(fc.array(byte, { maxLength: 40 }), fc.nat(5), fc.nat(5), (bytes, before, after) => {
-        const buf = Buffer.from(bytes);
+      fc.property(fc.array(piece, { maxLength: 40 }), fc.nat(5), fc.nat(5), (pieces, before, after) => {
+        const buf = Buffer.from(pieces.flat());
         const start = Math.min(before, buf.length);
         const end = Math.max(start, buf.length - after);
         let trimmed = end;
         while (trimmed > start && [10, 13, 0].includes(buf[trimmed - 1])) trimmed--;
-        const plain = buf.subarray(start, trimmed).every((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c);
+        const text = buf.subarray(start, trimmed);
+        // Bytes that stand in a JSON string as they are: nothing to escape, and valid UTF-8.
+        const plain = text.every((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c) && isUtf8(text);
         expect(plainTextEnd(buf, start, end)).toBe(plain ? trimmed : -1);
       }),
       { numRuns: 5000 },
