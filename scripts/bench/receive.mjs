@@ -305,7 +305,9 @@ async function udpJson(flood, inCore) {
     }
     await sleep(1100); // the counters file is written once a second
     const stats = JSON.parse(readFileSync(join(node.runDir, 'clients', 'receive.json'), 'utf8'));
-    return { steps, received: stats.received, dropped: stats.dropped, kernelDrops: stats.kernelDrops };
+    const drain = (await getStatus(node.runDir)).drains.find((d) => d.name === 'bench');
+    const drainDropped = Object.values(drain?.dropped ?? {}).reduce((a, b) => a + b, 0);
+    return { steps, received: stats.received, dropped: stats.dropped, kernelDrops: stats.kernelDrops, drainDropped };
   } finally {
     await stopAll(node);
     out.server.close();
@@ -392,14 +394,14 @@ if (UDP) {
       const udp = await udpJson(flood, inCore);
       const lossless = udp.steps.filter((s) => s.lost === 0);
       const best = lossless.length ? lossless[lossless.length - 1].sent_per_s : 0;
-      result[inCore ? 'udp_in_core' : 'udp'] = { lossless_datagrams_per_s: best, rmem_max: rmem.used, lost_counted: { kernel: udp.kernelDrops, publisher: udp.dropped }, steps: udp.steps };
+      result[inCore ? 'udp_in_core' : 'udp'] = { lossless_datagrams_per_s: best, rmem_max: rmem.used, lost_counted: { kernel: udp.kernelDrops, publisher: udp.dropped, drain: udp.drainDropped }, steps: udp.steps };
       console.log(`  ${name}`);
       console.log('    asked/s     sent/s  datagrams  delivered     lost   CPU s / M: generator  receive     core');
       for (const s of udp.steps) {
         const cols = [s.asked, s.sent_per_s, s.datagrams, s.delivered, s.lost].map((v, i) => String(v).padStart(i === 0 ? 7 : 10));
         console.log(`    ${cols.join(' ')} ${String(s.generator_cpu_s_per_million).padStart(20)} ${String(s.receive_cpu_s_per_million ?? '-').padStart(8)} ${String(s.core_cpu_s_per_million).padStart(8)}`);
       }
-      console.log(`    lossless up to ${best} datagrams/s; losses counted by Logyard: ${udp.kernelDrops} dropped by the kernel, ${udp.dropped} by the publisher`);
+      console.log(`    lossless up to ${best} datagrams/s; losses counted by Logyard: ${udp.kernelDrops} dropped by the kernel, ${udp.dropped} by the publisher, ${udp.drainDropped} by the drain`);
     }
   } finally {
     rmem.restore();
