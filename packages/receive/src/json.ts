@@ -1,4 +1,4 @@
-import { keyProblem, MAX_KEY_BYTES } from '@logyard/bus';
+import { EventPrefix, keyProblem, MAX_KEY_BYTES, stampedMembersNow } from '@logyard/bus';
 
 export type JsonMalformedReason = 'invalid_json' | 'not_object' | 'missing_name' | 'invalid_name' | 'invalid_text';
 
@@ -91,4 +91,52 @@ export function eventJsonAsSent(line: string, event: JsonEvent, stampedMembers: 
 
 export function isJsonProblem(r: JsonEvent | JsonProblem): r is JsonProblem {
   return (r as JsonProblem).malformed !== undefined;
+}
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const CR = 0x0d;
+
+/**
+ * Publishes a datagram that is one JSON object and `asSent` from its bytes (publishPieces): the
+ * datagram from its "{" up to its last "}", then the stamped members and "}", copied straight
+ * into the publisher's batch; no event string is made nor encoded. Keeps the key prefixes (one
+ * per key) and the stamped tail (one per millisecond) it needs.
+ */
+export class JsonPieces {
+  private readonly prefixes = new Map<string, EventPrefix>();
+  private stamp = '';
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly nodeId: string) {}
+
+  /**
+   * The event of buf[start, end) (which JSON.parse took as `event`, an object) as pieces:
+   * false when it cannot go so (not asSent, a CR between its tokens: see eventJsonAsSent).
+   */
+  publish(publisher: { publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean }, event: JsonEvent, buf: Buffer, start: number, end: number): boolean {
+    if (!event.asSent) return false;
+    const open = buf.indexOf(OPEN_BRACE, start);
+    const close = buf.lastIndexOf(CLOSE_BRACE, end - 1);
+    if (open < 0 || close <= open) return false;
+    const cr = buf.indexOf(CR, open);
+    if (cr >= 0 && cr < close) return false;
+    const stamp = stampedMembersNow(this.nodeId);
+    if (stamp !== this.stamp) {
+      this.stamp = stamp;
+      this.tail = Buffer.from(stamp + '}');
+    }
+    publisher.publishPieces(this.prefixOf(event.key), buf, open, close, this.tail);
+    return true;
+  }
+
+  private prefixOf(key: string): EventPrefix {
+    let prefix = this.prefixes.get(key);
+    if (prefix === undefined) {
+      if (this.prefixes.size >= MAX_CACHED_KEYS) this.prefixes.clear();
+      prefix = new EventPrefix(key, '');
+      this.prefixes.set(key, prefix);
+    }
+    return prefix;
+  }
 }

@@ -4,7 +4,7 @@ import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
 import type { FrameProblem, FrameSink } from './framing.js';
-import { eventJsonAsSent, isJsonProblem, parseJsonEvent, type JsonMalformedReason } from './json.js';
+import { eventJsonAsSent, isJsonProblem, JsonPieces, parseJsonEvent, type JsonMalformedReason } from './json.js';
 import { parseListenUri } from './listen-uri.js';
 import { openListener, type Listener, type ListenerHandlers } from './listeners.js';
 import type { SyslogMalformedReason } from './syslog.js';
@@ -69,6 +69,7 @@ export class Receiver {
   private readonly jsonKeyPrefix: string;
   private readonly maxEvent: number;
   private readonly syslog: SyslogInput;
+  private readonly jsonPieces: JsonPieces;
   private readonly malformedCounts: Partial<Record<MalformedReason, number>> = {};
   private readonly malformedLoggedAt = new Map<MalformedReason, number>();
   /** JSON and GELF messages taken in (the syslog ones are counted by SyslogInput). */
@@ -85,6 +86,7 @@ export class Receiver {
     this.jsonKeyPrefix = config.receive.jsonKeyPrefix;
     this.maxEvent = config.maxEvent;
     this.limiter = new RateLimiter({ rate: config.receive.rate, burst: config.receive.burst, onReport: (r) => this.report(r) });
+    this.jsonPieces = new JsonPieces(publisher.nodeId);
     this.syslog = new SyslogInput({
       publisher,
       limiter: this.limiter,
@@ -242,6 +244,12 @@ export class Receiver {
       return;
     }
     const text = buf.toString('utf8', start, end);
+    // The usual datagram, one object (a newline at most at its end), goes out from its bytes.
+    const first = text.indexOf('\n');
+    if (first < 0 || text.trimEnd().length <= first) {
+      if (text.trim() !== '') this.jsonLine(text, uri, buf, start, end);
+      return;
+    }
     let from = 0;
     for (;;) {
       const nl = text.indexOf('\n', from);
@@ -252,7 +260,8 @@ export class Receiver {
     }
   }
 
-  private jsonLine(line: string, uri: string): void {
+  /** One JSON line; `buf[start, end)` its bytes when it is a datagram alone. */
+  private jsonLine(line: string, uri: string, buf?: Buffer, start = 0, end = 0): void {
     this.received++;
     if (this.tooLong(line, uri)) return;
     const r = parseJsonEvent(line, this.jsonKeyPrefix);
@@ -261,6 +270,7 @@ export class Receiver {
       return;
     }
     if (!this.limiter.take(r.key)) return;
+    if (buf !== undefined && this.jsonPieces.publish(this.publisher, r, buf, start, end)) return;
     const json = eventJsonAsSent(line, r, stampedMembersNow(this.publisher.nodeId));
     if (json !== null) this.publisher.publishJson(r.key, json);
     else this.publisher.publish(r.key, r.fields);

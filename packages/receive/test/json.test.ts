@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventJsonAsSent, isJsonProblem, parseJsonEvent } from '../src/index.js';
+import { decodeBatch, DirectPublisher, type WireBatch } from '@logyard/bus';
+import { eventJsonAsSent, isJsonProblem, JsonPieces, parseJsonEvent } from '../src/index.js';
 
 describe('parseJsonEvent', () => {
   it("keys an object by its name and keeps the sender's fields", () => {
@@ -51,5 +52,35 @@ describe('parseJsonEvent', () => {
     expect(asSent('{"name":"a","text":"x","unix_time":5}')).toBeNull();
     expect(asSent('{"name":"a","text":"x","node_id":7}')).toBeNull();
     expect(asSent('{"name":"a",\r"text":"x"}')).toBeNull();
+  });
+
+  it('JsonPieces publishes a datagram that is one object from its bytes: the same event as the string path, or declines', async () => {
+    const events: Array<{ key: string; json: string }> = [];
+    const publisher = new DirectPublisher({
+      nodeId: 'n1',
+      maxEvent: 1 << 20,
+      deliver: (batches: WireBatch[]) => {
+        for (const b of batches) decodeBatch(b.body, { event: (key, json) => events.push({ key, json }), malformed: () => {} });
+      },
+    });
+    const pieces = new JsonPieces('n1');
+    const send = (text: string): boolean => {
+      // The datagram inside a larger read, as the udp listener hands it over.
+      const buf = Buffer.from('junk' + text + 'more');
+      const r = parseJsonEvent(text, 'app');
+      if (isJsonProblem(r)) throw new Error(r.detail);
+      return pieces.publish(publisher, r, buf, 4, buf.length - 4);
+    };
+    expect(send('{"name":"a","text":"caf\\u00e9 ü","n":1}\n')).toBe(true);
+    expect(send(' {"name": "b", "text": "x"} ')).toBe(true);
+    expect(send('{"name":"c","message":"m"}')).toBe(false);
+    expect(send('{"name":"c",\r"text":"x"}')).toBe(false);
+    await publisher.close();
+    expect(events.map((e) => e.key)).toEqual(['app.a', 'app.b']);
+    const a = JSON.parse(events[0].json);
+    expect(a).toMatchObject({ name: 'a', text: 'café ü', n: 1, node_id: 'n1' });
+    expect(typeof a.unix_time).toBe('number');
+    expect(events[0].json.startsWith('{"name":"a","text":"caf\\u00e9 ü","n":1,"node_id":"n1","unix_time":')).toBe(true);
+    expect(events[1].json.startsWith('{"name": "b", "text": "x","node_id":"n1"')).toBe(true);
   });
 });
