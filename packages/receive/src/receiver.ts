@@ -237,13 +237,14 @@ export class Receiver {
   }
 
   private jsonDatagram(buf: Buffer, start: number, end: number, uri: string): void {
+    const text = buf.toString('utf8', start, end);
     // Binary (Docker's gzip GELF sent here by mistake) is one malformed datagram, not one per "line" in it.
-    if (!isUtf8(buf.subarray(start, end))) {
+    // A byte that is not UTF-8 decodes as U+FFFD: only a datagram with one is checked.
+    if (text.includes('\ufffd') && !isUtf8(buf.subarray(start, end))) {
       this.received++;
       this.malformed('invalid_json', uri, 'a binary datagram, not JSON text (gzip, zlib or chunked GELF belongs on a receive.gelf listener)');
       return;
     }
-    const text = buf.toString('utf8', start, end);
     // The usual datagram, one object (a newline at most at its end), goes out from its bytes.
     const first = text.indexOf('\n');
     if (first < 0 || text.trimEnd().length <= first) {
