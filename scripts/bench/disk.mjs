@@ -7,7 +7,9 @@
 //           connect to the last event at the target.
 // Events of about 200 bytes (scripts/bench/publisher.mjs), both drains at the default buffer
 // (10,000). Per phase: the core's CPU seconds per million events (/proc) and its peak RSS
-// (sampled every 50 ms). Median of --runs (3) runs. Prints a table and a JSON line.
+// (sampled every 50 ms); for memory and spill the publisher's CPU seconds per million too (near
+// its events/s x that = 1 core, the publisher is the limit). Median of --runs (3) runs. Prints a
+// table and a JSON line.
 // Usage: node scripts/bench/disk.mjs [--events N] [--runs R] [--prof DIR (the core's --cpu-prof)]
 //   [--base PATH/packages/cli/bin/logyard.js: another build (e.g. a copy of main's), its runs
 //   alternating with this one's, both tables printed: a before/after under the same load]
@@ -38,7 +40,10 @@ const cpuSeconds = (pid) => {
 };
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
-/** Publishes `count` events under `key`; resolves to when publishing began (ms since the epoch). */
+/**
+ * Publishes `count` events under `key`; resolves to what the publisher printed: when publishing
+ * began (ms since the epoch), its seconds until the core confirmed the last event, its CPU seconds.
+ */
 function publish(runDir, key, count) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(here, 'publisher.mjs'), runDir, key, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -97,8 +102,11 @@ async function run(bin) {
     }, 'the core and its drains');
     const pid = core.pid;
 
+    // The publisher's CPU per phase: when it is near a whole core, the publisher is the limit.
+    const publisherCpu = {};
     const memory = await measure(pid, async () => {
-      const { started } = await publish(runDir, 'bench.mem.n1', EVENTS);
+      const { started, cpu_s } = await publish(runDir, 'bench.mem.n1', EVENTS);
+      publisherCpu.memory = cpu_s;
       await waitFor(async () => up.count + droppedOf(await drainStatus(runDir, 'mem')) >= EVENTS, 'the memory drain', 120_000);
       return (up.last - started) / 1000;
     });
@@ -106,7 +114,8 @@ async function run(bin) {
 
     let spilled = null;
     const spill = await measure(pid, async () => {
-      const { started } = await publish(runDir, 'bench.disk.n1', EVENTS);
+      const { started, cpu_s } = await publish(runDir, 'bench.disk.n1', EVENTS);
+      publisherCpu.spill = cpu_s;
       let done = 0;
       await waitFor(async () => {
         const d = await drainStatus(runDir, 'durable');
@@ -137,8 +146,8 @@ async function run(bin) {
     });
     drain.cpu = cpuSeconds(pid) - cpuAtConnect;
     return {
-      memory: { ...memory, events: EVENTS - memDropped, dropped: memDropped },
-      spill: { ...spill, events: queued, dropped: droppedOf(spilled) },
+      memory: { ...memory, events: EVENTS - memDropped, dropped: memDropped, publisherCpu: publisherCpu.memory },
+      spill: { ...spill, events: queued, dropped: droppedOf(spilled), publisherCpu: publisherCpu.spill },
       drain: { ...drain, events: queued, dropped: 0 },
       disk_mb: Math.round(spilled.disk_bytes / 2 ** 20),
     };
@@ -165,6 +174,7 @@ function report(build, runs) {
       events_per_s: median(of.map((m) => Math.round(m.events / m.seconds))),
       cpu_s_per_million: median(of.map((m) => +((m.cpu * 1e6) / m.events).toFixed(2))),
       peak_rss_mb: Math.max(...of.map((m) => m.rss)),
+      ...(phase === 'drain' ? {} : { publisher_cpu_s_per_million: median(of.map((m) => +((m.publisherCpu * 1e6) / EVENTS).toFixed(2))) }),
       dropped: of.reduce((a, m) => a + m.dropped, 0),
     };
   }
