@@ -95,7 +95,6 @@ export function isJsonProblem(r: JsonEvent | JsonProblem): r is JsonProblem {
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
-const CR = 0x0d;
 
 /**
  * Publishes a datagram that is one JSON object and `asSent` from its bytes (publishPieces): the
@@ -111,16 +110,17 @@ export class JsonPieces {
   constructor(private readonly nodeId: string) {}
 
   /**
-   * The event of buf[start, end) (which JSON.parse took as `event`, an object) as pieces:
+   * The event of buf[start, end) (`line` decoded, which JSON.parse took as `event`, an object) as pieces:
    * false when it cannot go so (not asSent, a CR between its tokens: see eventJsonAsSent).
    */
-  publish(publisher: { publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean }, event: JsonEvent, buf: Buffer, start: number, end: number): boolean {
+  publish(publisher: { publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean }, event: JsonEvent, line: string, buf: Buffer, start: number, end: number): boolean {
     if (!event.asSent) return false;
+    // On the string: buf holds the datagrams after this one too, which a search there would scan.
+    const cr = line.indexOf('\r');
+    if (cr >= 0 && cr < line.lastIndexOf('}')) return false;
     const open = buf.indexOf(OPEN_BRACE, start);
     const close = buf.lastIndexOf(CLOSE_BRACE, end - 1);
     if (open < 0 || close <= open) return false;
-    const cr = buf.indexOf(CR, open);
-    if (cr >= 0 && cr < close) return false;
     const stamp = stampedMembersNow(this.nodeId);
     if (stamp !== this.stamp) {
       this.stamp = stamp;

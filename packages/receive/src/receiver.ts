@@ -271,7 +271,7 @@ export class Receiver {
       return;
     }
     if (!this.limiter.take(r.key)) return;
-    if (buf !== undefined && this.jsonPieces.publish(this.publisher, r, buf, start, end)) return;
+    if (buf !== undefined && this.jsonPieces.publish(this.publisher, r, line, buf, start, end)) return;
     const json = eventJsonAsSent(line, r, stampedMembersNow(this.publisher.nodeId));
     if (json !== null) this.publisher.publishJson(r.key, json);
     else this.publisher.publish(r.key, r.fields);

@@ -69,7 +69,7 @@ describe('parseJsonEvent', () => {
       const buf = Buffer.from('junk' + text + 'more');
       const r = parseJsonEvent(text, 'app');
       if (isJsonProblem(r)) throw new Error(r.detail);
-      return pieces.publish(publisher, r, buf, 4, buf.length - 4);
+      return pieces.publish(publisher, r, text, buf, 4, buf.length - 4);
     };
     expect(send('{"name":"a","text":"caf\\u00e9 ü","n":1}\n')).toBe(true);
     expect(send(' {"name": "b", "text": "x"} ')).toBe(true);
