@@ -1,6 +1,8 @@
 // Benchmark of issue 2: publisher -> core -> tcp drain, with 1 drain and with 100 drains of
 // which 1 matches. Prints a table and JSON.
-// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--profile DIR]
+// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--buffer N] [--profile DIR]
+//   --buffer N     the measured drain's `buffer` (default: the drain default, 10000); a sink starved of
+//                  CPU on a loaded machine makes a fast core drop the oldest (core_dropped) otherwise
 //   --profile DIR  writes a V8 CPU profile of each core and publisher into DIR/core and DIR/publisher
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -13,7 +15,7 @@ import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
-const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, profile: { type: 'string' } } });
+const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, buffer: { type: 'string' }, profile: { type: 'string' } } });
 const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
 const EVENTS = Number(opts.events);
 const RUNS = Number(opts.runs);
@@ -66,7 +68,7 @@ async function scenario(drainCount) {
   // Drains go straight into the store before the core starts, so setup time is not measured.
   mkdirSync(join(stateDir, 'store', 'drains'), { recursive: true });
   const put = (name, uri) => writeFileSync(join(stateDir, 'store', 'drains', `${name}.json`), JSON.stringify({ uri, created: Date.now() / 1000 }));
-  put('bench', `tcp://127.0.0.1:${target.port}?filter=bench.load`);
+  put('bench', `tcp://127.0.0.1:${target.port}?filter=bench.load${opts.buffer ? `&buffer=${opts.buffer}` : ''}`);
   for (let i = 1; i < drainCount; i++) put(`other-${i}`, `tcp://127.0.0.1:${other.port}?filter=other.stream${i}`);
   // Run the command as a user does, through its shebang (which sets the core's V8 flags).
   const core = opts.profile

@@ -48,6 +48,8 @@ const RESTART_ONLY = Object.keys(RESTART_ONLY_NAMES) as Array<keyof typeof RESTA
 const STOP_GRACE_MS = 1000;
 /** Keys a node publishes with its status (the rest as one `(other)` row): `streams` and `top` merge them. */
 const PUBLISHED_KEYS = 100;
+/** How long the core routes incoming batches before it lets the rest of the event loop run. */
+const YIELD_EVERY_MS = 2;
 /** The clients' counter files are read for the live picture at most this often. */
 const CLIENTS_EVERY_MS = 2_000;
 
@@ -345,10 +347,15 @@ export class Core {
   }
 
   private async receive(): Promise<void> {
-    // ZeroMQ hands over queued messages without returning to the event loop; yield after
-    // each batch so the drains' socket writes get their turn while publishers are busy.
-    const afterBatch = (): Promise<void> => {
+    // ZeroMQ hands over queued messages without returning to the event loop; yield every
+    // YIELD_EVERY_MS so that the drains' socket writes, timers and the status API get their turn
+    // while publishers are busy (drains write what the batches of a turn brought at once).
+    let lastYield = performance.now();
+    const afterBatch = (): Promise<void> | undefined => {
       this.endBatch();
+      const now = performance.now();
+      if (now - lastYield < YIELD_EVERY_MS) return undefined;
+      lastYield = now;
       return yieldToEventLoop();
     };
     try {

@@ -130,6 +130,8 @@ export class Drain {
   private connectionError: Error | null = null;
   /** Resumes the loop while it waits for events. */
   private resumeIdle: (() => void) | null = null;
+  /** Set while a wake at the end of the turn is scheduled (wakeAtEndOfTurn). */
+  private wakeScheduled = false;
   /** Drops handed to a drain whose URI is unusable (it has no buffer), by reason: passed on by release(). */
   private readonly unsendable = new UntoldGaps();
   /** When close() stops waiting for the send in flight (ms since the epoch), and what ends that wait. */
@@ -214,7 +216,7 @@ export class Drain {
     } else {
       this.enqueueRun(plan, run, 0, run.count);
     }
-    this.wakeIdleLoop();
+    this.wakeAtEndOfTurn();
   }
 
   private enqueueRun(plan: DrainPlan, run: WireRun, first: number, count: number): void {
@@ -527,6 +529,19 @@ export class Drain {
       };
       const timer = setTimeout(done, ms);
       this.cancelRetryWait = done;
+    });
+  }
+
+  /**
+   * Wakes the idle loop once the event loop's turn ends: what several incoming batches of one turn
+   * bring goes out in one write (each write to a socket costs a system call and the reader's wakeup).
+   */
+  private wakeAtEndOfTurn(): void {
+    if (this.resumeIdle === null || this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wakeIdleLoop();
     });
   }
 
