@@ -30,12 +30,23 @@ export class EventPrefix {
   }
 }
 
+/**
+ * How large publishers cut batches (one ZeroMQ message, one delivery of the direct publisher). The
+ * core's cost is mostly per batch (receiving it, its header, its confirmation, waking the thread):
+ * in the core benchmark 512 KiB batches cost the core 0.49-0.53 CPU-s per million events of 200
+ * bytes against 0.79-0.97 with 96 KiB. The core reads batches as bytes, so a large one is no
+ * large string for its garbage collector.
+ */
+export const MAX_BATCH_EVENTS = 8192;
+export const MAX_BATCH_BYTES = 512 * 1024;
+
 const MAGIC = Buffer.from(WIRE_MAGIC);
 /** What the builder writes into before its first event: no room, so the first event starts a batch. */
 const NO_ROOM = Buffer.alloc(0);
 const SPACE = 0x20;
 const MAX_FREE_BUFFERS = 8;
 const NEWLINE = 0x0a;
+
 
 /**
  * Writes events straight into wire batches as they are published: a string is encoded once into
@@ -84,6 +95,21 @@ export class BatchBuilder {
     buf.set(prefix.bytes, pos);
     pos += prefix.bytes.length;
     pos += copyBytes(src, start, end, buf, pos);
+    buf.set(tail, pos);
+    pos += tail.length;
+    buf[pos++] = NEWLINE;
+    this.written(pos);
+  }
+
+  /**
+   * Appends the event whose JSON is `prefix`'s head, `text` (which needs no escaping in JSON) and
+   * `tail`, in `prefix`'s key: the text is written once, straight into the batch.
+   */
+  appendText(prefix: EventPrefix, text: string, tail: Buffer): void {
+    this.room(prefix.bytes.length + text.length * 3 + tail.length + 1);
+    const buf = this.buf;
+    let pos = this.pos + copyBytes(prefix.bytes, 0, prefix.bytes.length, buf, this.pos);
+    pos += buf.write(text, pos, 'utf8');
     buf.set(tail, pos);
     pos += tail.length;
     buf[pos++] = NEWLINE;

@@ -1,4 +1,4 @@
-import { BatchBuilder, oneEventBatch, type EventPrefix, type WireBatch } from './batch-builder.js';
+import { BatchBuilder, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, oneEventBatch, type EventPrefix, type WireBatch } from './batch-builder.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
 
 export interface DirectPublisherOptions {
@@ -20,9 +20,6 @@ export interface DirectPublisherOptions {
   busy?: (queued: number) => boolean;
 }
 
-/** Batches as the Publisher cuts them: their decoded strings stay below V8's large-object size and die young. */
-const MAX_BATCH_EVENTS = 2048;
-const MAX_BATCH_BYTES = 96 * 1024;
 
 /**
  * A publisher inside the core's process (receive.in_core): events go to the core's routing by a
@@ -69,6 +66,11 @@ export class DirectPublisher extends EventIntake {
 
   protected enqueue(key: string, json: string): void {
     this.batches.append(key, json);
+    this.schedule();
+  }
+
+  protected enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void {
+    this.batches.appendText(prefix, text, tail);
     this.schedule();
   }
 

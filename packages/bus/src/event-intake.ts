@@ -1,6 +1,6 @@
-import type { EventPrefix } from './batch-builder.js';
+import { EventPrefix } from './batch-builder.js';
 import { keyProblem } from './keys.js';
-import { eventJson, jsonStringContent, textEventJson } from './event.js';
+import { eventJson, jsonStringContent, needsJsonEscape, stampedTextTailNow, textEventJson } from './event.js';
 import { fitsMaxEvent, splitJsonText } from './max-event.js';
 import { humanTime, nowUnix } from './time.js';
 
@@ -61,6 +61,9 @@ export const PAUSE_READING_AT = 20_000;
 export const RESUME_READING_AT = 5_000;
 export const READING_POLL_MS = 10;
 
+/** How the JSON of a text event begins (textEventJson). */
+const TEXT_HEAD = '{"text":"';
+
 /**
  * What every publisher checks before it queues an event (key, event object, max_event, room),
  * and how it counts and tells what it drops; subclasses queue the events and send them on.
@@ -78,6 +81,10 @@ export abstract class EventIntake implements EventPublisher {
   };
   /** Events dropped because the queue was full and not told yet. */
   private gap: { count: number; since: number; key: string } | null = null;
+  /** The last key publish() found valid: a caller publishing under one key has it checked once. */
+  private checkedKey = '';
+  /** `<key> {"text":"` of the last key a text was published under (publishTextNow). */
+  private textPrefix: EventPrefix | null = null;
 
   constructor(
     readonly nodeId: string,
@@ -91,6 +98,8 @@ export abstract class EventIntake implements EventPublisher {
   protected abstract full(): boolean;
   /** Queues an event that passed the checks. */
   protected abstract enqueue(key: string, json: string): void;
+  /** Queues the event of a text that passed the checks (see publishTextNow). */
+  protected abstract enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void;
   /** Queues an event given as bytes that passed the checks (see publishPieces). */
   protected abstract enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void;
 
@@ -101,7 +110,10 @@ export abstract class EventIntake implements EventPublisher {
    */
   publish(key: string, event: string | Record<string, unknown>): boolean {
     if (this.closed) return this.drop('queue_full', key);
-    if (keyProblem(key)) return this.drop('invalid_key', key);
+    if (key !== this.checkedKey) {
+      if (keyProblem(key)) return this.drop('invalid_key', key);
+      this.checkedKey = key;
+    }
     if (typeof event === 'string') return this.publishLine(key, event);
     const json = eventJson(event, this.nodeId);
     if (json === null) return this.drop('invalid_event', key);
@@ -115,6 +127,10 @@ export abstract class EventIntake implements EventPublisher {
    * caller vouches for the key.
    */
   publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
+    if (members === '' && unixTime === undefined && !needsJsonEscape(text)) {
+      const published = this.publishTextNow(key, text);
+      if (published !== undefined) return published;
+    }
     const json = this.lineEvent(text, members, unixTime);
     if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
     this.stats_.tooLong++;
@@ -128,6 +144,23 @@ export abstract class EventIntake implements EventPublisher {
     let ok = true;
     for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, time)) && ok;
     return ok;
+  }
+
+  /**
+   * The usual line, a text with nothing to escape stamped now: written into the batch as the
+   * key's prefix, the text and the stamped tail (textEventJson's bytes, without making that
+   * string). Undefined when it is longer than max_event (publishLine splits it).
+   */
+  private publishTextNow(key: string, text: string): boolean | undefined {
+    let prefix = this.textPrefix;
+    if (prefix === null || prefix.key !== key) prefix = this.textPrefix = new EventPrefix(key, TEXT_HEAD);
+    const tail = stampedTextTailNow(this.nodeId);
+    const fixed = prefix.jsonBytes + tail.length;
+    if (fixed + text.length * 3 > this.maxEvent && fixed + Buffer.byteLength(text) > this.maxEvent) return undefined;
+    if (this.closed || this.full()) return this.drop('queue_full', key);
+    this.enqueueText(prefix, text, tail);
+    this.stats_.published++;
+    return true;
   }
 
   private lineEvent(text: string, members: string, unixTime: number | undefined): string {

@@ -25,6 +25,11 @@ export function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
+/** Whether JSON.stringify(s) is more than `s` between quotes. */
+export function needsJsonEscape(s: string): boolean {
+  return NEEDS_ESCAPE.test(s);
+}
+
 /** What stands between the quotes of JSON.stringify(s): for joining a string into JSON text around it. */
 export function jsonStringContent(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s).slice(1, -1) : s;
@@ -36,6 +41,7 @@ let stampMs = -1;
 let stampNode = '';
 let stampNowMembers = '';
 let stampTail = '';
+let stampTextTail: Buffer = Buffer.alloc(0);
 
 function stampNow(nodeId: string): string {
   if (Date.now() !== stampMs || nodeId !== stampNode) restamp(nodeId);
@@ -52,10 +58,20 @@ export function stampedMembersNow(nodeId: string): string {
   return stampNowMembers;
 }
 
+/**
+ * The bytes that end the event of a text published now, after the text itself: the closing quote
+ * of `text`, the stamped members and the closing brace (the same for a millisecond).
+ */
+export function stampedTextTailNow(nodeId: string): Buffer {
+  if (Date.now() !== stampMs || nodeId !== stampNode) restamp(nodeId);
+  return stampTextTail;
+}
+
 function restamp(nodeId: string): void {
   const ms = Date.now();
   stampNowMembers = stampMembers(nodeId, ms / 1000);
   stampTail = stampNowMembers + '}';
+  stampTextTail = Buffer.from('"' + stampTail);
   stampMs = ms;
   stampNode = nodeId;
 }

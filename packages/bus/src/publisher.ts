@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { DEFAULT_MAX_EVENT } from './event.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
-import { BatchBuilder, oneEventBatch, type EventPrefix } from './batch-builder.js';
+import { BatchBuilder, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, oneEventBatch, type EventPrefix } from './batch-builder.js';
 import { batchHeader, endHeader, parseAck } from './wire.js';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
@@ -35,7 +35,7 @@ const RETRY_MS = 50;
 /**
  * Batches cut and not yet confirmed. Confirmations are the flow control: the core confirms as it
  * takes batches, so a window well above its receive queue (8) keeps it busy while bounding what a
- * publisher holds for sending again (at most ~3 MiB).
+ * publisher holds for sending again (at most 16 MiB of 512 KiB batches, within maxQueuedBytes).
  */
 const MAX_UNCONFIRMED_BATCHES = 32;
 /** Batches sent in a row without asking the core to confirm (a quarter of the window). */
@@ -88,9 +88,7 @@ export class Publisher extends EventIntake {
     super(options.nodeId ?? defaultNodeId(), options.maxEvent ?? DEFAULT_MAX_EVENT);
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    // Kept below V8's large-object size (~128 KiB) so the core's decoded batch strings die young
-    // (cheap scavenges) instead of piling up in the old generation between full GCs.
-    this.batches = new BatchBuilder(options.maxBatchEvents ?? 2048, options.maxBatchBytes ?? 96 * 1024);
+    this.batches = new BatchBuilder(options.maxBatchEvents ?? MAX_BATCH_EVENTS, options.maxBatchBytes ?? MAX_BATCH_BYTES);
     // sendTimeout 0 + immediate: ZeroMQ refuses at once instead of blocking or queueing for an
     // absent core, so our own bounded queue is the only buffer and drops are ours to count.
     // linger 0: by the time we close, the core has confirmed everything (or we counted it).
@@ -140,6 +138,11 @@ export class Publisher extends EventIntake {
 
   protected enqueue(key: string, json: string): void {
     this.batches.append(key, json);
+    this.kick();
+  }
+
+  protected enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void {
+    this.batches.appendText(prefix, text, tail);
     this.kick();
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, DirectPublisher, EventPrefix } from '../src/index.js';
+import { decodeBatch, DirectPublisher, EventPrefix, textEventJson } from '../src/index.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -23,6 +23,28 @@ function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: (
 }
 
 describe('DirectPublisher (receive.in_core)', () => {
+  it('publishes a text as the JSON textEventJson makes of it, whether it needs escaping or not, and checks a new key again', async () => {
+    const jsons: string[] = [];
+    const publisher = new DirectPublisher({
+      nodeId: 'direct-node',
+      maxEvent: 1024 * 1024,
+      deliver: (wireBatches) => {
+        for (const b of wireBatches) decodeBatch(b.body, { event: (_key, json) => jsons.push(json), malformed: () => expect.fail('malformed batch') });
+      },
+    });
+    const texts = ['plain ascii', 'a "quote"', 'back\\slash', 'new\nline', 'tab\there', 'é and ü', 'emoji \u{1F600}', 'lone \ud800 surrogate', 'U+FFFD \ufffd', ''];
+    for (const text of texts) expect(publisher.publish('app.web', text)).toBe(true);
+    expect(publisher.publish('app web', 'bad key after a good one')).toBe(false);
+    expect(publisher.publish('app.other', 'another key')).toBe(true);
+    await nextTurn();
+    expect(jsons.map((json) => JSON.parse(json).text)).toEqual([...texts, 'another key']);
+    // Byte for byte what the string path makes (stamped the same millisecond: compared without the stamp).
+    const withoutStamp = (json: string): string => json.slice(0, json.indexOf(',"node_id"'));
+    expect(jsons.slice(0, texts.length).map(withoutStamp)).toEqual(texts.map((text) => withoutStamp(textEventJson(text, 'direct-node'))));
+    expect(JSON.parse(jsons[0])).toMatchObject({ node_id: 'direct-node', unix_time: expect.any(Number), human_time: expect.any(String) });
+    expect(publisher.stats().dropped.invalid_key).toBe(1);
+  });
+
   it('hands what was published in one turn of the event loop over as one batch, in order, stamped', async () => {
     const { publisher, batches } = direct();
     for (let i = 0; i < 5; i++) expect(publisher.publish('syslog.web', `line ${i}`)).toBe(true);
