@@ -1,22 +1,21 @@
 // Benchmark of issue 3, the cluster on etcd: the time from `drain add` (a put through the etcd
 // store) to the first event delivered from every node, for 3 and 10 local nodes (median and max
-// of 10 tries), and one core's memory with 1,000 drains in the store.
+// of 10 tries). A core's memory (idle, and with 1,000 drains) is scripts/bench/memory.mjs.
 // Usage: npm run bench (runs every benchmark), or node scripts/bench/cluster.mjs [--tries N]
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
+import { sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
 import { Publisher } from '@logyard/bus';
 import { EtcdStore } from '@logyard/store/etcd';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
-const { values: opts } = parseArgs({ options: { tries: { type: 'string', default: '10' }, drains: { type: 'string', default: '1000' } } });
+const { values: opts } = parseArgs({ options: { tries: { type: 'string', default: '10' } } });
 const TRIES = Number(opts.tries);
-const MANY = Number(opts.drains);
 const root = mkdtempSync(join(tmpdir(), 'logyard-bench-cluster-'));
 const children = [];
 
@@ -73,37 +72,13 @@ async function addToAllNodes(store, nodeCount) {
   return { nodes: nodeCount, tries: TRIES, median_ms: +times[Math.floor(times.length / 2)].toFixed(1), max_ms: +times.at(-1).toFixed(1) };
 }
 
-async function memoryWithManyDrains(store) {
-  const client = await EtcdStore.open(store);
-  const sink = await target();
-  for (let i = 0; i < MANY; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, MANY - i) }, (_, k) => client.putDrain(`many-${i + k}`, `tcp://127.0.0.1:${sink.port}?filter=nothing.${i + k}`)));
-  }
-  const core = await startCore(store, 'memory');
-  for (;;) {
-    const st = await getStatus(core.runDir);
-    if (st.drains.length >= MANY && st.drains.every((d) => d.state === 'RUNNING')) break;
-    await sleep(200);
-  }
-  await sleep(2000);
-  const st = await getStatus(core.runDir);
-  const hwm = Number(readFileSync(`/proc/${core.process.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/)[1]) * 1024 / 1e6;
-  core.process.kill('SIGTERM');
-  await new Promise((r) => core.process.once('exit', r));
-  await client.close();
-  await sink.close();
-  return { drains: MANY, rss_mb: st.memory.rss_mb, heap_used_mb: st.memory.heap_used_mb, peak_rss_mb: +hwm.toFixed(1) };
-}
-
 try {
   const store = await startEtcd();
   const latency = [await addToAllNodes(store, 3), await addToAllNodes(store, 10)];
-  const memory = await memoryWithManyDrains(store);
   console.log('\ncluster on etcd: drain add -> first event delivered from every node');
   console.log('NODES  TRIES  MEDIAN_MS  MAX_MS');
   for (const r of latency) console.log(`${String(r.nodes).padEnd(7)}${String(r.tries).padEnd(7)}${String(r.median_ms).padEnd(11)}${r.max_ms}`);
-  console.log(`one core with ${memory.drains} drains in the store: RSS ${memory.rss_mb} MB (peak ${memory.peak_rss_mb} MB), heap used ${memory.heap_used_mb} MB`);
-  console.log(JSON.stringify({ benchmark: 'cluster', latency, memory }));
+  console.log(JSON.stringify({ benchmark: 'cluster', latency }));
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await sleep(200);
