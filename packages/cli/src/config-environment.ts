@@ -1,6 +1,5 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { dirname, join } from 'node:path';
 import { nodeFormats, type CheckedConfig, type LogyardConfig } from '@logyard/config';
 import { DrainUriError, fileDrainPathProblem, parseDrainUri, UNKNOWN_FORMAT } from '@logyard/drains';
@@ -155,7 +154,9 @@ function bindTcp(host: string, port: number): Promise<void> {
   });
 }
 
-function bindUdp(host: string, port: number): Promise<void> {
+async function bindUdp(host: string, port: number): Promise<void> {
+  // node:dgram only for a config that listens on udp.
+  const { createSocket } = await import('node:dgram');
   return new Promise((resolve, reject) => {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     socket.once('error', (err) => {

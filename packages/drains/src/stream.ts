@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
-import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { BrokenSignal } from './broken-signal.js';
 import { DrainConfigError } from './errors.js';
 import { isAbsolutePath, isBoolean, type ParamCheck } from './params.js';
@@ -43,6 +43,8 @@ export async function openStream(spec: DrainSpec, target: string, tls?: Connecti
   const port = spec.port ?? 0;
   if (!spec.tls) return openSocket(() => connectTcp({ host, port }), 'connect', target);
   const options = tls ?? (await tlsOptions(spec));
+  // node:tls is loaded by the first TLS drain: a core without one does not carry it.
+  const { connect: connectTls } = await import('node:tls');
   try {
     return await openSocket(() => connectTls({ ...options, host, port }), 'secureConnect', target);
   } catch (err) {

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { fitsMaxEvent, keyProblem, Publisher, textEventJson } from '@logyard/bus';
-import { LineSplitter } from '@logyard/tailer';
 import { configOf } from '../context.js';
 import { runtimeError, usageError } from '../errors.js';
 
@@ -83,6 +82,8 @@ async function publishStdin(publisher: Publisher, key: string, json: boolean, to
   // Text: pieces that fit in an event beside its stamped fields (the publisher cuts again what
   // escaping makes longer). JSON: the line is the event.
   const maxLine = json ? maxEvent : maxEvent - Buffer.byteLength(textEventJson('', publisher.nodeId)) - 64;
+  // Loaded here: every other command (a core among them) would carry the tailer and its file watcher.
+  const { LineSplitter } = await import('@logyard/tailer');
   const splitter = new LineSplitter(maxLine, (line, _offset, part) => {
     if (part !== 'more') n++;
     if (!json) {

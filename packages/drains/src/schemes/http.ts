@@ -1,5 +1,4 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { DrainRejectedError } from '../errors.js';
 import { isPositiveInteger } from '../params.js';
 import { redactSecrets } from '../redact.js';
@@ -31,8 +30,10 @@ const connectHttp: TransportFactory = async (spec, ctx) => {
   const tls = spec.tls ? await tlsOptions(spec) : undefined;
   (await openStream(spec, target, tls)).destroy();
   const agentOptions = { keepAlive: true, maxSockets: 1 };
-  const agent = tls ? new HttpsAgent({ ...agentOptions, ...tls }) : new HttpAgent(agentOptions);
-  return new HttpTransport(spec, agent, ctx.drainToken);
+  // node:https only for an https drain: a core without one does not carry it.
+  const https = tls ? await import('node:https') : undefined;
+  const agent = https ? new https.Agent({ ...agentOptions, ...tls }) : new HttpAgent(agentOptions);
+  return new HttpTransport(spec, agent, https?.request ?? httpRequest, ctx.drainToken);
 };
 
 /**
@@ -70,6 +71,7 @@ class HttpTransport implements Transport {
   constructor(
     private readonly spec: DrainSpec,
     private readonly agent: HttpAgent,
+    private readonly requestFn: typeof httpRequest,
     /** Sent as `Logyard-Drain-Token` so the receiver can tell which drain a POST came from (Heroku's Logplex-Drain-Token). */
     private readonly drainToken?: string,
   ) {
@@ -116,10 +118,9 @@ class HttpTransport implements Transport {
 
   private post(body: string): Promise<void> {
     const { spec } = this;
-    const requestFn = spec.tls ? httpsRequest : httpRequest;
     let request!: ClientRequest;
     const result = new Promise<void>((resolve, reject) => {
-      request = requestFn({
+      request = this.requestFn({
         agent: this.agent,
         host: spec.host,
         port: spec.port,

@@ -1,5 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
+import type { Socket } from 'node:dgram';
 import { BrokenSignal } from '../broken-signal.js';
 import type { OutBatch, Scheme, Transport, TransportFactory } from '../scheme.js';
 
@@ -14,6 +13,8 @@ const SURELY_FITTING_LENGTH = Math.floor(MAX_DATAGRAM_BYTES / 3);
 const connectUdp: TransportFactory = async (spec) => {
   const host = spec.host ?? '';
   const port = spec.port ?? 0;
+  // Loaded by the first udp drain: a core without one does not carry them.
+  const [{ lookup }, { createSocket }] = await Promise.all([import('node:dns/promises'), import('node:dgram')]);
   const { address, family } = await lookup(host);
   const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
   await new Promise<void>((resolve, reject) => {
