@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { benchEtcd, cpuSeconds, ETCD_FLAGS, etcdDbBytes, sleep } from './lib.mjs';
 
 
@@ -36,6 +37,9 @@ async function worker() {
   /** Drain names the controller waits for: name -> nodes that have not seen it yet. */
   const expected = new Map();
   const report = { failures: 0, writes: 0 };
+  // How late this process runs what is due (its simulated nodes share its one thread): from the
+  // first drain added under load to the report.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   let load = false;
 
   const settle = (node, names) => {
@@ -104,7 +108,10 @@ async function worker() {
       // Already there on every node (possible after an outage): answer at once.
       for (const node of nodes) settle(node, new Set(Object.keys(node.drains)));
     } else if (message.type === 'load') load = message.on;
-    else if (message.type === 'report') process.send({ type: 'report', ...report });
+    else if (message.type === 'report') {
+      const ms = (ns) => Math.round(ns / 1e6);
+      process.send({ type: 'report', ...report, loop_delay_ms: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) } });
+    } else if (message.type === 'measure-loop') loopDelay.enable();
     else if (message.type === 'stop') {
       await Promise.all(nodes.map(async (n) => (await n.publisher.close(), await n.store.close())));
       process.exit(0);
@@ -231,6 +238,7 @@ async function controller() {
 
     const perNode = [];
     const allNodes = [];
+    workers.forEach((w) => w.send({ type: 'measure-loop' }));
     for (let t = 0; t < TRIES; t++) {
       const name = `probe-${t}`;
       const { t0: put, at } = await addAndWait(name, () => retrying(() => client.putDrain(name, 'tcp://10.0.0.2:9?filter=probe')));
@@ -286,6 +294,12 @@ async function controller() {
         status_writes: reports.reduce((s, r) => s + r.writes, 0),
         status_write_failures: reports.reduce((s, r) => s + r.failures, 0),
       },
+      // While drains were added: how late each simulator process ran what was due (the worst process).
+      sim_loop_delay_ms: {
+        p50: Math.max(...reports.map((r) => r.loop_delay_ms.p50)),
+        p99: Math.max(...reports.map((r) => r.loop_delay_ms.p99)),
+        max: Math.max(...reports.map((r) => r.loop_delay_ms.max)),
+      },
       etcd_db_mb_after_adds: db_after_adds_mb,
       outage,
       etcd_flags: ETCD_FLAGS,
@@ -298,6 +312,7 @@ async function controller() {
     console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
     const l = result.under_load;
     console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB`);
+    console.log(`simulator processes while drains were added: event loop late by p50 ${result.sim_loop_delay_ms.p50} ms, p99 ${result.sim_loop_delay_ms.p99} ms, max ${result.sim_loop_delay_ms.max} ms`);
     console.log(`etcd db after the ${TRIES} drains added and deleted: ${result.etcd_db_mb_after_adds} MB`);
     console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);
     if (outage) console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
