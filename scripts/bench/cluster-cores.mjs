@@ -39,6 +39,8 @@ const DRAINS = Number(opts.drains);
 const FLOWING = Math.min(DRAINS, Number(opts.flowing));
 const RATE = Number(opts.rate);
 const LOAD_S = Number(opts.load);
+/** How long the documents of every node may take to hold every drain before the load starts. */
+const SETTLE_MS = 120_000;
 /** Cores started at once (each waits until its status socket answers). */
 const STARTING_AT_ONCE = 4;
 
@@ -55,6 +57,18 @@ function drainStatus(store) {
       else resolve({ began, ms, rows: JSON.parse(stdout) });
     });
   });
+}
+
+/** How many lines of the cores' logs say the store failed, was answering again, or a drain was retrying. */
+function logCounts(files) {
+  const counts = { store_failing: 0, store_answering_again: 0, drain_retrying: 0 };
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    counts.store_failing += text.match(/store failing/g)?.length ?? 0;
+    counts.store_answering_again += text.match(/answering again/g)?.length ?? 0;
+    counts.drain_retrying += text.match(/: RETRYING/g)?.length ?? 0;
+  }
+  return counts;
 }
 
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -81,7 +95,7 @@ try {
   const cores = [];
   for (let i = 0; i < CORES; i += STARTING_AT_ONCE) {
     const ids = Array.from({ length: Math.min(STARTING_AT_ONCE, CORES - i) }, (_, k) => `core-${String(i + k).padStart(3, '0')}`);
-    cores.push(...(await Promise.all(ids.map((id) => startBenchCore(bin, etcd.uri, id, root, children)))));
+    cores.push(...(await Promise.all(ids.map((id) => startBenchCore(bin, etcd.uri, id, root, children, { logFile: join(root, `${id}.log`) })))));
   }
   const startup_s = +((Date.now() - startedAt) / 1000).toFixed(1);
   console.error(`cluster-cores: ${CORES} cores up in ${startup_s} s (load average ${loadAverage()})`);
@@ -94,8 +108,9 @@ try {
     for (const p of publishers) if (Math.random() < RATE / 10) p.publish('bench.flow', `event ${tick}`);
   }, 100);
 
-  // Until every node's document holds every drain.
-  for (;;) {
+  // Until every node's document holds every drain (at most SETTLE_MS: what is missing then shows
+  // in the figures).
+  for (const until = Date.now() + SETTLE_MS; Date.now() < until; ) {
     const nodes = await admin.listNodeStatus().catch(() => []);
     if (nodes.length >= CORES && nodes.every((n) => Object.keys(n.drains).length >= DRAINS)) break;
     await sleep(2_000);
@@ -109,7 +124,10 @@ try {
   const sent0 = target.count;
   const t0 = Date.now();
   const reads = [];
+  /** Node entries in etcd at each read: a core whose lease was lost is missing until it wrote them again. */
+  const nodeEntries = [];
   while (Date.now() - t0 < LOAD_S * 1000) {
+    nodeEntries.push(await etcdClient.getAll().prefix('/logyard/nodes/').count().catch(() => -1));
     const read = await drainStatus(etcd.uri);
     if (read.rows) {
       const stale = Math.max(...read.rows.map((r) => read.began / 1000 - r.updated));
@@ -139,6 +157,9 @@ try {
       answer_ms_median: answered.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(answered.length / 2)],
       answer_ms_max: Math.max(...answered.map((r) => r.ms)),
     },
+    node_entries_min: Math.min(...nodeEntries),
+    // Lines each core logged about the store (its lease lost, writes failing) and drains retrying.
+    core_log: logCounts(cores.map((c) => join(root, `${c.id}.log`))),
     core_rss_mb: { median: +rss[Math.floor(rss.length / 2)].toFixed(1), max: +rss.at(-1).toFixed(1), total: +rss.reduce((a, b) => a + b, 0).toFixed(0) },
     cores_cpu: +((cores.reduce((s, c) => s + cpuSeconds(c.process.pid), 0) - cpu0.cores) / seconds).toFixed(2),
     etcd: {
@@ -159,6 +180,7 @@ try {
   const d = result.drain_status;
   console.log(`\n${CORES} real cores x ${DRAINS} drains on one etcd (${FLOWING} drains taking ${RATE} events/s on every node), ${result.load_s} s`);
   console.log(`drain status: ${d.reads} reads, ${d.failed} failed, ${d.rows} rows; at most ${d.stale_max_s} s stale; answered in ${d.answer_ms_median} ms (median), ${d.answer_ms_max} ms (max)`);
+  console.log(`node entries in etcd: at least ${result.node_entries_min} of ${CORES} at every read; core logs: ${JSON.stringify(result.core_log)}`);
   console.log(`cores: RSS median ${result.core_rss_mb.median} MB, max ${result.core_rss_mb.max} MB, total ${result.core_rss_mb.total} MB; CPU ${result.cores_cpu} cores`);
   console.log(`etcd: ${result.etcd.puts_per_s} puts/s, CPU ${result.etcd.cpu} cores, db ${result.etcd.db_mb} MB; load average ${result.load_average}`);
   console.log(JSON.stringify(result));

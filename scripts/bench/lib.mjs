@@ -1,6 +1,6 @@
 // Helpers shared by the benchmarks.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -119,14 +119,17 @@ export async function benchEtcd(root, children, flags = []) {
 }
 
 /** `logyard core` of node `id` on `store`, its directories under `root`; resolves once its status answers. */
-export async function startBenchCore(bin, store, id, root, children) {
+export async function startBenchCore(bin, store, id, root, children, { logFile } = {}) {
   const runDir = join(root, id, 'run');
   const stateDir = join(root, id, 'state');
   mkdirSync(stateDir, { recursive: true });
+  // The core's log (its stderr) in `logFile` when asked for, else nowhere.
+  const log = logFile ? openSync(logFile, 'a') : 'ignore';
   const p = spawn(process.execPath, [bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
     env: { ...process.env, LOGYARD_CONFIG: '' },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', log],
   });
+  if (typeof log === 'number') closeSync(log);
   children.push(p);
   for (;;) {
     if (p.exitCode !== null) throw new Error(`core ${id} exited with ${p.exitCode}`);
