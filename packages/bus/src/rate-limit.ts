@@ -67,9 +67,16 @@ export class RateLimiter {
     this.lastSweep = this.now();
   }
 
-  /** True when an event of `key` may pass now (and uses one token); false when it is dropped. */
-  take(key: string): boolean {
-    const now = this.now();
+  /** The limiter's clock (ms), for a caller that takes many events at one time (see take). */
+  time(): number {
+    return this.now();
+  }
+
+  /**
+   * True when an event of `key` may pass now (and uses one token); false when it is dropped.
+   * `now`: the limiter's time() when the caller read it already (once for a burst of events).
+   */
+  take(key: string, now = this.now()): boolean {
     let b = this.buckets.get(key);
     if (!b) {
       b = { tokens: this.burst, last: now, dropped: 0, since: 0, inRun: false, counted: false, lastReport: 0, lastDrop: 0 };

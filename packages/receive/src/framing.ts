@@ -12,6 +12,8 @@ export type FrameProblem = 'too_long' | 'bad_frame' | 'truncated_frame';
 export type FramePiece = 'whole' | 'first' | 'more' | 'last';
 
 export interface FrameSink {
+  /** Called before the frames of each chunk pushed (and of the stream's end): the time they arrived. */
+  begin?(): void;
   /** One message or piece: `buf[start, end)`, without its newline or length prefix. */
   frame(buf: Buffer, start: number, end: number, piece: FramePiece): void;
   problem(reason: FrameProblem): void;
@@ -82,6 +84,7 @@ export class FrameDecoder {
   }
 
   push(chunk: Buffer): void {
+    this.sink.begin?.();
     const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = null;
     const len = buf.length;
@@ -135,6 +138,7 @@ export class FrameDecoder {
 
   /** The stream ended: a last line without newline is still a message; half a counted frame is not. */
   end(): void {
+    this.sink.begin?.();
     const rest = this.pending;
     this.pending = null;
     if (this.splitting) {

@@ -1,8 +1,6 @@
 import type { SyslogMessage } from './syslog.js';
-import { trimmedEnd } from './text-bytes.js';
+import { trimmedEnd, wordsOf } from './text-bytes.js';
 
-const SP = 32;
-const COLON = 58;
 /** Where the `: ` ending a cached header may be at the latest. */
 const MAX_CACHED_HEADER = 512;
 
@@ -18,6 +16,9 @@ export class SyslogHeaderCache<T> {
   private readonly byHash = new Map<number, ByteEntry<T>>();
   /** Where the text of the line last found begins. */
   textStart = 0;
+  /** The first `: ` at or after the line being looked up, in the buffer it was searched in (its length when none). */
+  private colonIn: Buffer | null = null;
+  private colonAt = 0;
 
   constructor(private readonly maxEntries = 4096) {}
 
@@ -31,26 +32,24 @@ export class SyslogHeaderCache<T> {
 
   /**
    * `get` for the message in `buf[start, end)`, before it is decoded: `textStart` is then a byte
-   * offset. Headers with bytes outside ASCII are left to `get` (byte and character offsets differ).
-   * The header is hashed while it is scanned for its `: ` and compared byte for byte: no string is
-   * made of it (this ran for every line).
+   * offset. Only ASCII headers are kept for it (byte and character offsets differ otherwise). No
+   * string is made of the header: its `: ` is found by a search that is remembered for the chunk
+   * (lines without one do not each search the rest of it), its bytes hashed and compared four at a
+   * time (this ran for every line: 270 ns a line byte by byte, in the receive benchmark).
    */
   getBytes(buf: Buffer, start: number, end: number): T | undefined {
-    const limit = Math.min(end - 1, start + MAX_CACHED_HEADER + 1);
-    let hash = HASH_SEED;
-    for (let i = start; i < limit; i++) {
-      const c = buf[i];
-      if (c >= 0x80) return undefined;
-      hash = Math.imul(hash ^ c, HASH_PRIME);
-      if (c === COLON && buf[i + 1] === SP) {
-        const textStart = i + 2;
-        for (let e: ByteEntry<T> | null | undefined = this.byHash.get(smallHash(Math.imul(hash ^ SP, HASH_PRIME))); e; e = e.next) {
-          if (sameBytes(e.header, buf, start, textStart)) {
-            this.textStart = textStart;
-            return e.value;
-          }
-        }
-        return undefined;
+    if (buf !== this.colonIn || this.colonAt < start) {
+      this.colonIn = buf;
+      this.colonAt = buf.indexOf(COLON_SPACE, start);
+      if (this.colonAt < 0) this.colonAt = buf.length;
+    }
+    const textStart = this.colonAt + 2;
+    if (textStart > end || textStart - start > MAX_CACHED_HEADER + 2) return undefined;
+    const words = wordsOf(buf);
+    for (let e: ByteEntry<T> | null | undefined = this.byHash.get(headerHash(words, start, textStart)); e; e = e.next) {
+      if (sameBytes(e.words, words, start, textStart)) {
+        this.textStart = textStart;
+        return e.value;
       }
     }
     return undefined;
@@ -70,10 +69,9 @@ export class SyslogHeaderCache<T> {
     this.entries.set(header, value);
     if (!ASCII_RE.test(header)) return;
     const bytes = Buffer.from(header, 'latin1');
-    let hash = HASH_SEED;
-    for (const c of bytes) hash = Math.imul(hash ^ c, HASH_PRIME);
-    const key = smallHash(hash);
-    this.byHash.set(key, { header: bytes, value, next: this.byHash.get(key) ?? null });
+    const words = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const key = headerHash(words, 0, bytes.length);
+    this.byHash.set(key, { words, value, next: this.byHash.get(key) ?? null });
   }
 
   /** The text of `line` after the header `get` found. */
@@ -83,24 +81,35 @@ export class SyslogHeaderCache<T> {
 }
 
 interface ByteEntry<T> {
-  header: Buffer;
+  /** The header's bytes. */
+  words: DataView;
   value: T;
   /** Another header with the same hash. */
   next: ByteEntry<T> | null;
 }
 
+const COLON_SPACE = Buffer.from(': ');
 const ASCII_RE = /^[\x00-\x7f]*$/;
-/** FNV-1a, 32 bits. */
-const HASH_SEED = 0x811c9dc5;
 const HASH_PRIME = 0x01000193;
 
-/** The hash cut to 30 bits: a small integer is a Map key without a heap number per lookup. */
-function smallHash(hash: number): number {
-  return hash & 0x3fffffff;
+/**
+ * A hash of the bytes `[start, end)` of `words`, four at a time, cut to 30 bits: a small integer
+ * is a Map key without a heap number per lookup.
+ */
+function headerHash(words: DataView, start: number, end: number): number {
+  let hash = end - start;
+  let i = start;
+  for (; i + 4 <= end; i += 4) hash = Math.imul(hash ^ words.getInt32(i, true), HASH_PRIME);
+  for (; i < end; i++) hash = Math.imul(hash ^ words.getUint8(i), HASH_PRIME);
+  return (hash ^ (hash >>> 15)) & 0x3fffffff;
 }
 
-function sameBytes(header: Buffer, buf: Buffer, start: number, end: number): boolean {
-  if (header.length !== end - start) return false;
-  for (let i = 0; i < header.length; i++) if (header[i] !== buf[start + i]) return false;
+/** Whether `header` holds the bytes `[start, end)` of `words`. */
+function sameBytes(header: DataView, words: DataView, start: number, end: number): boolean {
+  const length = header.byteLength;
+  if (length !== end - start) return false;
+  let i = 0;
+  for (; i + 4 <= length; i += 4) if (header.getInt32(i, true) !== words.getInt32(start + i, true)) return false;
+  for (; i < length; i++) if (header.getUint8(i) !== words.getUint8(start + i)) return false;
   return true;
 }

@@ -55,6 +55,9 @@ export class SyslogInput {
   private readonly headers = new SyslogHeaderCache<HeaderEvent>();
   private readonly keyOfApp = new Map<string | null, string>();
   private readonly nodeId: string;
+  /** When the messages being read arrived (the limiter's clock, ms) and their stamped members: read once per chunk or datagram. */
+  private arrived = 0;
+  private stamp = '';
 
   constructor(private readonly options: SyslogInputOptions) {
     this.nodeId = options.publisher.nodeId;
@@ -68,6 +71,7 @@ export class SyslogInput {
 
   /** One datagram: one message, octet-counted or not (RFC 5426). */
   datagram(buf: Buffer, where: Where): void {
+    this.arrive();
     this.message(buf, datagramMessageStart(buf), buf.length, where.uri, false);
   }
 
@@ -76,6 +80,7 @@ export class SyslogInput {
     // The header event of the message whose pieces are coming; null when it was refused.
     let continuing: HeaderEvent | null = null;
     return {
+      begin: () => this.arrive(),
       frame: (buf: Buffer, start: number, end: number, piece: FramePiece) => {
         if (piece === 'whole') {
           this.message(buf, start, end, where.uri, false);
@@ -104,7 +109,7 @@ export class SyslogInput {
     this.stamped(known);
     // Most events fit at once; a longer one takes the string path, which splits it.
     if (TEXT_HEAD_BYTES + (textEnd - textStart) + known.tailBytes.length <= this.options.maxEvent) {
-      if (this.options.limiter.take(known.key)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes);
+      if (this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes);
       return known;
     }
     return this.publish(known, buf.toString('utf8', textStart, textEnd), uri, counted) ? known : null;
@@ -150,18 +155,24 @@ export class SyslogInput {
       }
       if (Buffer.byteLength(content) > room) {
         if (!counted) this.split++;
-        if (!this.options.limiter.take(known.key)) return true;
+        if (!this.options.limiter.take(known.key, this.arrived)) return true;
         for (const piece of cutJsonStringContent(content, room)) this.options.publisher.publishJson(known.key, TEXT_HEAD + piece + known.tail);
         return true;
       }
     }
-    if (this.options.limiter.take(known.key)) this.options.publisher.publishJson(known.key, TEXT_HEAD + content + known.tail);
+    if (this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishJson(known.key, TEXT_HEAD + content + known.tail);
     return true;
   }
 
   /** The header's tail for events stamped now: made again, as string and bytes, when the millisecond changed. */
+  /** The messages of a chunk or datagram arrived now: one reading of the clock for all of them (it was two per message). */
+  private arrive(): void {
+    this.arrived = this.options.limiter.time();
+    this.stamp = stampedMembersNow(this.nodeId);
+  }
+
   private stamped(known: HeaderEvent): string {
-    const stamp = stampedMembersNow(this.nodeId);
+    const stamp = this.stamp;
     if (known.stamp !== stamp) {
       known.stamp = stamp;
       known.tail = '"' + stamp + known.fieldJson;

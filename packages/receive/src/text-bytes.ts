@@ -26,10 +26,7 @@ export function plainTextEnd(buf: Buffer, start: number, end: number): number {
     if (c === 10 || c === 13 || c === 0) end--;
     else break;
   }
-  if (buf !== wordsOf) {
-    wordsOf = buf;
-    words = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  const words = wordsOf(buf);
   // Four bytes at a time (this loop ran over every byte of every line): a byte below 0x20, or
   // equal to '"' or '\\' (zero after the xor), sets the high bit of its lane in the test below.
   // The test runs on ASCII words: one with a byte of 0x80 or more is checked byte by byte.
@@ -58,9 +55,20 @@ function needsEscape(c: number): boolean {
   return c < SP || c === 34 || c === 92;
 }
 
-/** The view plainTextEnd reads words through, kept for the buffer it was made for (a chunk has many lines). */
-let wordsOf: Buffer | null = null;
-let words: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+/**
+ * A view of `buf` to read four bytes at a time through, kept for the buffer it was last made for
+ * (a chunk has many lines, each read several times).
+ */
+export function wordsOf(buf: Buffer): DataView<ArrayBufferLike> {
+  if (buf !== viewed) {
+    viewed = buf;
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  return view;
+}
+
+let viewed: Buffer | null = null;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
 /**
  * Cuts the content of a JSON string (what stands between its quotes) into pieces of at most
