@@ -168,6 +168,31 @@ describe('syslog parsers (property-based)', () => {
     );
   });
 
+  it('with the header cache, find every kept header again from the bytes, wherever the message starts in a chunk', () => {
+    let kept = 0;
+    fc.assert(
+      fc.property(fc.array(rfc3164, { minLength: 1, maxLength: 5 }), fc.nat(7), fc.string({ maxLength: 20 }), (seen, offset, text) => {
+        const cache = new SyslogHeaderCache<SyslogMessage>();
+        for (const { line } of seen) {
+          const m = parseSyslog(line) as SyslogMessage;
+          cache.set(line, m, m);
+        }
+        for (const { line, expected } of seen) {
+          const header = line.slice(0, line.length - expected.text.length);
+          // What set() keeps: an ASCII header ending at the first ': ' (others take the string path).
+          const value = cache.get(header + text);
+          if (value === undefined || !/^[\x00-\x7f]*$/.test(header)) continue;
+          kept++;
+          const buf = Buffer.concat([Buffer.alloc(offset, 0x3a), Buffer.from(header + text + '\n')]);
+          expect(cache.getBytes(buf, offset, buf.length - 1)).toBe(value);
+          expect(cache.textStart).toBe(offset + header.length);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+    expect(kept).toBeGreaterThan(500);
+  });
+
   it('find text that needs no JSON escapes and is UTF-8 as a check of every byte does', () => {
     const byte = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0, 9, 10, 13, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xa2, 0xdc, 0xff), fc.integer({ min: 0, max: 255 }));
     // Single bytes, and whole UTF-8 characters of 2, 3 and 4 bytes (é, €, an emoji).
