@@ -70,10 +70,17 @@ export class BatchBuilder {
   events = 0;
   bytes = 0;
 
-  /** A batch is sealed once it holds `maxEvents` events or `maxBytes` bytes (an event longer than that gets a batch alone). */
+  /**
+   * A batch is sealed once it holds `maxEvents` events or `maxBytes` bytes (an event longer than
+   * that gets a batch alone). `compact`: a batch sealed while it fills less than a quarter of its
+   * buffer is copied into one of its size and the buffer written on (a publisher of a few events
+   * a second would else hold a 512 KiB buffer per event until the core confirms it); for
+   * batches that are recycled instead, it is not needed.
+   */
   constructor(
-    private readonly maxEvents: number,
-    private readonly maxBytes: number,
+    private readonly maxEvents = MAX_BATCH_EVENTS,
+    private readonly maxBytes = MAX_BATCH_BYTES,
+    private readonly compact = false,
   ) {}
 
   /** Appends the event `json` of `key`. */
@@ -120,7 +127,8 @@ export class BatchBuilder {
   appendText(prefix: EventPrefix, text: string, tail: Buffer): void {
     this.room(prefix.bytes.length + text.length * 3 + tail.length + 1);
     const buf = this.buf;
-    let pos = this.pos + copyBytes(prefix.bytes, 0, prefix.bytes.length, buf, this.pos);
+    buf.set(prefix.bytes, this.pos);
+    let pos = this.pos + prefix.bytes.length;
     pos += buf.write(text, pos, 'utf8');
     buf.set(tail, pos);
     pos += tail.length;
@@ -131,6 +139,15 @@ export class BatchBuilder {
   /** Seals the batch being written, if it holds any event. */
   seal(): void {
     if (this.count === 0) return;
+    if (this.compact && this.pos * 4 < this.buf.length) {
+      const body = Buffer.allocUnsafe(this.pos);
+      this.buf.copy(body, 0, 0, this.pos);
+      this.sealed.push({ body, count: this.count });
+      // The magic stays at the start of the buffer, which the next batch is written into.
+      this.pos = MAGIC.length;
+      this.count = 0;
+      return;
+    }
     this.sealed.push({ body: this.buf.subarray(0, this.pos), count: this.count });
     this.buf = NO_ROOM;
     this.pos = 0;

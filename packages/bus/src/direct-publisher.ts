@@ -1,4 +1,4 @@
-import { BatchBuilder, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, oneEventBatch, type EventPrefix, type WireBatch } from './batch-builder.js';
+import { BatchBuilder, oneEventBatch, type EventPrefix, type WireBatch } from './batch-builder.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
 
 export interface DirectPublisherOptions {
@@ -20,7 +20,6 @@ export interface DirectPublisherOptions {
   busy?: (queued: number) => boolean;
 }
 
-
 /**
  * A publisher inside the core's process (receive.in_core): events go to the core's routing by a
  * function call, once per turn of the event loop, with no ZeroMQ hop (in the receive benchmark,
@@ -30,7 +29,8 @@ export interface DirectPublisherOptions {
 export class DirectPublisher extends EventIntake {
   private readonly deliver: DirectPublisherOptions['deliver'];
   private readonly maxQueued: number;
-  private readonly batches = new BatchBuilder(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
+  /** Batches of the Publisher's size; their buffers are recycled after each delivery. */
+  private readonly batches = new BatchBuilder();
   private scheduled = false;
   private readonly busyNow: (queued: number) => boolean;
 

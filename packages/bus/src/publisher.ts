@@ -88,7 +88,7 @@ export class Publisher extends EventIntake {
     super(options.nodeId ?? defaultNodeId(), options.maxEvent ?? DEFAULT_MAX_EVENT);
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    this.batches = new BatchBuilder(options.maxBatchEvents ?? MAX_BATCH_EVENTS, options.maxBatchBytes ?? MAX_BATCH_BYTES);
+    this.batches = new BatchBuilder(options.maxBatchEvents ?? MAX_BATCH_EVENTS, options.maxBatchBytes ?? MAX_BATCH_BYTES, true);
     // sendTimeout 0 + immediate: ZeroMQ refuses at once instead of blocking or queueing for an
     // absent core, so our own bounded queue is the only buffer and drops are ours to count.
     // linger 0: by the time we close, the core has confirmed everything (or we counted it).

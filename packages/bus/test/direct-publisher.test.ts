@@ -92,12 +92,14 @@ describe('DirectPublisher (receive.in_core)', () => {
     expect(publisher.stats()).toMatchObject({ published: 2, sent: 2, tooLong: 1, dropped: { too_long: 1 } });
   });
 
-  it('cuts a long burst into batches of at most 2,048 events, delivered together in order', async () => {
+  it('hands a burst of several batches (8,192 events each) over in one delivery, in order, and again after', async () => {
     const { publisher, batches } = direct();
-    for (let i = 0; i < 5000; i++) publisher.publish('app.x', `e${i}`);
-    await nextTurn();
-    expect(batches).toHaveLength(1);
-    expect(batches[0].map((e) => e.event.text)).toEqual(Array.from({ length: 5000 }, (_, i) => `e${i}`));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20_000; i++) publisher.publish('app.x', `e${i}`);
+      await nextTurn();
+      expect(batches).toHaveLength(round + 1);
+      expect(batches[round].map((e) => e.event.text)).toEqual(Array.from({ length: 20_000 }, (_, i) => `e${i}`));
+    }
   });
 
   it('drops what does not fit between two deliveries and tells it in-band, in the dropped key, first', async () => {
