@@ -27,21 +27,20 @@ export function plainTextEnd(buf: Buffer, start: number, end: number): number {
     else break;
   }
   const words = wordsOf(buf);
-  // Four bytes at a time (this loop ran over every byte of every line): a byte below 0x20, or
-  // equal to '"' or '\\' (zero after the xor), sets the high bit of its lane in the test below.
-  // The test runs on ASCII words: one with a byte of 0x80 or more is checked byte by byte.
+  // Four bytes at a time (this loop ran over every byte of every line): in a word of ASCII bytes,
+  // a byte below 0x20, or equal to '"' or '\\' (zero after the xor), and only such a byte, sets
+  // the high bit of its lane in the test below (no lane borrows from the next unless one does).
+  // A word with a byte of 0x80 or more is checked byte by byte.
   let i = start;
   let ascii = true;
   for (; i + 4 <= end; i += 4) {
-    const v = words.getUint32(i, true);
+    const v = words.getInt32(i, true);
     if (v & 0x80808080) {
       ascii = false;
       for (let j = i; j < i + 4; j++) if (needsEscape(buf[j])) return -1;
       continue;
     }
-    const quote = v ^ 0x22222222;
-    const backslash = v ^ 0x5c5c5c5c;
-    if ((((v - 0x20202020) & ~v) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash)) & 0x80808080) return -1;
+    if (((v - 0x20202020) | ((v ^ 0x22222222) - 0x01010101) | ((v ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) return -1;
   }
   for (; i < end; i++) {
     const c = buf[i];
