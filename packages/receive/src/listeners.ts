@@ -108,7 +108,7 @@ async function openUdp(uri: { host: string; port: number; uri: string }, handler
   } catch (err) {
     throw listenError(uri.uri, err);
   }
-  if (!batched && options.udpReader !== 'dgram') handlers.warn(`${uri.uri}: reading one datagram per system call, which costs about three times the CPU (the udp_batch addon is not built: ${why})`);
+  if (!batched && options.udpReader !== 'dgram') handlers.warn(`${uri.uri}: reading one datagram per system call in the event loop (about four times the CPU, and nothing is read while the loop is busy): the udp_batch addon is not built: ${why}`);
   const capped = udpBufferCapped(reader.recvBufferSize / 2, options.udpBuffer);
   if (capped) handlers.warn(`${uri.uri}: ${capped}`);
   const table = ipv6 ? '/proc/net/udp6' : '/proc/net/udp';
