@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ListenError } from '../src/errors.js';
 import { parseListenUri } from '../src/listen-uri.js';
@@ -56,6 +60,35 @@ describe('udp listeners', () => {
       await listener.close();
       const again = await openListener(parseListenUri(`udp://127.0.0.1:${port}`), handlers, { udpBuffer: 1 << 20, udpReader });
       await again.close();
+    });
+
+    it(`${udpReader}: while the event loop is blocked, every datagram a real sender sends is delivered afterwards or counted in kernelDrops`, async () => {
+      const { handlers, datagrams } = collecting();
+      // 64 KiB: the kernel holds about 160 small datagrams, the reader thread's queue a few hundred more.
+      const listener = await openListener(parseListenUri('udp://127.0.0.1:0'), handlers, { udpBuffer: 64 * 1024, udpReader });
+      const port = Number(/:(\d+)$/.exec(listener.address)![1]);
+      const dir = mkdtempSync(join(tmpdir(), 'ly-udp-'));
+      const done = join(dir, 'sent');
+      const sent = 5000;
+      try {
+        const sender = spawn('python3', ['-c', [
+          'import socket, sys',
+          's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+          `for i in range(${sent}): s.sendto(b'{"name":"n","text":"%d"}' % i, ('127.0.0.1', ${port}))`,
+          `open(${JSON.stringify(done)}, 'w').close()`,
+        ].join('\n')], { stdio: 'inherit' });
+        // Blocked (as by a long garbage collection) until the sender is done: nothing is read in JavaScript meanwhile.
+        const blocked = new Int32Array(new SharedArrayBuffer(4));
+        for (const deadline = Date.now() + 20_000; !existsSync(done) && Date.now() < deadline; ) Atomics.wait(blocked, 0, 0, 5);
+        expect(existsSync(done)).toBe(true);
+        await new Promise((r) => sender.on('close', r));
+        await until(() => datagrams.length + listener.kernelDrops() === sent, `${sent} datagrams delivered or counted (got ${datagrams.length} + ${listener.kernelDrops()})`);
+        expect(datagrams.length).toBeGreaterThan(0);
+        expect(new Set(datagrams).size).toBe(datagrams.length);
+      } finally {
+        await listener.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it(`${udpReader}: a port in use is a ListenError naming the URI; a buffer above net.core.rmem_max is a warning with the sysctl`, async () => {
