@@ -191,12 +191,16 @@ export class DrainSet {
 
   /**
    * What each drain would lose if the process ended now, and what the last run left for drains
-   * not started yet.
+   * not started yet. Drains holding nothing are left out.
    */
   heldNow(): Map<string, HeldCount> {
     const held = new Map<string, HeldCount>();
     for (const [name, left] of this.fromLastRun ?? []) held.set(name, { events: left.keys.length, untold: left.gaps });
-    for (const [name, drain] of this.drains) held.set(name, drain.held());
+    for (const [name, drain] of this.drains) {
+      const h = drain.held();
+      if (h.events > 0 || h.untold.length > 0) held.set(name, h);
+      else held.delete(name);
+    }
     return held;
   }
 
