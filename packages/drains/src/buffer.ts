@@ -65,11 +65,13 @@ export class UntoldGaps {
 }
 
 /**
- * Slots allocated up front; the ring doubles, up to `capacity`, only when that many events wait.
- * Small, since most drains of a node with many never hold more than a few events: a busy drain
- * grows once.
+ * Slots allocated by the first event; the ring doubles, up to `capacity`, only when that many events
+ * wait. Small, since most drains of a node with many never hold more than a few events: a busy
+ * drain grows once. Until its first event a buffer has none of its own (NO_SLOTS, never written):
+ * a node's drains that nothing matches cost no ring.
  */
 const INITIAL_SLOTS = 64;
+const NO_SLOTS = new Int32Array(0);
 /**
  * Events are kept as bytes in chunks of the buffer's own, one after another. The first chunk of a
  * quiet spell is small (a drain that holds a few events costs a few KiB); the next ones are
@@ -149,9 +151,8 @@ export class EventBuffer {
   constructor(capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`buffer capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
-    const slots = Math.min(capacity, INITIAL_SLOTS);
-    this.lineBytes = new Int32Array(slots);
-    this.keyBytes = new Int32Array(slots);
+    this.lineBytes = NO_SLOTS;
+    this.keyBytes = NO_SLOTS;
   }
 
   /** Events waiting. */
@@ -476,7 +477,7 @@ export class EventBuffer {
 
   /** Re-lays the ring in order into at least `minSlots` slots (doubling, at most `capacity`). */
   private grow(minSlots: number): void {
-    const slots = Math.min(this.capacity, Math.max(minSlots, this.lineBytes.length * 2));
+    const slots = Math.min(this.capacity, Math.max(minSlots, this.lineBytes.length * 2, INITIAL_SLOTS));
     const lines = new Int32Array(slots);
     const keys = new Int32Array(slots);
     for (let i = 0, at = this.head; i < this.size; i++) {
