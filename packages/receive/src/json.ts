@@ -20,20 +20,31 @@ export interface JsonProblem {
 /** Fields the publisher stamps: a sender's value of the wrong type is replaced, not passed on. */
 const STAMPED: Array<[string, string]> = [['node_id', 'string'], ['unix_time', 'number'], ['human_time', 'string']];
 
-/** What keyProblem said of the keys seen lately: a sender uses a few names, each checked once. */
-const keyProblems = new Map<string, string | null>();
+/** The key of a name and what keyProblem said of it, per key prefix: a sender uses a few names, each made and checked once. */
+interface KeyOfName {
+  key: string;
+  problem: string | null;
+}
+const keysByPrefix = new Map<string, Map<string, KeyOfName>>();
 const MAX_CACHED_KEYS = 10_000;
 
-function knownKeyProblem(key: string): string | null {
-  // A name too long for a key is refused without being kept.
-  if (key.length > MAX_KEY_BYTES) return keyProblem(key);
-  let problem = keyProblems.get(key);
-  if (problem === undefined) {
-    if (keyProblems.size >= MAX_CACHED_KEYS) keyProblems.clear();
-    problem = keyProblem(key);
-    keyProblems.set(key, problem);
+function keyOfName(keyPrefix: string, name: string): KeyOfName {
+  let names = keysByPrefix.get(keyPrefix);
+  if (names === undefined) {
+    names = new Map();
+    keysByPrefix.set(keyPrefix, names);
   }
-  return problem;
+  let known = names.get(name);
+  if (known === undefined) {
+    const key = `${keyPrefix}.${name}`;
+    known = { key, problem: keyProblem(key) };
+    // A name too long for a key is refused without being kept.
+    if (name.length <= MAX_KEY_BYTES) {
+      if (names.size >= MAX_CACHED_KEYS) names.clear();
+      names.set(name, known);
+    }
+  }
+  return known;
 }
 
 /**
@@ -55,8 +66,7 @@ export function parseJsonEvent(line: string, keyPrefix: string): JsonEvent | Jso
   const name = fields.name;
   if (name === undefined) return { malformed: 'missing_name', detail: 'no "name" field' };
   if (typeof name !== 'string') return { malformed: 'invalid_name', detail: '"name" is not a string' };
-  const key = `${keyPrefix}.${name}`;
-  const problem = knownKeyProblem(key);
+  const { key, problem } = keyOfName(keyPrefix, name);
   if (problem) return { malformed: 'invalid_name', detail: `"name" does not make a valid key: ${problem}` };
   let asSent = typeof fields.text === 'string';
   if (fields.text === undefined) {
