@@ -147,7 +147,7 @@ async function run(bin) {
     drain.cpu = cpuSeconds(pid) - cpuAtConnect;
     return {
       memory: { ...memory, events: EVENTS - memDropped, dropped: memDropped, publisherCpu: publisherCpu.memory },
-      spill: { ...spill, events: queued, dropped: droppedOf(spilled), publisherCpu: publisherCpu.spill },
+      spill: { ...spill, events: queued, dropped: droppedOf(spilled), droppedBy: spilled.dropped, publisherCpu: publisherCpu.spill },
       drain: { ...drain, events: queued, dropped: 0 },
       disk_mb: Math.round(spilled.disk_bytes / 2 ** 20),
     };
@@ -192,7 +192,7 @@ function report(build, runs) {
       ...phases,
       spill_of_memory: +(phases.spill.events_per_s / phases.memory.events_per_s).toFixed(3),
       drain_of_memory: +(phases.drain.events_per_s / phases.memory.events_per_s).toFixed(3),
-      each_run: runs.map((r) => Object.fromEntries(['memory', 'spill', 'drain'].map((p) => [p, Math.round(r[p].events / r[p].seconds)]))),
+      each_run: runs.map((r) => ({ ...Object.fromEntries(['memory', 'spill', 'drain'].map((p) => [p, Math.round(r[p].events / r[p].seconds)])), spill_dropped: r.spill.droppedBy })),
     }),
   );
 }
