@@ -73,20 +73,21 @@ export class UntoldGaps {
 const INITIAL_SLOTS = 64;
 const NO_SLOTS = new Int32Array(0);
 /**
- * Events are kept as bytes in chunks of the buffer's own, one after another. The first chunk of a
- * quiet spell is small (a drain that holds a few events costs a few KiB); the next ones are
- * blocks of BLOCK_BYTES from a pool every buffer shares, as are the batches taken as bytes, so a
- * busy drain reuses the same memory instead of making garbage for the GC. An event larger than a
- * block gets a chunk of its own.
+ * Events are kept as bytes in chunks of the buffer's own, one after another. Chunks grow with
+ * what the buffer holds (4 KiB, then twice the last one): a drain holding a few events costs a few
+ * KiB. From a quarter of a block on, chunks and the batches taken as bytes are blocks of
+ * BLOCK_BYTES from a pool every buffer shares, so a busy drain reuses the same memory instead of
+ * making garbage for the GC. An event larger than a block gets a chunk of its own.
  */
 const FIRST_CHUNK_BYTES = 4 * 1024;
-const BLOCK_BYTES = 1024 * 1024;
-/** Free blocks kept for reuse, at most (8 MiB): a drain that went quiet gives its blocks back. */
+const BLOCK_BYTES = 512 * 1024;
+/** Free blocks kept for reuse, at most (4 MiB): a drain that went quiet gives its blocks back. */
 const POOLED_BLOCKS = 8;
 const pool: Buffer[] = [];
 
+/** Memory for `bytes`: a block of the pool for a large request, else exactly what is asked. */
 function takeBlock(bytes: number): Buffer {
-  if (bytes > BLOCK_BYTES) return Buffer.allocUnsafeSlow(bytes);
+  if (bytes > BLOCK_BYTES || bytes < BLOCK_BYTES / 4) return Buffer.allocUnsafeSlow(bytes);
   return pool.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES);
 }
 
@@ -454,8 +455,8 @@ export class EventBuffer {
   private writable(bytes: number): Chunk {
     const last = this.chunks[this.chunks.length - 1];
     if (last !== undefined && last.bytes.length - last.filled >= bytes) return last;
-    const first = last === undefined && bytes <= FIRST_CHUNK_BYTES;
-    const chunk: Chunk = { bytes: first ? Buffer.allocUnsafeSlow(FIRST_CHUNK_BYTES) : takeBlock(bytes), read: 0, filled: 0 };
+    const size = Math.max(bytes, last === undefined ? FIRST_CHUNK_BYTES : Math.min(BLOCK_BYTES, last.bytes.length * 2));
+    const chunk: Chunk = { bytes: takeBlock(size), read: 0, filled: 0 };
     this.chunks.push(chunk);
     return chunk;
   }

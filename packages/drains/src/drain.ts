@@ -58,11 +58,11 @@ export interface DrainContext {
 /** Batch limits: big enough to amortise a write, small enough that a failed send is cheap to redo. */
 const MAX_BATCH_EVENTS = 1000;
 /**
- * Batches written as bytes (json/raw on a stream) are bounded by the buffer's block (about 512 KiB
- * of lines) and this many events: a batch as large as the core's incoming ones, so that one write
- * keeps up with one incoming batch.
+ * Batches written as bytes (json/raw on a stream) are bounded by half the buffer pool's block
+ * (256 KiB of lines) and this many events: a few writes keep up with one large incoming batch,
+ * and a drain whose send hangs holds at most that beyond its `buffer`.
  */
-const MAX_BYTES_BATCH_EVENTS = 16_384;
+const MAX_BYTES_BATCH_EVENTS = 4096;
 // Below V8's large-object size (~128 KiB): a larger joined string would go straight to the old
 // generation and be freed only by full GCs, growing the core's RSS at high rates.
 const MAX_BATCH_BYTES = 96 * 1024;
