@@ -4,14 +4,14 @@
 // the answer, so the command's own time counts), how long it takes to answer, and what the cores cost (RSS, CPU) and etcd (puts/s, CPU, db size).
 //
 // Events: every node publishes --rate events/s under `bench.flow`; --flowing of the drains take them
-// (to a TCP sink here), the others (UDP) filter keys nobody publishes. Any drain's counters moving makes a
+// (to a TCP sink here), the others (files) filter keys nobody publishes. Any drain's counters moving makes a
 // node rewrite its document, so every node's status is written at its counters' pace.
 //
 // Usage: node scripts/bench/cluster-cores.mjs [--cores 100] [--drains 1000] [--flowing 10]
 //        [--rate 5] [--load 60]
 // Prints a table and a JSON line.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,10 @@ const rssMb = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid
 const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 try {
+  const files = join(root, 'files');
+  mkdirSync(files);
+  const config = join(root, 'logyard.yaml');
+  writeFileSync(config, `file_drain_roots: [${JSON.stringify(files)}]\n`);
   const etcd = await benchEtcd(root, children, ETCD_FLAGS);
   const admin = await EtcdStore.open(etcd.uri);
   const etcdClient = new Etcd3({ hosts: etcd.url });
@@ -83,9 +87,10 @@ try {
     await Promise.all(
       Array.from({ length: Math.min(200, DRAINS - i) }, (_, k) => {
         const n = i + k;
-        // The idle ones over UDP: a thousand TCP drains on each of 100 cores would be 100,000
-        // connections to this machine's loopback (a status document does not care which).
-        const uri = n < FLOWING ? `tcp://127.0.0.1:${target.port}?filter=bench.flow` : `udp://127.0.0.1:9?filter=nothing.${n}`;
+        // The idle ones are files (below the cores' file_drain_roots): a thousand TCP or UDP drains
+        // on each of 100 cores would need 100,000 of this machine's 28,000 ephemeral ports (UDP
+        // drains failed with EADDRINUSE). A status document does not care which.
+        const uri = n < FLOWING ? `tcp://127.0.0.1:${target.port}?filter=bench.flow` : `file://${files}/drain-${n}.log?filter=nothing.${n}`;
         return admin.putDrain(`drain-${String(n).padStart(4, '0')}`, uri);
       }),
     );
@@ -95,7 +100,7 @@ try {
   const cores = [];
   for (let i = 0; i < CORES; i += STARTING_AT_ONCE) {
     const ids = Array.from({ length: Math.min(STARTING_AT_ONCE, CORES - i) }, (_, k) => `core-${String(i + k).padStart(3, '0')}`);
-    cores.push(...(await Promise.all(ids.map((id) => startBenchCore(bin, etcd.uri, id, root, children, { logFile: join(root, `${id}.log`) })))));
+    cores.push(...(await Promise.all(ids.map((id) => startBenchCore(bin, etcd.uri, id, root, children, { logFile: join(root, `${id}.log`), config })))));
   }
   const startup_s = +((Date.now() - startedAt) / 1000).toFixed(1);
   console.error(`cluster-cores: ${CORES} cores up in ${startup_s} s (load average ${loadAverage()})`);

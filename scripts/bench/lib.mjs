@@ -118,15 +118,18 @@ export async function benchEtcd(root, children, flags = []) {
   };
 }
 
-/** `logyard core` of node `id` on `store`, its directories under `root`; resolves once its status answers. */
-export async function startBenchCore(bin, store, id, root, children, { logFile } = {}) {
+/**
+ * `logyard core` of node `id` on `store`, its directories under `root`, with the config file
+ * `config` if given; resolves once its status answers.
+ */
+export async function startBenchCore(bin, store, id, root, children, { logFile, config = '' } = {}) {
   const runDir = join(root, id, 'run');
   const stateDir = join(root, id, 'state');
   mkdirSync(stateDir, { recursive: true });
   // The core's log (its stderr) in `logFile` when asked for, else nowhere.
   const log = logFile ? openSync(logFile, 'a') : 'ignore';
   const p = spawn(process.execPath, [bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
-    env: { ...process.env, LOGYARD_CONFIG: '' },
+    env: { ...process.env, LOGYARD_CONFIG: config },
     stdio: ['ignore', 'ignore', log],
   });
   if (typeof log === 'number') closeSync(log);
