@@ -107,6 +107,18 @@ describe('the etcd store', () => {
       expect(nodes.at(-1)).toEqual(nodeStatus('node-1099'));
     });
 
+    it('reads a status document again when its request fails, so that a brief cut does not fail the whole read', async () => {
+      const writer = await open();
+      await writer.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '0.1.0' });
+      await writer.putNodeStatus({ node_id: 'node-a', updated: 1_700_000_001, drains: {} });
+      const reader = await open(`etcd://127.0.0.1:${proxy.port}`);
+      expect(await reader.listNodeStatus()).toHaveLength(1);
+      proxy.disconnect();
+      const reading = reader.listNodeStatus();
+      setTimeout(() => proxy.restore(), 100);
+      expect((await reading).map((node) => node.node_id)).toEqual(['node-a']);
+    });
+
     it('skips a status document another tool wrote badly, and an entry of the older per-drain layout', async () => {
       const store = await open();
       await store.registerNode({ node_id: 'node-a', started: 1_700_000_000, version: '1.2.3' });
