@@ -1,3 +1,4 @@
+import { MAX_ESCAPED_PER_BYTE, writeJsonEscaped } from './json-bytes.js';
 import { encodeBatch, WIRE_MAGIC, wireLine } from './wire.js';
 
 /** A wire batch (wire.ts): `LY1\n` then `<key> <event JSON>\n` per event, and how many events it holds. */
@@ -98,14 +99,19 @@ export class BatchBuilder {
     this.written(pos);
   }
 
-  /** Appends the event whose JSON is `prefix`'s head, `src[start, end)` and `tail`, in `prefix`'s key. */
-  appendPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void {
-    this.room(prefix.bytes.length + (end - start) + tail.length + 1);
+  /**
+   * Appends the event whose JSON is `prefix`'s head, `src[start, end)` and `tail`, in `prefix`'s
+   * key; escaped for JSON as it is copied when `escape`.
+   */
+  appendPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape = false): void {
+    this.room(prefix.bytes.length + (end - start) * (escape ? MAX_ESCAPED_PER_BYTE : 1) + tail.length + 1);
     const buf = this.buf;
     let pos = this.pos;
     buf.set(prefix.bytes, pos);
     pos += prefix.bytes.length;
-    if (end - start <= MAX_WORD_COPY) {
+    if (escape) {
+      pos += writeJsonEscaped(src, start, end, buf, pos);
+    } else if (end - start <= MAX_WORD_COPY) {
       if (src !== this.srcBuf) {
         this.srcBuf = src;
         this.srcView = new DataView(src.buffer, src.byteOffset, src.length);

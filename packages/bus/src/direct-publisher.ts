@@ -74,8 +74,8 @@ export class DirectPublisher extends EventIntake {
     this.schedule();
   }
 
-  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void {
-    this.batches.appendPieces(prefix, src, start, end, tail);
+  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void {
+    this.batches.appendPieces(prefix, src, start, end, tail, escape);
     this.schedule();
   }
 

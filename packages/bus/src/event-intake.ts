@@ -1,4 +1,5 @@
 import { EventPrefix } from './batch-builder.js';
+import { jsonEscapedLength, MAX_ESCAPED_PER_BYTE } from './json-bytes.js';
 import { keyProblem } from './keys.js';
 import { eventJson, jsonStringContent, needsJsonEscape, stampedTextTailNow, textEventJson } from './event.js';
 import { fitsMaxEvent, splitJsonText } from './max-event.js';
@@ -40,7 +41,7 @@ export interface EventPublisher {
   publish(key: string, event: string | Record<string, unknown>): boolean;
   publishLine(key: string, text: string, members?: string, unixTime?: number): boolean;
   publishJson(key: string, json: string): boolean;
-  publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean;
+  publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape?: boolean): boolean;
   stats(): PublisherStats;
   /** Events held and not yet taken by the core: `stats().queued` without making the stats (readers ask per chunk read). */
   backlog(): number;
@@ -101,7 +102,7 @@ export abstract class EventIntake implements EventPublisher {
   /** Queues the event of a text that passed the checks (see publishTextNow). */
   protected abstract enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void;
   /** Queues an event given as bytes that passed the checks (see publishPieces). */
-  protected abstract enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void;
+  protected abstract enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void;
 
   /**
    * Queues one event: a text (as publishLine), or an object whose fields are kept (it must have a
@@ -184,16 +185,19 @@ export abstract class EventIntake implements EventPublisher {
    * Queues the event whose JSON is the head of `prefix`, then the bytes `src[start, end)`, then
    * `tail`, in `prefix.key`, without making strings of them: the receivers publish a message seen
    * before from the bytes it came in. The caller vouches for the key and that the pieces make one
-   * JSON object (the text bytes valid UTF-8 with nothing to escape); one longer than max_event is
-   * refused. The bytes are copied before this returns.
+   * JSON object: the text bytes valid UTF-8, with `escape` when they have something to escape
+   * for JSON (they are then escaped as they are copied). One longer than max_event is refused.
+   * The bytes are copied before this returns.
    */
-  publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean {
+  publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape = false): boolean {
     if (this.closed || this.full()) return this.drop('queue_full', prefix.key);
-    if (prefix.jsonBytes + (end - start) + tail.length > this.maxEvent) {
+    const rest = prefix.jsonBytes + tail.length;
+    // Escaped text is measured only when its largest size would not fit.
+    if (rest + (end - start) * (escape ? MAX_ESCAPED_PER_BYTE : 1) > this.maxEvent && rest + (escape ? jsonEscapedLength(src, start, end) : end - start) > this.maxEvent) {
       this.stats_.tooLong++;
       return this.drop('too_long', prefix.key);
     }
-    this.enqueuePieces(prefix, src, start, end, tail);
+    this.enqueuePieces(prefix, src, start, end, tail, escape);
     this.stats_.published++;
     return true;
   }

@@ -146,8 +146,8 @@ export class Publisher extends EventIntake {
     this.kick();
   }
 
-  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): void {
-    this.batches.appendPieces(prefix, src, start, end, tail);
+  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void {
+    this.batches.appendPieces(prefix, src, start, end, tail, escape);
     this.kick();
   }
 

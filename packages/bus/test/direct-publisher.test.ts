@@ -92,6 +92,19 @@ describe('DirectPublisher (receive.in_core)', () => {
     expect(publisher.stats()).toMatchObject({ published: 2, sent: 2, tooLong: 1, dropped: { too_long: 1 } });
   });
 
+  it('escapes text given as bytes when asked, measured exactly against max_event only when its largest size would not fit', async () => {
+    const { publisher, batches } = direct({ maxEvent: 120 });
+    const prefix = new EventPrefix('syslog.web', '{"text":"');
+    const tail = Buffer.from('"}');
+    const text = Buffer.from('say "hi"\t\\ and \x01 ' + 'y'.repeat(60));
+    expect(publisher.publishPieces(prefix, text, 0, text.length, tail, true)).toBe(true);
+    const tooLong = Buffer.from('"'.repeat(60));
+    expect(publisher.publishPieces(prefix, tooLong, 0, tooLong.length, tail, true)).toBe(false);
+    await nextTurn();
+    expect(batches).toEqual([[{ key: 'syslog.web', event: { text: text.toString() } }]]);
+    expect(publisher.stats().dropped.too_long).toBe(1);
+  });
+
   it('hands a burst of several batches (8,192 events each) over in one delivery, in order, and again after', async () => {
     const { publisher, batches } = direct();
     for (let round = 0; round < 2; round++) {

@@ -1,9 +1,10 @@
-import { EventPrefix, jsonStringContent, stampedMembersNow, type EventPublisher, type RateLimiter } from '@logyard/bus';
+import { isUtf8 } from 'node:buffer';
+import { EventPrefix, jsonStringContent, MAX_ESCAPED_PER_BYTE, stampedMembersNow, type EventPublisher, type RateLimiter } from '@logyard/bus';
 import { datagramMessageStart, type FramePiece, type FrameProblem, type FrameSink } from './framing.js';
 import { SyslogHeaderCache } from './header-cache.js';
 import { isSyslogProblem, parseSyslog, type SyslogMalformedReason } from './syslog.js';
 import { syslogFieldJson, syslogKey } from './syslog-event.js';
-import { cutJsonStringContent, plainTextEnd } from './text-bytes.js';
+import { cutJsonStringContent, plainTextEnd, textBytesEnd } from './text-bytes.js';
 
 export interface SyslogInputOptions {
   publisher: EventPublisher;
@@ -102,17 +103,24 @@ export class SyslogInput {
    */
   private message(buf: Buffer, start: number, end: number, uri: string, counted: boolean): HeaderEvent | null {
     const known = this.headers.getBytes(buf, start, end);
+    if (!known) return this.parsed(buf.toString('utf8', start, end), uri, counted);
     const textStart = this.headers.textStart;
-    const textEnd = known ? plainTextEnd(buf, textStart, end) : -1;
-    if (!known || textEnd < 0) return this.parsed(buf.toString('utf8', start, end), uri, counted);
+    let textEnd = plainTextEnd(buf, textStart, end);
+    const escape = textEnd < 0;
+    if (escape) {
+      // Quotes, backslashes or control bytes (an nginx access log has quotes): escaped as copied,
+      // when the text is valid UTF-8 (decoding replaces what is not: the string path).
+      textEnd = textBytesEnd(buf, textStart, end);
+      if (!isUtf8(buf.subarray(textStart, textEnd))) return this.parsed(buf.toString('utf8', start, end), uri, counted);
+    }
     this.received++;
     this.stamped(known);
-    // Most events fit at once; a longer one takes the string path, which splits it.
-    if (TEXT_HEAD_BYTES + (textEnd - textStart) + known.tailBytes.length <= this.options.maxEvent) {
-      if (this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes);
+    // Most events fit at once (escaped text counted at its largest); a longer one takes the string path, which splits it.
+    if (TEXT_HEAD_BYTES + (textEnd - textStart) * (escape ? MAX_ESCAPED_PER_BYTE : 1) + known.tailBytes.length <= this.options.maxEvent) {
+      if (this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes, escape);
       return known;
     }
-    return this.publish(known, buf.toString('utf8', textStart, textEnd), uri, counted) ? known : null;
+    return this.publish(known, jsonStringContent(buf.toString('utf8', textStart, textEnd)), uri, counted) ? known : null;
   }
 
   private parsed(line: string, uri: string, counted: boolean): HeaderEvent | null {

@@ -21,11 +21,7 @@ export function trimmedEnd(line: string): number {
  * other thing JSON.stringify escapes.
  */
 export function plainTextEnd(buf: Buffer, start: number, end: number): number {
-  while (end > start) {
-    const c = buf[end - 1];
-    if (c === 10 || c === 13 || c === 0) end--;
-    else break;
-  }
+  end = textBytesEnd(buf, start, end);
   const words = wordsOf(buf);
   // Four bytes at a time (this loop ran over every byte of every line): in a word of ASCII bytes,
   // a byte below 0x20, or equal to '"' or '\\' (zero after the xor), and only such a byte, sets
@@ -49,6 +45,17 @@ export function plainTextEnd(buf: Buffer, start: number, end: number): number {
   }
   return ascii || isUtf8(buf.subarray(start, end)) ? end : -1;
 }
+
+/** `end` without the trailing CR, LF and NUL of `buf[start, end)` (framing leftovers), as trimmedEnd. */
+export function textBytesEnd(buf: Buffer, start: number, end: number): number {
+  while (end > start) {
+    const c = buf[end - 1];
+    if (c === 10 || c === 13 || c === 0) end--;
+    else break;
+  }
+  return end;
+}
+
 
 function needsEscape(c: number): boolean {
   return c < SP || c === 34 || c === 92;

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { keyProblem } from '@logyard/bus';
+import { decodeBatch, DirectPublisher, keyProblem, RateLimiter } from '@logyard/bus';
+import { SyslogInput } from '../src/syslog-input.js';
 import { cutJsonStringContent, datagramMessageStart, FrameDecoder, isSyslogProblem, parseSyslog, plainTextEnd, syslogFieldJson, syslogKey, SyslogHeaderCache, type FramePiece, type FrameProblem, type SyslogMessage, type SyslogParseResult } from '../src/index.js';
 
 const REASONS = ['bad_priority', 'bad_header', 'bad_structured_data'];
@@ -423,6 +424,38 @@ describe('the framing decoder (property-based)', () => {
         for (const f of frames) checkOutcome(parseSyslog(f.toString('utf8')));
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe('syslog input over a stream', () => {
+  it('publishes each message of a seen header from its bytes as the parser reads it: quotes, backslashes, control bytes and invalid UTF-8 in the text', async () => {
+    // Texts with what JSON escapes, non-ASCII, and bytes that are not UTF-8.
+    const piece = fc.oneof(messageText.map((t) => Buffer.from(t)), fc.constantFrom('"', '\\', '\t', '\x01', '\x1f', 'é', '"GET / HTTP/1.1" 200').map((t) => Buffer.from(t)), fc.uint8Array({ maxLength: 6 }).map((a) => Buffer.from(a)));
+    const text = fc.array(piece, { maxLength: 6 }).map((parts) => Buffer.concat(parts)).filter((b) => !b.includes(10) && !b.includes(13) && !b.includes(0));
+    await fc.assert(
+      fc.asyncProperty(fc.array(rfc3164, { minLength: 1, maxLength: 3 }), fc.array(fc.tuple(fc.nat(), text), { minLength: 1, maxLength: 12 }), async (seen, texts) => {
+        const events: Array<{ key: string; event: { text: string; syslog: { appname: string | null } } }> = [];
+        const publisher = new DirectPublisher({
+          nodeId: 'n',
+          maxEvent: 1 << 20,
+          deliver: (batches) => {
+            for (const b of batches) decodeBatch(b.body, { event: (key, json) => events.push({ key, event: JSON.parse(json) }), malformed: () => expect.fail('malformed batch') });
+          },
+        });
+        const input = new SyslogInput({ publisher, limiter: new RateLimiter({ rate: 1e9, burst: 1e9 }), maxEvent: 1 << 20, malformed: () => {} });
+        const decoder = new FrameDecoder(input.connection({ uri: 'test' }), input.framing());
+        // Each header twice in a row at least: the first parsed, the next from the bytes.
+        const frames = [...seen.map(({ line }) => Buffer.from(line)), ...texts.map(([i, t]) => {
+          const { line, expected } = seen[i % seen.length];
+          return Buffer.concat([Buffer.from(line.slice(0, line.length - expected.text.length)), t]);
+        })].filter((f) => f.length > 0 && !(f[0] >= 0x30 && f[0] <= 0x39));
+        decoder.push(Buffer.concat(frames.flatMap((f) => [f, Buffer.from('\n')])));
+        await new Promise((r) => setImmediate(r));
+        const parsed = frames.map((f) => parseSyslog(f.toString('utf8'))).filter((m): m is SyslogMessage => !isSyslogProblem(m));
+        expect(events.map((e) => [e.key, e.event.text, e.event.syslog.appname])).toEqual(parsed.map((m) => [syslogKey(m.appname), m.text, m.appname]));
+      }),
+      { numRuns: 300 },
     );
   });
 });
