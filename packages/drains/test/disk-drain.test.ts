@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -172,6 +173,54 @@ describe('drain with disk', () => {
     await waitFor('every event', () => lines.length >= total && drain.status().buffered === 0, 60_000, drain);
     expect(lines).toEqual(texts(0, total).map((text) => `${text} ${pad}`));
     expect(drain.status()).toMatchObject({ sent: total, disk_events: 0 });
+  });
+
+  it('a disk that falls behind: the oldest events waiting for it are dropped as buffer_full, told in their place, the rest kept in order', async () => {
+    const port = await unusedPort();
+    const drain = diskDrain('lagging', port, 'disk=256MiB&buffer=1000');
+    drain.start();
+    await waitForState(drain, 'RETRYING');
+    await pushInBatches(drain, 0, 600); // past half the buffer: through disk from here
+    await waitFor('the first on disk', () => drain.status().disk_events === 600, undefined, drain);
+    // The disk "stops": every thread of libuv's pool (which runs file writes) blocks opening a
+    // FIFO that no one writes to yet. Then 60,000 events of ~1 KB, twice the 32 MiB that may wait.
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const fifos = Array.from({ length: threads }, (_, i) => join(dir, `stall-${i}`));
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+    const stalls = fifos.map((fifo) => open(fifo, 'r').then((handle) => handle.close()));
+    const pad = 'p'.repeat(1000);
+    const total = 60_600;
+    for (let i = 600; i < total; i++) {
+      drain.push('systail.app', eventJson(`event ${i} ${pad}`));
+      if ((i + 1) % 1000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { dropped } = drain.status();
+    expect(dropped.buffer_full).toBeGreaterThan(0);
+    // The disk goes on: a writer for each FIFO (non-blocking, once its reader waits on it: ENXIO before).
+    for (const fifo of fifos) {
+      for (;;) {
+        try {
+          closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+    }
+    await Promise.all(stalls);
+    await waitFor('the rest on disk', () => drain.status().disk_events === total - dropped.buffer_full + 1, 30_000, drain);
+
+    const server = await listenForLines(port);
+    servers.push(server);
+    await waitFor('every kept event', () => server.lines.length === total - dropped.buffer_full + 1, 60_000, drain);
+    const at = server.lines.findIndex((line) => line.startsWith('logyard: '));
+    expect(server.lines[at]).toMatch(new RegExp(`^logyard: dropped ${dropped.buffer_full} events for drain lagging since .* \\(buffer full\\)$`));
+    // Before the notice the oldest events, after it those after the gap: each once, in order.
+    const text = (line: string): string => line.replace(` ${pad}`, '');
+    expect(server.lines.slice(0, at).map(text)).toEqual(texts(0, at));
+    expect(server.lines.slice(at + 1).map(text)).toEqual(texts(at + dropped.buffer_full, total - at - dropped.buffer_full));
+    expect(drain.status().dropped.buffer_full).toBe(dropped.buffer_full);
   });
 
   it('an event waits in memory no longer than disk_sync while the target is down (a kill -9 would lose it)', async () => {
