@@ -25,7 +25,7 @@ describe('CounterBudget', () => {
   async function nodes(count: number): Promise<FileStore> {
     for (let i = 0; i < count; i++) {
       const store = new FileStore(join(dir, 'store'));
-      await store.registerNode({ node_id: `node-${i}`, started: 1_700_000_000, version: '0.1.0' });
+      await store.registerNode({ node_id: `node-${stores.length}`, started: 1_700_000_000, version: '0.1.0' });
       stores.push(store);
     }
     return stores[0];
@@ -34,6 +34,14 @@ describe('CounterBudget', () => {
   it('gives a node alone 16 KiB/s', async () => {
     budget = new CounterBudget(await nodes(1));
     await vi.waitFor(() => expect(budget!.bytesPerSecond()).toBe(16_384), { timeout: 2_000 });
+  });
+
+  it('follows a cluster growing after it started (counted again within seconds)', async () => {
+    const first = await nodes(1);
+    budget = new CounterBudget(first);
+    await vi.waitFor(() => expect(budget!.bytesPerSecond()).toBe(16_384), { timeout: 2_000 });
+    await nodes(99);
+    await vi.waitFor(() => expect(budget!.bytesPerSecond()).toBe(Math.round(CLUSTER_COUNTER_BYTES_PER_SECOND / 100)), { timeout: 10_000 });
   });
 
   it('gives each of 100 nodes a hundredth of the cluster\'s budget', async () => {
