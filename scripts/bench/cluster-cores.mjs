@@ -164,6 +164,7 @@ try {
       answer_ms_max: Math.max(...answered.map((r) => r.ms)),
     },
     node_entries_min: Math.min(...nodeEntries),
+    status_document_kb: +(((await etcdClient.get(`/logyard/status/${cores[0].id}`).string()) ?? '').length / 1000).toFixed(1),
     // Lines each core logged about the store (its lease lost, writes failing) and drains retrying.
     core_log: logCounts(cores.map((c) => join(root, `${c.id}.log`))),
     core_rss_mb: { median: +rss[Math.floor(rss.length / 2)].toFixed(1), max: +rss.at(-1).toFixed(1), total: +rss.reduce((a, b) => a + b, 0).toFixed(0) },
@@ -186,6 +187,7 @@ try {
   const d = result.drain_status;
   console.log(`\n${CORES} real cores x ${DRAINS} drains on one etcd (${FLOWING} drains taking ${RATE} events/s on every node), ${result.load_s} s`);
   console.log(`drain status: ${d.reads} reads, ${d.failed} failed, ${d.rows} rows; oldest row at most ${d.stale_max_s} s old when shown; answered in ${d.answer_ms_median} ms (median), ${d.answer_ms_max} ms (max)`);
+  console.log(`a node's status document: ${result.status_document_kb} KB`);
   console.log(`node entries in etcd: at least ${result.node_entries_min} of ${CORES} at every read; core logs: ${JSON.stringify(result.core_log)}`);
   console.log(`cores: RSS median ${result.core_rss_mb.median} MB, max ${result.core_rss_mb.max} MB, total ${result.core_rss_mb.total} MB; CPU ${result.cores_cpu} cores`);
   console.log(`etcd: ${result.etcd.puts_per_s} puts/s, CPU ${result.etcd.cpu} cores, db ${result.etcd.db_mb} MB; load average ${result.load_average}`);
