@@ -3,6 +3,7 @@ import { BusError } from './errors.js';
 import { ackFrame, decodeWire, parseIngestHeader, SEQUENCED_MAGIC, type MalformedReason, type WireRun, type WireSink } from './wire.js';
 import { PublisherLedger } from './publisher-ledger.js';
 import { DEFAULT_MAX_EVENT } from './event.js';
+import { FrameReleaser } from './frame-release.js';
 
 const SEQUENCED_PREFIX = Buffer.from(SEQUENCED_MAGIC + ' ');
 
@@ -30,6 +31,7 @@ export class BatchReceiver {
   private readonly socket: Router;
   private readonly ledger: PublisherLedger;
   private readonly maxEvent: number;
+  private readonly frames = new FrameReleaser();
   private closed = false;
 
   constructor(options: BatchReceiverOptions = {}) {
@@ -69,6 +71,8 @@ export class BatchReceiver {
       for await (const frames of this.socket) {
         // frames[0] is the ROUTER's routing id of the sending connection.
         const reply = this.take(frames, sink);
+        // Routed: the frames (and those before them) may go (see FrameReleaser).
+        this.frames.received(frames[frames.length - 1].length);
         await afterBatch();
         if (reply !== null) await this.confirm(frames[0], reply);
       }
