@@ -72,7 +72,7 @@ async function scenario(drainCount) {
   for (let i = 1; i < drainCount; i++) put(`other-${i}`, `tcp://127.0.0.1:${other.port}?filter=other.stream${i}`);
   // Run the command as a user does, through its shebang (which sets the core's V8 flags).
   const core = opts.profile
-    ? spawn(process.execPath, ['--max-semi-space-size=4', ...profileFlags('core'), bin, ...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    ? spawn(process.execPath, ['--max-semi-space-size=4', '--single-threaded-gc', ...profileFlags('core'), bin, ...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] })
     : spawn(bin, [...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; ; i++) {
     try {
