@@ -86,13 +86,13 @@ const POOLED_BLOCKS = 8;
 const pool: Buffer[] = [];
 
 /** Memory for `bytes`: a block of the pool for a large request, else exactly what is asked. */
-function takeBlock(bytes: number): Buffer {
+export function takeBlock(bytes: number): Buffer {
   if (bytes > BLOCK_BYTES || bytes < BLOCK_BYTES / 4) return Buffer.allocUnsafeSlow(bytes);
   return pool.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES);
 }
 
 /** Back to the pool: only whole blocks (never a view into one that something else still uses). */
-function giveBlock(bytes: Buffer): void {
+export function giveBlock(bytes: Buffer): void {
   if (bytes.length === BLOCK_BYTES && bytes.byteOffset === 0 && bytes.buffer.byteLength === BLOCK_BYTES && pool.length < POOLED_BLOCKS) pool.push(bytes);
 }
 

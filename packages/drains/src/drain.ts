@@ -6,7 +6,8 @@ import { checkQueue } from './disk/check.js';
 import { DiskQueue } from './disk/queue.js';
 import { DiskSpill, type Backlog } from './disk/spill.js';
 import { DrainConfigError, DrainRejectedError, DrainUriError, PartialSendError } from './errors.js';
-import { compileFormat, type Formatter } from './formats.js';
+import { ByteTemplate } from './byte-template.js';
+import { compileByteTemplate, compileFormat, type Formatter } from './formats.js';
 import { dropNoticeJson } from './notices.js';
 import { redactUri } from './redact.js';
 import { retryDelayMs } from './retry.js';
@@ -88,9 +89,10 @@ interface DrainPlan {
   spill: DiskSpill | null;
   /**
    * `json` or `raw` with no frame of the scheme's around the line: what goes out is bytes the
-   * buffer holds (WireBatch.out), written as they are by transports that take bytes. Null otherwise.
+   * buffer holds (WireBatch.out), written as they are by transports that take bytes; a template of
+   * top-level fields with no frame: its ByteTemplate, run on those bytes. Null otherwise.
    */
-  bytesOut: 'json' | 'raw' | null;
+  bytesOut: 'json' | 'raw' | ByteTemplate | null;
 }
 
 interface PumpResult {
@@ -168,7 +170,7 @@ export class Drain {
       const spill = spec.diskBytes === undefined ? null : this.makeSpill(buffer, spec.buffer / 2, spec.diskBytes);
       plan = {
         spill,
-        bytesOut: scheme.output === undefined && (spec.format === 'json' || spec.format === 'raw') ? spec.format : null,
+        bytesOut: scheme.output !== undefined ? null : spec.format === 'json' || spec.format === 'raw' ? spec.format : compileByteTemplate(spec.format, ctx.formats),
         spec,
         buffer,
         format,
@@ -449,18 +451,25 @@ export class Drain {
     return { error: null, sentAny };
   }
 
-  /** One batch as the bytes the buffer holds (plan.bytesOut); a failed send puts it back in front. */
-  private async sendBytes(plan: DrainPlan, transport: Transport, maxEvents: number, format: 'json' | 'raw'): Promise<Error | null> {
+  /**
+   * One batch as the bytes the buffer holds, or a template's output made from them
+   * (plan.bytesOut); a failed send puts it back in front.
+   */
+  private async sendBytes(plan: DrainPlan, transport: Transport, maxEvents: number, format: 'json' | 'raw' | ByteTemplate): Promise<Error | null> {
     const batch: WireBatch = plan.buffer.takeBytes(maxEvents, format === 'json');
-    const parts = batch.gaps ? [this.noticeBytes(plan.format, batch.gaps), batch.out] : [batch.out];
+    const template = typeof format === 'string' ? null : format;
+    const out = template ? template.format(batch.wire, batch.lineBytes, batch.keyBytes, batch.count) : batch.out;
+    const parts = batch.gaps ? [this.noticeBytes(plan.format, batch.gaps), out] : [out];
     try {
       await transport.sendBytes!(parts);
     } catch (err) {
+      // The output is not given back: the broken connection may still hold on to it.
       plan.buffer.unshiftBytes(batch);
       return toError(err);
     }
     this.sent += batch.count - batch.notices;
     EventBuffer.sent(batch);
+    if (template) ByteTemplate.done(out);
     return null;
   }
 

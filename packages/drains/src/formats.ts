@@ -1,4 +1,5 @@
 import { didYouMean, wireLine } from '@logyard/bus';
+import { ByteTemplate } from './byte-template.js';
 import { DrainUriError } from './errors.js';
 import { TopLevelFields } from './event-fields.js';
 
@@ -66,6 +67,19 @@ function buildFormatter(format: string, formats: Record<string, string>, frame?:
     return { problem: `${what} ${scanned.problem}` };
   }
   return compileTemplate(scanned.literals, scanned.fields, frame);
+}
+
+/**
+ * The bytes path (ByteTemplate) of a template whose placeholders are all `{{key}}` or top-level
+ * fields; null for json, raw, a format that cannot be used, or a template with a nested field.
+ */
+export function compileByteTemplate(format: string, formats: Record<string, string>): ByteTemplate | null {
+  if (format === 'json' || format === 'raw') return null;
+  const template = templateOf(format, formats);
+  if (template === undefined) return null;
+  const scanned = scanTemplate(template);
+  if ('problem' in scanned || scanned.fields.some((path) => path !== null && path.length > 1)) return null;
+  return new ByteTemplate(scanned.literals, scanned.fields.map((path) => (path === null ? null : path[0])), compileFormat(format, formats));
 }
 
 /** A format that reads no fields, with the frame (which reads its own) around it. */

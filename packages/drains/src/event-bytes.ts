@@ -1,0 +1,227 @@
+/**
+ * Finds named top-level fields of one event given as its UTF-8 JSON bytes (a line of a drain's
+ * buffer), checking the whole event against JSON's grammar on the way, so that a template drain
+ * can copy a field's bytes to its output without making strings of the event.
+ *
+ * Its answers are those JSON.parse of the decoded event would give, or none: it declines
+ * (scan() returns false, the caller takes the string path) whatever it is not sure of:
+ * whitespace between tokens (JSON.stringify writes none), keys with escapes, containers nested
+ * deeper than MAX_DEPTH, control characters, any grammar error. It does not check UTF-8: the
+ * caller does (bytes that are not UTF-8 would decode to U+FFFD on the string path).
+ */
+
+const MAX_DEPTH = 16;
+
+const TAB_LIMIT = 0x20;
+const QUOTE = 0x22;
+const PLUS = 0x2b;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a;
+const UPPER_E = 0x45;
+const LEFT_BRACKET = 0x5b;
+const BACKSLASH = 0x5c;
+const RIGHT_BRACKET = 0x5d;
+const LOWER_E = 0x65;
+const LEFT_BRACE = 0x7b;
+const RIGHT_BRACE = 0x7d;
+
+/** What a field's value is, as found: where it starts and ends tells the rest. */
+export const ABSENT = 0;
+/** A string without escapes: its bytes between the quotes are the value. */
+export const PLAIN_STRING = 1;
+/** A string with backslash escapes: JSON.parse of its text is the value. */
+export const ESCAPED_STRING = 2;
+/** A number: its text is valid JSON, but JSON.stringify may write it otherwise (1.50, 1e3). */
+export const NUMBER = 3;
+/** true, false or null: written as they are. */
+export const LITERAL = 4;
+/** An object or array (valid JSON). */
+export const CONTAINER = 5;
+
+/** Escapes allowed after a backslash besides \u: " \ / b f n r t. */
+const SIMPLE_ESCAPE = new Uint8Array(256);
+for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+
+export class TopLevelFieldBytes {
+  private readonly names: readonly Buffer[];
+  /** Per name: kind, start and end of its value (in the bytes last scanned); strings with their quotes. */
+  readonly found: Int32Array;
+  /** Set by the string scan: whether the string passed had an escape. */
+  private hadEscape = false;
+
+  constructor(names: readonly string[]) {
+    this.names = names.map((name) => Buffer.from(name));
+    this.found = new Int32Array(names.length * 3);
+  }
+
+  /**
+   * Scans the event in `b[start, end)`; true when it is a JSON object whose fields `found` now
+   * holds (a later duplicate key overrides an earlier one, as in JSON.parse), false when the scan
+   * declines.
+   */
+  scan(b: Uint8Array, start: number, end: number): boolean {
+    this.found.fill(ABSENT);
+    if (end - start < 2 || b[start] !== LEFT_BRACE) return false;
+    let i = start + 1;
+    if (b[i] === RIGHT_BRACE) return i + 1 === end;
+    for (;;) {
+      if (b[i] !== QUOTE) return false;
+      const keyStart = i + 1;
+      i = this.stringEnd(b, i, end);
+      if (i < 0 || this.hadEscape) return false;
+      const slot = this.slotOf(b, keyStart, i - 1);
+      if (b[i] !== COLON || i + 1 >= end) return false;
+      const valueStart = i + 1;
+      const c = b[valueStart];
+      let kind: number;
+      if (c === QUOTE) {
+        i = this.stringEnd(b, valueStart, end);
+        kind = this.hadEscape ? ESCAPED_STRING : PLAIN_STRING;
+      } else if (c === LEFT_BRACE || c === LEFT_BRACKET) {
+        i = this.containerEnd(b, valueStart, end, 1);
+        kind = CONTAINER;
+      } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+        i = numberEnd(b, valueStart, end);
+        kind = NUMBER;
+      } else {
+        i = literalEnd(b, valueStart, end);
+        kind = LITERAL;
+      }
+      if (i < 0) return false;
+      if (slot >= 0) {
+        this.found[slot] = kind;
+        this.found[slot + 1] = valueStart;
+        this.found[slot + 2] = i;
+      }
+      const next = b[i];
+      if (next === COMMA && i + 1 < end) {
+        i++;
+        continue;
+      }
+      return next === RIGHT_BRACE && i + 1 === end;
+    }
+  }
+
+  /** The slot of the key `b[from, to)` (no escapes) when it is one of the names; -1 when not. */
+  private slotOf(b: Uint8Array, from: number, to: number): number {
+    const length = to - from;
+    const names = this.names;
+    next: for (let n = 0; n < names.length; n++) {
+      const name = names[n];
+      if (name.length !== length) continue;
+      for (let k = 0; k < length; k++) if (name[k] !== b[from + k]) continue next;
+      return n * 3;
+    }
+    return -1;
+  }
+
+  /** Past the closing quote of the string whose quote is at `i`; -1 when it is not valid. */
+  private stringEnd(b: Uint8Array, i: number, end: number): number {
+    this.hadEscape = false;
+    i++;
+    for (;;) {
+      if (i >= end) return -1;
+      const c = b[i];
+      if (c === QUOTE) return i + 1;
+      if (c < TAB_LIMIT) return -1;
+      if (c === BACKSLASH) {
+        this.hadEscape = true;
+        const e = b[i + 1];
+        if (SIMPLE_ESCAPE[e] === 1) i += 2;
+        else if (e === 0x75 && i + 5 < end && HEX[b[i + 2]] === 1 && HEX[b[i + 3]] === 1 && HEX[b[i + 4]] === 1 && HEX[b[i + 5]] === 1) i += 6;
+        else return -1;
+      } else {
+        i++;
+      }
+    }
+  }
+
+  /** Past the object or array that opens at `i`; -1 when it is not valid (or too deep to be sure of). */
+  private containerEnd(b: Uint8Array, i: number, end: number, depth: number): number {
+    if (depth > MAX_DEPTH) return -1;
+    const isObject = b[i] === LEFT_BRACE;
+    const close = isObject ? RIGHT_BRACE : RIGHT_BRACKET;
+    i++;
+    if (i < end && b[i] === close) return i + 1;
+    for (;;) {
+      if (i >= end) return -1;
+      if (isObject) {
+        if (b[i] !== QUOTE) return -1;
+        i = this.stringEnd(b, i, end);
+        if (i < 0 || b[i] !== COLON) return -1;
+        if (++i >= end) return -1;
+      }
+      i = this.valueEnd(b, i, end, depth + 1);
+      if (i < 0 || i >= end) return -1;
+      const next = b[i];
+      if (next === close) return i + 1;
+      if (next !== COMMA) return -1;
+      i++;
+    }
+  }
+
+  private valueEnd(b: Uint8Array, i: number, end: number, depth: number): number {
+    const c = b[i];
+    if (c === QUOTE) return this.stringEnd(b, i, end);
+    if (c === LEFT_BRACE || c === LEFT_BRACKET) return this.containerEnd(b, i, end, depth);
+    if (c === MINUS || (c >= ZERO && c <= NINE)) return numberEnd(b, i, end);
+    return literalEnd(b, i, end);
+  }
+}
+
+/** Past the JSON number at `i` (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?); -1 when it is not one. */
+function numberEnd(b: Uint8Array, i: number, end: number): number {
+  if (i < end && b[i] === MINUS) i++;
+  if (i >= end) return -1;
+  if (b[i] === ZERO) i++;
+  else if (b[i] > ZERO && b[i] <= NINE) i = digitsEnd(b, i, end);
+  else return -1;
+  if (i < end && b[i] === DOT) {
+    const from = i + 1;
+    i = digitsEnd(b, from, end);
+    if (i === from) return -1;
+  }
+  if (i < end && (b[i] === LOWER_E || b[i] === UPPER_E)) {
+    i++;
+    if (i < end && (b[i] === PLUS || b[i] === MINUS)) i++;
+    const from = i;
+    i = digitsEnd(b, from, end);
+    if (i === from) return -1;
+  }
+  return i;
+}
+
+function digitsEnd(b: Uint8Array, i: number, end: number): number {
+  while (i < end && b[i] >= ZERO && b[i] <= NINE) i++;
+  return i;
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+
+/** Past `true`, `false` or `null` at `i`; -1 when none is there. */
+function literalEnd(b: Uint8Array, i: number, end: number): number {
+  const word = b[i] === 0x74 ? TRUE : b[i] === 0x66 ? FALSE : b[i] === 0x6e ? NULL : null;
+  if (word === null || i + word.length > end) return -1;
+  for (let k = 1; k < word.length; k++) if (b[i + k] !== word[k]) return -1;
+  return i + word.length;
+}
+
+/** Whether the number text `b[start, end)` is an integer JSON.stringify writes the same (no sign of zero, exact in a double). */
+export function isPlainInteger(b: Uint8Array, start: number, end: number): boolean {
+  const digits = end - start - (b[start] === MINUS ? 1 : 0);
+  if (digits > 15) return false;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c === DOT || c === LOWER_E || c === UPPER_E) return false;
+  }
+  // "-0" is written "0".
+  return !(b[start] === MINUS && b[start + 1] === ZERO);
+}
