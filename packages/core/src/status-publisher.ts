@@ -1,6 +1,6 @@
 import { nowUnix } from '@logyard/bus';
 import { Backoff } from '@logyard/store';
-import { encodeNodeStatus, type DrainState, type NodeLive, type Store } from '@logyard/store';
+import { encodeNodeStatusBody, withUpdated, type DrainState, type NodeLive, type Store } from '@logyard/store';
 import { CounterBudget } from './counter-budget.js';
 
 export interface StatusPublisherOptions {
@@ -129,16 +129,15 @@ export class StatusPublisher {
     this.signalled = false;
     const drains = this.options.drains();
     const live = this.options.live?.();
-    // As stored: its length is what a write costs etcd.
-    const all = encodeNodeStatus({ node_id: this.options.nodeId, updated: 0, drains, ...(live ? { live } : {}) });
+    // As stored: its length is what a write costs etcd. Built once, for the comparison and the write.
+    const all = encodeNodeStatusBody({ drains, ...(live ? { live } : {}) });
     const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond());
     if (all === this.writtenAll) {
       // Nothing moved: looked at again after the shortest interval for counters.
       this.countersDueAt = now + this.countersEveryMs;
       return;
     }
-    const states = new Map(Object.entries(drains).map(([name, drain]) => [name, `${drain.state} ${drain.error ?? ''}`]));
-    const stateChanged = [...states].some(([name, state]) => this.writtenStates.get(name) !== state);
+    const stateChanged = this.stateChanged(drains);
     const wait = this.writtenAt + (stateChanged ? this.writeGapMs : countersEveryMs) - now;
     if (wait > 0) {
       if (!stateChanged) this.countersDueAt = this.writtenAt + countersEveryMs;
@@ -153,8 +152,9 @@ export class StatusPublisher {
       }
       return;
     }
+    const updated = nowUnix();
     try {
-      await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated: nowUnix(), drains, ...(live ? { live } : {}) });
+      await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated, drains, ...(live ? { live } : {}) }, withUpdated(all, updated));
     } catch (err) {
       this.signalled = true;
       this.retryAt = Date.now() + this.retryBackoff.next();
@@ -163,9 +163,19 @@ export class StatusPublisher {
     }
     this.retryBackoff.reset();
     this.writtenAll = all;
-    this.writtenStates = states;
+    this.writtenStates = new Map(Object.keys(drains).map((name) => [name, stateOf(drains[name])]));
     this.writtenAt = Date.now();
     this.countersDueAt = this.writtenAt + countersEveryMs;
     this.options.onWritten();
   }
+
+  /** Whether a drain's state or error differs from what was last written, or a drain came. */
+  private stateChanged(drains: Record<string, DrainState>): boolean {
+    for (const name in drains) if (this.writtenStates.get(name) !== stateOf(drains[name])) return true;
+    return false;
+  }
+}
+
+function stateOf(drain: DrainState): string {
+  return `${drain.state} ${drain.error ?? ''}`;
 }

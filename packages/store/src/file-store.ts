@@ -154,12 +154,12 @@ export class FileStore implements Store {
     });
   }
 
-  async putNodeStatus(status: NodeStatus): Promise<void> {
+  async putNodeStatus(status: NodeStatus, encoded?: string): Promise<void> {
     assertNodeId(status.node_id);
     assertRegisteredAs(this.registration?.nodeId, status.node_id, this.description);
     return this.run(() => {
       // One write at a time, so that an older document never replaces a newer one.
-      const write = this.statusWrites.then(() => this.writeText(statusPath(status.node_id), encodeNodeStatus(status)));
+      const write = this.statusWrites.then(() => this.writeText(statusPath(status.node_id), encoded ?? encodeNodeStatus(status)));
       this.statusWrites = write.catch(() => undefined);
       return write;
     });

@@ -10,13 +10,44 @@ import { nodeLiveFrom } from './node-live.js';
  * for etcd to write and keep in its history.
  */
 export function encodeNodeStatus(status: NodeStatus): string {
-  const drains = Object.fromEntries(Object.entries(status.drains).map(([name, drain]) => [name, compactDrainState(drain)]));
-  return JSON.stringify({ updated: status.updated, drains, ...(status.live ? { live: status.live } : {}) });
+  return withUpdated(encodeNodeStatusBody(status), status.updated);
+}
+
+/**
+ * The document without its `updated` time: what a writer compares with what it last wrote, and
+ * turns into the document with withUpdated(), so that a document of 1,000 drains is built once
+ * per write, not twice (building it was most of a node's status CPU).
+ */
+export function encodeNodeStatusBody(status: Pick<NodeStatus, 'drains' | 'live'>): string {
+  const drains: Record<string, Partial<DrainState>> = {};
+  for (const name in status.drains) {
+    if (!Object.prototype.hasOwnProperty.call(status.drains, name)) continue;
+    const compact = compactDrainState(status.drains[name]);
+    // A drain named __proto__ stays a drain.
+    if (name === '__proto__') Object.defineProperty(drains, name, { value: compact, enumerable: true });
+    else drains[name] = compact;
+  }
+  return JSON.stringify(status.live ? { drains, live: status.live } : { drains });
+}
+
+/** The document `body` (from encodeNodeStatusBody) with its `updated` time. */
+export function withUpdated(body: string, updated: number): string {
+  return `{"updated":${JSON.stringify(updated)},${body.slice(1)}`;
 }
 
 function compactDrainState(drain: DrainState): Partial<DrainState> {
-  const { dropped, buffered, ...rest } = drain;
-  return { ...rest, ...(Object.keys(dropped).length > 0 ? { dropped } : {}), ...(buffered !== 0 ? { buffered } : {}) };
+  const compact: Partial<DrainState> = {};
+  for (const key in drain) {
+    const value = drain[key as keyof DrainState];
+    if (key === 'dropped' ? isEmpty(value as DrainState['dropped']) : key === 'buffered' ? value === 0 : false) continue;
+    (compact as Record<string, unknown>)[key] = value;
+  }
+  return compact;
+}
+
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
 }
 
 /**
