@@ -17,7 +17,7 @@ import { CoreError } from './errors.js';
 import { CoreStoppedLedger } from './core-stopped.js';
 import { VERSION } from './version.js';
 import { KeyStats } from './key-stats.js';
-import { Rates } from './rates.js';
+import { liveDrainRates, Rates } from './rates.js';
 import { consoleToken } from './console/token.js';
 
 export interface CoreOptions {
@@ -444,11 +444,7 @@ export class Core {
       this.clients = { at: now, list: readClientStats(this.config.runDir).map((c) => ({ name: c.client, running: c.running })) };
     }
     const { keys, other } = this.keyStats.busiest(PUBLISHED_KEYS);
-    const drains: NodeLive['drains'] = {};
-    for (const d of this.drains.statuses()) {
-      const dropped = Object.fromEntries(Object.entries(d.dropped).map(([reason, n]) => [reason, this.rates.rate(`${d.name}\0${reason}`, n)]));
-      drains[d.name] = { out_per_s: this.rates.rate(`${d.name}\0`, d.sent), dropped_per_s: dropped };
-    }
+    const drains = liveDrainRates(this.rates, this.drains.statuses());
     const eventsIn = this.eventsIn;
     const live: NodeLive = { in: eventsIn, in_per_s: this.rates.rate('\0in', eventsIn), clients: this.clients.list, keys, ...(other ? { other } : {}), drains };
     this.rates.sweep();

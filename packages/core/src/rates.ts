@@ -1,3 +1,5 @@
+import type { NodeLive } from '@logyard/store';
+
 /** Rates shown live (top, the console) are over about this long: steady, yet quick to follow a change. */
 const WINDOW_MS = 10_000;
 /** Samples closer together than this are not kept. */
@@ -35,4 +37,24 @@ export class Rates {
     for (const name of this.samples.keys()) if (!this.seen.has(name)) this.samples.delete(name);
     this.seen = new Set();
   }
+}
+
+/**
+ * The `live` rates of a node's drains, from their counters: only the drains and reasons with a rate
+ * above 0 (readers take a missing rate for 0). Most drains of a node of 1,000 are idle, and their
+ * zero rates were half of its status document, which is written every few seconds.
+ */
+export function liveDrainRates(rates: Rates, drains: Iterable<{ name: string; sent: number; dropped: Record<string, number> }>): NodeLive['drains'] {
+  const live: NodeLive['drains'] = {};
+  for (const d of drains) {
+    const out = rates.rate(`${d.name}\0`, d.sent);
+    let dropped: Record<string, number> | undefined;
+    for (const reason in d.dropped) {
+      // Every counter is read, idle or not, so that its rate is there as soon as it moves.
+      const rate = rates.rate(`${d.name}\0${reason}`, d.dropped[reason]);
+      if (rate > 0) (dropped ??= {})[reason] = rate;
+    }
+    if (out > 0 || dropped) live[d.name] = { out_per_s: out, dropped_per_s: dropped ?? {} };
+  }
+  return live;
 }

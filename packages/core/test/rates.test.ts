@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rates } from '../src/rates.js';
+import { liveDrainRates, Rates } from '../src/rates.js';
 
 describe('Rates', () => {
   it('gives a counter per second over the last ~10 s; 0 until two readings a second apart', () => {
@@ -33,5 +33,21 @@ describe('Rates', () => {
     rates.sweep();
     now += 1_000;
     expect(rates.rate('a', 1_000_000)).toBe(0);
+  });
+
+  it('publishes the rates of busy drains only, and of their drop reasons above 0', () => {
+    let now = 0;
+    const rates = new Rates(() => now);
+    const drains = (s: number) => [
+      { name: 'busy', sent: s * 10, dropped: { buffer_full: 0 } },
+      { name: 'dropping', sent: 0, dropped: { buffer_full: s * 2, rate_limit: 0 } },
+      { name: 'idle', sent: 7, dropped: { buffer_full: 0 } },
+    ];
+    liveDrainRates(rates, drains(0));
+    now += 2_000;
+    expect(liveDrainRates(rates, drains(2))).toEqual({
+      busy: { out_per_s: 10, dropped_per_s: {} },
+      dropping: { out_per_s: 0, dropped_per_s: { buffer_full: 2 } },
+    });
   });
 });
