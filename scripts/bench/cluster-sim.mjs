@@ -22,6 +22,8 @@ import { benchEtcd, cpuSeconds, ETCD_FLAGS, etcdDbBytes, sleep } from './lib.mjs
 
 /** A node that has not seen a drain this long after it was added has missed it: the run fails. */
 const SEEN_TIMEOUT_MS = 120_000;
+/** Keys in each simulated node's `live` part: a real core publishes its busiest, up to 100. */
+const SIM_KEYS = 10;
 
 if (process.argv.includes('--worker')) await worker();
 else await controller();
@@ -31,7 +33,7 @@ else await controller();
 
 async function worker() {
   const { EtcdStore } = await import('@logyard/store/etcd');
-  const { StatusPublisher } = await import('@logyard/core');
+  const { liveDrainRates, Rates, StatusPublisher } = await import('@logyard/core');
   const [uri, first, count, drainCount] = process.argv.slice(3);
   const nodes = [];
   /** Drain names the controller waits for: name -> nodes that have not seen it yet. */
@@ -57,7 +59,7 @@ async function worker() {
 
   async function startNode(id) {
     // Connections of its own, as a core has: shared ones would put every node of a process on one.
-    const node = { id, seen: new Map(), drains: {}, store: await EtcdStore.open(uri, { ownConnections: true }) };
+    const node = { id, seen: new Map(), drains: {}, rates: new Rates(), eventsIn: 0, store: await EtcdStore.open(uri, { ownConnections: true }) };
     try {
       return await runNode(node);
     } catch (err) {
@@ -74,6 +76,7 @@ async function worker() {
       store: node.store,
       nodeId: id,
       drains: () => node.drains,
+      live: () => live(node),
       onFailed: () => report.failures++,
       onWritten: () => report.writes++,
     });
@@ -84,7 +87,8 @@ async function worker() {
     const listed = new Promise((resolve) => (ready = resolve));
     await node.store.watchDrains((list) => {
       const drains = {};
-      for (const { name } of list) drains[name] = node.drains[name] ?? { state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 };
+      // As a real core's TCP drain: its one drop reason counted from 0.
+      for (const { name } of list) drains[name] = node.drains[name] ?? { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
       node.drains = drains;
       node.publisher.changed();
       settle(node, new Set(list.map((d) => d.name)));
@@ -94,10 +98,25 @@ async function worker() {
     return node;
   }
 
+  /**
+   * The `live` part of a real core's document (core.ts live()): events in, its busiest keys (a real
+   * core publishes up to 100) and the rates of its busy drains, by the core's own code.
+   */
+  const live = (node) => {
+    const entries = Object.entries(node.drains).map(([name, state]) => ({ name, ...state }));
+    const keys = Array.from({ length: SIM_KEYS }, (_, k) => ({ key: `app.${k}`, events_per_s: 10, events_10m: 6_000, last_seen: Math.floor(Date.now() / 1000) }));
+    const result = { in: node.eventsIn, in_per_s: node.rates.rate('\0in', node.eventsIn), clients: [], keys, drains: liveDrainRates(node.rates, entries) };
+    node.rates.sweep();
+    return result;
+  };
+
   // Events flow: every drain's counters move, so every node writes counters at its real rate.
   setInterval(() => {
     if (!load) return;
-    for (const node of nodes) for (const state of Object.values(node.drains)) state.sent += 100;
+    for (const node of nodes) {
+      node.eventsIn += 100;
+      for (const state of Object.values(node.drains)) state.sent += 100;
+    }
   }, 1_000);
 
   process.on('message', async (message) => {
