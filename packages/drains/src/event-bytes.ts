@@ -42,6 +42,12 @@ export const LITERAL = 4;
 /** An object or array (valid JSON). */
 export const CONTAINER = 5;
 
+/** Bytes that end a run of a string's plain bytes: its closing quote, a backslash, a control character (invalid). */
+const ENDS_STRING_RUN = new Uint8Array(256);
+for (let c = 0; c < TAB_LIMIT; c++) ENDS_STRING_RUN[c] = 1;
+ENDS_STRING_RUN[QUOTE] = 1;
+ENDS_STRING_RUN[BACKSLASH] = 1;
+
 /** Escapes allowed after a backslash besides \u: " \ / b f n r t. */
 const SIMPLE_ESCAPE = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
@@ -126,6 +132,8 @@ export class TopLevelFieldBytes {
     this.hadEscape = false;
     i++;
     for (;;) {
+      // One test per byte: past the end of `b` the index gives undefined, which stops it too.
+      while (ENDS_STRING_RUN[b[i]] === 0) i++;
       if (i >= end) return -1;
       const c = b[i];
       if (c === QUOTE) return i + 1;
