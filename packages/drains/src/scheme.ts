@@ -91,7 +91,8 @@ export interface Transport {
   send(batch: OutBatch): Promise<void>;
   /**
    * Writes lines given as bytes, as they are (a `json` or `raw` drain's batch, see
-   * EventBuffer.takeBytes); all of them or, rejecting, none counted delivered. Optional: the
+   * EventBuffer.takeBytes, or a template's output, see ByteTemplate); all of them or, rejecting,
+   * none counted delivered. Optional: the
    * drain formats strings for `send` when a transport has no such method.
    */
   sendBytes?(parts: Buffer[]): Promise<void>;
