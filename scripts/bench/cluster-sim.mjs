@@ -103,7 +103,7 @@ async function worker() {
    * core publishes up to 100) and the rates of its busy drains, by the core's own code.
    */
   const live = (node) => {
-    const entries = Object.entries(node.drains).map(([name, state]) => ({ name, ...state }));
+    const entries = Object.keys(node.drains).map((name) => ({ name, sent: node.drains[name].sent, dropped: node.drains[name].dropped }));
     const keys = Array.from({ length: SIM_KEYS }, (_, k) => ({ key: `app.${k}`, events_per_s: 10, events_10m: 6_000, last_seen: Math.floor(Date.now() / 1000) }));
     const result = { in: node.eventsIn, in_per_s: node.rates.rate('\0in', node.eventsIn), clients: [], keys, drains: liveDrainRates(node.rates, entries) };
     node.rates.sweep();
