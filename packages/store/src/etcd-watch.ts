@@ -31,6 +31,9 @@ export interface PrefixWatchOptions<T extends { name: string }> {
  */
 export class PrefixWatch<T extends { name: string }> {
   private entries = new Map<string, T>();
+  /** Each key's entry as decoded and its mod_revision then: what a listing need not decode again. */
+  private byKey = new Map<string, T>();
+  private revisions = new Map<string, string>();
   private listedOnce = false;
   private watcher: Watcher | undefined;
   /** Every change under the prefix up to this revision is in `entries`. */
@@ -61,11 +64,23 @@ export class PrefixWatch<T extends { name: string }> {
   private async relist(): Promise<void> {
     const response = await this.options.list();
     const listed = new Map<string, T>();
+    const revisions = new Map<string, string>();
+    let changed = !this.listedOnce;
     for (const kv of response.kvs) {
-      const entry = this.options.decode(kv);
-      if (entry) listed.set(entry.name, entry);
+      const key = kv.key.toString();
+      revisions.set(key, kv.mod_revision);
+      // A key not written since the last listing is the entry it was: not decoded or compared again
+      // (a thousand nodes list a thousand drains each after an outage).
+      const known = this.revisions.get(key) === kv.mod_revision ? this.byKey.get(key) : undefined;
+      const entry = known ?? this.options.decode(kv);
+      if (!entry) continue;
+      if (!known) this.byKey.set(key, entry);
+      listed.set(entry.name, entry);
+      changed ||= !known && !sameEntry(this.entries.get(entry.name), entry);
     }
-    const changed = !this.listedOnce || listed.size !== this.entries.size || [...listed].some(([name, entry]) => !sameEntry(this.entries.get(name), entry));
+    changed ||= listed.size !== this.entries.size;
+    for (const key of this.byKey.keys()) if (!revisions.has(key)) this.byKey.delete(key);
+    this.revisions = revisions;
     this.listedOnce = true;
     this.entries = listed;
     this.applied = BigInt(response.header.revision);
@@ -86,8 +101,16 @@ export class PrefixWatch<T extends { name: string }> {
       if (!current()) return;
       let changed = false;
       for (const event of response.events) {
-        const name = event.kv.key.toString().slice(prefix.length);
+        const key = event.kv.key.toString();
+        const name = key.slice(prefix.length);
         const entry = event.type === 'Delete' ? undefined : this.options.decode(event.kv);
+        if (entry) {
+          this.byKey.set(key, entry);
+          this.revisions.set(key, event.kv.mod_revision);
+        } else {
+          this.byKey.delete(key);
+          this.revisions.delete(key);
+        }
         const before = this.entries.get(entry?.name ?? name);
         if (entry) this.entries.set(entry.name, entry);
         else this.entries.delete(name);
