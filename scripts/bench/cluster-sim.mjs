@@ -1,14 +1,14 @@
 // Cluster simulator (issue 18): many simulated nodes in a few processes, each doing with the store
 // exactly what a core does, with the real code (EtcdStore of packages/store, StatusPublisher of
 // packages/core): its lease and keepalive, watches of the formats, tenants and drains, its status
-// document written at the real rate while events flow (every drain's counters move all the time,
-// the worst case). Against one real etcd, started with the compaction and quota of docs/sizing.md.
+// document written at the real rate while events flow (--busy drains of every node have counters
+// that move all the time; the others are idle, as on a real core whose drains filter by key). Against one real etcd, started with the compaction and quota of docs/sizing.md.
 // It measures, under load: etcd puts/s, CPU and db size and how stale `drain status` gets (the load
 // alone, --load seconds); drain add -> every node notified (--tries drains, one at a time); then how
 // long all nodes take to catch up after an etcd outage (--outage seconds, etcd killed and restarted).
 //
 // Usage: node scripts/bench/cluster-sim.mjs [--nodes 100] [--drains 100] [--procs 4] [--tries 10]
-//        [--load 20] [--outage 30] [--full]     (--full: 1,000 nodes x 1,000 drains)
+//        [--load 20] [--outage 30] [--busy 10] [--full]     (--full: 1,000 nodes x 1,000 drains)
 // Prints a table and a JSON line. `npm run bench` runs it at its default size.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,7 +34,7 @@ else await controller();
 async function worker() {
   const { EtcdStore } = await import('@logyard/store/etcd');
   const { liveDrainRates, Rates, StatusPublisher } = await import('@logyard/core');
-  const [uri, first, count, drainCount] = process.argv.slice(3);
+  const [uri, first, count, drainCount, busyCount] = process.argv.slice(3);
   const nodes = [];
   /** Drain names the controller waits for: name -> nodes that have not seen it yet. */
   const expected = new Map();
@@ -110,12 +110,17 @@ async function worker() {
     return result;
   };
 
-  // Events flow: every drain's counters move, so every node writes counters at its real rate.
+  // Events flow: the counters of each node's first --busy drains by name move (probes added later
+  // stay idle), so every node writes counters at its real rate.
   setInterval(() => {
     if (!load) return;
     for (const node of nodes) {
       node.eventsIn += 100;
-      for (const state of Object.values(node.drains)) state.sent += 100;
+      let busy = Number(busyCount);
+      for (const name in node.drains) {
+        if (busy-- <= 0) break;
+        node.drains[name].sent += 100;
+      }
     }
   }, 1_000);
 
@@ -168,6 +173,7 @@ async function controller() {
       tries: { type: 'string', default: '10' },
       load: { type: 'string', default: '20' },
       outage: { type: 'string', default: '30' },
+      busy: { type: 'string', default: '10' },
       full: { type: 'boolean', default: false },
     },
     // `npm run bench` passes every benchmark the flags of all.
@@ -205,7 +211,7 @@ async function controller() {
     const per = Math.ceil(NODES / PROCS);
     for (let p = 0; p < PROCS; p++) {
       const count = Math.min(per, NODES - p * per);
-      const w = fork(fileURLToPath(import.meta.url), ['--worker', etcd.uri, String(p * per), String(count), String(DRAINS)], {
+      const w = fork(fileURLToPath(import.meta.url), ['--worker', etcd.uri, String(p * per), String(count), String(DRAINS), opts.busy], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         ...(process.env.CLUSTER_SIM_PROFILE ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', process.env.CLUSTER_SIM_PROFILE] } : {}),
       });
@@ -297,6 +303,7 @@ async function controller() {
       benchmark: 'cluster-sim',
       nodes: NODES,
       drains: DRAINS,
+      busy_drains: Number(opts.busy),
       procs: PROCS,
       startup_s,
       notify_ms: { p50: pct(perNode, 50), p99: pct(perNode, 99), every_node_median: pct(allNodes, 50), every_node_max: pct(allNodes, 100) },
