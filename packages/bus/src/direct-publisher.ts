@@ -1,4 +1,4 @@
-import { BatchBuilder, oneEventBatch, type EventPrefix, type WireBatch } from './batch-builder.js';
+import { BatchBuilder, oneEventBatch, type WireBatch } from './batch-builder.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
 
 export interface DirectPublisherOptions {
@@ -29,13 +29,12 @@ export interface DirectPublisherOptions {
 export class DirectPublisher extends EventIntake {
   private readonly deliver: DirectPublisherOptions['deliver'];
   private readonly maxQueued: number;
-  /** Batches of the Publisher's size; their buffers are recycled after each delivery. */
-  private readonly batches = new BatchBuilder();
   private scheduled = false;
   private readonly busyNow: (queued: number) => boolean;
 
   constructor(options: DirectPublisherOptions) {
-    super(options.nodeId, options.maxEvent);
+    // Batches of the Publisher's size; their buffers are recycled after each delivery.
+    super(options.nodeId, options.maxEvent, new BatchBuilder());
     this.deliver = options.deliver;
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.busyNow = options.busy ?? (() => false);
@@ -64,18 +63,7 @@ export class DirectPublisher extends EventIntake {
     return this.batches.events >= this.maxQueued;
   }
 
-  protected enqueue(key: string, json: string): void {
-    this.batches.append(key, json);
-    this.schedule();
-  }
-
-  protected enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void {
-    this.batches.appendText(prefix, text, tail);
-    this.schedule();
-  }
-
-  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void {
-    this.batches.appendPieces(prefix, src, start, end, tail, escape);
+  protected wake(): void {
     this.schedule();
   }
 

@@ -1,4 +1,4 @@
-import { EventPrefix } from './batch-builder.js';
+import { BatchBuilder, EventPrefix } from './batch-builder.js';
 import { jsonEscapedLength, MAX_ESCAPED_PER_BYTE } from './json-bytes.js';
 import { keyProblem } from './keys.js';
 import { eventJson, jsonStringContent, needsJsonEscape, stampedTextTailNow, textEventJson } from './event.js';
@@ -90,6 +90,8 @@ export abstract class EventIntake implements EventPublisher {
   constructor(
     readonly nodeId: string,
     readonly maxEvent: number,
+    /** Where queued events wait, already in wire batches. */
+    protected readonly batches: BatchBuilder,
   ) {}
 
   abstract stats(): PublisherStats;
@@ -97,12 +99,26 @@ export abstract class EventIntake implements EventPublisher {
   abstract close(timeoutMs?: number): Promise<void>;
   /** Whether the queue has no room for another event. */
   protected abstract full(): boolean;
+  /** Called after an event was queued: the subclass sends or delivers from the event loop. */
+  protected abstract wake(): void;
+
   /** Queues an event that passed the checks. */
-  protected abstract enqueue(key: string, json: string): void;
+  protected enqueue(key: string, json: string): void {
+    this.batches.append(key, json);
+    this.wake();
+  }
+
   /** Queues the event of a text that passed the checks (see publishTextNow). */
-  protected abstract enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void;
+  protected enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void {
+    this.batches.appendText(prefix, text, tail);
+    this.wake();
+  }
+
   /** Queues an event given as bytes that passed the checks (see publishPieces). */
-  protected abstract enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void;
+  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void {
+    this.batches.appendPieces(prefix, src, start, end, tail, escape);
+    this.wake();
+  }
 
   /**
    * Queues one event: a text (as publishLine), or an object whose fields are kept (it must have a

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Dealer } from 'zeromq';
 import { DEFAULT_MAX_EVENT } from './event.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
-import { BatchBuilder, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, oneEventBatch, type EventPrefix } from './batch-builder.js';
+import { BatchBuilder, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, oneEventBatch } from './batch-builder.js';
 import { batchHeader, endHeader, parseAck } from './wire.js';
 import { corePaths } from './paths.js';
 import { checkRunDirSocket, ensureRunDir } from './run-dir.js';
@@ -61,8 +61,6 @@ export class Publisher extends EventIntake {
   private readonly socket: Dealer;
   private readonly maxQueued: number;
   private readonly maxQueuedBytes: number;
-  /** Events not yet handed to ZeroMQ, written into the batches they will be sent in. */
-  private readonly batches: BatchBuilder;
   /** Batches cut and not yet confirmed, in sequence order; those from `sendFrom` on are not sent yet. */
   private outbox: Batch[] = [];
   private outboxEvents = 0;
@@ -85,10 +83,14 @@ export class Publisher extends EventIntake {
   private endWaiter: (() => void) | null = null;
 
   constructor(options: PublisherOptions) {
-    super(options.nodeId ?? defaultNodeId(), options.maxEvent ?? DEFAULT_MAX_EVENT);
+    // Events not yet handed to ZeroMQ wait in `batches`, written into the batches they will be sent in.
+    super(
+      options.nodeId ?? defaultNodeId(),
+      options.maxEvent ?? DEFAULT_MAX_EVENT,
+      new BatchBuilder(options.maxBatchEvents ?? MAX_BATCH_EVENTS, options.maxBatchBytes ?? MAX_BATCH_BYTES, true),
+    );
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    this.batches = new BatchBuilder(options.maxBatchEvents ?? MAX_BATCH_EVENTS, options.maxBatchBytes ?? MAX_BATCH_BYTES, true);
     // sendTimeout 0 + immediate: ZeroMQ refuses at once instead of blocking or queueing for an
     // absent core, so our own bounded queue is the only buffer and drops are ours to count.
     // linger 0: by the time we close, the core has confirmed everything (or we counted it).
@@ -136,18 +138,7 @@ export class Publisher extends EventIntake {
     return this.queued >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes;
   }
 
-  protected enqueue(key: string, json: string): void {
-    this.batches.append(key, json);
-    this.kick();
-  }
-
-  protected enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void {
-    this.batches.appendText(prefix, text, tail);
-    this.kick();
-  }
-
-  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void {
-    this.batches.appendPieces(prefix, src, start, end, tail, escape);
+  protected wake(): void {
     this.kick();
   }
 
