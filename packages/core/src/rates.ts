@@ -34,6 +34,13 @@ export class Rates {
     if (!series) this.series.set(name, (series = { samples: [], readIn: this.generation }));
     series.readIn = this.generation;
     const samples = series.samples;
+    // Not moved over the whole window (counters only grow): one sample, kept at most a window old,
+    // stands for all the ones it would have taken, so an idle drain's counters make no garbage.
+    if (samples.length > 0 && samples[0].value === value) {
+      samples.length = 1;
+      samples[0].at = Math.max(samples[0].at, now - (WINDOW_MS - SAMPLE_GAP_MS));
+      return 0;
+    }
     const last = samples[samples.length - 1];
     // A counter that went down started again (a drain restarted): its old samples are no guide.
     if (last && value < last.value) samples.length = 0;

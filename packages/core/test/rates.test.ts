@@ -50,4 +50,11 @@ describe('Rates', () => {
       dropping: { out_per_s: 0, dropped_per_s: { buffer_full: 2 } },
     });
   });
+
+  it('gives a counter that moves after a long idle time its rate over the last ~10 s, as one read all along', () => {
+    let now = 0;
+    const rates = new Rates(() => now);
+    for (let s = 0; s <= 60; s++, now += 1_000) expect(rates.rate('sent', 500)).toBe(0);
+    expect(rates.rate('sent', 600)).toBe(10);
+  });
 });
