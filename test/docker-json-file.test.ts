@@ -102,8 +102,12 @@ describe('apptail and Docker json-file logs', () => {
     expect(texts.slice(1, -1).join('')).toBe('p'.repeat(20000) + ' rest');
   });
 
-  it('400 lines written as fast as a container can with max-size=10k max-file=5 all arrive, in order (or the loss is counted and told)', async () => {
-    const pad = 'x'.repeat(60);
+  it('400 lines written as fast as a container can with max-size=10k max-file=5 all arrive, in order', async () => {
+    // About 110 bytes per json-file record: 44 KB in all, so Docker rotates four times within
+    // milliseconds but keeps every file (5 x 10 KB). With more than max-file keeps, lines Docker
+    // removes before apptail first finds the container cannot be known to apptail (docs/clients.md);
+    // on a loaded machine apptail may find it only after the container ended.
+    const pad = 'x'.repeat(30);
     const id = (
       await docker.docker([
         'run', '-d', '--network', 'none', '--log-opt', 'max-size=10k', '--log-opt', 'max-file=5', docker.image,
@@ -111,21 +115,13 @@ describe('apptail and Docker json-file logs', () => {
       ])
     ).trim();
     await docker.docker(['wait', id]);
-    const rotated = (await docker.docker(['inspect', '--format', '{{.LogPath}}', id])).trim();
-    expect(rotated).toBe(join(docker.dataRoot, 'containers', id, `${id}-json.log`));
-    await until(async () => eventsOf(id).length >= 400 || (await apptailStats())?.rotationGaps > 0, 'the 400 lines or a counted gap', 20_000);
+    const logPath = (await docker.docker(['inspect', '--format', '{{.LogPath}}', id])).trim();
+    expect(logPath).toBe(join(docker.dataRoot, 'containers', id, `${id}-json.log`));
+    // Docker really rotated while the container wrote, and removed nothing.
+    expect(existsSync(`${logPath}.4`)).toBe(true);
+    await until(() => eventsOf(id).length >= 400, 'the 400 lines', 30_000);
     const lines = eventsOf(id).filter((e) => e.source === 'stdout').map((e) => Number(/^line (\d+) /.exec(e.text)?.[1]));
-    const notices = eventsOf(id).filter((e) => e.source === 'logyard');
-    if (lines.length === 400) {
-      expect(lines).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
-    } else {
-      // Only when Docker removed rotated files before apptail looked: then it says so in-band.
-      expect(notices[0].text).toMatch(/was rotated faster than it could be read: .* removed unread/);
-      expect((await apptailStats()).rotationGaps).toBeGreaterThan(0);
-      expect([...lines].sort((a, b) => a - b)).toEqual(lines);
-    }
-    // Docker really rotated while the container wrote (apptail may have met the rotated files only
-    // when it first found the container, on a loaded machine, so its own rotation count can be 0).
-    expect(existsSync(`${rotated}.1`)).toBe(true);
+    expect(lines).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    expect(eventsOf(id).filter((e) => e.source === 'logyard')).toEqual([]);
   });
 });
