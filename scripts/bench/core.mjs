@@ -1,22 +1,31 @@
 // Benchmark of issue 2: publisher -> core -> tcp drain, with 1 drain and with 100 drains of
 // which 1 matches. Prints a table and JSON.
-// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--buffer N] [--profile DIR]
+// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--buffer N] [--profile DIR] [--base CHECKOUT]
 //   --buffer N     the measured drain's `buffer` (default: the drain default, 10000); a sink starved of
 //                  CPU on a loaded machine makes a fast core drop the oldest (core_dropped) otherwise
 //   --profile DIR  writes a V8 CPU profile of each core and publisher into DIR/core and DIR/publisher
+//                  (DIR/base-core and DIR/base-publisher for --base)
+//   --base CHECKOUT another built checkout (e.g. a worktree of the commit before a change): each run
+//                  is made with its core and its publisher too, right before this build's, and its rows
+//                  are printed beside these (build `base`)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
-const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, buffer: { type: 'string' }, profile: { type: 'string' } } });
+const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, buffer: { type: 'string' }, profile: { type: 'string' }, base: { type: 'string' } } });
 const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
+/** The builds measured: this checkout, and with --base another one (its core and its @logyard/bus). */
+const builds = [
+  ...(opts.base ? [{ name: 'base', bin: join(resolve(opts.base), 'packages/cli/bin/logyard.js'), bus: join(resolve(opts.base), 'packages/bus/dist/index.js'), profile: 'base-' }] : []),
+  { name: 'this', bin, bus: undefined, profile: '' },
+];
 const EVENTS = Number(opts.events);
 const RUNS = Number(opts.runs);
 const CLK_TCK = 100;
@@ -30,13 +39,13 @@ function peakRssMb(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
   return m ? Number(m[1]) / 1024 : NaN;
 }
-function run(args, input) {
+function run(args, env) {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited ${code}`))));
-    c.stdin.end(input ?? '');
+    c.stdin.end();
   });
 }
 
@@ -58,7 +67,7 @@ async function sink() {
   return s;
 }
 
-async function scenario(drainCount) {
+async function scenario(drainCount, build) {
   const root = mkdtempSync(join(tmpdir(), 'ly-bench-'));
   const runDir = join(root, 'run');
   const stateDir = join(root, 'state');
@@ -72,8 +81,8 @@ async function scenario(drainCount) {
   for (let i = 1; i < drainCount; i++) put(`other-${i}`, `tcp://127.0.0.1:${other.port}?filter=other.stream${i}`);
   // Run the command as a user does, through its shebang (which sets the core's V8 flags).
   const core = opts.profile
-    ? spawn(process.execPath, ['--max-semi-space-size=4', '--single-threaded-gc', ...profileFlags('core'), bin, ...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] })
-    : spawn(bin, [...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    ? spawn(process.execPath, ['--max-semi-space-size=4', '--single-threaded-gc', ...profileFlags(`${build.profile}core`), build.bin, ...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] })
+    : spawn(build.bin, [...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; ; i++) {
     try {
       const st = await getStatus(runDir);
@@ -83,8 +92,9 @@ async function scenario(drainCount) {
     await sleep(25);
   }
   const cpu0 = procStat(core.pid);
+  const benchCpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const out = await run([...profileFlags('publisher'), join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)]);
+  const out = await run([...profileFlags(`${build.profile}publisher`), join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)], build.bus ? { LY_BUS: build.bus } : {});
   // Every event either arrives or is counted as dropped by the core; wait until all are accounted for.
   let dropped = 0;
   for (;;) {
@@ -98,23 +108,29 @@ async function scenario(drainCount) {
     }
     await sleep(20);
   }
-  const seconds = (target.last - t0) / 1000;
+  const publisher = JSON.parse(out);
+  // From the publisher's first event (not from spawning its process: node's start took 0.2 s of
+  // the 1.2 s a million events took) to the last one's arrival at the sink.
+  const seconds = (performance.timeOrigin + target.last - publisher.started) / 1000;
   const received = target.count;
   const cpu = procStat(core.pid) - cpu0;
+  const benchCpu = process.cpuUsage(benchCpu0);
   const rss = peakRssMb(core.pid);
   core.kill('SIGTERM');
   await new Promise((r) => core.on('exit', r));
   target.server.close();
   other.server.close();
   rmSync(root, { recursive: true, force: true });
-  const publisher = JSON.parse(out);
   return {
+    build: build.name,
     drains: drainCount,
     events: EVENTS,
     events_per_s: Math.round(received / seconds),
     core_cpu_s_per_million: +(cpu / (EVENTS / 1e6)).toFixed(3),
     publisher_events_per_s: Math.round(publisher.published / publisher.seconds),
     publisher_cpu_s_per_million: +(publisher.cpu_s / (EVENTS / 1e6)).toFixed(3),
+    // This process: the sink counting lines, and the status polls.
+    sink_cpu_s_per_million: +((benchCpu.user + benchCpu.system) / 1e6 / (EVENTS / 1e6)).toFixed(3),
     core_peak_rss_mb: +rss.toFixed(1),
     publisher_dropped: publisher.dropped,
     core_dropped: dropped,
@@ -124,9 +140,11 @@ async function scenario(drainCount) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 for (const drains of opts.drains.split(',').map(Number)) {
-  const runs = [];
-  for (let r = 0; r < RUNS; r++) runs.push(await scenario(drains));
-  results.push({
+  const runsOf = new Map(builds.map((b) => [b.name, []]));
+  // The builds take turns, so that a change in the machine's load falls on both alike.
+  for (let r = 0; r < RUNS; r++) for (const build of builds) runsOf.get(build.name).push(await scenario(drains, build));
+  for (const [build, runs] of runsOf) results.push({
+    ...(opts.base ? { build } : {}),
     drains,
     events: EVENTS,
     runs: RUNS,
@@ -134,12 +152,14 @@ for (const drains of opts.drains.split(',').map(Number)) {
     core_cpu_s_per_million: median(runs.map((r) => r.core_cpu_s_per_million)),
     publisher_events_per_s: median(runs.map((r) => r.publisher_events_per_s)),
     publisher_cpu_s_per_million: median(runs.map((r) => r.publisher_cpu_s_per_million)),
+    sink_cpu_s_per_million: median(runs.map((r) => r.sink_cpu_s_per_million)),
     core_peak_rss_mb: Math.max(...runs.map((r) => r.core_peak_rss_mb)),
     publisher_dropped: runs.reduce((a, r) => a + r.publisher_dropped, 0),
     core_dropped: runs.reduce((a, r) => a + r.core_dropped, 0),
   });
 }
-const ratio = results.length > 1 ? results[1].events_per_s / results[0].events_per_s : 1;
+const own = results.filter((r) => r.build !== 'base');
+const ratio = own.length > 1 ? own[1].events_per_s / own[0].events_per_s : 1;
 console.log('\npublisher -> core -> tcp drain, 200-byte events (median of runs; peak RSS is the max)');
 console.table(results);
 console.log(`100 drains (1 matching) vs 1 drain: ${(ratio * 100).toFixed(1)} % of the throughput (${((1 - ratio) * 100).toFixed(1)} % slower)`);
