@@ -1,4 +1,5 @@
-import { MAX_ESCAPED_PER_BYTE, writeJsonEscaped } from './json-bytes.js';
+import { hasJsonEscapes, MAX_ESCAPED_PER_BYTE, writeJsonEscaped } from './json-bytes.js';
+import { needsJsonEscape } from './event.js';
 import { encodeBatch, WIRE_MAGIC, wireLine } from './wire.js';
 
 /** A wire batch (wire.ts): `LY1\n` then `<key> <event JSON>\n` per event, and how many events it holds. */
@@ -127,19 +128,26 @@ export class BatchBuilder {
   }
 
   /**
-   * Appends the event whose JSON is `prefix`'s head, `text` (which needs no escaping in JSON) and
-   * `tail`, in `prefix`'s key: the text is written once, straight into the batch.
+   * Appends the event whose JSON is `prefix`'s head, `text` and `tail`, in `prefix`'s key, when
+   * `text` needs no escaping in JSON; returns false and appends nothing when it does. The text is
+   * written once, straight into the batch, and the escape check runs on the bytes written: an
+   * ASCII text (as many bytes as characters) needs a look for quotes, backslashes and control
+   * bytes only (hasJsonEscapes), any other the regular expression on the string, which also finds
+   * lone surrogates (written as U+FFFD, where JSON.stringify writes `\udxxx`).
    */
-  appendText(prefix: EventPrefix, text: string, tail: Buffer): void {
+  appendPlainText(prefix: EventPrefix, text: string, tail: Buffer): boolean {
     this.room(prefix.bytes.length + text.length * 3 + tail.length + 1);
     const buf = this.buf;
     buf.set(prefix.bytes, this.pos);
-    let pos = this.pos + prefix.bytes.length;
-    pos += buf.write(text, pos, 'utf8');
+    const at = this.pos + prefix.bytes.length;
+    const n = buf.write(text, at, 'utf8');
+    if (n === text.length ? hasJsonEscapes(this.view, at, at + n) : needsJsonEscape(text)) return false;
+    let pos = at + n;
     buf.set(tail, pos);
     pos += tail.length;
     buf[pos++] = NEWLINE;
     this.written(pos);
+    return true;
   }
 
   /** Seals the batch being written, if it holds any event. */

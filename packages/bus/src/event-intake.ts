@@ -1,7 +1,7 @@
 import { BatchBuilder, EventPrefix } from './batch-builder.js';
 import { jsonEscapedLength, MAX_ESCAPED_PER_BYTE } from './json-bytes.js';
 import { keyProblem } from './keys.js';
-import { eventJson, jsonStringContent, needsJsonEscape, stampedTextTailNow, textEventJson } from './event.js';
+import { eventJson, jsonStringContent, stampedMembersNow, stampedTextTailNow, textEventJson } from './event.js';
 import { fitsMaxEvent, splitJsonText } from './max-event.js';
 import { humanTime, nowUnix } from './time.js';
 
@@ -86,6 +86,10 @@ export abstract class EventIntake implements EventPublisher {
   private checkedKey = '';
   /** `<key> {"text":"` of the last key a text was published under (publishTextNow). */
   private textPrefix: EventPrefix | null = null;
+  /** The tail of the last text published with members (membersTail): the stamp and members it was made of. */
+  private tailStamp = '';
+  private tailMembers = '';
+  private tailBytes: Buffer = Buffer.alloc(0);
 
   constructor(
     readonly nodeId: string,
@@ -108,10 +112,14 @@ export abstract class EventIntake implements EventPublisher {
     this.wake();
   }
 
-  /** Queues the event of a text that passed the checks (see publishTextNow). */
-  protected enqueueText(prefix: EventPrefix, text: string, tail: Buffer): void {
-    this.batches.appendText(prefix, text, tail);
+  /**
+   * Queues the event of a text that passed the checks (see publishTextNow) unless the text needs
+   * escaping in JSON: false then, and nothing is queued.
+   */
+  protected enqueuePlainText(prefix: EventPrefix, text: string, tail: Buffer): boolean {
+    if (!this.batches.appendPlainText(prefix, text, tail)) return false;
     this.wake();
+    return true;
   }
 
   /** Queues an event given as bytes that passed the checks (see publishPieces). */
@@ -144,8 +152,8 @@ export abstract class EventIntake implements EventPublisher {
    * caller vouches for the key.
    */
   publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
-    if (members === '' && unixTime === undefined && !needsJsonEscape(text)) {
-      const published = this.publishTextNow(key, text);
+    if (unixTime === undefined) {
+      const published = this.publishTextNow(key, text, members);
       if (published !== undefined) return published;
     }
     const json = this.lineEvent(text, members, unixTime);
@@ -165,19 +173,31 @@ export abstract class EventIntake implements EventPublisher {
 
   /**
    * The usual line, a text with nothing to escape stamped now: written into the batch as the
-   * key's prefix, the text and the stamped tail (textEventJson's bytes, without making that
-   * string). Undefined when it is longer than max_event (publishLine splits it).
+   * key's prefix, the text and the stamped tail with `members` (textEventJson's bytes, without
+   * making that string). Undefined when it is longer than max_event or needs escaping (publishLine
+   * makes its JSON then).
    */
-  private publishTextNow(key: string, text: string): boolean | undefined {
+  private publishTextNow(key: string, text: string, members: string): boolean | undefined {
     let prefix = this.textPrefix;
     if (prefix === null || prefix.key !== key) prefix = this.textPrefix = new EventPrefix(key, TEXT_HEAD);
-    const tail = stampedTextTailNow(this.nodeId);
+    const tail = members === '' ? stampedTextTailNow(this.nodeId) : this.membersTail(members);
     const fixed = prefix.jsonBytes + tail.length;
     if (fixed + text.length * 3 > this.maxEvent && fixed + Buffer.byteLength(text) > this.maxEvent) return undefined;
     if (this.closed || this.full()) return this.drop('queue_full', key);
-    this.enqueueText(prefix, text, tail);
+    if (!this.enqueuePlainText(prefix, text, tail)) return undefined;
     this.stats_.published++;
     return true;
+  }
+
+  /** The bytes after the text of an event stamped now with `members` after the stamped ones (kept for a millisecond). */
+  private membersTail(members: string): Buffer {
+    const stamp = stampedMembersNow(this.nodeId);
+    if (stamp !== this.tailStamp || members !== this.tailMembers) {
+      this.tailStamp = stamp;
+      this.tailMembers = members;
+      this.tailBytes = Buffer.from('"' + stamp + members + '}');
+    }
+    return this.tailBytes;
   }
 
   private lineEvent(text: string, members: string, unixTime: number | undefined): string {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { decodeBatch, DirectPublisher, EventPrefix, textEventJson } from '../src/index.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -22,16 +23,22 @@ function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: (
   return { publisher, batches };
 }
 
+/** A DirectPublisher whose events are recorded as the JSON the core receives, in order. */
+function rawDirect() {
+  const jsons: string[] = [];
+  const publisher = new DirectPublisher({
+    nodeId: 'direct-node',
+    maxEvent: 1024 * 1024,
+    deliver: (wireBatches) => {
+      for (const b of wireBatches) decodeBatch(b.body, { event: (_key, json) => jsons.push(json), malformed: () => expect.fail('malformed batch') });
+    },
+  });
+  return { publisher, jsons };
+}
+
 describe('DirectPublisher (receive.in_core)', () => {
   it('publishes a text as the JSON textEventJson makes of it, whether it needs escaping or not, and checks a new key again', async () => {
-    const jsons: string[] = [];
-    const publisher = new DirectPublisher({
-      nodeId: 'direct-node',
-      maxEvent: 1024 * 1024,
-      deliver: (wireBatches) => {
-        for (const b of wireBatches) decodeBatch(b.body, { event: (_key, json) => jsons.push(json), malformed: () => expect.fail('malformed batch') });
-      },
-    });
+    const { publisher, jsons } = rawDirect();
     const texts = ['plain ascii', 'a "quote"', 'back\\slash', 'new\nline', 'tab\there', 'é and ü', 'emoji \u{1F600}', 'lone \ud800 surrogate', 'U+FFFD \ufffd', ''];
     for (const text of texts) expect(publisher.publish('app.web', text)).toBe(true);
     expect(publisher.publish('app web', 'bad key after a good one')).toBe(false);
@@ -43,6 +50,24 @@ describe('DirectPublisher (receive.in_core)', () => {
     expect(jsons.slice(0, texts.length).map(withoutStamp)).toEqual(texts.map((text) => withoutStamp(textEventJson(text, 'direct-node'))));
     expect(JSON.parse(jsons[0])).toMatchObject({ node_id: 'direct-node', unix_time: expect.any(Number), human_time: expect.any(String) });
     expect(publisher.stats().dropped.invalid_key).toBe(1);
+  });
+
+  it('publishes any text, with or without more members, byte for byte as textEventJson and the members make it', async () => {
+    // Any text: one-byte, two-byte and astral characters, lone surrogates, what JSON escapes, empty.
+    const part = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('"', '\\', '\n', '\r', '\t', '\x00', '\x1f', '\x7f', 'é', '€', '\u{1F600}', '\ud800', '\udfff', '\u2028', 'x'.repeat(40)));
+    const text = fc.array(part, { maxLength: 8 }).map((parts) => parts.join(''));
+    const members = fc.constantFrom('', ',"name":"nginx"', ',"name":"caf\u00e9 \\"x\\""');
+    // The stamped members of either are of their own millisecond: compared as STAMP.
+    const unstamped = (json: string): string => json.replace(/,"node_id":"direct-node","unix_time":[0-9.]+,"human_time":"[^"]+"/, ',STAMP');
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(text, members), { minLength: 1, maxLength: 10 }), async (lines) => {
+        const { publisher, jsons } = rawDirect();
+        for (const [t, m] of lines) expect(publisher.publishLine('app.web', t, m)).toBe(true);
+        await nextTurn();
+        expect(jsons.map(unstamped)).toEqual(lines.map(([t, m]) => unstamped(textEventJson(t, 'direct-node').slice(0, -1) + m + '}')));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('hands what was published in one turn of the event loop over as one batch, in order, stamped', async () => {

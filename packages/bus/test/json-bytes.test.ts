@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { jsonEscapedLength, writeJsonEscaped } from '../src/index.js';
+import { hasJsonEscapes, jsonEscapedLength, writeJsonEscaped } from '../src/index.js';
 
 describe('JSON escaping on bytes', () => {
   it('writes what JSON.stringify writes between the quotes, for any text', () => {
@@ -16,6 +16,20 @@ describe('JSON escaping on bytes', () => {
         expect(dst.subarray(3, 3 + expected.length)).toEqual(expected);
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('hasJsonEscapes finds a quote, a backslash or a byte below 0x20 anywhere in any bytes, and nothing else', () => {
+    // Bytes of every kind, the ones to find rare, so that most inputs have none or one.
+    const byte = fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0x20, max: 0xff }) }, fc.constantFrom(0x00, 0x01, 0x09, 0x0a, 0x1f, 0x22, 0x5c));
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 40 }), fc.nat(5), fc.nat(5), (bytes, before, after) => {
+        const buf = Buffer.concat([Buffer.alloc(before, 0x22), Buffer.from(bytes), Buffer.alloc(after, 0x5c)]);
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+        const expected = bytes.some((c) => c < 0x20 || c === 0x22 || c === 0x5c);
+        expect(hasJsonEscapes(view, before, before + bytes.length)).toBe(expected);
+      }),
+      { numRuns: 5000 },
     );
   });
 });
