@@ -1,8 +1,7 @@
 import { Router } from 'zeromq';
 import { BusError } from './errors.js';
-import { ackFrame, decodeWire, parseIngestHeader, SEQUENCED_MAGIC, type MalformedReason, type WireRun, type WireSink } from './wire.js';
+import { ackFrame, parseIngestHeader, SEQUENCED_MAGIC, type MalformedReason } from './wire.js';
 import { PublisherLedger } from './publisher-ledger.js';
-import { DEFAULT_MAX_EVENT } from './event.js';
 import { FrameReleaser } from './frame-release.js';
 
 const SEQUENCED_PREFIX = Buffer.from(SEQUENCED_MAGIC + ' ');
@@ -12,25 +11,23 @@ export interface BatchReceiverOptions {
   receiveHighWaterMark?: number;
   /** Publishers whose sequence the receiver remembers (see PublisherLedger). */
   maxPublishers?: number;
-  /** Longer events are refused, counted as malformed `too_long` (the config's max_event; default 1 MiB). */
-  maxEvent?: number;
 }
 
 export type IngestDropReason = 'lost_in_transit';
 
 /**
  * The core's end of publish.sock: takes sequenced batches from publishers (see wire.ts), hands
- * their events to a sink, confirms batches to their publisher when asked, skips batches sent
+ * each batch to the one who decodes and routes it, confirms batches to their publisher when asked, skips batches sent
  * twice and counts events that went missing on the way.
  */
 export class BatchReceiver {
-  /** Events handed to the sink. */
+  /** Events taken (as the batches' reader counted them). */
   eventsIn = 0;
+  /** Counted by the batches' reader (decodeFrame), by reason; here so the core shows them with the rest. */
   readonly malformed: Record<MalformedReason, number> = { bad_batch: 0, bad_key: 0, bad_event: 0, too_long: 0 };
   readonly dropped: Record<IngestDropReason, number> = { lost_in_transit: 0 };
   private readonly socket: Router;
   private readonly ledger: PublisherLedger;
-  private readonly maxEvent: number;
   private readonly frames = new FrameReleaser();
   private closed = false;
 
@@ -39,7 +36,6 @@ export class BatchReceiver {
     // what it cannot route), and one that missed an answer gets the next, which covers it.
     this.socket = new Router({ receiveHighWaterMark: options.receiveHighWaterMark ?? 8, sendTimeout: 0, linger: 0 });
     this.ledger = new PublisherLedger(options.maxPublishers);
-    this.maxEvent = options.maxEvent ?? DEFAULT_MAX_EVENT;
   }
 
   /** Publishers currently remembered (for tests and status). */
@@ -56,21 +52,16 @@ export class BatchReceiver {
   }
 
   /**
-   * Receives until `close()`. Each batch's events go to `onRun`, a run of equal keys at a time
-   * (decodeWire; `forEachEvent` gives them one by one); `afterBatch` runs after each batch (and is
-   * awaited, so the caller can yield to its event loop); the batch is confirmed after it.
+   * Receives until `close()`. Each batch ("LY1\n" and lines) goes to `onBatch`, which decodes and
+   * routes it (decodeFrame, or decodeWire/decodeBatch for runs or strings), counting malformed
+   * lines in `malformed`, and returns the events it took; `afterBatch` runs after each batch (and
+   * is awaited, so the caller can yield to its event loop); the batch is confirmed after it.
    */
-  async run(onRun: (run: WireRun) => void, afterBatch: () => void | Promise<void>): Promise<void> {
-    const sink: WireSink = {
-      run: onRun,
-      malformed: (reason, count) => {
-        this.malformed[reason] += count;
-      },
-    };
+  async run(onBatch: (batch: Buffer) => number, afterBatch: () => void | Promise<void>): Promise<void> {
     try {
       for await (const frames of this.socket) {
         // frames[0] is the ROUTER's routing id of the sending connection.
-        const reply = this.take(frames, sink);
+        const reply = this.take(frames, onBatch);
         // Routed: the frames (and those before them) may go (see FrameReleaser).
         this.frames.received(frames[frames.length - 1].length);
         await afterBatch();
@@ -89,11 +80,11 @@ export class BatchReceiver {
   }
 
   /** Decodes one message; returns the confirmation to send, if any. */
-  private take(frames: Buffer[], sink: WireSink): string | null {
+  private take(frames: Buffer[], onBatch: (batch: Buffer) => number): string | null {
     const header = frames.length === 2 || frames.length === 3 ? parseIngestHeader(frames[1]) : null;
     if (header === null && frames.length === 2 && !frames[1].subarray(0, 4).equals(SEQUENCED_PREFIX)) {
       // An unsequenced batch (a bare "LY1\n..." frame): taken, not confirmed.
-      this.eventsIn += decodeWire(frames[1], sink, this.maxEvent);
+      this.eventsIn += onBatch(frames[1]);
       return null;
     }
     if (header === null || (header.kind === 'batch') !== (frames.length === 3)) {
@@ -107,7 +98,7 @@ export class BatchReceiver {
     }
     const { take, lost, next } = this.ledger.batch(header.publisher, header.seq, header.count);
     this.dropped.lost_in_transit += lost;
-    if (take) this.eventsIn += decodeWire(frames[2], sink, this.maxEvent);
+    if (take) this.eventsIn += onBatch(frames[2]);
     return header.confirm ? ackFrame({ kind: 'batch', next }) : null;
   }
 

@@ -27,23 +27,44 @@ export interface BatchSink {
 }
 
 /**
- * Consecutive events of one key in a frame, as the core routes them: `count` lines
- * "<key> <event JSON>\n" in `frame[start, end)`; line i of the run ends at `ends[i]` (just past its
- * '\n'). `ends` is the decoder's scratch: valid only during the call that hands the run over.
- * Whoever keeps events of a run copies their bytes (a view would keep the whole frame alive).
+ * A key as decoded from a frame: made (string and validity check) once per distinct key bytes
+ * that a KeyTable holds, not once per line or run; what routes events may keep more on it.
+ */
+export interface WireKey {
+  readonly key: string;
+  /** Bytes of the key (a valid key is ASCII: its length). */
+  readonly keyBytes: number;
+}
+
+/**
+ * Consecutive lines of a frame, as the core hands them to a drain or subscriber: `count` lines
+ * "<key> <event JSON>\n" in `frame[start, end)`, one after another; line i of the run (from 0)
+ * ends at `ends[first + i]` (just past its '\n') and has the key `keys[first + i]`. The keys of a
+ * run may differ (the core hands a drain every consecutive line it takes as one run). `ends` and
+ * `keys` are the decoder's scratch: valid only during the call that hands the run over. Whoever
+ * keeps events of a run copies their bytes (a view would keep the whole frame alive).
  */
 export interface WireRun {
-  key: string;
-  /** Bytes of the key (a valid key is ASCII: its length). */
-  keyBytes: number;
   frame: Buffer;
   start: number;
   end: number;
   count: number;
+  first: number;
   ends: Int32Array;
+  keys: readonly WireKey[];
+}
+
+/** What decodeFrame makes of a frame: its good lines in order, line i `frame[starts[i], ends[i])` with its newline. */
+export interface FrameLines<K extends WireKey> {
+  frame: Buffer;
+  count: number;
+  starts: Int32Array;
+  ends: Int32Array;
+  keys: K[];
 }
 
 export interface WireSink {
+  /** Consecutive lines of one key. */
   run(run: WireRun): void;
   malformed(reason: MalformedReason, count: number): void;
 }
@@ -53,29 +74,161 @@ const SPACE = 0x20;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 
+/** Slots of a KeyTable: a node's keys repeat, and a miss costs what every line once cost. */
+const KEY_SLOTS = 4096;
+
 /**
- * Splits a batch (one frame, "LY1\n" then lines) into runs of events with the same key, on its
- * bytes: a line costs a search for its newline and a comparison of its key's bytes with the
- * previous line's; a key string is made and checked once per run (routing, key counts and
- * drains' copies are per run too). Checks framing, the key, and that each event is an object
- * (starts with "{" and ends with "}"); the JSON is not parsed, which is the job of the drains
- * that need fields. A frame without the magic is one malformed batch. An event longer than
- * `maxEvent` bytes is refused (`too_long`) without being decoded. Returns the number of events.
+ * The keys a decoder has read, by their bytes: a line's key is hashed while its space is looked
+ * for and compared with the key in its slot; only a key not there is made into a string and
+ * checked (KEY_RE). One key per slot, the newest: a flood of distinct keys costs what it did
+ * before the table, never more memory. `make` builds what is kept for a valid key.
+ */
+export class KeyTable<K extends WireKey> {
+  private readonly names: string[] = new Array<string>(KEY_SLOTS).fill('');
+  /** Per slot: the key, or null when the name in the slot is not a valid key. */
+  private readonly entries: Array<K | null> = new Array<K | null>(KEY_SLOTS).fill(null);
+  private readonly filled = new Uint8Array(KEY_SLOTS);
+
+  constructor(private readonly make: (key: string, keyBytes: number) => K) {}
+
+  /** The key `frame[from, to)` whose hash (keyHash) is `hash`; null when it is not a valid key. */
+  get(frame: Buffer, from: number, to: number, hash: number): K | null {
+    const slot = hash & (KEY_SLOTS - 1);
+    const name = this.names[slot];
+    if (this.filled[slot] === 1 && name.length === to - from) {
+      let i = 0;
+      while (i < name.length && name.charCodeAt(i) === frame[from + i]) i++;
+      if (i === name.length) return this.entries[slot];
+    }
+    // latin1: one character per byte, so that the comparison above is byte for byte.
+    const key = frame.toString('latin1', from, to);
+    const entry = KEY_RE.test(key) ? this.make(key, to - from) : null;
+    this.names[slot] = key;
+    this.entries[slot] = entry;
+    this.filled[slot] = 1;
+    return entry;
+  }
+}
+
+/** FNV-1a of one byte more, as KeyTable hashes keys. */
+function hashByte(hash: number, byte: number): number {
+  return Math.imul(hash ^ byte, 0x01000193);
+}
+const HASH_START = 0x811c9dc5 | 0;
+
+let scratchStarts: Int32Array = new Int32Array(4096);
+let scratchEnds: Int32Array = new Int32Array(4096);
+const scratchKeys: WireKey[] = [];
+
+/**
+ * Reads a frame ("LY1\n" then lines) into its good lines on its bytes: a line costs a search for
+ * its newline and one for its key's space (hashing the key on the way), and a look in `keys`; no
+ * string is made per line. Checks framing, the key, and that each event is an object (starts
+ * with "{" and ends with "}"); the JSON is not parsed, which is the job of the drains that need
+ * fields. A frame without the magic is one malformed batch. An event longer than `maxEvent` bytes
+ * is refused (`too_long`) without being decoded. The lines' arrays are scratch shared by every
+ * call: valid until the next one (the caller routes them before it decodes again).
+ */
+export function decodeFrame<K extends WireKey>(
+  frame: Buffer,
+  keys: KeyTable<K>,
+  malformed: (reason: MalformedReason, count: number) => void,
+  maxEvent = Number.POSITIVE_INFINITY,
+): FrameLines<K> {
+  const lines: FrameLines<K> = { frame, count: 0, starts: scratchStarts, ends: scratchEnds, keys: scratchKeys as K[] };
+  if (frame.length < WIRE_MAGIC.length || frame.toString('latin1', 0, WIRE_MAGIC.length) !== WIRE_MAGIC) {
+    malformed('bad_batch', 1);
+    return lines;
+  }
+  if (frame[frame.length - 1] !== NEWLINE) {
+    // A last line without its newline: read from a copy that has it, as every stored line does.
+    const copy = Buffer.allocUnsafe(frame.length + 1);
+    frame.copy(copy);
+    copy[frame.length] = NEWLINE;
+    lines.frame = frame = copy;
+  }
+  let badKey = 0;
+  let badEvent = 0;
+  let tooLong = 0;
+  let count = 0;
+  let { starts, ends } = lines;
+  const lineKeys = lines.keys;
+  const length = frame.length;
+  let pos = WIRE_MAGIC.length;
+  while (pos < length) {
+    const nl = frame.indexOf(NEWLINE, pos);
+    if (nl > pos) {
+      // A key is at most MAX_KEY_BYTES: its space is looked for no further (a huge event has none early).
+      const limit = Math.min(nl, pos + MAX_KEY_BYTES + 1);
+      let sp = pos;
+      let hash = HASH_START;
+      for (let c = frame[sp]; sp < limit && c !== SPACE; c = frame[++sp]) hash = hashByte(hash, c);
+      const json = sp + 1;
+      if (sp === limit) {
+        if (nl - pos > maxEvent) tooLong++;
+        else if (limit === nl) badEvent++;
+        else badKey++;
+      } else if (nl - json > maxEvent) {
+        tooLong++;
+      } else {
+        const key = keys.get(frame, pos, sp, hash);
+        if (key === null) badKey++;
+        else if (frame[json] !== OPEN_BRACE || frame[nl - 1] !== CLOSE_BRACE || nl - 1 <= json) badEvent++;
+        else {
+          if (count === starts.length) {
+            scratchStarts = starts = grown(starts);
+            scratchEnds = ends = grown(ends);
+            lines.starts = starts;
+            lines.ends = ends;
+          }
+          starts[count] = pos;
+          ends[count] = nl + 1;
+          lineKeys[count] = key;
+          count++;
+        }
+      }
+    }
+    pos = nl + 1;
+  }
+  lines.count = count;
+  if (badKey) malformed('bad_key', badKey);
+  if (badEvent) malformed('bad_event', badEvent);
+  if (tooLong) malformed('too_long', tooLong);
+  return lines;
+}
+
+function grown(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** The keys decodeWire reads (nothing kept on them but the key). */
+const plainKeys = new KeyTable<WireKey>((key, keyBytes) => ({ key, keyBytes }));
+
+/**
+ * Splits a batch (one frame, "LY1\n" then lines) into runs of consecutive events with the same
+ * key (decodeFrame's rules), for readers that take runs (tests, tools). Returns the number of events.
  */
 export function decodeWire(frame: Buffer, sink: WireSink, maxEvent = Number.POSITIVE_INFINITY): number {
-  if (frame.length < WIRE_MAGIC.length || frame.toString('latin1', 0, WIRE_MAGIC.length) !== WIRE_MAGIC) {
-    sink.malformed('bad_batch', 1);
-    return 0;
+  const lines = decodeFrame(frame, plainKeys, (reason, count) => sink.malformed(reason, count), maxEvent);
+  const { starts, ends, keys, count } = lines;
+  for (let i = 0; i < count; ) {
+    let j = i + 1;
+    while (j < count && keys[j] === keys[i] && starts[j] === ends[j - 1]) j++;
+    sink.run({ frame: lines.frame, start: starts[i], end: ends[j - 1], count: j - i, first: i, ends, keys });
+    i = j;
   }
-  return new WireDecoder(frame, sink, maxEvent).decode(WIRE_MAGIC.length);
+  return count;
 }
 
 /** The lines of a run one by one, as strings (for what needs them: subscribers of tests, decodeBatch). */
 export function forEachEvent(run: WireRun, event: (key: string, json: string) => void): void {
   let from = run.start;
-  for (let i = 0; i < run.count; i++) {
+  for (let i = run.first; i < run.first + run.count; i++) {
     const end = run.ends[i];
-    event(run.key, run.frame.toString('utf8', from + run.keyBytes + 1, end - 1));
+    const key = run.keys[i];
+    event(key.key, run.frame.toString('utf8', from + key.keyBytes + 1, end - 1));
     from = end;
   }
 }
@@ -83,7 +236,7 @@ export function forEachEvent(run: WireRun, event: (key: string, json: string) =>
 /** One event given as strings as a run, for what routes single events (the caller vouches for the key). */
 export function singleRun(key: string, json: string): WireRun {
   const frame = Buffer.from(wireLine(key, json) + '\n');
-  return { key, keyBytes: Buffer.byteLength(key), frame, start: 0, end: frame.length, count: 1, ends: Int32Array.of(frame.length) };
+  return { frame, start: 0, end: frame.length, count: 1, first: 0, ends: Int32Array.of(frame.length), keys: [{ key, keyBytes: Buffer.byteLength(key) }] };
 }
 
 /**
@@ -125,117 +278,6 @@ export function decodeLines(s: string, sink: BatchSink): number {
   if (badKey) sink.malformed('bad_key', badKey);
   if (badEvent) sink.malformed('bad_event', badEvent);
   return good;
-}
-
-let scratchEnds = new Int32Array(4096);
-
-class WireDecoder {
-  /** The run being gathered: its key (valid), where its key's bytes are, its first line, its lines. */
-  private key = '';
-  private keyAt = -1;
-  private keyBytes = 0;
-  private runStart = 0;
-  private count = 0;
-  private good = 0;
-  private badKey = 0;
-  private badEvent = 0;
-  private tooLong = 0;
-  private ends = scratchEnds;
-
-  constructor(
-    private readonly frame: Buffer,
-    private readonly sink: WireSink,
-    private readonly maxEvent: number,
-  ) {}
-
-  decode(from: number): number {
-    const { frame } = this;
-    const length = frame.length;
-    let pos = from;
-    while (pos < length) {
-      let nl = frame.indexOf(NEWLINE, pos);
-      if (nl < 0) nl = length;
-      if (nl > pos) this.line(pos, nl);
-      pos = nl + 1;
-    }
-    this.flush();
-    const { sink } = this;
-    if (this.badKey) sink.malformed('bad_key', this.badKey);
-    if (this.badEvent) sink.malformed('bad_event', this.badEvent);
-    if (this.tooLong) sink.malformed('too_long', this.tooLong);
-    return this.good;
-  }
-
-  /** One non-empty line, frame[pos, nl). */
-  private line(pos: number, nl: number): void {
-    const { frame } = this;
-    let keyBytes = this.keyBytes;
-    if (!(this.keyAt >= 0 && pos + keyBytes < nl && frame[pos + keyBytes] === SPACE && this.sameKey(pos))) {
-      // Another key (or the first): the run so far goes, and this key is read and checked once.
-      this.flush();
-      this.keyAt = -1;
-      // A key is at most MAX_KEY_BYTES: its space is looked for no further (a huge event has none early).
-      const limit = Math.min(nl, pos + MAX_KEY_BYTES + 1);
-      let sp = pos;
-      while (sp < limit && frame[sp] !== SPACE) sp++;
-      if (sp === limit) return this.refuse(nl - pos > this.maxEvent ? 'too_long' : limit === nl ? 'bad_event' : 'bad_key');
-      keyBytes = sp - pos;
-      const key = frame.toString('latin1', pos, sp);
-      if (key !== this.key && !KEY_RE.test(key)) return this.refuse(nl - sp - 1 > this.maxEvent ? 'too_long' : 'bad_key');
-      this.key = key;
-      this.keyAt = pos;
-      this.keyBytes = keyBytes;
-    }
-    const json = pos + keyBytes + 1;
-    if (nl - json > this.maxEvent) return this.refuse('too_long');
-    if (frame[json] !== OPEN_BRACE || frame[nl - 1] !== CLOSE_BRACE || nl - 1 <= json) return this.refuse('bad_event');
-    if (nl === frame.length) {
-      // A last line without its newline: a run of its own, with the newline every stored line has.
-      this.flush();
-      const copy = Buffer.allocUnsafe(nl - pos + 1);
-      frame.copy(copy, 0, pos, nl);
-      copy[copy.length - 1] = NEWLINE;
-      this.emit(copy, 0, 1, Int32Array.of(copy.length));
-      return;
-    }
-    if (this.count === 0) this.runStart = pos;
-    else if (this.count === this.ends.length) this.growEnds();
-    this.ends[this.count++] = nl + 1;
-  }
-
-  /** Whether the line at `pos` starts with the run's key. */
-  private sameKey(pos: number): boolean {
-    const { frame, keyAt, keyBytes } = this;
-    if (keyAt === pos) return true;
-    for (let i = 0; i < keyBytes; i++) if (frame[pos + i] !== frame[keyAt + i]) return false;
-    return true;
-  }
-
-  /** A bad line ends the run before it (the runs are contiguous bytes). */
-  private refuse(reason: 'bad_key' | 'bad_event' | 'too_long'): void {
-    this.flush();
-    if (reason === 'bad_key') this.badKey++;
-    else if (reason === 'bad_event') this.badEvent++;
-    else this.tooLong++;
-  }
-
-  private flush(): void {
-    const count = this.count;
-    if (count === 0) return;
-    this.count = 0;
-    this.emit(this.frame, this.runStart, count, this.ends);
-  }
-
-  private emit(frame: Buffer, start: number, count: number, ends: Int32Array): void {
-    this.good += count;
-    this.sink.run({ key: this.key, keyBytes: this.keyBytes, frame, start, end: ends[count - 1], count, ends });
-  }
-
-  private growEnds(): void {
-    const grown = new Int32Array(this.ends.length * 2);
-    grown.set(this.ends);
-    this.ends = scratchEnds = grown;
-  }
 }
 
 /*

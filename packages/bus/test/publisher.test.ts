@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Dealer, Router, XPublisher } from 'zeromq';
-import { BatchReceiver, batchHeader, corePaths, endHeader, encodeBatch, forEachEvent, parseAck, Publisher, Subscriber, WIRE_MAGIC, wireLine } from '../src/index.js';
+import { BatchReceiver, batchHeader, corePaths, decodeBatch, endHeader, encodeBatch, parseAck, Publisher, Subscriber, WIRE_MAGIC, wireLine } from '../src/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -23,7 +23,13 @@ async function receiver(dir: string) {
   const events: Array<{ key: string; text: string; json: string }> = [];
   let batches = 0;
   const running = rx.run(
-    (run) => forEachEvent(run, (key, json) => events.push({ key, text: JSON.parse(json).text, json })),
+    (batch) =>
+      decodeBatch(batch, {
+        event: (key, json) => events.push({ key, text: JSON.parse(json).text, json }),
+        malformed: (reason, count) => {
+          rx.malformed[reason] += count;
+        },
+      }),
     () => {
       batches++;
     },

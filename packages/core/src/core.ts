@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, decodeWire, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain, type WireRun, type WireSink } from '@logyard/bus';
+import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { clusterView, openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir, restrictSockets } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
 import { SubscriberFanout } from './fanout.js';
+import { FrameRouter, type RunSink } from './frame-router.js';
 import { StatusServer, type CoreStatus } from './status.js';
 import { StatusPublisher } from './status-publisher.js';
 import { ClusterHistory } from './rate-history.js';
@@ -90,7 +91,8 @@ export class Core {
   private history: ClusterHistory | null = null;
   private readonly storeDrains: StoreDrains;
   private readonly started = nowUnix();
-  private unrouted = 0;
+  /** Routes every batch, from publish.sock and from clients in this process. */
+  private readonly router: FrameRouter;
   /** Events per key (logyard streams, top), counted as they are routed. */
   private readonly keyStats = new KeyStats();
   private readonly rates = new Rates();
@@ -108,7 +110,7 @@ export class Core {
 
   private constructor(options: CoreOptions) {
     this.config = options.config;
-    this.ingest = new BatchReceiver({ receiveHighWaterMark: 8, maxEvent: options.config.maxEvent });
+    this.ingest = new BatchReceiver({ receiveHighWaterMark: 8 });
     this.log = options.log ?? stderrLogger;
     this.paths = corePaths(this.config.runDir);
     this.fanout = new SubscriberFanout(this.paths.subscribeEndpoint);
@@ -131,6 +133,14 @@ export class Core {
           this.log('WARN', `drain ${name} no longer exists but its disk queue ${dir} is still there (see logyard buffer check); delete it if its events are not needed`),
       },
     );
+    this.router = new FrameRouter({
+      sinksFor: (key) => this.sinksFor(key),
+      version: () => this.drains.routesVersion + this.fanout.routesVersion,
+      counted: (key, events) => this.keyStats.count(key, events),
+      malformed: (reason, count) => {
+        this.ingest.malformed[reason] += count;
+      },
+    });
     this.storeDrains = new StoreDrains(this.log);
     this.coreStopped = new CoreStoppedLedger(this.config.stateDir, this.log);
     this.statusServer = new StatusServer(
@@ -224,7 +234,7 @@ export class Core {
       pid: process.pid,
       started: this.started,
       store: this.store?.description ?? this.config.store,
-      events: { in: this.eventsIn,  unrouted: this.unrouted, malformed: { ...this.ingest.malformed }, dropped: { ...this.ingest.dropped } },
+      events: { in: this.eventsIn, unrouted: this.router.unrouted, malformed: { ...this.ingest.malformed }, dropped: { ...this.ingest.dropped } },
       subscribers: { sent: this.fanout.sent, dropped: this.fanout.dropped },
       memory: memoryMb(),
       drains: this.drains.statuses().map((d) => (this.drains.isBuiltin(d.name) ? { ...d, builtin: true } : d)),
@@ -264,31 +274,21 @@ export class Core {
     return this.ingest.eventsIn + this.directIn;
   }
 
-  /**
-   * Hot path: a run of events of one key (bus decodeWire) to the drains and subscribers whose
-   * prefixes match the key: one lookup, one count and one copy per drain for the whole run.
-   */
-  private readonly routeRun = (run: WireRun): void => {
-    this.keyStats.count(run.key, run.count);
-    const toDrains = this.drains.routeRun(run);
-    const toSubscribers = this.fanout.active ? this.fanout.offerRun(run) : 0;
-    if (toDrains + toSubscribers === 0) this.unrouted += run.count;
-  };
+  /** The drains and subscribers' channels whose prefixes match `key` (FrameRouter asks once per key and change). */
+  private sinksFor(key: string): readonly RunSink[] {
+    const drains = this.drains.drainsFor(key);
+    return this.fanout.active ? [...drains, ...this.fanout.channelsFor(key)] : drains;
+  }
 
-  /** What a batch's decoding tells the core: runs to route, malformed lines to count. */
-  private readonly frameSink: WireSink = {
-    run: this.routeRun,
-    malformed: (reason, count) => {
-      this.ingest.malformed[reason] += count;
-    },
-  };
+  /** A batch from publish.sock: routed (FrameRouter), its malformed lines counted. Returns the events taken. */
+  private readonly routeBatch = (batch: Buffer): number => this.router.route(batch, this.config.maxEvent);
 
   /**
    * A whole batch of this process's own clients ("LY1\n" and lines, as publish.sock carries),
    * routed as one from publish.sock is. Returns the events taken.
    */
   routeFrame(frame: Buffer): number {
-    const events = decodeWire(frame, this.frameSink, this.config.maxEvent);
+    const events = this.routeBatch(frame);
     this.directIn += events;
     this.endBatch();
     return events;
@@ -341,7 +341,11 @@ export class Core {
   private publishHere(key: string, fields: Record<string, unknown>): void {
     const json = eventJson(fields, this.config.nodeId);
     if (json === null) return;
-    this.routeRun(singleRun(key, json));
+    const sinks = this.sinksFor(key);
+    const run = singleRun(key, json);
+    for (const sink of sinks) sink.pushRun(run);
+    if (sinks.length === 0) this.router.unrouted++;
+    this.keyStats.count(key);
     this.directIn++;
     this.endBatch();
   }
@@ -359,7 +363,7 @@ export class Core {
       return yieldToEventLoop();
     };
     try {
-      await this.ingest.run(this.routeRun, afterBatch);
+      await this.ingest.run(this.routeBatch, afterBatch);
     } catch (err) {
       if (!this.closing) this.log('ERROR', `core: ${(err as Error).message}`);
     }

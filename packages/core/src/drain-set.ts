@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { nowUnix, singleRun, tenantRoutes, type WireRun } from '@logyard/bus';
+import { nowUnix, singleRun, tenantRoutes } from '@logyard/bus';
 import { Drain, resolveFormat, UNKNOWN_FORMAT, type DrainContext, type DrainStatus, type HeldEvents } from '@logyard/drains';
 import { compareNames } from '@logyard/store';
 import { PrefixIndex } from './prefix-index.js';
@@ -70,16 +70,22 @@ export class DrainSet {
     this.fromLastRun = left;
   }
 
-  /** Hands a run of events of one key to every drain whose filters match it. Returns how many matched. */
-  routeRun(run: WireRun): number {
-    const matched = this.index.match(run.key);
-    for (let i = 0; i < matched.length; i++) matched[i].pushRun(run);
-    return matched.length;
+  /** The drains whose filters match `key`. */
+  drainsFor(key: string): readonly Drain[] {
+    return this.index.match(key);
   }
 
-  /** One event given as strings (routeRun of a run of one). */
+  /** Changes whenever what drainsFor answers may have changed. */
+  get routesVersion(): number {
+    return this.index.version;
+  }
+
+  /** One event given as strings to every drain whose filters match its key. Returns how many matched. */
   route(key: string, json: string): number {
-    return this.routeRun(singleRun(key, json));
+    const matched = this.index.match(key);
+    const run = singleRun(key, json);
+    for (let i = 0; i < matched.length; i++) matched[i].pushRun(run);
+    return matched.length;
   }
 
   /** Converges to `definitions`, or again to the last ones (after the named formats changed). */

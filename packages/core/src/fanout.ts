@@ -1,5 +1,6 @@
 import { XPublisher } from 'zeromq';
 import { WIRE_MAGIC, type WireRun } from '@logyard/bus';
+import type { RunSink } from './frame-router.js';
 import { PrefixIndex } from './prefix-index.js';
 
 const MAX_PENDING_MESSAGES = 256;
@@ -13,14 +14,14 @@ const MAGIC = Buffer.from(WIRE_MAGIC);
  */
 export class SubscriberFanout {
   private readonly socket: XPublisher;
-  private readonly index = new PrefixIndex<string>();
-  private readonly channels = new Set<string>();
+  private readonly index = new PrefixIndex<Channel>();
+  private readonly channels = new Map<string, Channel>();
   /** Messages to send: topic, batch, and the number of its events. */
   private pending: Array<{ topic: string; body: Buffer; count: number }> = [];
   private sending = false;
   private closed = false;
-  /** Per channel, the lines of the batch under way that match it (views of the batch, copied at its end) and their count. */
-  private grouped = new Map<string, { parts: Buffer[]; count: number }>();
+  /** Channels that got lines of the batch under way. */
+  private readonly grouped: Channel[] = [];
   sent = 0;
   dropped = 0;
 
@@ -37,30 +38,30 @@ export class SubscriberFanout {
     return this.channels.size > 0;
   }
 
-  /** Called per run of equal keys while a batch is routed. Returns how many subscriptions it matched. */
-  offerRun(run: WireRun): number {
-    const prefixes = this.index.match(run.key);
-    for (let i = 0; i < prefixes.length; i++) {
-      let group = this.grouped.get(prefixes[i]);
-      if (!group) this.grouped.set(prefixes[i], (group = { parts: [MAGIC], count: 0 }));
-      // The run's lines are "key json\n" as a subscriber reads them: they go as they are.
-      group.parts.push(run.frame.subarray(run.start, run.end));
-      group.count += run.count;
-    }
-    return prefixes.length;
+  /** The channels whose prefix matches `key`: the core hands them the key's lines while it routes a batch. */
+  channelsFor(key: string): readonly Channel[] {
+    return this.index.match(key);
+  }
+
+  /** Changes whenever what channelsFor answers may have changed. */
+  get routesVersion(): number {
+    return this.index.version;
   }
 
   /** Called after a batch: queues one message per channel that got events. */
   endBatch(): void {
-    if (this.grouped.size === 0) return;
-    for (const [prefix, { parts, count }] of this.grouped) {
+    if (this.grouped.length === 0) return;
+    for (const channel of this.grouped) {
+      const { parts, count } = channel;
+      channel.parts = [MAGIC];
+      channel.count = 0;
       if (this.pending.length >= MAX_PENDING_MESSAGES) {
         this.dropped += count;
         continue;
       }
-      this.pending.push({ topic: prefix + '\0', body: Buffer.concat(parts), count });
+      this.pending.push({ topic: channel.prefix + '\0', body: Buffer.concat(parts), count });
     }
-    this.grouped = new Map();
+    this.grouped.length = 0;
     void this.pump();
   }
 
@@ -93,15 +94,37 @@ export class SubscriberFanout {
       for await (const [frame] of this.socket) {
         if (frame.length < 2 || frame[frame.length - 1] !== 0) continue;
         const prefix = frame.toString('utf8', 1, frame.length - 1);
-        if (frame[0] === 1 && !this.channels.has(prefix)) {
-          this.channels.add(prefix);
-          this.index.add(prefix, prefix);
-        } else if (frame[0] === 0 && this.channels.delete(prefix)) {
-          this.index.remove(prefix, prefix);
+        const channel = this.channels.get(prefix);
+        if (frame[0] === 1 && !channel) {
+          const added = new Channel(prefix, this.grouped);
+          this.channels.set(prefix, added);
+          this.index.add(prefix, added);
+        } else if (frame[0] === 0 && channel) {
+          this.channels.delete(prefix);
+          this.index.remove(prefix, channel);
         }
       }
     } catch {
       // the socket was closed
     }
+  }
+}
+
+/** One subscription topic "<prefix>\0": the lines of the batch under way that match it. */
+class Channel implements RunSink {
+  /** Views of the batch, copied into one message at its end. */
+  parts: Buffer[] = [MAGIC];
+  count = 0;
+
+  constructor(
+    readonly prefix: string,
+    private readonly grouped: Channel[],
+  ) {}
+
+  pushRun(run: WireRun): void {
+    if (this.count === 0) this.grouped.push(this);
+    // The run's lines are "key json\n" as a subscriber reads them: they go as they are.
+    this.parts.push(run.frame.subarray(run.start, run.end));
+    this.count += run.count;
   }
 }

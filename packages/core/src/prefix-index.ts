@@ -9,6 +9,8 @@ export class PrefixIndex<T> {
   private readonly root: TrieNode<T> = new TrieNode();
   private cache = new Map<string, readonly T[]>();
   private readonly maxCached: number;
+  /** Changes with every add and remove: what match answers may have changed. */
+  version = 0;
 
   constructor(maxCached = 16_384) {
     this.maxCached = maxCached;
@@ -32,6 +34,7 @@ export class PrefixIndex<T> {
     const values = wholeSegments ? node.segmentValues : node.values;
     if (!values.includes(value)) values.push(value);
     this.cache.clear();
+    this.version++;
   }
 
   remove(prefix: string, value: T, wholeSegments = false): void {
@@ -54,6 +57,7 @@ export class PrefixIndex<T> {
       path[i - 1].children.delete(prefix.charCodeAt(i - 1));
     }
     this.cache.clear();
+    this.version++;
   }
 
   /** Every value registered under a prefix of `key`; each at most once. */

@@ -194,7 +194,7 @@ export class EventBuffer {
   }
 
   /**
-   * Queues `count` lines of a run (bus decodeWire) from line `first` on, with one copy. Lines that
+   * Queues `count` lines of a run (bus WireRun) from its line `first` on, with one copy. Lines that
    * do not fit drop the oldest events (or, for a run larger than the buffer, its own first lines).
    */
   pushRun(run: WireRun, first = 0, count = run.count - first): void {
@@ -206,11 +206,13 @@ export class EventBuffer {
     }
     this.makeRoom(count);
     if (this.size + count > this.lineBytes.length) this.grow(this.size + count);
-    const { ends, keyBytes, frame } = run;
+    const { ends, keys, frame } = run;
     const slots = this.lineBytes.length;
     let at = this.head + this.size;
     if (at >= slots) at -= slots;
-    let from = first === 0 ? run.start : ends[first - 1];
+    // Indices into the run's `ends` and `keys`, which hold the lines of its whole batch.
+    first += run.first;
+    let from = first === run.first ? run.start : ends[first - 1];
     const last = first + count;
     // As many whole lines as the chunk has room for, with one copy; then the next chunk.
     for (let i = first; i < last; ) {
@@ -220,7 +222,7 @@ export class EventBuffer {
       let j = i;
       for (; j < last && ends[j] - from + chunk.filled <= room; j++) {
         this.lineBytes[at] = ends[j] - to;
-        this.keyBytes[at] = keyBytes;
+        this.keyBytes[at] = keys[j].keyBytes;
         to = ends[j];
         if (++at === slots) at = 0;
       }

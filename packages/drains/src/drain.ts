@@ -212,14 +212,14 @@ export class Drain {
   }
 
   /**
-   * Hot path: queues a run of events of one key (bus decodeWire) with one copy; as push() for
-   * each of them otherwise.
+   * Hot path: queues a run of consecutive events of a batch (bus WireRun) with one copy; with a
+   * rate limit, each event its limiter lets through.
    */
   pushRun(run: WireRun): void {
     if (this.plan === null || this.state === 'STOPPED') return;
     const plan = this.plan;
     if (plan.limiter) {
-      for (let i = 0; i < run.count; i++) if (plan.limiter.take(run.key)) this.enqueueRun(plan, run, i, 1);
+      for (let i = 0; i < run.count; i++) if (plan.limiter.take(run.keys[run.first + i].key)) this.enqueueRun(plan, run, i, 1);
     } else {
       this.enqueueRun(plan, run, 0, run.count);
     }

@@ -57,12 +57,12 @@ describe('disk queue records', () => {
   });
 });
 
-/** The runs real batches of these events decode into (bus decodeWire), each kept (its `ends` copied). */
+/** The runs real batches of these events decode into (bus decodeWire), each kept (its lines' `ends` and `keys` copied). */
 function runsOf(events: QueuedEvent[], perBatch: number): WireRun[] {
   const runs: WireRun[] = [];
   for (let i = 0; i < events.length; i += perBatch) {
     const frame = Buffer.from(encodeBatch(events.slice(i, i + perBatch).map((e) => wireLine(e.key, e.json))));
-    decodeWire(frame, { run: (run) => runs.push({ ...run, ends: run.ends.slice(0, run.count) }), malformed: (reason) => { throw new Error(reason); } });
+    decodeWire(frame, { run: (run) => runs.push({ ...run, first: 0, ends: run.ends.slice(run.first, run.first + run.count), keys: run.keys.slice(run.first, run.first + run.count) }), malformed: (reason) => { throw new Error(reason); } });
   }
   return runs;
 }

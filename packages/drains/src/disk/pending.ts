@@ -61,9 +61,12 @@ export class PendingRecords {
    */
   addRun(run: WireRun, first: number, count: number): void {
     const { frame, ends } = run;
+    // Indices into the run's `ends`, which holds the lines of its whole batch.
+    const base = run.first;
+    first += base;
     const last = first + count;
     for (let i = first; i < last; ) {
-      const from = i === 0 ? run.start : ends[i - 1];
+      const from = i === base ? run.start : ends[i - 1];
       let chunk = this.chunks[this.chunks.length - 1];
       const free = chunk && !chunk.sealed ? chunk.data.length - chunk.bytes : 0;
       // Lines i..j-1 with their newlines, and a header each, fit in what is free.
@@ -80,7 +83,7 @@ export class PendingRecords {
       frame.copy(data, src, from, ends[j - 1]);
       let at = chunk.bytes;
       for (let k = i; k < j; k++) {
-        const length = ends[k] - (k === 0 ? run.start : ends[k - 1]) - 1;
+        const length = ends[k] - (k === base ? run.start : ends[k - 1]) - 1;
         data.copyWithin(at + HEADER_BYTES, src, src + length);
         sealRecord(data, at, length);
         at += HEADER_BYTES + length;
