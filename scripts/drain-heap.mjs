@@ -45,7 +45,7 @@ const before = heapUsed();
 // Pushes until HELD events wait in the buffer (those the kernel took first are not counted).
 const sink = {
   run: (run) => {
-    if (run.key.startsWith('narrow')) drain.pushRun(run);
+    if (run.keys[run.first].key.startsWith('narrow')) drain.pushRun(run);
   },
   malformed: () => undefined,
 };
