@@ -163,11 +163,13 @@ export class Apptail {
     const instance = inst;
     const fileSource = captures.source ?? basename(file).replace(/\.log$/, '');
     const maxLine = this.config.systail.maxLine;
+    /** The event's members after the stamped ones: the instance's fields, `source` and the file. */
+    const membersOf = (source: string): string => ',' + JSON.stringify({ ...instance.fields, source, filename: file }).slice(1, -1);
     const publish = (text: string, source: string, unixTime?: number): void => {
       const pieces = splitText(text, maxLine);
       if (pieces.length > 1) this.split++;
       // A piece whose event would be longer than max_event goes in pieces again, each with the fields.
-      const members = ',' + JSON.stringify({ ...instance.fields, source, filename: file }).slice(1, -1);
+      const members = membersOf(source);
       for (const piece of pieces) {
         if (!this.limiter.take(instance.limiterKey)) continue;
         this.publisher.publishLine(instance.key, piece, members, unixTime);
@@ -180,7 +182,17 @@ export class Apptail {
         this.limiter.forget(instance.limiterKey);
       }
     };
-    if (format === 'plain') return { line: (text) => publish(text, fileSource), close: closeInstanceFile };
+    if (format === 'plain') {
+      // A plain file's lines (cut at max_line by the tailer already) go from the bytes read into
+      // the events, with the same members for every line.
+      const members = membersOf(fileSource);
+      return {
+        lineBytes: (buf, start, end) => {
+          if (this.limiter.take(instance.limiterKey)) this.publisher.publishLineBytes(instance.key, buf, start, end, members);
+        },
+        close: closeInstanceFile,
+      };
+    }
 
     let shared = this.joiners.get(file);
     if (!shared) {

@@ -140,7 +140,7 @@ export class BatchBuilder {
     const buf = this.buf;
     buf.set(prefix.bytes, this.pos);
     const at = this.pos + prefix.bytes.length;
-    const n = buf.write(text, at, 'utf8');
+    const n = (buf as unknown as Utf8Writer).utf8Write(text, at);
     if (n === text.length ? hasJsonEscapes(this.view, at, at + n) : needsJsonEscape(text)) return false;
     let pos = at + n;
     buf.set(tail, pos);
@@ -215,6 +215,15 @@ export class BatchBuilder {
     this.count++;
     this.events++;
   }
+}
+
+/**
+ * Buffer's UTF-8 writer, which `buf.write(s, at, 'utf8')` calls once it has checked its arguments
+ * and looked the encoding up: a tenth of the cost of a 110-byte log line's write skipped. Not in
+ * Node's typings; the caller has made room.
+ */
+interface Utf8Writer {
+  utf8Write(text: string, at: number): number;
 }
 
 /** Pieces up to this long are copied by copyWords; longer ones by Buffer#copy. */

@@ -1,5 +1,5 @@
 import { BatchBuilder, EventPrefix } from './batch-builder.js';
-import { jsonEscapedLength, MAX_ESCAPED_PER_BYTE } from './json-bytes.js';
+import { hasJsonEscapes, jsonEscapedLength, MAX_ESCAPED_PER_BYTE } from './json-bytes.js';
 import { keyProblem } from './keys.js';
 import { eventJson, jsonStringContent, stampedMembersNow, stampedTextTailNow, textEventJson } from './event.js';
 import { fitsMaxEvent, splitJsonText } from './max-event.js';
@@ -42,6 +42,7 @@ export interface EventPublisher {
   publishLine(key: string, text: string, members?: string, unixTime?: number): boolean;
   publishJson(key: string, json: string): boolean;
   publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape?: boolean): boolean;
+  publishLineBytes(key: string, src: Buffer, start: number, end: number, members?: string): boolean;
   stats(): PublisherStats;
   /** Events held and not yet taken by the core: `stats().queued` without making the stats (readers ask per chunk read). */
   backlog(): number;
@@ -86,10 +87,13 @@ export abstract class EventIntake implements EventPublisher {
   private checkedKey = '';
   /** `<key> {"text":"` of the last key a text was published under (publishTextNow). */
   private textPrefix: EventPrefix | null = null;
-  /** The tail of the last text published with members (membersTail): the stamp and members it was made of. */
+  /** The tail of the last text published with members (textTail): the stamp and members it was made of. */
   private tailStamp = '';
   private tailMembers = '';
   private tailBytes: Buffer = Buffer.alloc(0);
+  /** The source of the last publishLineBytes, and a view of it to read four bytes at a time. */
+  private srcBytes: Buffer | null = null;
+  private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
   constructor(
     readonly nodeId: string,
@@ -178,9 +182,8 @@ export abstract class EventIntake implements EventPublisher {
    * makes its JSON then).
    */
   private publishTextNow(key: string, text: string, members: string): boolean | undefined {
-    let prefix = this.textPrefix;
-    if (prefix === null || prefix.key !== key) prefix = this.textPrefix = new EventPrefix(key, TEXT_HEAD);
-    const tail = members === '' ? stampedTextTailNow(this.nodeId) : this.membersTail(members);
+    const prefix = this.textPrefixOf(key);
+    const tail = this.textTail(members);
     const fixed = prefix.jsonBytes + tail.length;
     if (fixed + text.length * 3 > this.maxEvent && fixed + Buffer.byteLength(text) > this.maxEvent) return undefined;
     if (this.closed || this.full()) return this.drop('queue_full', key);
@@ -189,8 +192,19 @@ export abstract class EventIntake implements EventPublisher {
     return true;
   }
 
-  /** The bytes after the text of an event stamped now with `members` after the stamped ones (kept for a millisecond). */
-  private membersTail(members: string): Buffer {
+  /** `<key> {"text":"`, kept for the last key. */
+  private textPrefixOf(key: string): EventPrefix {
+    let prefix = this.textPrefix;
+    if (prefix === null || prefix.key !== key) prefix = this.textPrefix = new EventPrefix(key, TEXT_HEAD);
+    return prefix;
+  }
+
+  /**
+   * The bytes after the text of an event stamped now: the closing quote, the stamped members,
+   * `members` and the closing brace (the same Buffer for a millisecond).
+   */
+  private textTail(members: string): Buffer {
+    if (members === '') return stampedTextTailNow(this.nodeId);
     const stamp = stampedMembersNow(this.nodeId);
     if (stamp !== this.tailStamp || members !== this.tailMembers) {
       this.tailStamp = stamp;
@@ -198,6 +212,31 @@ export abstract class EventIntake implements EventPublisher {
       this.tailBytes = Buffer.from('"' + stamp + members + '}');
     }
     return this.tailBytes;
+  }
+
+  /**
+   * Queues the line of text `src[start, end)` as publishLine(key, text, members) queues it, from
+   * its bytes: no string is made of it unless its event is longer than max_event (then it goes in
+   * pieces as publishLine cuts them). The tailing clients publish a file's lines this way, from
+   * the chunk they read. The bytes must be valid UTF-8 (the tailer's LineSplitter checks each
+   * chunk); they are copied before this returns. The caller vouches for the key.
+   */
+  publishLineBytes(key: string, src: Buffer, start: number, end: number, members = ''): boolean {
+    const prefix = this.textPrefixOf(key);
+    const tail = this.textTail(members);
+    if (src !== this.srcBytes) {
+      this.srcBytes = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.length);
+    }
+    const escape = hasJsonEscapes(this.srcView, start, end);
+    const rest = prefix.jsonBytes + tail.length;
+    if (rest + (end - start) * (escape ? MAX_ESCAPED_PER_BYTE : 1) > this.maxEvent && rest + (escape ? jsonEscapedLength(src, start, end) : end - start) > this.maxEvent) {
+      return this.publishLine(key, src.toString('utf8', start, end), members);
+    }
+    if (this.closed || this.full()) return this.drop('queue_full', key);
+    this.enqueuePieces(prefix, src, start, end, tail, escape);
+    this.stats_.published++;
+    return true;
   }
 
   private lineEvent(text: string, members: string, unixTime: number | undefined): string {

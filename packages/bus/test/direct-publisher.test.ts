@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { decodeBatch, DirectPublisher, EventPrefix, textEventJson } from '../src/index.js';
 
@@ -24,11 +24,11 @@ function direct(options: { maxQueuedEvents?: number; maxEvent?: number; busy?: (
 }
 
 /** A DirectPublisher whose events are recorded as the JSON the core receives, in order. */
-function rawDirect() {
+function rawDirect(maxEvent = 1024 * 1024) {
   const jsons: string[] = [];
   const publisher = new DirectPublisher({
     nodeId: 'direct-node',
-    maxEvent: 1024 * 1024,
+    maxEvent,
     deliver: (wireBatches) => {
       for (const b of wireBatches) decodeBatch(b.body, { event: (_key, json) => jsons.push(json), malformed: () => expect.fail('malformed batch') });
     },
@@ -68,6 +68,31 @@ describe('DirectPublisher (receive.in_core)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('publishes a line given as bytes as publishLine publishes its text, cut at max_event the same way', async () => {
+    // Any text as UTF-8 (a JS string's lone surrogates become U+FFFD), what JSON escapes often.
+    const part = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('"', '\\', '\t', '\x01', '\x7f', 'é', '€', '\u{1F600}', 'y'.repeat(50)));
+    const text = fc.array(part, { maxLength: 8 }).map((parts) => parts.join(''));
+    const members = fc.constantFrom('', ',"name":"nginx"');
+    // One clock reading for both: where a long line is cut depends on the stamp's length.
+    vi.useFakeTimers({ toFake: ['Date'], now: 1764489600123 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(text, members, fc.nat(3)), { minLength: 1, maxLength: 8 }), fc.constantFrom(1024 * 1024, 150, 200), async (lines, maxEvent) => {
+        const viaBytes = rawDirect(maxEvent);
+        const viaText = rawDirect(maxEvent);
+        for (const [t, m, at] of lines) {
+          // The line inside a larger buffer, as the tailer hands it over.
+          const bytes = Buffer.from(t);
+          const src = Buffer.concat([Buffer.alloc(at, 0x22), bytes, Buffer.from('\r\n"')]);
+          expect(viaBytes.publisher.publishLineBytes('app.web', src, at, at + bytes.length, m)).toBe(viaText.publisher.publishLine('app.web', bytes.toString(), m));
+        }
+        await nextTurn();
+        expect(viaBytes.jsons).toEqual(viaText.jsons);
+        expect(viaBytes.publisher.stats()).toEqual(viaText.publisher.stats());
+      }),
+      { numRuns: 500 },
+    ).finally(() => vi.useRealTimers());
   });
 
   it('hands what was published in one turn of the event loop over as one batch, in order, stamped', async () => {

@@ -50,9 +50,10 @@ export class Systail {
           const fileName = glob ? globFileName(file) : name;
           const key = `systail.${fileName}.${nodeId}`;
           const nameMember = ',"name":' + JSON.stringify(fileName);
-          // A line whose event would be longer than max_event (a max_line above it) goes in pieces.
+          // Lines go from the bytes read into the events, no string made of them; a line whose
+          // event would be longer than max_event (a max_line above it) goes in pieces.
           return {
-            line: (text: string) => publisher.publishLine(key, text, nameMember),
+            lineBytes: (buf: Buffer, start: number, end: number) => publisher.publishLineBytes(key, buf, start, end, nameMember),
             // Lines lost to a rotation that outran the reader are told where they were missed.
             rotationGap: (after: Date, files: number | undefined) =>
               publisher.publish(key, { text: rotationGapNoticeText(file, humanTime(after.getTime() / 1000), files), name: fileName }),

@@ -12,6 +12,13 @@ export interface LineCounters {
 export type LinePart = 'whole' | 'first' | 'more';
 
 /**
+ * Takes lines as their bytes, `buf[start, end)` (valid UTF-8 without NUL, the `\r` before the
+ * newline removed), instead of strings: `buf` is the splitter's and may be written over once
+ * this returns.
+ */
+export type LineBytesHandler = (buf: Buffer, start: number, end: number, offset: number, part: LinePart) => void;
+
+/**
  * Cuts a byte stream into lines: `\n` ends a line (a `\r` before it is removed); a line longer
  * than `maxLine` bytes is cut into pieces of at most `maxLine` bytes (never inside a UTF-8
  * character); a line with a NUL byte or invalid UTF-8 is counted as binary and skipped.
@@ -26,10 +33,15 @@ export class LineSplitter {
   private offset: number;
   readonly counters: LineCounters = { lines: 0, split: 0, binary: 0 };
 
+  /**
+   * Lines go to `emit` as strings, or, when `emitBytes` is given, to it as bytes and never to
+   * `emit` (a client that writes them into events as bytes is spared decoding them).
+   */
   constructor(
     readonly maxLine: number,
     private readonly emit: (line: string, offset: number, part: LinePart) => void,
     startOffset = 0,
+    private readonly emitBytes?: LineBytesHandler,
   ) {
     this.offset = startOffset;
   }
@@ -53,7 +65,8 @@ export class LineSplitter {
     let start = 0;
     if (lastNl >= 0) {
       const region = buf.subarray(0, lastNl);
-      const text = !this.continuing && region.indexOf(0) < 0 && isUtf8(region) ? region.toString('utf8') : null;
+      const clean = !this.continuing && region.indexOf(0) < 0 && isUtf8(region);
+      const text = clean && !this.emitBytes ? region.toString('utf8') : null;
       // The fast path: a whole region of text, decoded once (an ASCII one needs no byte counting).
       if (text !== null) {
         const ascii = text.length === region.length;
@@ -70,6 +83,17 @@ export class LineSplitter {
           if (nl < 0) break;
           bytePos += bytes + (end - lineEnd) + 1;
           pos = nl + 1;
+        }
+      } else if (clean) {
+        // The same for a client that takes bytes: the lines of the region as they are.
+        for (;;) {
+          const nl = region.indexOf(10, start);
+          const end = nl < 0 ? region.length : nl;
+          const lineEnd = end > start && region[end - 1] === 13 ? end - 1 : end;
+          if (lineEnd - start <= this.maxLine) this.lineBytes(region, start, lineEnd, base + start, 'whole');
+          else this.longLine(region.subarray(start, lineEnd), base + start, false);
+          if (nl < 0) break;
+          start = nl + 1;
         }
       } else {
         while (start <= lastNl) {
@@ -115,7 +139,7 @@ export class LineSplitter {
       return;
     }
     if (b.length > this.maxLine) this.longLine(b, offset, lastPiece);
-    else this.line(b.toString('utf8'), offset, lastPiece ? 'more' : 'whole');
+    else this.lineBytes(b, 0, b.length, offset, lastPiece ? 'more' : 'whole');
   }
 
   private longLine(b: Buffer, offset: number, continued: boolean): void {
@@ -136,12 +160,19 @@ export class LineSplitter {
       this.counters.binary++;
       return;
     }
-    this.line(b.toString('utf8'), offset, part);
+    this.lineBytes(b, 0, b.length, offset, part);
   }
 
-  private line(text: string, offset: number, part: LinePart = 'whole'): void {
+  private line(text: string, offset: number): void {
     this.counters.lines++;
-    this.emit(text, offset, part);
+    this.emit(text, offset, 'whole');
+  }
+
+  /** A line or piece checked to be text: to the client as bytes, or decoded. */
+  private lineBytes(b: Buffer, start: number, end: number, offset: number, part: LinePart): void {
+    this.counters.lines++;
+    if (this.emitBytes) this.emitBytes(b, start, end, offset, part);
+    else this.emit(b.toString('utf8', start, end), offset, part);
   }
 }
 

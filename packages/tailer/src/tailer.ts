@@ -1,14 +1,20 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { LineSplitter } from './lines.js';
+import { LineSplitter, type LineBytesHandler } from './lines.js';
 import type { PathPattern } from './pattern.js';
 import { PositionStore } from './positions.js';
 
-/** Receives the lines of one followed file. */
-export interface TailHandler {
-  /** One line, and the file offset of its first byte. */
-  line(text: string, offset: number): void;
+/**
+ * Receives the lines of one followed file, as strings (`line`) or as bytes (`lineBytes`, which
+ * spares decoding them for a client that writes them into events as bytes).
+ */
+export type TailHandler = TailHandlerCommon & ({ line: TextLineHandler; lineBytes?: undefined } | { lineBytes: LineBytesHandler; line?: undefined });
+
+/** One line, and the file offset of its first byte. */
+export type TextLineHandler = (text: string, offset: number) => void;
+
+interface TailHandlerCommon {
   /**
    * The file offset of the first line the handler holds without having published it yet (the
    * parts of a line it is joining), if any: the saved position never goes past it, so a restart
@@ -256,7 +262,8 @@ export class Tailer {
       checkpointed: offset,
       closed: false,
     };
-    f.splitter = new LineSplitter(source.maxLine ?? this.opts.maxLine, (text, at) => handler.line(text, at), offset);
+    const bytes: LineBytesHandler | undefined = handler.lineBytes && ((buf, start, end, at, part) => handler.lineBytes?.(buf, start, end, at, part));
+    f.splitter = new LineSplitter(source.maxLine ?? this.opts.maxLine, (text, at) => handler.line?.(text, at), offset, bytes);
     this.positions.set({ path: savedPath, dev: st.dev, ino: st.ino, offset });
     if (retiring) this.retiring.push(f);
     else this.active.set(path, f);
