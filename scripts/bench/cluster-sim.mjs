@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { benchEtcd, cpuSeconds, ETCD_FLAGS, etcdDbBytes, sleep } from './lib.mjs';
+import { benchEtcd, cpuSeconds, ETCD_FLAGS, etcdDbSizes, sleep } from './lib.mjs';
 
 
 /** A node that has not seen a drain this long after it was added has missed it: the run fails. */
@@ -195,7 +195,21 @@ async function controller() {
     const admin = new Etcd3({ hosts: etcd.url });
     const client = await EtcdStore.open(etcd.uri);
     const revision = async () => Number((await admin.get('/logyard/none').exec()).header.revision);
-    const dbBytes = () => etcdDbBytes(etcd.url);
+    const mb = (bytes) => +(bytes / 1e6).toFixed(1);
+    /** etcd's database file and what of it is in use, in MB (lib.mjs etcdDbSizes). */
+    const dbSizes = async () => {
+      const { total, in_use } = await etcdDbSizes(etcd.url);
+      return { total: mb(total), in_use: mb(in_use) };
+    };
+    // The largest the database got during the run, sampled every second (etcd away: no sample).
+    const dbPeak = { total: 0, in_use: 0 };
+    const dbSampler = setInterval(() => {
+      dbSizes().then(({ total, in_use }) => {
+        dbPeak.total = Math.max(dbPeak.total, total || 0);
+        dbPeak.in_use = Math.max(dbPeak.in_use, in_use || 0);
+      }, () => undefined);
+    }, 1_000);
+    dbSampler.unref();
 
     // The drains, before the nodes start (a cluster's drains are there before most of its cores).
     for (let i = 0; i < DRAINS; i += 200) {
@@ -259,7 +273,7 @@ async function controller() {
     const puts_per_s = +(((await revision()) - rev0) / seconds).toFixed(0);
     const etcd_cpu = +((cpuSeconds(etcd.pid()) - cpu0.etcd) / seconds).toFixed(2);
     const sim_cpu = +((workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) - cpu0.workers) / seconds).toFixed(2);
-    const db_mb = +((await dbBytes()) / 1e6).toFixed(1);
+    const db_load = await dbSizes();
 
     const perNode = [];
     const allNodes = [];
@@ -275,7 +289,7 @@ async function controller() {
     }
     const reports = await Promise.all(workers.map((w) => (w.send({ type: 'report' }), message(w, 'report'))));
     // Each drain added or deleted makes every node write its document once more.
-    const db_after_adds_mb = +((await dbBytes()) / 1e6).toFixed(1);
+    const db_after_adds = await dbSizes();
 
     // An etcd outage: killed, down OUTAGE_S seconds, restarted; then a drain is added.
     let outage = null;
@@ -312,7 +326,8 @@ async function controller() {
         etcd_puts_per_s: puts_per_s,
         etcd_cpu_cores: etcd_cpu,
         sim_cpu_cores: sim_cpu,
-        etcd_db_mb: db_mb,
+        etcd_db_mb: db_load.total,
+        etcd_db_in_use_mb: db_load.in_use,
         status_stale_max_s: +staleMax.toFixed(1),
         status_read_max_ms: statusReadMs,
         status_read_failures: statusReadFailures.length,
@@ -326,10 +341,15 @@ async function controller() {
         p99: Math.max(...reports.map((r) => r.loop_delay_ms.p99)),
         max: Math.max(...reports.map((r) => r.loop_delay_ms.max)),
       },
-      etcd_db_mb_after_adds: db_after_adds_mb,
+      etcd_db_mb_after_adds: db_after_adds.total,
+      etcd_db_in_use_mb_after_adds: db_after_adds.in_use,
+      // The whole run (load, adds, outage), sampled every second: the file's high-water mark and the most in use.
+      etcd_db_mb_max: dbPeak.total,
+      etcd_db_in_use_mb_max: dbPeak.in_use,
       outage,
       etcd_flags: ETCD_FLAGS,
     };
+    clearInterval(dbSampler);
     await Promise.all(workers.map((w) => (w.send({ type: 'stop' }), new Promise((r) => w.once('exit', r)))));
     await client.close();
     admin.close();
@@ -337,9 +357,9 @@ async function controller() {
     console.log(`\ncluster simulator: ${NODES} nodes x ${DRAINS} drains on one etcd (${PROCS} processes)`);
     console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
     const l = result.under_load;
-    console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB`);
+    console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB (${l.etcd_db_in_use_mb} MB in use)`);
     console.log(`simulator processes while drains were added: event loop late by p50 ${result.sim_loop_delay_ms.p50} ms, p99 ${result.sim_loop_delay_ms.p99} ms, max ${result.sim_loop_delay_ms.max} ms`);
-    console.log(`etcd db after the ${TRIES} drains added and deleted: ${result.etcd_db_mb_after_adds} MB`);
+    console.log(`etcd db after the ${TRIES} drains added and deleted: ${result.etcd_db_mb_after_adds} MB (${result.etcd_db_in_use_mb_after_adds} MB in use); largest in the run: ${result.etcd_db_mb_max} MB (${result.etcd_db_in_use_mb_max} MB in use)`);
     console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);
     if (outage) console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
     console.log(JSON.stringify(result));

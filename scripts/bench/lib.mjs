@@ -74,8 +74,18 @@ export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction
 
 /** The size of etcd's database file, from its metrics. */
 export async function etcdDbBytes(url) {
+  return (await etcdDbSizes(url)).total;
+}
+
+/**
+ * etcd's database file (`total`, etcd's dbSize: what the disk holds and the quota counts, never
+ * smaller after a compaction until `etcdctl defrag`) and what of it is in use (`in_use`,
+ * dbSizeInUse: live keys and the history compaction keeps; freed pages are reused).
+ */
+export async function etcdDbSizes(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^etcd_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1] ?? /^etcd_debugging_mvcc_db_total_size_in_bytes (\S+)/m.exec(text)?.[1]);
+  const metric = (name) => Number(new RegExp(`^(?:etcd_mvcc|etcd_debugging_mvcc)_${name} (\\S+)`, 'm').exec(text)?.[1]);
+  return { total: metric('db_total_size_in_bytes'), in_use: metric('db_total_size_in_use_in_bytes') };
 }
 
 /** A real etcd (Debian's etcd-server) with its data under `root`; resolves to its store URI once healthy. */
