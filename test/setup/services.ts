@@ -170,6 +170,7 @@ export class TcpProxy {
   port = 0;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly clients = new Set<Socket>();
   private cut = false;
 
   constructor(private readonly targetPort: number) {}
@@ -181,6 +182,8 @@ export class TcpProxy {
         return;
       }
       const upstream = connect(this.targetPort, '127.0.0.1');
+      this.clients.add(client);
+      client.on('close', () => this.clients.delete(client));
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -197,6 +200,11 @@ export class TcpProxy {
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
     return this;
+  }
+
+  /** The connections open through the proxy now. */
+  get connections(): number {
+    return this.clients.size;
   }
 
   /** Drops every connection and refuses new ones until restore(). */

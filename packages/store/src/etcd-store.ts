@@ -1,4 +1,4 @@
-import { Etcd3, type IKeyValue } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { ConstantBackoff, handleAll, retry } from 'cockatiel';
 import { nowUnix } from '@logyard/bus';
 import { StoreError } from './errors.js';
@@ -14,6 +14,8 @@ import { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
 import { clientOptions, etcdFailure } from './etcd-client.js';
 import { NodeLease, type NodeLeaseOptions } from './etcd-lease.js';
 import { PrefixWatch } from './etcd-watch.js';
+import { WatchStream } from './etcd-watch-stream.js';
+import { EtcdConnection } from './etcd-connection.js';
 import { DRAINS, drainFromKv, FORMATS, formatFromKv, listKeys, mapConcurrently, NODES, STATUS, TENANTS, tenantFromKv } from './etcd-layout.js';
 import { withTimeout } from './time.js';
 
@@ -27,7 +29,7 @@ export interface EtcdStoreOptions {
   /** Longest a single request may take before it fails as unavailable. Default 3 500 ms. */
   timeoutMs?: number;
   /**
-   * Connections of its own, not shared with other stores of the process: as a store in a process of
+   * A connection of its own, not shared with other stores of the process: as a store in a process of
    * its own has (the cluster simulator runs hundreds of nodes in one process).
    */
   ownConnections?: boolean;
@@ -66,19 +68,17 @@ export class EtcdStore implements Store {
   private readonly temporaryDrains = new Set<TemporaryHandle>();
   private node: { id: string; lease: NodeLease } | undefined;
   private closing: Promise<void> | undefined;
-  /**
-   * Each watch gets a client of its own: etcd3's watch manager, shared by the watchers of one
-   * client, throws (uncaught, ending the process) "Failed to find watcher for IWatchResponse" when
-   * one of two watchers is cancelled after a compaction while the other's responses arrive.
-   */
-  private readonly watchClients = new Set<Etcd3>();
+  private readonly client: Etcd3;
+  /** The one stream of every watch of this store (drains, formats, tenants). */
+  private readonly watchStream: WatchStream;
 
   private constructor(
-    private readonly client: Etcd3,
+    private readonly connection: EtcdConnection,
     endpoint: EtcdEndpoint,
     options: EtcdStoreOptions,
-    private readonly newClient: () => Etcd3,
   ) {
+    this.client = connection.client;
+    this.watchStream = new WatchStream(this.client);
     this.description = endpoint.description;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.nodeTtl = Math.max(1, Math.round(options.nodeTtlSeconds ?? DEFAULT_TTL_SECONDS));
@@ -90,7 +90,7 @@ export class EtcdStore implements Store {
   static async open(uri: string, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
     const endpoint = parseEtcdUri(uri);
     const settings = await clientOptions(endpoint, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, options.ownConnections);
-    return new EtcdStore(new Etcd3(settings), endpoint, options, () => new Etcd3(settings));
+    return new EtcdStore(new EtcdConnection(settings), endpoint, options);
   }
 
   async listDrains(): Promise<DrainRecord[]> {
@@ -288,8 +288,8 @@ export class EtcdStore implements Store {
       await Promise.allSettled([...this.temporaryDrains].map((handle) => handle.release()));
       await this.node?.lease.close(CLOSE_REVOKE_MS);
       await Promise.allSettled(this.inFlight);
-      this.client.close();
-      for (const client of this.watchClients) client.close();
+      this.watchStream.close();
+      this.connection.close();
     })();
     return this.closing;
   }
@@ -303,13 +303,7 @@ export class EtcdStore implements Store {
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
     this.assertOpen();
-    const client = this.newClient();
-    this.watchClients.add(client);
-    const forget = (): void => {
-      this.watchClients.delete(client);
-      client.close();
-    };
-    const watcher = new PrefixWatch(client, {
+    const watcher = new PrefixWatch(this.watchStream, {
       description: this.description,
       prefix,
       what,
@@ -320,16 +314,7 @@ export class EtcdStore implements Store {
       onError: onError ?? (() => undefined),
       onRecovered: onRecovered ?? (() => undefined),
     });
-    const watch = await this.watches.start(watcher).catch((err: unknown) => {
-      forget();
-      throw err;
-    });
-    return {
-      close: async () => {
-        await watch.close();
-        forget();
-      },
-    };
+    return this.watches.start(watcher);
   }
 
   private assertOpen(): void {

@@ -1,7 +1,8 @@
-import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { IKeyValue, IWatchResponse } from 'etcd3';
 import { StoreError } from './errors.js';
 import { compare } from './json.js';
-import { Backoff, sleep, withTimeout } from './time.js';
+import { Backoff, sleep } from './time.js';
+import type { StreamWatch, WatchEnd, WatchStream } from './etcd-watch-stream.js';
 
 export interface PrefixWatchOptions<T extends { name: string }> {
   description: string;
@@ -35,7 +36,7 @@ export class PrefixWatch<T extends { name: string }> {
   private byKey = new Map<string, T>();
   private revisions = new Map<string, string>();
   private listedOnce = false;
-  private watcher: Watcher | undefined;
+  private watcher: StreamWatch | undefined;
   /** Every change under the prefix up to this revision is in `entries`. */
   private applied = 0n;
   private failing = false;
@@ -43,7 +44,7 @@ export class PrefixWatch<T extends { name: string }> {
   private closed = false;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly stream: WatchStream,
     private readonly options: PrefixWatchOptions<T>,
   ) {}
 
@@ -54,11 +55,10 @@ export class PrefixWatch<T extends { name: string }> {
 
   async close(): Promise<void> {
     this.closed = true;
-    const watcher = this.watcher;
-    this.watcher = undefined;
     // A restart in progress sees `closed` and stops by itself; it is not waited for, since it may be
     // sleeping between attempts while etcd is away.
-    if (watcher) await withTimeout(watcher.cancel(), 1_000).catch(() => undefined);
+    this.watcher?.cancel();
+    this.watcher = undefined;
   }
 
   private async relist(): Promise<void> {
@@ -87,60 +87,67 @@ export class PrefixWatch<T extends { name: string }> {
     if (changed) this.deliver();
   }
 
-  /**
-   * Watches from `revision` with a new watcher from etcd3's watch builder. `.watcher()` rather than
-   * `.create()`: create() settles only once etcd answers, and hides a watcher's `disconnected`
-   * until then, so an outage starting while it connects would go unreported.
-   */
+  /** Watches from `revision`, on the store's one watch stream (etcd-watch-stream.ts). */
   private watchFrom(revision: bigint): void {
-    const { prefix, what } = this.options;
-    const watcher = this.client.watch().prefix(prefix).startRevision(revision.toString()).watcher();
+    const { prefix } = this.options;
+    const key = Buffer.from(prefix);
+    let watcher: StreamWatch | undefined = undefined;
+    const current = (): boolean => watcher !== undefined && this.watcher === watcher && !this.closed;
+    watcher = this.stream.watch(
+      { key, range_end: prefixEnd(key), start_revision: revision.toString() },
+      {
+        onCreated: () => {
+          if (current()) this.recovered();
+        },
+        onEvents: (response) => {
+          if (current()) this.apply(response);
+        },
+        onEnded: (end) => {
+          if (current()) this.ended(end);
+        },
+      },
+    );
     this.watcher = watcher;
-    const current = (): boolean => this.watcher === watcher && !this.closed;
-    watcher.on('data', (response) => {
-      if (!current()) return;
-      let changed = false;
-      for (const event of response.events) {
-        const key = event.kv.key.toString();
-        const name = key.slice(prefix.length);
-        const entry = event.type === 'Delete' ? undefined : this.options.decode(event.kv);
-        if (entry) {
-          this.byKey.set(key, entry);
-          this.revisions.set(key, event.kv.mod_revision);
-        } else {
-          this.byKey.delete(key);
-          this.revisions.delete(key);
-        }
-        const before = this.entries.get(entry?.name ?? name);
-        if (entry) this.entries.set(entry.name, entry);
-        else this.entries.delete(name);
-        changed ||= !sameEntry(before, entry);
-        const revision = BigInt(event.kv.mod_revision);
-        if (revision > this.applied) this.applied = revision;
+  }
+
+  private apply(response: IWatchResponse): void {
+    const { prefix } = this.options;
+    let changed = false;
+    for (const event of response.events) {
+      const key = event.kv.key.toString();
+      const name = key.slice(prefix.length);
+      const entry = event.type === 'Delete' ? undefined : this.options.decode(event.kv);
+      if (entry) {
+        this.byKey.set(key, entry);
+        this.revisions.set(key, event.kv.mod_revision);
+      } else {
+        this.byKey.delete(key);
+        this.revisions.delete(key);
       }
-      this.recovered();
-      if (changed) this.deliver();
-    });
-    watcher.on('connected', () => {
-      if (current()) this.recovered();
-    });
-    watcher.on('disconnected', (err: Error) => {
-      if (!current()) return;
-      // Not connected, so cancelling only detaches it: the client does not resume it by itself.
-      this.watcher = undefined;
-      void watcher.cancel().catch(() => undefined);
-      this.failed(this.options.unavailable(`watch ${what}`, err));
+      const before = this.entries.get(entry?.name ?? name);
+      if (entry) this.entries.set(entry.name, entry);
+      else this.entries.delete(name);
+      changed ||= !sameEntry(before, entry);
+      const revision = BigInt(event.kv.mod_revision);
+      if (revision > this.applied) this.applied = revision;
+    }
+    this.recovered();
+    if (changed) this.deliver();
+  }
+
+  /** The watch ended: etcd cancelled it (its revision compacted) or the stream broke. Lists again. */
+  private ended(end: WatchEnd): void {
+    const { what } = this.options;
+    this.watcher = undefined;
+    if (end.cancelledBy === 'stream') {
+      this.failed(this.options.unavailable(`watch ${what}`, end.error));
+      // etcd is likely still away: the restart waits a little first.
       this.restarting ??= this.restart(true).finally(() => (this.restarting = undefined));
-    });
-    watcher.on('error', (err: Error) => {
-      // Cancelled by etcd, typically because the revision was compacted: list again.
-      if (!current()) return;
-      this.watcher = undefined;
-      void watcher.cancel().catch(() => undefined);
-      const reason = err.message.replace(/^.*Watcher canceled:\s*/, '').trim();
-      this.failed(new StoreError(`${this.options.description}: etcd cancelled the ${what.replace(/s$/, '')} watch (${reason || 'its revision was compacted'}); listing the ${what} again`));
-      this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
-    });
+      return;
+    }
+    const reason = end.reason.replace(/^.*Watcher canceled:\s*/, '').trim();
+    this.failed(new StoreError(`${this.options.description}: etcd cancelled the ${what.replace(/s$/, '')} watch (${reason || 'its revision was compacted'}); listing the ${what} again`));
+    this.restarting ??= this.restart().finally(() => (this.restarting = undefined));
   }
 
   /**
@@ -179,6 +186,19 @@ export class PrefixWatch<T extends { name: string }> {
     if (this.closed) return;
     this.options.onChange([...this.entries.values()].sort((a, b) => compare(a.name, b.name)));
   }
+}
+
+/** The end of the key range of every key starting with `prefix` (etcd's range_end). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  // All 0xff: to the end of the keyspace.
+  return Buffer.from([0]);
 }
 
 /** Whether two decoded entries are the same (both absent counts as the same). */

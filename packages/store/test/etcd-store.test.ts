@@ -3,6 +3,8 @@ import { Etcd3 } from 'etcd3';
 import { etcdctl, startEtcd, TcpProxy, type RunningEtcd } from '../../../test/setup/services.js';
 import type { DrainRecord, Store, StoreError } from '../src/index.js';
 import { EtcdStore } from '../src/etcd-store.js';
+import { EtcdConnection } from '../src/etcd-connection.js';
+import { WatchStream, type WatchEnd } from '../src/etcd-watch-stream.js';
 import { nodeStatus, RUNNING, uris } from './helpers.js';
 
 /**
@@ -180,6 +182,125 @@ describe('the etcd store', () => {
       expect(nodes.values).toHaveLength(1);
       expect(statuses.values).toHaveLength(1);
       expect(nodes.values[0].at).toBeLessThanOrEqual(statuses.values[0].at);
+    });
+  });
+
+  describe('one connection', () => {
+    it('a node holds one connection to etcd for all it does: lease and keepalive, status writes, counting, three watches', async () => {
+      const store = await EtcdStore.open(`etcd://127.0.0.1:${proxy.port}`, { ownConnections: true });
+      stores.push(store);
+      await store.registerNode({ node_id: 'one', started: 1_700_000_000, version: '1' });
+      const seen: string[] = [];
+      await store.watchFormats(() => seen.push('formats'));
+      await store.watchTenants(() => seen.push('tenants'));
+      await store.watchDrains((drains) => seen.push(...drains.map((d) => d.name)));
+      await store.putNodeStatus(nodeStatus('one', { web: RUNNING }));
+      expect(await store.countNodes()).toBe(1);
+      const writer = await open();
+      await writer.putDrain('web', 'tcp://10.0.0.9:1');
+      await vi.waitFor(() => expect(seen).toContain('web'));
+      expect(proxy.connections).toBe(1);
+
+      // Closing it revokes the lease (the node's keys go at once) and lets go of the connection; twice is harmless.
+      await Promise.all([store.close(), store.close()]);
+      expect(await admin.getAll().prefix('/logyard/nodes/').keys()).toEqual([]);
+      await vi.waitFor(() => expect(proxy.connections).toBe(0));
+    });
+
+    it('a failed status write leaves the watches and the lease alone', async () => {
+      const store = await EtcdStore.open(etcd.uri);
+      stores.push(store);
+      await store.registerNode({ node_id: 'big', started: 1_700_000_000, version: '1' });
+      const errors: string[] = [];
+      const deliveries: string[][] = [];
+      await store.watchDrains((drains) => deliveries.push(drains.map((d) => d.name)), (error) => errors.push(error.message));
+      // Past what etcd's gRPC server takes in one message: RESOURCE_EXHAUSTED, which etcd3 counts as a
+      // broken connection and answers by closing every channel of the client.
+      const huge = nodeStatus('big', { web: { ...RUNNING, error: 'x'.repeat(3_000_000) } });
+      await expect(store.putNodeStatus(huge)).rejects.toThrow(/cannot write the status of node big/);
+      const writer = await open();
+      await writer.putDrain('after', 'tcp://10.0.0.9:1');
+      await vi.waitFor(() => expect(deliveries.at(-1)).toEqual(['after']));
+      expect(errors).toEqual([]);
+      await store.putNodeStatus(nodeStatus('big', { web: RUNNING }));
+      expect(JSON.parse(await get('/logyard/status/big')).drains.web.state).toBe('RUNNING');
+    });
+  });
+
+  describe('one watch stream', () => {
+    /** A watch of `prefix` from `revision` on `stream`, recording what it gets. */
+    function watchOn(stream: WatchStream, prefix: string, revision?: string) {
+      const got = { created: 0, keys: [] as string[], ended: [] as WatchEnd[] };
+      const key = Buffer.from(prefix);
+      const end = Buffer.from(prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1));
+      const watch = stream.watch(
+        { key, range_end: end, ...(revision ? { start_revision: revision } : {}) },
+        {
+          onCreated: () => got.created++,
+          onEvents: (response) => got.keys.push(...response.events.map((e) => e.kv.key.toString())),
+          onEnded: (ended) => got.ended.push(ended),
+        },
+      );
+      return { got, watch };
+    }
+
+    it('a watch etcd cancels (its revision compacted) ends alone: cancelling it again is harmless and the others go on', async () => {
+      const connection = new EtcdConnection({ hosts: etcd.endpoint });
+      const stream = new WatchStream(connection.client);
+      try {
+        await admin.put('/logyard/drains/a').value('{"uri":"tcp://10.0.0.9:1"}');
+        const old = (await admin.get('/logyard/drains/a').exec()).header.revision;
+        await admin.put('/logyard/drains/a').value('{"uri":"tcp://10.0.0.9:2"}');
+        const now = (await admin.get('/logyard/drains/a').exec()).header.revision;
+        await etcdctl(etcd.endpoint, ['compaction', now]);
+
+        const formats = watchOn(stream, '/logyard/formats/');
+        const behind = watchOn(stream, '/logyard/drains/', old);
+        const tenants = watchOn(stream, '/logyard/tenants/');
+        await vi.waitFor(() => expect(behind.got.ended).toHaveLength(1));
+        expect(behind.got.ended[0]).toMatchObject({ cancelledBy: 'etcd' });
+        behind.watch.cancel();
+        behind.watch.cancel();
+        await vi.waitFor(() => expect(formats.got.created + tenants.got.created).toBe(2));
+
+        await admin.put('/logyard/formats/f').value('{"template":"{{text}}"}');
+        await admin.put('/logyard/tenants/t').value('{}');
+        await vi.waitFor(() => expect([formats.got.keys, tenants.got.keys]).toEqual([['/logyard/formats/f'], ['/logyard/tenants/t']]));
+        // A watch cancelled by its owner gets nothing more; a new one on the same stream works.
+        formats.watch.cancel();
+        const drains = watchOn(stream, '/logyard/drains/');
+        await vi.waitFor(() => expect(drains.got.created).toBe(1));
+        await admin.put('/logyard/formats/g').value('{"template":"{{text}}"}');
+        await admin.put('/logyard/drains/b').value('{"uri":"tcp://10.0.0.9:3"}');
+        await vi.waitFor(() => expect(drains.got.keys).toEqual(['/logyard/drains/b']));
+        expect(formats.got.keys).toEqual(['/logyard/formats/f']);
+        expect([formats.got.ended, tenants.got.ended, drains.got.ended]).toEqual([[], [], []]);
+      } finally {
+        stream.close();
+        connection.close();
+      }
+    });
+
+    it('a broken stream ends every watch on it, and a new watch opens a new stream', async () => {
+      const connection = new EtcdConnection({ hosts: `127.0.0.1:${proxy.port}` });
+      const stream = new WatchStream(connection.client);
+      try {
+        const a = watchOn(stream, '/logyard/drains/');
+        const b = watchOn(stream, '/logyard/formats/');
+        await vi.waitFor(() => expect(a.got.created + b.got.created).toBe(2));
+        proxy.disconnect();
+        await vi.waitFor(() => expect([a.got.ended.length, b.got.ended.length]).toEqual([1, 1]), { timeout: 5_000 });
+        expect(a.got.ended[0]).toMatchObject({ cancelledBy: 'stream' });
+        proxy.restore();
+        const c = watchOn(stream, '/logyard/drains/');
+        await vi.waitFor(() => expect(c.got.created).toBe(1), { timeout: 10_000 });
+        await admin.put('/logyard/drains/x').value('{"uri":"tcp://10.0.0.9:1"}');
+        await vi.waitFor(() => expect(c.got.keys).toEqual(['/logyard/drains/x']));
+        expect(a.got.keys).toEqual([]);
+      } finally {
+        stream.close();
+        connection.close();
+      }
     });
   });
 
