@@ -52,6 +52,11 @@ export class DrainSet {
   private queuesLooked = false;
   /** Deleted drains still closing (not in `drains` any more): close() hurries them too. */
   private readonly leaving = new Set<Drain>();
+  /**
+   * The drains' names in order, for statuses() (called for every status document and every live
+   * part, twice per write): sorted again only after a drain came or went.
+   */
+  private sortedNames: string[] | undefined;
 
   constructor(
     private readonly context: () => DrainContext,
@@ -146,6 +151,7 @@ export class DrainSet {
   private add(def: DrainDefinition, context: DrainContext): Drain {
     const drain = new Drain(def.name, def.uri, def.token === undefined ? context : { ...context, drainToken: def.token }, def.problem);
     this.drains.set(def.name, drain);
+    this.sortedNames = undefined;
     this.dependencies.set(def.name, contextDependency(drain, context));
     if (def.problem) this.problems.set(def.name, def.problem);
     if (def.builtin) this.builtin.add(def.name);
@@ -192,7 +198,8 @@ export class DrainSet {
   }
 
   statuses(): DrainStatus[] {
-    return [...this.drains.values()].map((d) => d.status()).sort((a, b) => compareNames(a.name, b.name));
+    this.sortedNames ??= [...this.drains.keys()].sort(compareNames);
+    return this.sortedNames.map((name) => this.drains.get(name)!.status());
   }
 
   /**
@@ -252,6 +259,7 @@ export class DrainSet {
   private unindex(name: string, drain: Drain): void {
     this.unindexRoutes(name, drain);
     this.drains.delete(name);
+    this.sortedNames = undefined;
     this.builtin.delete(name);
     this.problems.delete(name);
     this.dependencies.delete(name);

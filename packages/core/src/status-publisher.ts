@@ -1,6 +1,6 @@
 import { nowUnix } from '@logyard/bus';
 import { Backoff } from '@logyard/store';
-import { encodeNodeStatusBody, withUpdated, type DrainState, type NodeLive, type Store } from '@logyard/store';
+import { NodeStatusEncoder, withUpdated, type DrainState, type NodeLive, type Store } from '@logyard/store';
 import { CounterBudget } from './counter-budget.js';
 
 export interface StatusPublisherOptions {
@@ -66,7 +66,9 @@ export class StatusPublisher {
   private writing: Promise<void> | null = null;
   private writeAgain = false;
   /** Each drain's state and error as last written. */
-  private writtenStates = new Map<string, string>();
+  private writtenStates = new Map<string, Pick<DrainState, 'state' | 'error'>>();
+  /** Each drain's entry encoded once while it does not change: a drain added to 1,000 costs one entry. */
+  private readonly encoder = new NodeStatusEncoder();
   private writtenAll: string | undefined;
   private writtenAt = 0;
   /**
@@ -130,7 +132,7 @@ export class StatusPublisher {
     const drains = this.options.drains();
     const live = this.options.live?.();
     // As stored: its length is what a write costs etcd. Built once, for the comparison and the write.
-    const all = encodeNodeStatusBody({ drains, ...(live ? { live } : {}) });
+    const all = this.encoder.body({ drains, ...(live ? { live } : {}) });
     const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond());
     if (all === this.writtenAll) {
       // Nothing moved: looked at again after the shortest interval for counters.
@@ -163,7 +165,7 @@ export class StatusPublisher {
     }
     this.retryBackoff.reset();
     this.writtenAll = all;
-    this.writtenStates = new Map(Object.keys(drains).map((name) => [name, stateOf(drains[name])]));
+    this.writtenStates = new Map(Object.keys(drains).map((name) => [name, { state: drains[name].state, error: drains[name].error }]));
     this.writtenAt = Date.now();
     this.countersDueAt = this.writtenAt + countersEveryMs;
     this.options.onWritten();
@@ -171,11 +173,10 @@ export class StatusPublisher {
 
   /** Whether a drain's state or error differs from what was last written, or a drain came. */
   private stateChanged(drains: Record<string, DrainState>): boolean {
-    for (const name in drains) if (this.writtenStates.get(name) !== stateOf(drains[name])) return true;
+    for (const name in drains) {
+      const written = this.writtenStates.get(name);
+      if (written === undefined || written.state !== drains[name].state || written.error !== drains[name].error) return true;
+    }
     return false;
   }
-}
-
-function stateOf(drain: DrainState): string {
-  return `${drain.state} ${drain.error ?? ''}`;
 }

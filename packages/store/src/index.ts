@@ -5,7 +5,7 @@ export * from './types.js';
 export { drainNameProblem, MAX_DRAIN_NAME_BYTES } from '@logyard/bus';
 export * from './open.js';
 export { usableNameProblem } from './drain-entry.js';
-export { drainStatusRows, encodeNodeStatus, encodeNodeStatusBody, withUpdated } from './node-status.js';
+export { drainStatusRows, encodeNodeStatus, encodeNodeStatusBody, NodeStatusEncoder, withUpdated } from './node-status.js';
 export { compare as compareNames } from './json.js';
 export { Backoff } from './time.js';
 export * from './cluster-view.js';

@@ -63,11 +63,11 @@ describe('the etcd store', () => {
       await store.putNodeStatus(nodeStatus('node-a', drains));
 
       expect(JSON.parse(await get('/logyard/nodes/node-a'))).toEqual({ started: 1_700_000_000, version: '1.2.3' });
-      // No drops and nothing buffered are left out of the document, and read back as such.
+      // Nothing sent, no drops and nothing buffered are left out of the document, and read back as such.
       const { buffered: _, ...archive } = drains.archive;
       expect(JSON.parse(await get('/logyard/status/node-a'))).toEqual({
         updated: 1_700_000_000,
-        drains: { web: drains.web, archive, idle: { state: 'RUNNING', sent: 0 } },
+        drains: { web: drains.web, archive, idle: { state: 'RUNNING' } },
       });
       expect(await store.listNodeStatus()).toEqual([nodeStatus('node-a', drains)]);
       const lease = await leaseOf('/logyard/nodes/node-a');

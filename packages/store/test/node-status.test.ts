@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { DrainState, NodeStatus } from '../src/index.js';
+import { decodeNodeStatus, encodeNodeStatus, NodeStatusEncoder, withUpdated } from '../src/node-status.js';
+
+/** What a reader gets back for `drain`: the fields left out of the document read as 0 and {}, and reasons still at 0 are not listed. */
+function asRead(drain: DrainState): DrainState {
+  return {
+    state: drain.state,
+    ...(drain.error === undefined ? {} : { error: drain.error }),
+    sent: drain.sent,
+    dropped: Object.fromEntries(Object.entries(drain.dropped).filter(([, n]) => n !== 0)),
+    buffered: drain.buffered,
+    ...(drain.disk_bytes === undefined ? {} : { disk_bytes: drain.disk_bytes, disk_events: drain.disk_events ?? 0 }),
+    ...(drain.builtin ? { builtin: true } : {}),
+  };
+}
+
+const count = fc.nat({ max: 1_000_000 });
+const drainState: fc.Arbitrary<DrainState> = fc.record(
+  {
+    state: fc.constantFrom('STARTING', 'RUNNING', 'RETRYING', 'FATAL'),
+    error: fc.string(),
+    sent: fc.oneof(fc.constant(0), count),
+    dropped: fc.dictionary(fc.constantFrom('buffer_full', 'disk_full', 'corrupt', 'core_stopped', 'rate_limit'), fc.oneof(fc.constant(0), count)),
+    buffered: fc.oneof(fc.constant(0), count),
+    disk_bytes: count,
+    disk_events: count,
+    builtin: fc.constant(true),
+  },
+  { requiredKeys: ['state', 'sent', 'dropped', 'buffered'] },
+);
+const drainName = fc.oneof(fc.constantFrom('web', 'archive', '__proto__', 'a"quote', 'tenant.acme.x'), fc.stringMatching(/^[A-Za-z0-9_.-]{1,12}$/));
+
+describe('status documents (docs/store.md)', () => {
+  it('leave out what says nothing: sent 0, buffered 0, drop reasons at 0', () => {
+    const document = encodeNodeStatus({
+      node_id: 'n',
+      updated: 1_700_000_000,
+      drains: {
+        idle: { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 },
+        empty: { state: 'STARTING', sent: 0, dropped: {}, buffered: 0 },
+        busy: { state: 'RETRYING', error: 'connect ECONNREFUSED', sent: 5, dropped: { buffer_full: 2, disk_full: 0 }, buffered: 7, disk_bytes: 96, disk_events: 1 },
+      },
+    });
+    expect(document).toBe(
+      '{"updated":1700000000,"drains":{"idle":{"state":"RUNNING"},"empty":{"state":"STARTING"},' +
+        '"busy":{"state":"RETRYING","error":"connect ECONNREFUSED","sent":5,"dropped":{"buffer_full":2},"buffered":7,"disk_bytes":96,"disk_events":1}}}',
+    );
+    expect(decodeNodeStatus('n', document)?.drains.idle).toEqual({ state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 });
+  });
+
+  it('read documents of older versions, which wrote every field', () => {
+    const older = '{"updated":1700000000.5,"drains":{"web":{"state":"RUNNING","sent":0,"dropped":{"buffer_full":0},"buffered":0}}}';
+    expect(decodeNodeStatus('n', older)).toEqual({ node_id: 'n', updated: 1_700_000_000.5, drains: { web: { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 } } });
+  });
+
+  it('an encoder reusing unchanged entries writes what a new one would, through drains added, gone, and changed in place', () => {
+    const step = fc.record({
+      set: fc.dictionary(drainName, drainState, { maxKeys: 8 }),
+      // Changed in place on the objects handed before (a caller that keeps its drain objects).
+      bump: fc.array(fc.tuple(fc.nat(), fc.constantFrom('sent', 'buffer_full', 'state')), { maxLength: 4 }),
+      keep: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 12 }), (steps) => {
+        const encoder = new NodeStatusEncoder();
+        let drains: Record<string, DrainState> = {};
+        for (const { set, bump, keep } of steps) {
+          if (!keep) drains = Object.fromEntries(Object.entries(set));
+          const names = Object.keys(drains);
+          for (const [i, field] of bump) {
+            const drain = drains[names[i % Math.max(1, names.length)]];
+            if (!drain) continue;
+            if (field === 'sent') drain.sent++;
+            else if (field === 'state') drain.state = drain.state === 'RUNNING' ? 'RETRYING' : 'RUNNING';
+            else drain.dropped.buffer_full = (drain.dropped.buffer_full ?? 0) + 1;
+          }
+          const body = encoder.body({ drains });
+          expect(body).toBe(new NodeStatusEncoder().body({ drains }));
+          const read = decodeNodeStatus('n', withUpdated(body, 1)) as NodeStatus;
+          expect(Object.keys(read.drains)).toEqual(names);
+          for (const name of names) expect(read.drains[name]).toEqual(asRead(drains[name]));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keep the live part as it is given', () => {
+    const live = { in: 3, in_per_s: 1.5, clients: [{ name: 'systail', running: true }], keys: [], drains: { web: { out_per_s: 2, dropped_per_s: {} } } };
+    const body = new NodeStatusEncoder().body({ drains: { web: { state: 'RUNNING', sent: 1, dropped: {}, buffered: 0 } }, live });
+    expect(JSON.parse(body)).toEqual({ drains: { web: { state: 'RUNNING', sent: 1 } }, live });
+  });
+});
