@@ -9,6 +9,7 @@
 //
 // Usage: node scripts/bench/cluster-sim.mjs [--nodes 100] [--drains 100] [--procs 4] [--tries 10]
 //        [--load 20] [--outage 30] [--busy 10] [--full]     (--full: 1,000 nodes x 1,000 drains)
+//        [--retention 1m]   (etcd's --auto-compaction-retention, instead of docs/sizing.md's)
 // Prints a table and a JSON line. `npm run bench` runs it at its default size.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { benchEtcd, cpuSeconds, ETCD_FLAGS, etcdDbSizes, sleep } from './lib.mjs';
+import { benchEtcd, connectionsTo, cpuSeconds, ETCD_FLAGS, etcdDbSizes, sleep } from './lib.mjs';
 
 
 /** A node that has not seen a drain this long after it was added has missed it: the run fails. */
@@ -175,6 +176,7 @@ async function controller() {
       outage: { type: 'string', default: '30' },
       busy: { type: 'string', default: '10' },
       full: { type: 'boolean', default: false },
+      retention: { type: 'string' },
     },
     // `npm run bench` passes every benchmark the flags of all.
     strict: false,
@@ -191,7 +193,9 @@ async function controller() {
   const { EtcdStore } = await import('@logyard/store/etcd');
   const { Etcd3 } = await import('etcd3');
   try {
-    const etcd = await benchEtcd(root, children, ETCD_FLAGS);
+    const etcdFlags = opts.retention ? ETCD_FLAGS.map((f) => (f.startsWith('--auto-compaction-retention=') ? `--auto-compaction-retention=${opts.retention}` : f)) : ETCD_FLAGS;
+    const etcd = await benchEtcd(root, children, etcdFlags);
+    const etcdPort = Number(new URL(etcd.url).port);
     const admin = new Etcd3({ hosts: etcd.url });
     const client = await EtcdStore.open(etcd.uri);
     const revision = async () => Number((await admin.get('/logyard/none').exec()).header.revision);
@@ -270,6 +274,7 @@ async function controller() {
       await sleep(2_000);
     }
     const seconds = (Date.now() - t0) / 1000;
+    const etcd_connections = connectionsTo(etcdPort);
     const puts_per_s = +(((await revision()) - rev0) / seconds).toFixed(0);
     const etcd_cpu = +((cpuSeconds(etcd.pid()) - cpu0.etcd) / seconds).toFixed(2);
     const sim_cpu = +((workers.reduce((s, w) => s + cpuSeconds(w.pid), 0) - cpu0.workers) / seconds).toFixed(2);
@@ -324,6 +329,7 @@ async function controller() {
       under_load: {
         seconds: +seconds.toFixed(0),
         etcd_puts_per_s: puts_per_s,
+        etcd_connections,
         etcd_cpu_cores: etcd_cpu,
         sim_cpu_cores: sim_cpu,
         etcd_db_mb: db_load.total,
@@ -347,7 +353,7 @@ async function controller() {
       etcd_db_mb_max: dbPeak.total,
       etcd_db_in_use_mb_max: dbPeak.in_use,
       outage,
-      etcd_flags: ETCD_FLAGS,
+      etcd_flags: etcdFlags,
     };
     clearInterval(dbSampler);
     await Promise.all(workers.map((w) => (w.send({ type: 'stop' }), new Promise((r) => w.once('exit', r)))));
@@ -357,7 +363,7 @@ async function controller() {
     console.log(`\ncluster simulator: ${NODES} nodes x ${DRAINS} drains on one etcd (${PROCS} processes)`);
     console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
     const l = result.under_load;
-    console.log(`under load (${l.seconds} s): etcd ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB (${l.etcd_db_in_use_mb} MB in use)`);
+    console.log(`under load (${l.seconds} s): etcd ${l.etcd_connections} client connections, ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB (${l.etcd_db_in_use_mb} MB in use)`);
     console.log(`simulator processes while drains were added: event loop late by p50 ${result.sim_loop_delay_ms.p50} ms, p99 ${result.sim_loop_delay_ms.p99} ms, max ${result.sim_loop_delay_ms.max} ms`);
     console.log(`etcd db after the ${TRIES} drains added and deleted: ${result.etcd_db_mb_after_adds} MB (${result.etcd_db_in_use_mb_after_adds} MB in use); largest in the run: ${result.etcd_db_mb_max} MB (${result.etcd_db_in_use_mb_max} MB in use)`);
     console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);

@@ -88,6 +88,23 @@ export async function etcdDbSizes(url) {
   return { total: metric('db_total_size_in_bytes'), in_use: metric('db_total_size_in_use_in_bytes') };
 }
 
+/** TCP connections established to local `port` now (the server's side of each), from /proc/net/tcp and tcp6. */
+export function connectionsTo(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  let count = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let lines = [];
+    try {
+      lines = readFileSync(file, 'utf8').split('\n').slice(1);
+    } catch {}
+    for (const line of lines) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state === '01' && local?.endsWith(`:${hex}`)) count++;
+    }
+  }
+  return count;
+}
+
 /** A real etcd (Debian's etcd-server) with its data under `root`; resolves to its store URI once healthy. */
 export async function startBenchEtcd(root, children) {
   return (await benchEtcd(root, children)).uri;
