@@ -10,6 +10,7 @@ export * from './run-dir.js';
 export * from './size.js';
 export * from './node-id.js';
 export * from './batch-builder.js';
+export * from './copy-words.js';
 export * from './json-bytes.js';
 export * from './event-intake.js';
 export * from './publisher.js';

@@ -98,6 +98,8 @@ export function giveBlock(bytes: Buffer): void {
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
+/** Bytes of a batch's block beyond what its output was reckoned to need (takeBytes with a template's room). */
+export const OUT_SLACK = 64;
 const NOTICE_KEY_BYTES = Buffer.from(NOTICE_KEY);
 
 /** Bytes of the buffer's storage: `bytes[read, filled)` hold whole event lines. */
@@ -267,9 +269,12 @@ export class EventBuffer {
    * Removes the oldest events as bytes: at most `maxEvents`, and as many as fit in one block of
    * the pool with their output (unless a single event is larger): their wire lines, and their
    * JSON lines (`json: true`, what a `json` drain writes) built beside them in the same memory.
+   * `roomPerEvent` (a template's, see ByteTemplate.format): the block keeps room after the lines
+   * for as many bytes as they have and that many more per event, where the output is written.
    */
-  takeBytes(maxEvents: number, json: boolean): WireBatch {
-    const count = this.countFitting(maxEvents, Number.MAX_SAFE_INTEGER, BLOCK_BYTES / 2);
+  takeBytes(maxEvents: number, json: boolean, roomPerEvent = -1): WireBatch {
+    const room = roomPerEvent < 0 ? 0 : roomPerEvent * maxEvents + OUT_SLACK;
+    const count = this.countFitting(maxEvents, Number.MAX_SAFE_INTEGER, (BLOCK_BYTES - room) / 2);
     const lineBytes = new Int32Array(count);
     const keyBytes = new Int32Array(count);
     let wireSize = 0;
@@ -282,7 +287,7 @@ export class EventBuffer {
       keysSize += keyBytes[i] + 1;
       if (++at === slots) at = 0;
     }
-    const block = takeBlock(json ? 2 * wireSize - keysSize : wireSize);
+    const block = takeBlock(json ? 2 * wireSize - keysSize : roomPerEvent < 0 ? wireSize : 2 * wireSize + roomPerEvent * count + OUT_SLACK);
     const bytes = block;
     // The lines are consecutive in the chunks: one copy per chunk.
     let filled = 0;

@@ -1,11 +1,13 @@
 import { isUtf8 } from 'node:buffer';
-import { giveBlock, takeBlock } from './buffer.js';
+import { copyWords, MAX_WORD_COPY } from '@logyard/bus';
+import { giveBlock, OUT_SLACK, takeBlock, type WireBatch } from './buffer.js';
 import { CONTAINER, ESCAPED_STRING, isPlainInteger, LITERAL, NUMBER, PLAIN_STRING, TopLevelFieldBytes } from './event-bytes.js';
 import type { Formatter } from './formats.js';
 
 const NEWLINE = 0x0a;
-/** Copies this short or shorter are a loop: Buffer#copy makes a view per call, dearer than the copy. */
-const SHORT_COPY = 48;
+/** Copies this short or shorter are a loop of bytes; longer ones four bytes at a time, up to MAX_WORD_COPY (copyWords). */
+const SHORT_COPY = 16;
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * A template of top-level fields (`{{text}}`, `{{name}}@{{node_id}}: {{text}}`) run on the wire
@@ -21,8 +23,16 @@ export class ByteTemplate {
   private readonly slots: Int32Array;
   private readonly scanner: TopLevelFieldBytes | null;
   private readonly literalBytes: number;
-  private out: Buffer = Buffer.alloc(0);
+  /** The output is `out[outStart, filled)`. */
+  private out: Buffer = NO_BYTES;
+  private outStart = 0;
   private filled = 0;
+  /** Whether `out` is memory of the template's own (else the batch's block). */
+  private ownsOut = false;
+  /** `out`, and the wire being formatted, as views for copyWords (no view made per copy). */
+  private outView: DataView<ArrayBufferLike> = new DataView(NO_BYTES.buffer, 0, 0);
+  private wire: Buffer = NO_BYTES;
+  private wireView = this.outView;
 
   /** `fields`: per placeholder, a top-level field name, or null for `{{key}}`. */
   constructor(
@@ -37,13 +47,25 @@ export class ByteTemplate {
     this.literalBytes = this.literals.reduce((sum, literal) => sum + literal.length, 0);
   }
 
+  /** What takeBytes keeps per event, besides the lines' own bytes, for the output of this template (see format). */
+  get roomPerEvent(): number {
+    return this.literalBytes + 1;
+  }
+
   /**
-   * The output of `count` wire lines in `wire` (line i is `lineBytes[i]` long, its key
-   * `keyBytes[i]`), in memory of the buffer pool: give it back with `done` once written.
+   * The output of a batch's `count` wire lines (line i is `lineBytes[i]` long, its key
+   * `keyBytes[i]`): written after them in the batch's own block when it has room (takeBytes with
+   * roomPerEvent), where copyWithin copies a value with no view made per copy; else, or once
+   * that room is short, in memory of the buffer pool. Give it back with `done` once written.
    */
-  format(wire: Buffer, lineBytes: Int32Array, keyBytes: Int32Array, count: number): Buffer {
-    this.out = takeBlock(wire.length + count * (this.literalBytes + 1) + 64);
-    this.filled = 0;
+  format(batch: Pick<WireBatch, 'block' | 'wire' | 'lineBytes' | 'keyBytes' | 'count'>): Buffer {
+    const { block, wire, lineBytes, keyBytes, count } = batch;
+    // The lines are at the start of the block (takeBytes): the output follows them.
+    const inBlock = wire.buffer === block.buffer && wire.byteOffset === block.byteOffset;
+    this.wire = wire;
+    this.wireView = new DataView(wire.buffer, wire.byteOffset, wire.length);
+    if (inBlock) this.setOut(block, wire.length, false);
+    else this.setOut(takeBlock(wire.length + count * this.roomPerEvent + OUT_SLACK), 0, true);
     // Once per batch: when it all is UTF-8, so is each line.
     const allUtf8 = isUtf8(wire);
     for (let i = 0, at = 0; i < count; at += lineBytes[i], i++) {
@@ -54,14 +76,15 @@ export class ByteTemplate {
       this.filled = lineStart;
       this.writeString(this.slow(wire.toString('utf8', at, keyEnd), wire.toString('utf8', keyEnd + 1, lineEnd - 1)));
     }
-    const out = this.out.subarray(0, this.filled);
-    this.out = Buffer.alloc(0);
+    const out = this.out.subarray(this.outStart, this.filled);
+    this.setOut(NO_BYTES, 0, false);
+    this.wire = NO_BYTES;
     return out;
   }
 
-  /** After the output of format() was written: its memory goes back to the pool. */
-  static done(out: Buffer): void {
-    giveBlock(Buffer.from(out.buffer, 0, out.buffer.byteLength));
+  /** After the output of format() was written: its memory goes back to the pool (unless it is in the batch's block, which goes back with the batch). */
+  static done(out: Buffer, batch: Pick<WireBatch, 'block'>): void {
+    if (out.buffer !== batch.block.buffer) giveBlock(Buffer.from(out.buffer, 0, out.buffer.byteLength));
   }
 
   /** One event's line; false when the scan declines its JSON (what was written is then discarded). */
@@ -119,6 +142,10 @@ export class ByteTemplate {
     let at = this.filled;
     if (n <= SHORT_COPY) {
       for (let i = start; i < end; i++) out[at++] = src[i];
+    } else if (src === this.wire && out.buffer === src.buffer && out.byteOffset === src.byteOffset) {
+      out.copyWithin(at, start, end);
+    } else if (src === this.wire && n <= MAX_WORD_COPY) {
+      copyWords(this.wireView, start, end, this.outView, at);
     } else {
       out.set(src.subarray(start, end), at);
     }
@@ -133,9 +160,19 @@ export class ByteTemplate {
   private ensure(bytes: number): void {
     const need = this.filled + bytes;
     if (need <= this.out.length) return;
-    const bigger = takeBlock(Math.max(need, this.out.length * 2));
-    this.out.copy(bigger, 0, 0, this.filled);
-    giveBlock(this.out);
-    this.out = bigger;
+    const written = this.filled - this.outStart;
+    const bigger = takeBlock(Math.max(need - this.outStart, this.out.length * 2));
+    this.out.copy(bigger, 0, this.outStart, this.filled);
+    // The batch's block goes back with the batch.
+    if (this.ownsOut) giveBlock(this.out);
+    this.setOut(bigger, 0, true);
+    this.filled = written;
+  }
+
+  private setOut(out: Buffer, start: number, owned: boolean): void {
+    this.out = out;
+    this.ownsOut = owned;
+    this.outStart = this.filled = start;
+    this.outView = new DataView(out.buffer, out.byteOffset, out.length);
   }
 }

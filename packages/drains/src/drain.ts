@@ -456,9 +456,9 @@ export class Drain {
    * (plan.bytesOut); a failed send puts it back in front.
    */
   private async sendBytes(plan: DrainPlan, transport: Transport, maxEvents: number, format: 'json' | 'raw' | ByteTemplate): Promise<Error | null> {
-    const batch: WireBatch = plan.buffer.takeBytes(maxEvents, format === 'json');
     const template = typeof format === 'string' ? null : format;
-    const out = template ? template.format(batch.wire, batch.lineBytes, batch.keyBytes, batch.count) : batch.out;
+    const batch: WireBatch = plan.buffer.takeBytes(maxEvents, format === 'json', template ? template.roomPerEvent : -1);
+    const out = template ? template.format(batch) : batch.out;
     const parts = batch.gaps ? [this.noticeBytes(plan.format, batch.gaps), out] : [out];
     try {
       await transport.sendBytes!(parts);
@@ -469,7 +469,7 @@ export class Drain {
     }
     this.sent += batch.count - batch.notices;
     EventBuffer.sent(batch);
-    if (template) ByteTemplate.done(out);
+    if (template) ByteTemplate.done(out, batch);
     return null;
   }
 
