@@ -1,10 +1,12 @@
 // Benchmark of issue 2: publisher -> core -> tcp drain, with 1 drain and with 100 drains of
 // which 1 matches. Prints a table and JSON.
-// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--buffer N] [--profile DIR] [--base CHECKOUT]
+// Usage: npm run bench [-- --events N --runs R] [--drains 1,100] [--buffer N] [--profile DIR] [--input text|bytes] [--base CHECKOUT]
 //   --buffer N     the measured drain's `buffer` (default: the drain default, 10000); a sink starved of
 //                  CPU on a loaded machine makes a fast core drop the oldest (core_dropped) otherwise
 //   --profile DIR  writes a V8 CPU profile of each core and publisher into DIR/core and DIR/publisher
 //                  (DIR/base-core and DIR/base-publisher for --base)
+//   --input bytes  the publisher publishes its lines from their bytes (publishLineBytes, as systail
+//                  and apptail do) instead of as strings (publish, the default: --input text)
 //   --base CHECKOUT another built checkout (e.g. a worktree of the commit before a change): each run
 //                  is made with its core and its publisher too, right before this build's, and its rows
 //                  are printed beside these (build `base`)
@@ -19,7 +21,7 @@ import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
-const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, buffer: { type: 'string' }, profile: { type: 'string' }, base: { type: 'string' } } });
+const { values: opts } = parseArgs({ options: { events: { type: 'string', default: '2000000' }, runs: { type: 'string', default: '3' }, drains: { type: 'string', default: '1,100' }, buffer: { type: 'string' }, profile: { type: 'string' }, base: { type: 'string' }, input: { type: 'string', default: 'text' } } });
 const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
 /** The builds measured: this checkout, and with --base another one (its core and its @logyard/bus). */
 const builds = [
@@ -94,7 +96,7 @@ async function scenario(drainCount, build) {
   const cpu0 = procStat(core.pid);
   const benchCpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const out = await run([...profileFlags(`${build.profile}publisher`), join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)], build.bus ? { LY_BUS: build.bus } : {});
+  const out = await run([...profileFlags(`${build.profile}publisher`), join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)], { PUB_INPUT: opts.input, ...(build.bus ? { LY_BUS: build.bus } : {}) });
   // Every event either arrives or is counted as dropped by the core; wait until all are accounted for.
   let dropped = 0;
   for (;;) {
@@ -160,7 +162,7 @@ for (const drains of opts.drains.split(',').map(Number)) {
 }
 const own = results.filter((r) => r.build !== 'base');
 const ratio = own.length > 1 ? own[1].events_per_s / own[0].events_per_s : 1;
-console.log('\npublisher -> core -> tcp drain, 200-byte events (median of runs; peak RSS is the max)');
+console.log(`\npublisher (lines as ${opts.input === 'bytes' ? 'bytes, publishLineBytes' : 'strings, publish'}) -> core -> tcp drain, 200-byte events (median of runs; peak RSS is the max)`);
 console.table(results);
 console.log(`100 drains (1 matching) vs 1 drain: ${(ratio * 100).toFixed(1)} % of the throughput (${((1 - ratio) * 100).toFixed(1)} % slower)`);
-console.log(JSON.stringify({ benchmark: 'core', results, ratio_100_vs_1: +ratio.toFixed(3) }));
+console.log(JSON.stringify({ benchmark: 'core', input: opts.input, results, ratio_100_vs_1: +ratio.toFixed(3) }));
