@@ -85,6 +85,22 @@ export class FrameDecoder {
 
   push(chunk: Buffer): void {
     this.sink.begin?.();
+    const lf = this.pending ? chunk.indexOf(LF) : -1;
+    if (lf >= 0 && lf + 1 < chunk.length) {
+      // A stream's chunks end mid-message: the held start of one is joined with the chunk up to its
+      // first newline only, then the rest of the chunk is read where it is (joining the whole
+      // chunk copied every byte received once more). What came so far still ends where it did.
+      const held = this.pending!;
+      this.pending = null;
+      this.take(Buffer.concat([held, chunk.subarray(0, lf + 1)]));
+      this.take(chunk.subarray(lf + 1));
+    } else {
+      this.take(chunk);
+    }
+  }
+
+  /** The bytes of one push (or part of one): after what is held, if anything. */
+  private take(chunk: Buffer): void {
     const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = null;
     const len = buf.length;
