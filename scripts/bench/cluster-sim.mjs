@@ -45,9 +45,10 @@ async function worker() {
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   let load = false;
 
-  const settle = (node, names) => {
+  /** The node has the drains of its `node.drains` now: the drains waited for among them are seen. */
+  const settle = (node) => {
     for (const [name, waiting] of expected) {
-      if (waiting.has(node.id) && names.has(name)) {
+      if (waiting.has(node.id) && Object.hasOwn(node.drains, name)) {
         waiting.delete(node.id);
         node.seen.set(name, Date.now());
         if (waiting.size === 0) {
@@ -92,7 +93,7 @@ async function worker() {
       for (const { name } of list) drains[name] = node.drains[name] ?? { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
       node.drains = drains;
       node.publisher.changed();
-      settle(node, new Set(list.map((d) => d.name)));
+      settle(node);
       if (list.length >= Number(drainCount)) ready();
     });
     await listed;
@@ -131,7 +132,7 @@ async function worker() {
       for (const node of nodes) if (node.seen.has(message.name)) waiting.delete(node.id);
       expected.set(message.name, waiting);
       // Already there on every node (possible after an outage): answer at once.
-      for (const node of nodes) settle(node, new Set(Object.keys(node.drains)));
+      for (const node of nodes) settle(node);
     } else if (message.type === 'load') load = message.on;
     else if (message.type === 'report') {
       const ms = (ns) => Math.round(ns / 1e6);

@@ -22,23 +22,48 @@ export class Rates {
     return this.rateAt(name, value, this.now());
   }
 
-  /** Forgets the counters not read since the last call (drains deleted). */
+  /** Forgets the counters not read since the last call (drains deleted, and their parts). */
   sweep(): void {
-    for (const [name, series] of this.series) if (series.readIn !== this.generation) this.series.delete(name);
+    for (const [name, series] of this.series) {
+      if (series.readIn !== this.generation) this.series.delete(name);
+      else if (series.parts) for (const [part, counter] of series.parts) if (counter.readIn !== this.generation) series.parts.delete(part);
+    }
     this.generation++;
   }
 
   /** rate() at a time already read: a node reads thousands of counters at once. */
   rateAt(name: string, value: number, now: number): number {
+    return this.sample(this.seriesOf(name), value, now);
+  }
+
+  /**
+   * The rate of part `part` of counter `name` (a drain's drops by reason, beside its sent count):
+   * kept with it, so that reading a thousand drains' reasons builds no `name + reason` key each time.
+   */
+  partRateAt(name: string, part: string, value: number, now: number): number {
+    const series = this.seriesOf(name);
+    series.parts ??= new Map();
+    let counter = series.parts.get(part);
+    if (!counter) series.parts.set(part, (counter = { samples: [], readIn: this.generation }));
+    counter.readIn = this.generation;
+    return this.sample(counter, value, now);
+  }
+
+  private seriesOf(name: string): Series {
     let series = this.series.get(name);
     if (!series) this.series.set(name, (series = { samples: [], readIn: this.generation }));
     series.readIn = this.generation;
+    return series;
+  }
+
+  private sample(series: Series, value: number, now: number): number {
     const samples = series.samples;
     // Not moved over the whole window (counters only grow): one sample, kept at most a window old,
     // stands for all the ones it would have taken, so an idle drain's counters make no garbage.
     if (samples.length > 0 && samples[0].value === value) {
-      samples.length = 1;
-      samples[0].at = Math.max(samples[0].at, now - (WINDOW_MS - SAMPLE_GAP_MS));
+      if (samples.length > 1) samples.length = 1;
+      const oldest = now - (WINDOW_MS - SAMPLE_GAP_MS);
+      if (samples[0].at < oldest) samples[0].at = oldest;
       return 0;
     }
     const last = samples[samples.length - 1];
@@ -56,6 +81,8 @@ interface Series {
   samples: Array<{ at: number; value: number }>;
   /** The generation it was last read in. */
   readIn: number;
+  /** Counters that are parts of it, by part (partRateAt). */
+  parts?: Map<string, Series>;
 }
 
 /**
@@ -66,12 +93,13 @@ interface Series {
 export function liveDrainRates(rates: Rates, drains: Iterable<{ name: string; sent: number; dropped: Record<string, number> }>, now = rates.now()): NodeLive['drains'] {
   const live: NodeLive['drains'] = {};
   for (const d of drains) {
-    // The drain's name alone keys its sent counter: no new string to hash for each drain at each reading.
+    // The drain's name alone keys its sent counter, and its drop reasons are parts of it: no new
+    // string to hash for each drain at each reading.
     const out = rates.rateAt(d.name, d.sent, now);
     let dropped: Record<string, number> | undefined;
     for (const reason in d.dropped) {
       // Every counter is read, idle or not, so that its rate is there as soon as it moves.
-      const rate = rates.rateAt(`${d.name}\0${reason}`, d.dropped[reason], now);
+      const rate = rates.partRateAt(d.name, reason, d.dropped[reason], now);
       if (rate > 0) (dropped ??= {})[reason] = rate;
     }
     if (out > 0 || dropped) live[d.name] = { out_per_s: out, dropped_per_s: dropped ?? {} };

@@ -130,6 +130,10 @@ export class StatusPublisher {
     if (now < this.retryAt || (!this.signalled && now < this.countersDueAt)) return;
     this.signalled = false;
     const drains = this.options.drains();
+    const stateChanged = this.stateChanged(drains);
+    // Signalled, but no state changed (a drain went): written with the counters, when they are due.
+    // Not built before then: a drain deleted costs a node of 1,000 drains no document.
+    if (!stateChanged && now < this.countersDueAt) return;
     const live = this.options.live?.();
     // As stored: its length is what a write costs etcd. Built once, for the comparison and the write.
     const all = this.encoder.body({ drains, ...(live ? { live } : {}) });
@@ -139,7 +143,6 @@ export class StatusPublisher {
       this.countersDueAt = now + this.countersEveryMs;
       return;
     }
-    const stateChanged = this.stateChanged(drains);
     const wait = this.writtenAt + (stateChanged ? this.writeGapMs : countersEveryMs) - now;
     if (wait > 0) {
       if (!stateChanged) this.countersDueAt = this.writtenAt + countersEveryMs;

@@ -51,6 +51,26 @@ describe('Rates', () => {
     });
   });
 
+  it("keeps a drain's drop reasons with it: forgotten with the drain, each one forgotten when no longer read", () => {
+    let now = 0;
+    const rates = new Rates(() => now);
+    const read = (sent: number, dropped: Record<string, number>) => liveDrainRates(rates, [{ name: 'web', sent, dropped }]);
+    read(0, { buffer_full: 0, rate_limit: 100 });
+    now += 2_000;
+    expect(read(0, { buffer_full: 40, rate_limit: 300 })).toEqual({ web: { out_per_s: 0, dropped_per_s: { buffer_full: 20, rate_limit: 100 } } });
+    // A reason not read in a sweep is forgotten: its next readings start again.
+    rates.sweep();
+    read(0, { buffer_full: 40 });
+    rates.sweep();
+    now += 1_000;
+    expect(read(0, { buffer_full: 60, rate_limit: 400 })).toEqual({ web: { out_per_s: 0, dropped_per_s: { buffer_full: 20 } } });
+    // The drain gone (not read in a sweep): its reasons go with it.
+    rates.sweep();
+    rates.sweep();
+    now += 1_000;
+    expect(read(0, { buffer_full: 1_000, rate_limit: 500 })).toEqual({});
+  });
+
   it('gives a counter that moves after a long idle time its rate over the last ~10 s, as one read all along', () => {
     let now = 0;
     const rates = new Rates(() => now);

@@ -32,6 +32,11 @@ export interface PrefixWatchOptions<T extends { name: string }> {
  */
 export class PrefixWatch<T extends { name: string }> {
   private entries = new Map<string, T>();
+  /**
+   * The names of `entries` in order, kept so as entries come and go: delivering a thousand drains
+   * after one was added costs a binary search, not a sort of them all, on every node.
+   */
+  private order: string[] = [];
   /** Each key's entry as decoded and its mod_revision then: what a listing need not decode again. */
   private byKey = new Map<string, T>();
   private revisions = new Map<string, string>();
@@ -83,6 +88,7 @@ export class PrefixWatch<T extends { name: string }> {
     this.revisions = revisions;
     this.listedOnce = true;
     this.entries = listed;
+    this.order = [...listed.keys()].sort(compare);
     this.applied = BigInt(response.header.revision);
     if (changed) this.deliver();
   }
@@ -125,8 +131,13 @@ export class PrefixWatch<T extends { name: string }> {
         this.revisions.delete(key);
       }
       const before = this.entries.get(entry?.name ?? name);
-      if (entry) this.entries.set(entry.name, entry);
-      else this.entries.delete(name);
+      if (entry) {
+        if (!before) insertSorted(this.order, entry.name);
+        this.entries.set(entry.name, entry);
+      } else if (before) {
+        removeSorted(this.order, name);
+        this.entries.delete(name);
+      }
       changed ||= !sameEntry(before, entry);
       const revision = BigInt(event.kv.mod_revision);
       if (revision > this.applied) this.applied = revision;
@@ -184,7 +195,7 @@ export class PrefixWatch<T extends { name: string }> {
 
   private deliver(): void {
     if (this.closed) return;
-    this.options.onChange([...this.entries.values()].sort((a, b) => compare(a.name, b.name)));
+    this.options.onChange(this.order.map((name) => this.entries.get(name)!));
   }
 }
 
@@ -199,6 +210,27 @@ function prefixEnd(prefix: Buffer): Buffer {
   }
   // All 0xff: to the end of the keyspace.
   return Buffer.from([0]);
+}
+
+/** Where `name` is or would go in the sorted `names`. */
+function position(names: readonly string[], name: string): number {
+  let low = 0;
+  let high = names.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compare(names[middle], name) < 0) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function insertSorted(names: string[], name: string): void {
+  names.splice(position(names, name), 0, name);
+}
+
+function removeSorted(names: string[], name: string): void {
+  const at = position(names, name);
+  if (names[at] === name) names.splice(at, 1);
 }
 
 /** Whether two decoded entries are the same (both absent counts as the same). */
