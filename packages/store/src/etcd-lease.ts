@@ -11,6 +11,8 @@ export interface NodeLeaseOptions {
   putBurst?: number;
   /** A lost lease is replaced after a random wait of up to this. Default 2 000 ms. */
   renewSpreadMs?: number;
+  /** Waits between attempts while etcd is away: `ms`, or less once etcd is back (EtcdConnection.pause). */
+  pause?: (ms: number) => Promise<void>;
 }
 
 const DEFAULT_PUTS_PER_SECOND = 2;
@@ -109,7 +111,7 @@ export class NodeLease {
         await lease.grant();
       } catch {
         lease.release();
-        await sleep(backoff.next());
+        await (this.options.pause ?? sleep)(backoff.next());
         continue;
       }
       // Every entry under the new lease; a put that fails is retried, and the rewrite goes on from there.
@@ -121,7 +123,7 @@ export class NodeLease {
           if (this.closed) await lease.revoke().catch(() => undefined);
           return;
         } catch {
-          await sleep(backoff.next());
+          await (this.options.pause ?? sleep)(backoff.next());
         }
       }
     }

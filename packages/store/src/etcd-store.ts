@@ -34,7 +34,7 @@ export interface EtcdStoreOptions {
    */
   ownConnections?: boolean;
   /** This node's put budget and the spread of its lease's renewal (etcd-lease.ts). */
-  lease?: Omit<NodeLeaseOptions, 'ttl'>;
+  lease?: Omit<NodeLeaseOptions, 'ttl' | 'pause'>;
 }
 
 const DEFAULT_TTL_SECONDS = 10;
@@ -83,7 +83,7 @@ export class EtcdStore implements Store {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.nodeTtl = Math.max(1, Math.round(options.nodeTtlSeconds ?? DEFAULT_TTL_SECONDS));
     this.temporaryTtl = Math.max(1, Math.round(options.temporaryTtlSeconds ?? DEFAULT_TTL_SECONDS));
-    this.leaseOptions = { ...options.lease, ttl: this.nodeTtl };
+    this.leaseOptions = { ...options.lease, ttl: this.nodeTtl, pause: (ms) => connection.pause(ms) };
   }
 
   /** Opens a store on `etcd://` or `etcds://` URI; nothing is contacted until the first operation. */
@@ -313,6 +313,7 @@ export class EtcdStore implements Store {
       onChange,
       onError: onError ?? (() => undefined),
       onRecovered: onRecovered ?? (() => undefined),
+      pause: (ms) => this.connection.pause(ms),
     });
     return this.watches.start(watcher);
   }

@@ -17,6 +17,8 @@ export interface PrefixWatchOptions<T extends { name: string }> {
   onChange: (entries: T[]) => void;
   onError: (error: StoreError) => void;
   onRecovered: () => void;
+  /** Waits between attempts while etcd is away: `ms`, or less once etcd is back (EtcdConnection.pause). */
+  pause?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -167,7 +169,8 @@ export class PrefixWatch<T extends { name: string }> {
    */
   private async restart(waitFirst = false): Promise<void> {
     const backoff = new Backoff();
-    if (waitFirst) await sleep(backoff.next());
+    const pause = this.options.pause ?? sleep;
+    if (waitFirst) await pause(backoff.next());
     while (!this.closed) {
       try {
         await this.relist();
@@ -177,7 +180,7 @@ export class PrefixWatch<T extends { name: string }> {
         return;
       } catch (err) {
         this.failed(err instanceof StoreError ? err : this.options.unavailable(`list ${this.options.what}`, err));
-        await sleep(backoff.next());
+        await pause(backoff.next());
       }
     }
   }

@@ -4,6 +4,8 @@ import { etcdctl, startEtcd, TcpProxy, type RunningEtcd } from '../../../test/se
 import type { DrainRecord, Store, StoreError } from '../src/index.js';
 import { EtcdStore } from '../src/etcd-store.js';
 import { EtcdConnection } from '../src/etcd-connection.js';
+import { clientOptions } from '../src/etcd-client.js';
+import { parseEtcdUri } from '../src/etcd-uri.js';
 import { WatchStream, type WatchEnd } from '../src/etcd-watch-stream.js';
 import { nodeStatus, RUNNING, uris } from './helpers.js';
 
@@ -43,6 +45,11 @@ describe('the etcd store', () => {
     const store = await EtcdStore.open(uri);
     stores.push(store);
     return store;
+  }
+
+  /** A connection as a store makes it (its deadlines, reconnects and fault handling). */
+  async function connect(uri: string): Promise<EtcdConnection> {
+    return new EtcdConnection(await clientOptions(parseEtcdUri(uri), 3_500));
   }
 
   async function get(key: string): Promise<string> {
@@ -227,6 +234,26 @@ describe('the etcd store', () => {
     });
   });
 
+  describe('waiting while etcd is away', () => {
+    it('a pause between attempts ends when etcd answers again, not a whole backoff later', async () => {
+      const connection = await connect(`etcd://127.0.0.1:${proxy.port}`);
+      try {
+        await connection.client.get('/logyard/x').exec();
+        proxy.disconnect();
+        await expect(connection.client.get('/logyard/x').exec()).rejects.toThrow();
+        let over = false;
+        const pausing = connection.pause(600_000).then(() => (over = true));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(over).toBe(false);
+        proxy.restore();
+        await pausing;
+        expect(await connection.client.get('/logyard/x').exec()).toMatchObject({ kvs: [] });
+      } finally {
+        connection.close();
+      }
+    });
+  });
+
   describe('one watch stream', () => {
     /** A watch of `prefix` from `revision` on `stream`, recording what it gets. */
     function watchOn(stream: WatchStream, prefix: string, revision?: string) {
@@ -245,7 +272,7 @@ describe('the etcd store', () => {
     }
 
     it('a watch etcd cancels (its revision compacted) ends alone: cancelling it again is harmless and the others go on', async () => {
-      const connection = new EtcdConnection({ hosts: etcd.endpoint });
+      const connection = await connect(etcd.uri);
       const stream = new WatchStream(connection.client);
       try {
         await admin.put('/logyard/drains/a').value('{"uri":"tcp://10.0.0.9:1"}');
@@ -282,7 +309,7 @@ describe('the etcd store', () => {
     });
 
     it('a broken stream ends every watch on it, and a new watch opens a new stream', async () => {
-      const connection = new EtcdConnection({ hosts: `127.0.0.1:${proxy.port}` });
+      const connection = await connect(`etcd://127.0.0.1:${proxy.port}`);
       const stream = new WatchStream(connection.client);
       try {
         const a = watchOn(stream, '/logyard/drains/');
