@@ -57,9 +57,9 @@ Try it (any node's flags reach the same store):
 USAGE
 }
 
-# Compaction keeps a minute of history and the quota is 8 GiB, as docs/sizing.md recommends: the
-# nodes rewrite their status documents all the time, and without compaction etcd would keep every
-# version until its quota refused all writes.
+# Compaction keeps 10 to 20 seconds of history and the quota is 8 GiB, as docs/sizing.md
+# recommends: the nodes rewrite their status documents all the time, and without compaction etcd
+# would keep every version until its quota refused all writes.
 start_etcd() {
   command -v etcd >/dev/null || { echo "cluster: etcd is not installed; apt-get install etcd-server (or run scripts/test-setup.sh)" >&2; exit 1; }
   local initial=""
@@ -70,7 +70,7 @@ start_etcd() {
       --listen-client-urls "http://127.0.0.1:$(client_port "$m")" --advertise-client-urls "http://127.0.0.1:$(client_port "$m")" \
       --listen-peer-urls "http://127.0.0.1:$(peer_port "$m")" --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port "$m")" \
       --initial-cluster "$initial" --initial-cluster-state new --logger zap --log-level warn \
-      --auto-compaction-mode=periodic --auto-compaction-retention=1m --quota-backend-bytes=8589934592 \
+      --auto-compaction-mode=periodic --auto-compaction-retention=10s --quota-backend-bytes=8589934592 \
       >"$dir/etcd-$m.log" 2>&1 &
     echo $! >"$dir/etcd-$m.pid"
   done

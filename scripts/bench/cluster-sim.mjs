@@ -9,7 +9,7 @@
 //
 // Usage: node scripts/bench/cluster-sim.mjs [--nodes 100] [--drains 100] [--procs 4] [--tries 10]
 //        [--load 20] [--outage 30] [--busy 10] [--full]     (--full: 1,000 nodes x 1,000 drains)
-//        [--retention 1m]   (etcd's --auto-compaction-retention, instead of docs/sizing.md's)
+//        [--retention 1m]   (etcd's --auto-compaction-retention, instead of docs/sizing.md's 10s)
 // Prints a table and a JSON line. `npm run bench` runs it at its default size.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -88,10 +88,15 @@ async function worker() {
     let ready;
     const listed = new Promise((resolve) => (ready = resolve));
     await node.store.watchDrains((list) => {
-      const drains = {};
-      // As a real core's TCP drain: its one drop reason counted from 0.
-      for (const { name } of list) drains[name] = node.drains[name] ?? { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
-      node.drains = drains;
+      // As a core's drain set converges (DrainSet.apply): new drains start, gone ones stop, the
+      // others are left as they are. A new drain is as a real core's TCP drain: its one drop reason
+      // counted from 0.
+      const drains = node.drains;
+      for (const { name } of list) drains[name] ??= { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
+      if (Object.keys(drains).length > list.length) {
+        const listed = new Set(list.map((d) => d.name));
+        for (const name in drains) if (!listed.has(name)) delete drains[name];
+      }
       node.publisher.changed();
       settle(node);
       if (list.length >= Number(drainCount)) ready();

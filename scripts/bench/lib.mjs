@@ -69,8 +69,8 @@ export function freePort() {
   });
 }
 
-/** The etcd settings docs/sizing.md recommends: compaction keeps 1 minute of history; 8 GiB quota. */
-export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=1m', '--quota-backend-bytes=8589934592'];
+/** The etcd settings docs/sizing.md recommends: compaction keeps 10 to 20 s of history; 8 GiB quota. */
+export const ETCD_FLAGS = ['--auto-compaction-mode=periodic', '--auto-compaction-retention=10s', '--quota-backend-bytes=8589934592'];
 
 /** The size of etcd's database file, from its metrics. */
 export async function etcdDbBytes(url) {

@@ -2,8 +2,8 @@ import type { Store } from '@logyard/store';
 
 /**
  * What the status documents of a whole cluster may add to etcd's history per second while only
- * counters move: with compaction keeping one to two minutes of history (docs/sizing.md), 60-120 MB
- * of etcd's database, whatever the number of nodes.
+ * counters move, whatever the number of nodes: with compaction keeping 10 to 20 s of history
+ * (docs/sizing.md), 10-20 MB of etcd's database (60-120 MB with a retention of a minute).
  */
 export const CLUSTER_COUNTER_BYTES_PER_SECOND = 1_048_576;
 /** A node's share is never more than this (a small cluster: 100 drains every 3 s, 1,000 (133 KB) about every 8 s). */
