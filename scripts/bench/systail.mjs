@@ -1,18 +1,23 @@
 // Benchmark of issue 4: systail following a file appended at full speed -> core -> tcp drain.
-// Prints lines/s (first append to last delivery) and lag (append to delivery, median and p99)
-// as a table and one JSON line. Usage: node scripts/bench/systail.mjs [--lines N]
+// Prints lines/s (first append to last delivery), lag (append to delivery, median and p99) and the
+// CPU seconds per million lines of systail and of the core, as a table and one JSON line.
+// Usage: node scripts/bench/systail.mjs [--lines N] [--runs R] [--base CHECKOUT]
+//   --base CHECKOUT  each run is made with another built checkout's systail and core too, right
+//                    before this build's (build `base`)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, sleep } from './lib.mjs';
+import { cpuSeconds, getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
-const { values: opts } = parseArgs({ options: { lines: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '1' } }, strict: false });
+const { values: opts } = parseArgs({ options: { lines: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '1' }, base: { type: 'string' } }, strict: false });
+/** The builds measured: this checkout, and with --base another one. */
+const builds = [...(opts.base ? [{ name: 'base', bin: join(resolve(opts.base), 'packages/cli/bin/logyard.js') }] : []), { name: 'this', bin }];
 const LINES = Number(opts.lines);
 const now = () => performance.timeOrigin + performance.now();
 
@@ -40,7 +45,8 @@ while (seq < total) {
 fs.closeSync(fd);
 `;
 
-async function once() {
+async function once(build) {
+  const bin = build.bin;
   const root = mkdtempSync(join(tmpdir(), 'ly-bench-systail-'));
   const runDir = join(root, 'run');
   const flags = ['--run-dir', runDir, '--state-dir', join(root, 'state'), '--node-id', 'bench', '--status', 'off'];
@@ -89,12 +95,23 @@ async function once() {
   systail.stderr.on('data', (d) => (systailLog += d));
   while (!/systail: started/.test(systailLog)) await sleep(20);
 
+  const cpu0 = { systail: cpuSeconds(systail.pid), core: cpuSeconds(core.pid) };
   const t0 = now();
   const writer = spawn(process.execPath, ['-e', WRITER, file, String(LINES)], { stdio: 'inherit' });
   await new Promise((r) => writer.on('close', r));
+  // Every line either arrives or is counted as dropped by the drain (its buffer full while the
+  // sink, on a loaded machine, took too little).
   const deadline = Date.now() + 120_000;
-  while (count < LINES && Date.now() < deadline) await sleep(20);
+  let dropped = 0;
+  for (;;) {
+    const d = (await getStatus(runDir)).drains.find((x) => x.name === 'bench');
+    dropped = Object.values(d?.dropped ?? {}).reduce((a, b) => a + b, 0);
+    if (count + dropped >= LINES || Date.now() > deadline) break;
+    await sleep(20);
+  }
   const seconds = (last - t0) / 1000;
+  const perMillion = (pid, at0) => +((cpuSeconds(pid) - at0) / (count / 1e6)).toFixed(3);
+  const cpu = { systail: perMillion(systail.pid, cpu0.systail), core: perMillion(core.pid, cpu0.core) };
   systail.kill('SIGTERM');
   core.kill('SIGTERM');
   await Promise.all([new Promise((r) => systail.on('close', r)), new Promise((r) => core.on('close', r))]);
@@ -102,16 +119,27 @@ async function once() {
   rmSync(root, { recursive: true, force: true });
   const sorted = Array.from(lags.subarray(0, Math.min(count, LINES))).sort((a, b) => a - b);
   const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  return { lines: LINES, delivered: count, lines_per_s: Math.round(count / seconds), lag_median_ms: +pct(0.5).toFixed(1), lag_p99_ms: +pct(0.99).toFixed(1) };
+  return { lines: LINES, delivered: count, lines_per_s: Math.round(count / seconds), lag_median_ms: +pct(0.5).toFixed(1), lag_p99_ms: +pct(0.99).toFixed(1), dropped, systail_cpu_s_per_million: cpu.systail, core_cpu_s_per_million: cpu.core };
 }
 
-const results = [];
-for (let r = 0; r < Number(opts.runs); r++) results.push(await once());
-const med = (k) => results.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
-const result = { bench: 'systail', lines: LINES, delivered: med('delivered'), lines_per_s: med('lines_per_s'), lag_median_ms: med('lag_median_ms'), lag_p99_ms: med('lag_p99_ms') };
-console.log('systail -> core -> tcp drain (200-byte lines appended at full speed)');
-console.log(`  lines        ${result.delivered} of ${LINES}`);
-console.log(`  lines/s      ${result.lines_per_s}`);
-console.log(`  lag median   ${result.lag_median_ms} ms`);
-console.log(`  lag p99      ${result.lag_p99_ms} ms`);
-console.log(JSON.stringify(result));
+const runsOf = new Map(builds.map((b) => [b.name, []]));
+// The builds take turns, so that a change in the machine's load falls on both alike.
+for (let r = 0; r < Number(opts.runs); r++) for (const build of builds) runsOf.get(build.name).push(await once(build));
+const rows = [];
+for (const [build, results] of runsOf) {
+  const med = (k) => results.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
+  rows.push({
+    ...(opts.base ? { build } : {}),
+    lines: LINES,
+    delivered: med('delivered'),
+    lines_per_s: med('lines_per_s'),
+    lag_median_ms: med('lag_median_ms'),
+    lag_p99_ms: med('lag_p99_ms'),
+    dropped: results.reduce((a, r) => a + r.dropped, 0),
+    systail_cpu_s_per_million: med('systail_cpu_s_per_million'),
+    core_cpu_s_per_million: med('core_cpu_s_per_million'),
+  });
+}
+console.log('systail -> core -> tcp drain (200-byte lines appended at full speed; median of runs)');
+console.table(rows);
+console.log(JSON.stringify({ bench: 'systail', results: rows }));
