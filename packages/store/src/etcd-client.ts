@@ -13,6 +13,9 @@ import { StoreError, StoreUnavailableError } from './errors.js';
 import type { EtcdEndpoint } from './etcd-uri.js';
 import { TimeoutError } from './time.js';
 
+/** How long a host's circuit stays open (every request refused at once) after three failures in a row. */
+export const HOST_OPEN_MS = 1_000;
+
 /** Builds the client options: short deadlines, quick reconnects, keepalives that notice a dead peer. */
 export async function clientOptions(endpoint: EtcdEndpoint, timeoutMs: number, ownConnections = false): Promise<IOptions> {
   const readParam = async (param: 'ca' | 'cert' | 'key'): Promise<Buffer | undefined> => {
@@ -40,7 +43,7 @@ export async function clientOptions(endpoint: EtcdEndpoint, timeoutMs: number, o
     faultHandling: {
       // A host that failed is skipped for a second, not the library's five: a returning etcd is
       // used again quickly. One retry on another host, so a down cluster fails fast.
-      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) }),
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: HOST_OPEN_MS, breaker: new ConsecutiveBreaker(3) }),
       global: retry(handleWhen(isRecoverableError), { maxAttempts: endpoint.hosts.length > 1 ? 1 : 0 }),
     },
   };

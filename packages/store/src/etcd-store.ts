@@ -11,7 +11,7 @@ import { formatsByName } from './formats.js';
 import { compare } from './json.js';
 import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-status.js';
 import { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
-import { clientOptions, etcdFailure } from './etcd-client.js';
+import { clientOptions, etcdFailure, HOST_OPEN_MS } from './etcd-client.js';
 import { NodeLease, type NodeLeaseOptions } from './etcd-lease.js';
 import { PrefixWatch } from './etcd-watch.js';
 import { WatchStream } from './etcd-watch-stream.js';
@@ -46,9 +46,11 @@ const STATUS_READS_AT_ONCE = 16;
 /**
  * listNodeStatus makes one request per node: one that timed out is made again (twice at most)
  * rather than failing the whole read. With 100 nodes of 1,000 drains on a busy etcd, one of the
- * hundred reads passing its deadline made every `drain status` fail.
+ * hundred reads passing its deadline made every `drain status` fail. Made again once the client's
+ * circuit is closed again: three reads in a row past their deadline open it, and every request
+ * made while it is open fails at once (the store's one connection carries them all).
  */
-const READ_AGAIN = retry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(250) });
+const READ_AGAIN = retry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(HOST_OPEN_MS + 100) });
 
 /**
  * The cluster store: etcd, with the layout of docs/store.md (see etcd-layout.ts).
