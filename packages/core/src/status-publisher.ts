@@ -29,6 +29,13 @@ const COUNTERS_EVERY_MS = 3_000;
  * RETRYING cost a node at most two writes a second, and a change still reaches readers within 1 s.
  */
 const WRITE_GAP_MS = 500;
+/**
+ * Changes this close together go in one write: a drain added starts and, when its target answers
+ * at once, runs (STARTING, then RUNNING) in one write of the node's document instead of two, and a
+ * new drain set applied is one write. At 1,000 nodes × 1,000 drains each write of every node is
+ * 35 MB for etcd.
+ */
+const SETTLE_MS = 50;
 /** How often it looks for counters to write. */
 const TICK_MS = 500;
 /**
@@ -63,6 +70,8 @@ export class StatusPublisher {
   private readonly timer: NodeJS.Timeout;
   /** A write put off until the gap after the last one is over. */
   private putOff: NodeJS.Timeout | undefined;
+  /** A write after a change, once changes have settled. */
+  private settling: NodeJS.Timeout | undefined;
   private writing: Promise<void> | null = null;
   private writeAgain = false;
   /** Each drain's state and error as last written. */
@@ -95,11 +104,14 @@ export class StatusPublisher {
     this.changed();
   }
 
-  /** A drain's state changed, or a drain came or went: written at once (after a write in progress). */
+  /** A drain's state changed, or a drain came or went: written within SETTLE_MS (after a write in progress). */
   changed(): void {
     this.signalled = true;
-    // Changes of the same moment (a new drain set applied) go in one write.
-    setImmediate(() => this.publish());
+    this.settling ??= setTimeout(() => {
+      this.settling = undefined;
+      this.publish();
+    }, SETTLE_MS);
+    this.settling.unref();
   }
 
   /** Stops writing, awaiting a write in progress. Safe to call twice. */
@@ -107,6 +119,7 @@ export class StatusPublisher {
     this.closed = true;
     clearInterval(this.timer);
     clearTimeout(this.putOff);
+    clearTimeout(this.settling);
     await this.counterBudget?.close();
     await this.writing;
   }

@@ -73,6 +73,19 @@ describe('StatusPublisher', () => {
     expect(failures).toEqual([]);
   });
 
+  it('writes a drain that starts and runs within a few milliseconds once, RUNNING', async () => {
+    const p = start(60_000);
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    drains.added = { state: 'STARTING', sent: 0, dropped: {}, buffered: 0 };
+    p.changed();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    drains.added = { ...drains.added, state: 'RUNNING' };
+    p.changed();
+    await vi.waitFor(async () => expect((await stored())?.added?.state).toBe('RUNNING'), { timeout: 1_000 });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(written).toBe(2);
+  });
+
   it('writes a drain flapping between states at most once per gap, its last state within a second', async () => {
     const p = start(60_000, 500);
     await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
