@@ -59,6 +59,13 @@ const freePort = async () => {
   return port;
 };
 
+/**
+ * The syslog drain: `buffer=100000` is rsyslogd's main queue (100,000 messages by default), which
+ * the rsyslog side has; with the default 10,000 a core that routes faster than the sink reads
+ * (the sink is a Node.js process on the same two cores) drops the oldest, and a run never ends.
+ */
+const SYSLOG_DRAIN = (port) => `tcp://127.0.0.1:${port}?filter=syslog&format={{text}}&buffer=100000`;
+
 /** The input: ~200-byte RFC 3164 lines from 20 tags, as Docker's syslog driver writes them. */
 function syslogInput(file) {
   const pad = 'x'.repeat(130);
@@ -132,7 +139,7 @@ async function logyardTcp(input, logyard = bin) {
   const out = await sink();
   const node = await startLogyard(root, '', [], logyard);
   try {
-    await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=syslog&format={{text}}`);
+    await addDrain(node, 'bench', SYSLOG_DRAIN(out.port));
     const port = await freePort();
     const { rx } = await startReceive(node, ['--syslog', `tcp://127.0.0.1:${port}`]);
     // CPU from the first line sent on: what starting the processes cost is not counted.
@@ -159,7 +166,7 @@ async function logyardInCoreTcp(input, logyard = bin) {
   const port = await freePort();
   const node = await startLogyard(root, `  in_core: true\n  syslog: ["tcp://127.0.0.1:${port}"]\n`, ['-c', '{config}'], logyard);
   try {
-    await addDrain(node, 'bench', `tcp://127.0.0.1:${out.port}?filter=syslog&format={{text}}`);
+    await addDrain(node, 'bench', SYSLOG_DRAIN(out.port));
     await waitFor(() => portOpen(port), 'the core listening for syslog');
     const core0 = cpuSeconds(node.procs[0].pid);
     const t0 = await sendFile(input, port);
