@@ -7,11 +7,17 @@ import { encodeBatch, WIRE_MAGIC, wireLine } from './wire.js';
 export interface WireBatch {
   body: Buffer;
   count: number;
+  /**
+   * Every event of the batch was written by this process's own encoder, from pieces whose
+   * EventPrefix is `knownValid`: its JSON is valid as JSON.stringify writes it, which the core
+   * may tell the drains so they need not check it again (a batch from publish.sock never is).
+   */
+  knownValid: boolean;
 }
 
 /** A batch of one event (the notice of a publisher's drops, which goes ahead of the others). */
 export function oneEventBatch(key: string, json: string): WireBatch {
-  return { body: Buffer.from(encodeBatch([wireLine(key, json)])), count: 1 };
+  return { body: Buffer.from(encodeBatch([wireLine(key, json)])), count: 1, knownValid: false };
 }
 
 /**
@@ -24,9 +30,17 @@ export class EventPrefix {
   /** How many of the bytes are the event's JSON (the head). */
   readonly jsonBytes: number;
 
+  /**
+   * `knownValid`: the caller vouches that every event it publishes with this prefix is valid
+   * JSON as JSON.stringify writes it (no whitespace, no duplicate keys): the head, the bytes
+   * (escaped as JSON by the publisher when asked, valid UTF-8) and the tail. Its batches are then
+   * marked so (WireBatch.knownValid). Only for events built by the caller's own encoder, never
+   * for bytes as a sender sent them.
+   */
   constructor(
     readonly key: string,
     head: string,
+    readonly knownValid = false,
   ) {
     this.bytes = Buffer.from(key + ' ' + head);
     this.jsonBytes = Buffer.byteLength(head);
@@ -69,6 +83,8 @@ export class BatchBuilder {
   private srcView = this.view;
   private pos = 0;
   private count = 0;
+  /** Whether the batch being written holds an event that is not known valid (see WireBatch.knownValid). */
+  private unchecked = false;
   /** Events and bytes of lines held, sealed or not (the magic not counted). */
   events = 0;
   bytes = 0;
@@ -92,6 +108,7 @@ export class BatchBuilder {
     let size = key.length + json.length * 3 + 2;
     if (this.pos + size > this.buf.length) size = Buffer.byteLength(key) + Buffer.byteLength(json) + 2;
     this.room(size);
+    this.unchecked = true;
     const buf = this.buf;
     let pos = this.pos;
     pos += buf.write(key, pos, 'utf8');
@@ -107,6 +124,7 @@ export class BatchBuilder {
    */
   appendPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape = false): void {
     this.room(prefix.bytes.length + (end - start) * (escape ? MAX_ESCAPED_PER_BYTE : 1) + tail.length + 1);
+    if (!prefix.knownValid) this.unchecked = true;
     const buf = this.buf;
     let pos = this.pos;
     buf.set(prefix.bytes, pos);
@@ -138,6 +156,7 @@ export class BatchBuilder {
    */
   appendPlainText(prefix: EventPrefix, text: string, tail: Buffer): boolean {
     this.room(prefix.bytes.length + text.length * 3 + tail.length + 1);
+    this.unchecked = true;
     const buf = this.buf;
     buf.set(prefix.bytes, this.pos);
     const at = this.pos + prefix.bytes.length;
@@ -157,16 +176,18 @@ export class BatchBuilder {
     if (this.compact && this.pos * 4 < this.buf.length) {
       const body = Buffer.allocUnsafe(this.pos);
       this.buf.copy(body, 0, 0, this.pos);
-      this.sealed.push({ body, count: this.count });
+      this.sealed.push({ body, count: this.count, knownValid: !this.unchecked });
       // The magic stays at the start of the buffer, which the next batch is written into.
       this.pos = MAGIC.length;
       this.count = 0;
+      this.unchecked = false;
       return;
     }
-    this.sealed.push({ body: this.buf.subarray(0, this.pos), count: this.count });
+    this.sealed.push({ body: this.buf.subarray(0, this.pos), count: this.count, knownValid: !this.unchecked });
     this.buf = NO_ROOM;
     this.pos = 0;
     this.count = 0;
+    this.unchecked = false;
   }
 
   /** The oldest sealed batch, sealing the one being written when none is; null when empty. */
@@ -194,6 +215,7 @@ export class BatchBuilder {
     this.buf = NO_ROOM;
     this.pos = 0;
     this.count = 0;
+    this.unchecked = false;
     this.events = 0;
     this.bytes = 0;
   }

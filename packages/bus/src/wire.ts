@@ -52,6 +52,8 @@ export interface WireRun {
   first: number;
   ends: Int32Array;
   keys: readonly WireKey[];
+  /** Its events are known to be valid JSON as JSON.stringify writes it (a batch of this process's own encoder: bus WireBatch.knownValid). */
+  knownValid?: boolean;
 }
 
 /** What decodeFrame makes of a frame: its good lines in order, line i `frame[starts[i], ends[i])` with its newline. */

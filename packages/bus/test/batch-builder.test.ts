@@ -10,6 +10,25 @@ function events(batch: WireBatch): string[] {
 }
 
 describe('BatchBuilder', () => {
+  it('marks a batch known valid only when every event came from pieces of a prefix vouched for', () => {
+    const b = new BatchBuilder(2, 64 * 1024);
+    const vouched = new EventPrefix('syslog.web', '{"text":"', true);
+    const plain = new EventPrefix('app.json', '{"text":"');
+    const text = Buffer.from('a "quoted" line');
+    const tail = Buffer.from('"}');
+    b.appendPieces(vouched, text, 0, text.length, tail, true);
+    b.appendPieces(vouched, text, 0, 1, tail);
+    b.appendPieces(vouched, text, 0, 1, tail);
+    b.appendPieces(plain, text, 0, 1, tail);
+    b.appendPieces(vouched, text, 0, 1, tail);
+    b.append('app.x', '{"text":"given"}');
+    b.appendPieces(vouched, text, 0, 1, tail);
+    const batches: WireBatch[] = [];
+    for (let batch = b.take(); batch; batch = b.take()) batches.push(batch);
+    expect(batches.map((x) => [x.count, x.knownValid])).toEqual([[2, true], [2, false], [2, false], [1, true]]);
+    expect(events(batches[0])[0]).toBe('syslog.web {"text":"a \\"quoted\\" line"}');
+  });
+
   it('seals a batch at its event or byte limit; an event longer than a batch gets one alone', () => {
     const b = new BatchBuilder(3, 100);
     for (let i = 0; i < 7; i++) b.append('app.x', `{"text":"e${i}"}`);

@@ -55,6 +55,8 @@ export class FrameRouter {
   private readonly open: Span[] = [];
   private readonly seen: RoutedKey[] = [];
   private readonly malformed: (reason: MalformedReason, count: number) => void;
+  /** Whether the batch under way is known valid (route). */
+  private knownValid = false;
   /** Events no sink took. */
   unrouted = 0;
 
@@ -62,8 +64,12 @@ export class FrameRouter {
     this.malformed = (reason, count) => book.malformed(reason, count);
   }
 
-  /** Routes the batch's good lines and counts the others; returns the events taken. */
-  route(batch: Buffer, maxEvent: number): number {
+  /**
+   * Routes the batch's good lines and counts the others; returns the events taken.
+   * `knownValid`: every event of the batch was written by this process's own encoder (bus
+   * WireBatch.knownValid); the runs handed over say so. Never for a batch from publish.sock.
+   */
+  route(batch: Buffer, maxEvent: number, knownValid = false): number {
     const lines = decodeFrame(batch, this.keys, this.malformed, maxEvent);
     const { frame, count, starts, ends, keys } = lines;
     if (count === 0) return 0;
@@ -72,6 +78,7 @@ export class FrameRouter {
       this.version = version;
       this.spansOf = new Map();
     }
+    this.knownValid = knownValid;
     const open = this.open;
     for (let i = 0; i < count; i++) {
       const key = keys[i];
@@ -111,7 +118,7 @@ export class FrameRouter {
   }
 
   private hand(span: Span, frame: Buffer, ends: Int32Array, keys: readonly WireKey[]): void {
-    const run: WireRun = { frame, start: span.start, end: span.end, count: span.count, first: span.first, ends, keys };
+    const run: WireRun = { frame, start: span.start, end: span.end, count: span.count, first: span.first, ends, keys, knownValid: this.knownValid };
     span.count = 0;
     span.end = -1;
     span.sink.pushRun(run);

@@ -72,6 +72,7 @@ export class UntoldGaps {
  */
 const INITIAL_SLOTS = 64;
 const NO_SLOTS = new Int32Array(0);
+const NO_MARKS = new Uint8Array(0);
 /**
  * Events are kept as bytes in chunks of the buffer's own, one after another. Chunks grow with
  * what the buffer holds (4 KiB, then twice the last one): a drain holding a few events costs a few
@@ -122,6 +123,8 @@ export interface WireBatch {
   /** Bytes of each event's line, and of its key. */
   lineBytes: Int32Array;
   keyBytes: Int32Array;
+  /** Per event: 1 when it is known to be valid JSON as JSON.stringify writes it (see EventBuffer), else 0. */
+  knownValid: Uint8Array;
   count: number;
   /** Of the events, those that are notices (key `logyard.notice`): not counted as sent. */
   notices: number;
@@ -143,6 +146,13 @@ export class EventBuffer {
   /** Per event (a ring at `head`): bytes of its line, and of its key. */
   private lineBytes: Int32Array;
   private keyBytes: Int32Array;
+  /**
+   * Per event: 1 when its JSON is known to be valid as JSON.stringify writes it (a run marked
+   * knownValid: written by this process's own encoder), so that a template finds its fields
+   * without checking the rest; 0 for everything else (publish.sock's lines, events given as
+   * strings), which is checked as it always was.
+   */
+  private knownValid: Uint8Array;
   private head = 0;
   private size = 0;
   /** The storage, oldest first: events are read at chunks[0].read, written at the last chunk's `filled`. */
@@ -156,6 +166,7 @@ export class EventBuffer {
     this.capacity = capacity;
     this.lineBytes = NO_SLOTS;
     this.keyBytes = NO_SLOTS;
+    this.knownValid = NO_MARKS;
   }
 
   /** Events waiting. */
@@ -209,6 +220,7 @@ export class EventBuffer {
     this.makeRoom(count);
     if (this.size + count > this.lineBytes.length) this.grow(this.size + count);
     const { ends, keys, frame } = run;
+    const mark = run.knownValid === true ? 1 : 0;
     const slots = this.lineBytes.length;
     let at = this.head + this.size;
     if (at >= slots) at -= slots;
@@ -225,6 +237,7 @@ export class EventBuffer {
       for (; j < last && ends[j] - from + chunk.filled <= room; j++) {
         this.lineBytes[at] = ends[j] - to;
         this.keyBytes[at] = keys[j].keyBytes;
+        this.knownValid[at] = mark;
         to = ends[j];
         if (++at === slots) at = 0;
       }
@@ -277,12 +290,14 @@ export class EventBuffer {
     const count = this.countFitting(maxEvents, Number.MAX_SAFE_INTEGER, (BLOCK_BYTES - room) / 2);
     const lineBytes = new Int32Array(count);
     const keyBytes = new Int32Array(count);
+    const knownValid = new Uint8Array(count);
     let wireSize = 0;
     let keysSize = 0;
     const slots = this.lineBytes.length;
     for (let i = 0, at = this.head; i < count; i++) {
       lineBytes[i] = this.lineBytes[at];
       keyBytes[i] = this.keyBytes[at];
+      knownValid[i] = this.knownValid[at];
       wireSize += lineBytes[i];
       keysSize += keyBytes[i] + 1;
       if (++at === slots) at = 0;
@@ -319,7 +334,7 @@ export class EventBuffer {
       }
       out = bytes.subarray(wireSize, to);
     }
-    const batch: WireBatch = { block, wire, out, lineBytes, keyBytes, count, notices };
+    const batch: WireBatch = { block, wire, out, lineBytes, keyBytes, knownValid, count, notices };
     if (this.untold.size > 0) batch.gaps = this.untold.takeAll();
     this.afterTake();
     return batch;
@@ -355,7 +370,7 @@ export class EventBuffer {
       keys[i] = writeLine(chunk, batch.keys[returned - fitting + i], batch.jsons[returned - fitting + i]);
       lines[i] = chunk.filled - at;
     }
-    this.putInFront(chunk, lines, keys, 0, fitting);
+    this.putInFront(chunk, lines, keys, new Uint8Array(fitting), 0, fitting);
   }
 
   /** unshift for a batch taken as bytes: its events from `delivered` on go back in front. */
@@ -367,7 +382,7 @@ export class EventBuffer {
     let from = 0;
     for (let i = 0; i < batch.count - fitting; i++) from += batch.lineBytes[i];
     const bytes = batch.wire.subarray(from);
-    this.putInFront({ bytes, read: 0, filled: bytes.length }, batch.lineBytes, batch.keyBytes, batch.count - fitting, fitting);
+    this.putInFront({ bytes, read: 0, filled: bytes.length }, batch.lineBytes, batch.keyBytes, batch.knownValid, batch.count - fitting, fitting);
   }
 
   /** When nothing waits: lets go of the storage (a drain that went quiet holds no memory). */
@@ -384,13 +399,14 @@ export class EventBuffer {
     return Math.max(0, fitting);
   }
 
-  private putInFront(chunk: Chunk, lines: Int32Array, keys: Int32Array, first: number, count: number): void {
+  private putInFront(chunk: Chunk, lines: Int32Array, keys: Int32Array, marks: Uint8Array, first: number, count: number): void {
     if (this.size + count > this.lineBytes.length) this.grow(this.size + count);
     const slots = this.lineBytes.length;
     for (let i = first + count - 1; i >= first; i--) {
       this.head = this.head === 0 ? slots - 1 : this.head - 1;
       this.lineBytes[this.head] = lines[i];
       this.keyBytes[this.head] = keys[i];
+      this.knownValid[this.head] = marks[i];
     }
     this.size += count;
     // Before the chunk being read: what was read of that one stays read.
@@ -475,6 +491,7 @@ export class EventBuffer {
     if (at >= this.lineBytes.length) at -= this.lineBytes.length;
     this.lineBytes[at] = line;
     this.keyBytes[at] = key;
+    this.knownValid[at] = 0;
     this.size++;
   }
 
@@ -488,13 +505,16 @@ export class EventBuffer {
     const slots = Math.min(this.capacity, Math.max(minSlots, this.lineBytes.length * 2, INITIAL_SLOTS));
     const lines = new Int32Array(slots);
     const keys = new Int32Array(slots);
+    const marks = new Uint8Array(slots);
     for (let i = 0, at = this.head; i < this.size; i++) {
       lines[i] = this.lineBytes[at];
       keys[i] = this.keyBytes[at];
+      marks[i] = this.knownValid[at];
       at = at + 1 === this.lineBytes.length ? 0 : at + 1;
     }
     this.lineBytes = lines;
     this.keyBytes = keys;
+    this.knownValid = marks;
     this.head = 0;
   }
 }

@@ -58,8 +58,9 @@ export class ByteTemplate {
    * roomPerEvent), where copyWithin copies a value with no view made per copy; else, or once
    * that room is short, in memory of the buffer pool. Give it back with `done` once written.
    */
-  format(batch: Pick<WireBatch, 'block' | 'wire' | 'lineBytes' | 'keyBytes' | 'count'>): Buffer {
+  format(batch: Pick<WireBatch, 'block' | 'wire' | 'lineBytes' | 'keyBytes' | 'count'> & { knownValid?: Uint8Array }): Buffer {
     const { block, wire, lineBytes, keyBytes, count } = batch;
+    const knownValid = batch.knownValid ?? new Uint8Array(count);
     // The lines are at the start of the block (takeBytes): the output follows them.
     const inBlock = wire.buffer === block.buffer && wire.byteOffset === block.byteOffset;
     this.wire = wire;
@@ -72,7 +73,7 @@ export class ByteTemplate {
       const lineEnd = at + lineBytes[i];
       const keyEnd = at + keyBytes[i];
       const lineStart = this.filled;
-      if ((allUtf8 || isUtf8(wire.subarray(at, lineEnd))) && this.formatLine(wire, at, keyEnd, keyEnd + 1, lineEnd - 1)) continue;
+      if ((allUtf8 || isUtf8(wire.subarray(at, lineEnd))) && this.formatLine(wire, at, keyEnd, keyEnd + 1, lineEnd - 1, knownValid[i] === 1)) continue;
       this.filled = lineStart;
       this.writeString(this.slow(wire.toString('utf8', at, keyEnd), wire.toString('utf8', keyEnd + 1, lineEnd - 1)));
     }
@@ -87,10 +88,14 @@ export class ByteTemplate {
     if (out.buffer !== batch.block.buffer) giveBlock(Buffer.from(out.buffer, 0, out.buffer.byteLength));
   }
 
-  /** One event's line; false when the scan declines its JSON (what was written is then discarded). */
-  private formatLine(wire: Buffer, keyStart: number, keyEnd: number, jsonStart: number, jsonEnd: number): boolean {
+  /**
+   * One event's line; false when the scan declines its JSON (what was written is then discarded).
+   * `knownValid`: the event is known to be valid JSON as JSON.stringify writes it (EventBuffer),
+   * so its fields are found without checking the rest of it (TopLevelFieldBytes.find).
+   */
+  private formatLine(wire: Buffer, keyStart: number, keyEnd: number, jsonStart: number, jsonEnd: number, knownValid: boolean): boolean {
     const scanner = this.scanner;
-    if (scanner !== null && !scanner.scan(wire, jsonStart, jsonEnd)) return false;
+    if (scanner !== null && !(knownValid ? scanner.find(wire, jsonStart, jsonEnd) : scanner.scan(wire, jsonStart, jsonEnd))) return false;
     const lineStart = this.filled;
     const literals = this.literals;
     const slots = this.slots;

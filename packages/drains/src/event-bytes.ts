@@ -72,7 +72,24 @@ export class TopLevelFieldBytes {
    * declines.
    */
   scan(b: Uint8Array, start: number, end: number): boolean {
+    return this.read(b, start, end, false);
+  }
+
+  /**
+   * scan() for an event known to be valid JSON as JSON.stringify writes it (no whitespace, no
+   * duplicate keys: see EventBuffer's known-valid lines): once every name is found, the rest of
+   * the event is not read, and a nested object or array passed over is only followed to its end,
+   * not checked. Same answers as scan() for such an event; false (the caller checks it the usual
+   * way) for a key with escapes or anything else unexpected.
+   */
+  find(b: Uint8Array, start: number, end: number): boolean {
+    return this.read(b, start, end, true);
+  }
+
+  private read(b: Uint8Array, start: number, end: number, knownValid: boolean): boolean {
     this.found.fill(ABSENT);
+    // Names not found yet, counted for a known-valid event only.
+    let left = knownValid ? this.names.length : -1;
     if (end - start < 2 || b[start] !== LEFT_BRACE) return false;
     let i = start + 1;
     if (b[i] === RIGHT_BRACE) return i + 1 === end;
@@ -90,7 +107,7 @@ export class TopLevelFieldBytes {
         i = this.stringEnd(b, valueStart, end);
         kind = this.hadEscape ? ESCAPED_STRING : PLAIN_STRING;
       } else if (c === LEFT_BRACE || c === LEFT_BRACKET) {
-        i = this.containerEnd(b, valueStart, end, 1);
+        i = knownValid ? containerSkip(b, valueStart, end) : this.containerEnd(b, valueStart, end, 1);
         kind = CONTAINER;
       } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
         i = numberEnd(b, valueStart, end);
@@ -101,9 +118,11 @@ export class TopLevelFieldBytes {
       }
       if (i < 0) return false;
       if (slot >= 0) {
+        const first = this.found[slot] === ABSENT;
         this.found[slot] = kind;
         this.found[slot + 1] = valueStart;
         this.found[slot + 2] = i;
+        if (first && --left === 0) return true;
       }
       const next = b[i];
       if (next === COMMA && i + 1 < end) {
@@ -196,6 +215,25 @@ export class TopLevelFieldBytes {
     if (c === MINUS || (c >= ZERO && c <= NINE)) return numberEnd(b, i, end);
     return literalEnd(b, i, end);
   }
+}
+
+/**
+ * Past the object or array of a valid event that opens at `i`, following only its strings and
+ * brackets (find(): not checked); -1 when it does not end before `end`.
+ */
+function containerSkip(b: Uint8Array, i: number, end: number): number {
+  let depth = 0;
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c === QUOTE) {
+      for (i++; i < end && b[i] !== QUOTE; i++) if (b[i] === BACKSLASH) i++;
+    } else if (c === LEFT_BRACE || c === LEFT_BRACKET) {
+      depth++;
+    } else if ((c === RIGHT_BRACE || c === RIGHT_BRACKET) && --depth === 0) {
+      return i + 1;
+    }
+  }
+  return -1;
 }
 
 /** Past the JSON number at `i` (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?); -1 when it is not one. */

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { nowUnix } from '@logyard/bus';
+import { decodeWire, encodeBatch, nowUnix, type WireRun } from '@logyard/bus';
 import { describe, expect, it } from 'vitest';
 import { EventBuffer } from '../src/index.js';
 
@@ -10,7 +10,32 @@ function fill(buffer: EventBuffer, from: number, to: number): void {
 
 const everything = Number.MAX_SAFE_INTEGER;
 
+/** The runs of a batch of `n` events from `from` on, marked known valid or not (as the core's router marks them). */
+function runsOf(from: number, n: number, knownValid: boolean): WireRun[] {
+  const runs: WireRun[] = [];
+  const lines = Array.from({ length: n }, (_, i) => `k.${(from + i) % 3} {"n":${from + i}}`);
+  decodeWire(Buffer.from(encodeBatch(lines)), { run: (run) => runs.push({ ...run, ends: run.ends.slice(), knownValid }), malformed: () => expect.fail('malformed') });
+  return runs;
+}
+
 describe('EventBuffer', () => {
+  it('keeps per event whether it is known valid: through growing, taking as bytes and putting back; events given as strings never are', () => {
+    const buffer = new EventBuffer(1000);
+    for (const run of runsOf(0, 100, true)) buffer.pushRun(run);
+    buffer.push('k.s', '{"n":100}');
+    for (const run of runsOf(101, 99, false)) buffer.pushRun(run);
+    for (const run of runsOf(200, 50, true)) buffer.pushRun(run);
+    const expected = [...Array(100).fill(1), 0, ...Array(99).fill(0), ...Array(50).fill(1)];
+    const first = buffer.takeBytes(120, false);
+    expect([...first.knownValid]).toEqual(expected.slice(0, 120));
+    buffer.unshiftBytes(first, 20);
+    const rest = buffer.takeBytes(1000, false);
+    expect([...rest.knownValid]).toEqual(expected.slice(20));
+    expect(rest.wire.toString().split('\n')[0]).toBe('k.2 {"n":20}');
+    buffer.unshift({ keys: ['k.u'], jsons: ['{"n":-1}'] });
+    expect([...buffer.takeBytes(10, false).knownValid]).toEqual([0]);
+  });
+
   it('is first in, first out, with no gap while nothing was dropped', () => {
     const buffer = new EventBuffer(10);
     fill(buffer, 1, 3);

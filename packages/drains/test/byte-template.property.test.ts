@@ -4,7 +4,7 @@ import { compileByteTemplate, compileFormat } from '../src/index.js';
 import { OUT_SLACK } from '../src/buffer.js';
 import { ByteTemplate } from '../src/byte-template.js';
 import { ABSENT, TopLevelFieldBytes } from '../src/event-bytes.js';
-import { anyJsonText, name, template } from './event-generators.js';
+import { anyJsonText, eventObject, name, template } from './event-generators.js';
 
 const RUNS = 2000;
 
@@ -101,6 +101,26 @@ describe('templates on bytes: the same output as the string path', () => {
     );
     // Declining everything would pass the comparisons trivially.
     expect(scanned).toBeGreaterThan(RUNS / 10);
+  });
+
+  it('find, for an event JSON.stringify wrote (a known-valid line), finds each field where the scan does', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(name, { minLength: 1, maxLength: 4 }), eventObject, (names, object) => {
+        const bytes = Buffer.from(JSON.stringify(object));
+        const event = JSON.parse(bytes.toString()) as Record<string, unknown>;
+        const scanner = new TopLevelFieldBytes(names);
+        const scanned = scanner.scan(bytes, 0, bytes.length);
+        const checked = scanner.found.slice();
+        // find declines only what scan declines (keys with escapes, deep nesting), never the reverse.
+        if (!scanner.find(bytes, 0, bytes.length)) return;
+        if (scanned) expect([...scanner.found]).toEqual([...checked]);
+        else names.forEach((n, i) => {
+          const [kind, start, end] = scanner.found.subarray(i * 3, i * 3 + 3);
+          expect(kind === ABSENT ? undefined : JSON.parse(bytes.toString('utf8', start, end))).toStrictEqual(Object.hasOwn(event, n) ? event[n] : undefined);
+        });
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('for the default formats on the events receivers write', () => {

@@ -138,7 +138,9 @@ export class SyslogInput {
         return null;
       }
       const key = this.keyOf(m.appname);
-      known = { key, prefix: new EventPrefix(key, TEXT_HEAD), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '', tailBytes: NO_BYTES };
+      // knownValid: every event of this prefix is written here as JSON.stringify would write it
+      // (the text escaped by the publisher or by jsonStringContent, the stamp and syslogFieldJson).
+      known = { key, prefix: new EventPrefix(key, TEXT_HEAD, true), fieldJson: ',"syslog":' + syslogFieldJson(m) + '}', stamp: '', tail: '', tailBytes: NO_BYTES };
       this.headers.set(line, m, known);
       text = m.text;
     }
@@ -164,12 +166,22 @@ export class SyslogInput {
       if (Buffer.byteLength(content) > room) {
         if (!counted) this.split++;
         if (!this.options.limiter.take(known.key, this.arrived)) return true;
-        for (const piece of cutJsonStringContent(content, room)) this.options.publisher.publishJson(known.key, TEXT_HEAD + piece + known.tail);
+        for (const piece of cutJsonStringContent(content, room)) this.publishContent(known, piece);
         return true;
       }
     }
-    if (this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishJson(known.key, TEXT_HEAD + content + known.tail);
+    if (this.options.limiter.take(known.key, this.arrived)) this.publishContent(known, content);
     return true;
+  }
+
+  /**
+   * One event of the string path, from the bytes of its text's JSON string content: as pieces
+   * of the header's prefix, so that its batch stays known valid (EventPrefix), as the events of
+   * the bytes path are.
+   */
+  private publishContent(known: HeaderEvent, content: string): void {
+    const bytes = Buffer.from(content);
+    this.options.publisher.publishPieces(known.prefix, bytes, 0, bytes.length, known.tailBytes);
   }
 
   /** The header's tail for events stamped now: made again, as string and bytes, when the millisecond changed. */
