@@ -114,6 +114,10 @@ describe('events known valid (the in-core receiver\'s batches)', () => {
         // Every batch the receiver wrote is marked, and so is each of its events in the drain.
         expect(marked.length).toBeGreaterThan(0);
         expect(marked.every(Boolean)).toBe(true);
+        // What the mark vouches for: each event is exactly what JSON.stringify writes for it.
+        const held = buffer.takeBytes(100_000, true);
+        for (const json of held.out.toString().split('\n').slice(0, -1)) expect(json).toBe(JSON.stringify(JSON.parse(json)));
+        buffer.unshiftBytes(held);
         for (const format of TEMPLATES) {
           const { fast, checked, strings, marks } = outputs(buffer, format);
           expect([...marks].every((m) => m === 1)).toBe(true);
