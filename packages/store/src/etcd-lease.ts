@@ -1,4 +1,4 @@
-import type { Etcd3, Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
 import { PutBudget } from './put-budget.js';
 import { Backoff, sleep, withTimeout } from './time.js';
 
@@ -18,11 +18,22 @@ export interface NodeLeaseOptions {
 const DEFAULT_PUTS_PER_SECOND = 2;
 const DEFAULT_PUT_BURST = 4;
 const DEFAULT_RENEW_SPREAD_MS = 2_000;
+/**
+ * Keepalives that fail while etcd is away are tried again after these waits (doubling, with
+ * jitter), not every 100 ms as etcd3's own keepalive does: at 1,000 nodes that was 10,000 failed
+ * calls a second, all of a simulator's CPU in the first 20 s of an outage (docs/sizing.md).
+ */
+const KEEPALIVE_RETRY_MIN_MS = 500;
+const KEEPALIVE_RETRY_MAX_MS = 4_000;
 
 /**
  * This node's lease and the entries kept under it (its node entry and its status document).
  *
- * While etcd is away the lease keeps trying to renew itself; once it is lost a new one is taken and
+ * The lease is kept alive by keepalives of its own (every third of the TTL, as etcd's Go client does;
+ * etcd3's lease keepalive is off). While etcd is away a failed keepalive is tried again after a
+ * growing wait that ends early when etcd answers again (`pause`), and the lease counts as lost
+ * twice its TTL after its last keepalive (as etcd3 counts it) or as soon as etcd says it expired.
+ * Once it is lost a new one is taken and
  * every entry written again with its latest value, the node entry first. After an outage every node
  * of a cluster loses its lease at once: each waits a random part of `renewSpreadMs` (then backs off
  * while etcd is still away), so etcd sees the grants and rewrites of a thousand nodes spread over
@@ -84,9 +95,42 @@ export class NodeLease {
   }
 
   private newLease(): Lease {
-    const lease = this.client.lease(this.options.ttl);
+    const lease = this.client.lease(this.options.ttl, { autoKeepAlive: false });
     lease.on('lost', () => this.onLost(lease));
+    lease.grant().then(
+      () => this.keepAlive(lease),
+      () => undefined, // the grant's failure is the lease's loss (renew() handles it)
+    );
     return lease;
+  }
+
+  /** Keeps `lease` alive until it is replaced, lost or closed. */
+  private async keepAlive(lease: Lease): Promise<void> {
+    const ttlMs = this.options.ttl * 1000;
+    const backoff = new Backoff(KEEPALIVE_RETRY_MIN_MS, KEEPALIVE_RETRY_MAX_MS);
+    let lastKeptMs = Date.now();
+    let retrying = false;
+    const current = (): boolean => this.lease === lease && !this.closed && !lease.revoked();
+    while (current()) {
+      await (retrying ? (this.options.pause ?? sleep)(backoff.next()) : sleep(ttlMs / 3));
+      if (!current()) return;
+      try {
+        // A deadline: a keepalive to an etcd that stopped answering fails instead of waiting for ever.
+        await lease.keepaliveOnce({ deadline: Date.now() + ttlMs / 3 });
+        lastKeptMs = Date.now();
+        backoff.reset();
+        retrying = false;
+      } catch (err) {
+        // etcd said the lease expired: keepaliveOnce has emitted its loss already.
+        if (err instanceof EtcdLeaseInvalidError || !current()) return;
+        if (Date.now() - lastKeptMs > 2 * ttlMs) {
+          lease.release();
+          this.onLost(lease);
+          return;
+        }
+        retrying = true;
+      }
+    }
   }
 
   private onLost(lease: Lease): void {

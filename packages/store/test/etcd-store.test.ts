@@ -190,6 +190,27 @@ describe('the etcd store', () => {
       expect(statuses.values).toHaveLength(1);
       expect(nodes.values[0].at).toBeLessThanOrEqual(statuses.values[0].at);
     });
+    it('keeps its lease through etcd killed and restarted within twice its TTL: same lease, nothing written again, still kept alive after', async () => {
+      const store = await EtcdStore.open(etcd.uri, { nodeTtlSeconds: 4 });
+      stores.push(store);
+      await store.registerNode({ node_id: 'kept', started: 1_700_000_000, version: '1' });
+      await store.putNodeStatus(nodeStatus('kept', { web: { ...RUNNING, sent: 1 } }));
+      const before = await leaseOf('/logyard/nodes/kept');
+
+      await etcd.kill();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await etcd.restart();
+      const nodes = await history('/logyard/nodes/kept');
+      const statuses = await history('/logyard/status/kept');
+      // Twice the TTL after etcd is back: the lease lives only if its keepalives went on.
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      await Promise.all([nodes.close(), statuses.close()]);
+      expect(await leaseOf('/logyard/nodes/kept')).toBe(before);
+      expect(await leaseOf('/logyard/status/kept')).toBe(before);
+      expect(JSON.parse(await get('/logyard/status/kept')).drains.web.sent).toBe(1);
+      expect(nodes.values).toEqual([]);
+      expect(statuses.values).toEqual([]);
+    }, 30_000);
   });
 
   describe('one connection', () => {
