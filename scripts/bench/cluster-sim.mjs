@@ -305,8 +305,11 @@ async function controller() {
     // An etcd outage: killed, down OUTAGE_S seconds, restarted; then a drain is added.
     let outage = null;
     if (OUTAGE_S > 0) {
+      const simCpu = () => workers.reduce((s, w) => s + cpuSeconds(w.pid), 0);
+      const cpuAtKill = simCpu();
       await etcd.kill();
       await sleep(OUTAGE_S * 1000);
+      const cpuAtRestart = simCpu();
       await etcd.restart();
       const back = Date.now();
       const restartRevision = await retrying(revision);
@@ -320,7 +323,16 @@ async function controller() {
         if (nodes >= NODES && statuses >= NODES) break;
         await sleep(250);
       }
-      outage = { seconds: OUTAGE_S, watches_caught_up_s: +watches_s.toFixed(1), all_caught_up_s: +((Date.now() - back) / 1000).toFixed(1) };
+      // The simulator processes' CPU while etcd was away (a real node's cost of an outage) and from
+      // its restart until every node caught up (what delays the catch-up on this machine).
+      const cpuCaughtUp = simCpu();
+      outage = {
+        seconds: OUTAGE_S,
+        watches_caught_up_s: +watches_s.toFixed(1),
+        all_caught_up_s: +((Date.now() - back) / 1000).toFixed(1),
+        sim_cpu_s_while_away: +(cpuAtRestart - cpuAtKill).toFixed(1),
+        sim_cpu_s_catching_up: +(cpuCaughtUp - cpuAtRestart).toFixed(1),
+      };
     }
 
     const pct = (list, p) => +[...list].sort((a, b) => a - b)[Math.min(list.length - 1, Math.floor((list.length * p) / 100))].toFixed(0);
@@ -373,7 +385,10 @@ async function controller() {
     console.log(`simulator processes while drains were added: event loop late by p50 ${result.sim_loop_delay_ms.p50} ms, p99 ${result.sim_loop_delay_ms.p99} ms, max ${result.sim_loop_delay_ms.max} ms`);
     console.log(`etcd db after the ${TRIES} drains added and deleted: ${result.etcd_db_mb_after_adds} MB (${result.etcd_db_in_use_mb_after_adds} MB in use); largest in the run: ${result.etcd_db_mb_max} MB (${result.etcd_db_in_use_mb_max} MB in use)`);
     console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);
-    if (outage) console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
+    if (outage) {
+      console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
+      console.log(`simulator CPU: ${outage.sim_cpu_s_while_away} s while etcd was away, ${outage.sim_cpu_s_catching_up} s from its restart until every node caught up`);
+    }
     console.log(JSON.stringify(result));
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

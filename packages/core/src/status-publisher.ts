@@ -52,7 +52,8 @@ const RETRY_MAX_MS = 10_000;
  * at once when a drain's state changes or a drain comes (but not sooner than `writeGapMs` after the
  * last write); while only counters change, or drains went (readers leave out the rows of drains no
  * longer in the store), at most every `countersEveryMs`, or less often for a large document in a
- * large cluster (`counterBytesPerSecond`). A failed write is tried again after a growing wait. One write at
+ * large cluster (`counterBytesPerSecond`). A failed write of a change of state is tried again after a
+ * growing wait, one of counters alone when counters are next due. One write at
  * a time: what changes meanwhile goes in the next one, all together, so a burst of changes (a
  * hundred drains starting) is a few writes, and a write racing a drain's removal is followed by
  * one without it.
@@ -174,8 +175,16 @@ export class StatusPublisher {
     try {
       await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated, drains, ...(live ? { live } : {}) }, withUpdated(all, updated));
     } catch (err) {
-      this.signalled = true;
-      this.retryAt = Date.now() + this.retryBackoff.next();
+      if (stateChanged) {
+        this.signalled = true;
+        this.retryAt = Date.now() + this.retryBackoff.next();
+      } else {
+        // Counters alone are tried again when counters are next due, not a backoff later: the
+        // store holds the failed document as the node's latest and, when the node's lease was
+        // lost meanwhile (an etcd outage), writes it under the new lease; a retry right after
+        // would write the document of every node of a cluster a second time at that moment.
+        this.countersDueAt = Date.now() + countersEveryMs;
+      }
       this.options.onFailed(err);
       return;
     }

@@ -174,6 +174,23 @@ describe('StatusPublisher', () => {
     expect(written).toBe(2);
   });
 
+  it('tries a failed write of counters alone again when counters are next due, not a second later', async () => {
+    drains.web = { ...drains.web, state: 'RUNNING' };
+    start(2_500);
+    await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
+    rmSync(join(dir, 'store', 'status'), { recursive: true });
+    writeFileSync(join(dir, 'store', 'status'), '');
+    drains.web = { ...drains.web, sent: 7 };
+    await vi.waitFor(() => expect(failures.length).toBe(1), { timeout: 4_000 });
+    rmSync(join(dir, 'store', 'status'));
+    // A state change's failed write would be tried again after about a second; counters wait their interval.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(written).toBe(1);
+    await vi.waitFor(async () => expect((await stored())?.web.sent).toBe(7), { timeout: 4_000 });
+    expect(written).toBe(2);
+    expect(failures).toHaveLength(1);
+  });
+
   it('writes nothing once closed', async () => {
     const p = start(60_000);
     await vi.waitFor(() => expect(written).toBe(1), { timeout: 1_000 });
