@@ -2,11 +2,15 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * Frame bytes received between two minor collections (16 batches of 512 KiB). core.mjs (1M
- * events, 1 drain): peak RSS 110 MB without, 90 MB every 8 MiB, 83 MB every 2 or 4 MiB; each
- * collection 0.3-0.9 ms under load, so every 8 MiB costs about 0.015 CPU-s per million events.
+ * Frame bytes received between two minor collections (4 batches of 512 KiB). ZeroMQ reports each
+ * frame to V8 as external memory, and V8 starts a full (mark-compact) collection once the external
+ * memory grown since the last one eats into the old generation's headroom (about 16 MiB above a
+ * core's ~8 MiB heap) by more than the young generation's size: frames held for 8 MiB did, about
+ * every 8 MiB of frames, 43-47 full collections and 0.5 CPU-s per million lines of the syslog
+ * benchmark (receive.mjs, ~400-byte events; the collector's own threads included). Every 2 MiB
+ * keeps frames far below that; each minor collection costs a fraction of a millisecond.
  */
-export const FRAME_RELEASE_BYTES = 8 * 1024 * 1024;
+export const FRAME_RELEASE_BYTES = 2 * 1024 * 1024;
 
 type MinorGc = () => void;
 let minorGc: MinorGc | undefined;
