@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, getStatus, now, sink, waitFor } from './lib.mjs';
+import { freePort, getStatus, now, shebangFlags, sink, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -88,10 +88,9 @@ async function run(bin) {
   // Run as a user does, through the shebang (which sets the core's V8 flags); with more flags
   // (--prof, --core-flags), the shebang's by hand: --cpu-prof is not allowed in NODE_OPTIONS.
   const extra = [...(opts['core-flags']?.split(' ') ?? []), ...(opts.prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opts.prof)}`] : [])];
-  const shebangFlags = /^#!.*?node (.*)$/m.exec(readFileSync(bin, 'utf8'))[1].split(' ');
   const core =
     extra.length > 0
-      ? spawn(process.execPath, [...shebangFlags, ...extra, bin, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] })
+      ? spawn(process.execPath, [...shebangFlags(bin), ...extra, bin, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] })
       : spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'ignore'] });
   let target = null;
   try {

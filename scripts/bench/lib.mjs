@@ -9,6 +9,13 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Milliseconds since the epoch, with sub-millisecond precision. */
 export const now = () => performance.timeOrigin + performance.now();
 
+/**
+ * The node flags of an executable's shebang (packages/cli/bin/logyard.js: V8's young generation
+ * and GC threads), for spawning it through process.execPath as a user's `logyard` runs: without
+ * them a core measured another V8 than the one users run.
+ */
+export const shebangFlags = (bin) => /^#!.*?node (.*)$/m.exec(readFileSync(bin, 'utf8'))?.[1].split(' ') ?? [];
+
 /** Resolves once `probe()` is truthy; throws after `ms`. */
 export async function waitFor(probe, what, ms = 20_000) {
   const deadline = Date.now() + ms;

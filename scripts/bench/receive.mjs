@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, now, sink, sleep, waitFor } from './lib.mjs';
+import { getStatus, now, shebangFlags, sink, sleep, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -95,6 +95,8 @@ async function sendFile(file, port) {
 }
 
 const profileFlags = (name) => (opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, name)] : []);
+/** The flags `logyard` runs with (its shebang's), then the profiler's: each process measured as a user runs it. */
+const logyardFlags = (logyard, name) => [...shebangFlags(logyard), ...profileFlags(name)];
 
 async function startLogyard(root, extraConfig, coreArgs = [], logyard = bin) {
   const runDir = join(root, 'run');
@@ -104,7 +106,7 @@ async function startLogyard(root, extraConfig, coreArgs = [], logyard = bin) {
   writeFileSync(config, `receive:\n  rate: 1000000000\n  burst: 1000000000\n${extraConfig}`);
   const procs = [];
   coreArgs = coreArgs.map((a) => (a === '{config}' ? config : a));
-  const core = spawn(process.execPath, [...profileFlags('core'), logyard, ...flags, ...coreArgs, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const core = spawn(process.execPath, [...logyardFlags(logyard, 'core'), logyard, ...flags, ...coreArgs, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.push(core);
   await waitFor(() => getStatus(runDir).then(() => true, () => false), 'the core');
   return { runDir, flags, config, procs, bin: logyard };
@@ -118,7 +120,7 @@ async function addDrain(node, name, uri) {
 
 async function startReceive(node, args) {
   let log = '';
-  const rx = spawn(process.execPath, [...profileFlags('receive'), node.bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const rx = spawn(process.execPath, [...logyardFlags(node.bin, 'receive'), node.bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   rx.stderr.on('data', (d) => (log += d));
   node.procs.push(rx);
   await waitFor(() => /receive: started/.test(log) || rx.exitCode !== null, 'receive');
