@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, getStatus, sleep } from './lib.mjs';
+import { cpuSeconds, getStatus, shebangFlags, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -79,7 +79,8 @@ async function once(build) {
   const port = server.address().port;
 
   const env = { ...process.env, LOGYARD_CONFIG: '' };
-  const core = spawn(process.execPath, [bin, ...flags, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // With the executable's V8 flags (its shebang's), as a user's `logyard` runs.
+  const core = spawn(process.execPath, [...shebangFlags(bin), bin, ...flags, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
     if (await getStatus(runDir).then(() => true, () => false)) break;
     await sleep(50);
@@ -91,7 +92,7 @@ async function once(build) {
     await sleep(50);
   }
   let systailLog = '';
-  const systail = spawn(process.execPath, [bin, ...flags, '-c', config, 'systail'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const systail = spawn(process.execPath, [...shebangFlags(bin), bin, ...flags, '-c', config, 'systail'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   systail.stderr.on('data', (d) => (systailLog += d));
   while (!/systail: started/.test(systailLog)) await sleep(20);
 
