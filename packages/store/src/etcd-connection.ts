@@ -1,5 +1,9 @@
 import { Channel, connectivityState, type ChannelCredentials, type ChannelInterface, type ChannelOptions } from '@grpc/grpc-js';
 import { Etcd3, type IOptions } from 'etcd3';
+import { HOST_OPEN_MS } from './etcd-client.js';
+
+/** For this long after etcd came back, waits between attempts are no longer than the breaker's open time. */
+const RECONNECTED_MS = 5_000;
 
 /**
  * A store's one connection to etcd: one etcd3 client for everything the store does (its requests,
@@ -17,6 +21,8 @@ export class EtcdConnection {
   /** Those in pause(), woken together when a channel connects. */
   private readonly waiting = new Set<() => void>();
   private watching = false;
+  /** When a channel last connected while someone waited. */
+  private connectedAt = 0;
 
   constructor(options: IOptions) {
     this.client = new Etcd3({
@@ -33,6 +39,10 @@ export class EtcdConnection {
    */
   async pause(ms: number): Promise<void> {
     if (this.closed) return;
+    // Just after etcd came back, a try refused by the host's circuit breaker (still open from the
+    // outage, or half-open and testing with another request) is made again once the breaker lets
+    // requests through, not a whole backoff later: a channel that stays connected ends no wait.
+    if (Date.now() - this.connectedAt < RECONNECTED_MS) ms = Math.min(ms, HOST_OPEN_MS + Math.random() * 250);
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     this.waiting.add(wake);
@@ -65,7 +75,10 @@ export class EtcdConnection {
       if (done) return;
       done = true;
       this.watching = false;
-      if (connected) this.wake();
+      if (connected) {
+        this.connectedAt = Date.now();
+        this.wake();
+      }
     };
     const follow = (channel: Channel, from: connectivityState): void => {
       // Two seconds at most between looks: a channel is also asked to connect again then.

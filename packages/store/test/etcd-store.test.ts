@@ -275,6 +275,35 @@ describe('the etcd store', () => {
     });
   });
 
+  describe('etcd killed and restarted', () => {
+    it("every node's watch lists again within a few seconds of etcd's return, though its backoff had grown to 5 s", async () => {
+      const nodes = await Promise.all(Array.from({ length: 5 }, () => EtcdStore.open(etcd.uri, { ownConnections: true, nodeTtlSeconds: 2 })));
+      stores.push(...nodes);
+      const seen = nodes.map(() => [] as string[]);
+      // Each as a core: its lease, entry and status, and its three watches, on its one connection.
+      await Promise.all(
+        nodes.map(async (node, i) => {
+          await node.registerNode({ node_id: `node-${i}`, started: 1_700_000_000, version: '1' });
+          await node.putNodeStatus(nodeStatus(`node-${i}`, { web: RUNNING }));
+          await node.watchFormats(() => undefined);
+          await node.watchTenants(() => undefined);
+          await node.watchDrains((drains) => (seen[i] = drains.map((d) => d.name)));
+        }),
+      );
+      await etcd.kill();
+      // Long enough for the waits between re-lists to reach their longest (5 s), and for the leases (TTL 2 s) to be lost.
+      await new Promise((resolve) => setTimeout(resolve, 9_000));
+      await etcd.restart();
+      const back = Date.now();
+      const writer = await open();
+      await vi.waitFor(() => writer.putDrain('after', 'tcp://10.0.0.9:1'), { timeout: 5_000, interval: 100 });
+      // Before: a re-list refused by the circuit breaker still open from the outage waited a whole
+      // backoff (4 to 6 s) although etcd was back.
+      await vi.waitFor(() => expect(seen).toEqual(nodes.map(() => ['after'])), { timeout: 4_000 });
+      expect(Date.now() - back).toBeLessThan(4_000);
+    }, 40_000);
+  });
+
   describe('one watch stream', () => {
     /** A watch of `prefix` from `revision` on `stream`, recording what it gets. */
     function watchOn(stream: WatchStream, prefix: string, revision?: string) {
