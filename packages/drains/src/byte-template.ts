@@ -64,6 +64,7 @@ export class ByteTemplate {
     // The lines are at the start of the block (takeBytes): the output follows them.
     const inBlock = wire.buffer === block.buffer && wire.byteOffset === block.byteOffset;
     this.wire = wire;
+    this.scanner?.forgetBytes();
     this.wireView = new DataView(wire.buffer, wire.byteOffset, wire.length);
     if (inBlock) this.setOut(block, wire.length, false);
     else this.setOut(takeBlock(wire.length + count * this.roomPerEvent + OUT_SLACK), 0, true);

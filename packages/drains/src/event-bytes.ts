@@ -60,6 +60,14 @@ export class TopLevelFieldBytes {
   readonly found: Int32Array;
   /** Set by the string scan: whether the string passed had an escape. */
   private hadEscape = false;
+  /**
+   * For find(): the bytes last searched for a backslash, from where, and the first backslash at
+   * or after that (their length: none), so that one native search serves the strings of many
+   * lines of a batch (forgetBytes() when the bytes may have changed).
+   */
+  private backslashBytes: Uint8Array | null = null;
+  private backslashFrom = 0;
+  private nextBackslash = 0;
 
   constructor(names: readonly string[]) {
     this.names = names.map((name) => Buffer.from(name));
@@ -82,8 +90,13 @@ export class TopLevelFieldBytes {
    * not checked. Same answers as scan() for such an event; false (the caller checks it the usual
    * way) for a key with escapes or anything else unexpected.
    */
-  find(b: Uint8Array, start: number, end: number): boolean {
+  find(b: Buffer, start: number, end: number): boolean {
     return this.read(b, start, end, true);
+  }
+
+  /** Before find() is given bytes whose contents may have changed since the last call (a new batch in a reused block). */
+  forgetBytes(): void {
+    this.backslashBytes = null;
   }
 
   private read(b: Uint8Array, start: number, end: number, knownValid: boolean): boolean {
@@ -104,7 +117,7 @@ export class TopLevelFieldBytes {
       const c = b[valueStart];
       let kind: number;
       if (c === QUOTE) {
-        i = this.stringEnd(b, valueStart, end);
+        i = knownValid ? this.validStringEnd(b as Buffer, valueStart, end) : this.stringEnd(b, valueStart, end);
         kind = this.hadEscape ? ESCAPED_STRING : PLAIN_STRING;
       } else if (c === LEFT_BRACE || c === LEFT_BRACKET) {
         i = knownValid ? containerSkip(b, valueStart, end) : this.containerEnd(b, valueStart, end, 1);
@@ -182,6 +195,36 @@ export class TopLevelFieldBytes {
         i++;
       }
     }
+  }
+
+  /**
+   * stringEnd() for a string of a known-valid event: its closing quote is the first quote after
+   * `i` not escaped (not after an odd run of backslashes), found by native searches rather than a
+   * loop over its bytes (the text of a syslog line: a seventh of the in-core pipeline's time).
+   */
+  private validStringEnd(b: Buffer, i: number, end: number): number {
+    const from = i + 1;
+    let quote = b.indexOf(QUOTE, from);
+    for (;;) {
+      if (quote < 0 || quote >= end) return -1;
+      let k = quote - 1;
+      while (k >= from && b[k] === BACKSLASH) k--;
+      if (((quote - 1 - k) & 1) === 0) break;
+      quote = b.indexOf(QUOTE, quote + 1);
+    }
+    this.hadEscape = this.backslashAt(b, from) < quote;
+    return quote + 1;
+  }
+
+  /** The first backslash of `b` at or after `from` (b.length: none). */
+  private backslashAt(b: Buffer, from: number): number {
+    if (b !== this.backslashBytes || from < this.backslashFrom || from > this.nextBackslash) {
+      const at = b.indexOf(BACKSLASH, from);
+      this.backslashBytes = b;
+      this.backslashFrom = from;
+      this.nextBackslash = at < 0 ? b.length : at;
+    }
+    return this.nextBackslash;
   }
 
   /** Past the object or array that opens at `i`; -1 when it is not valid (or too deep to be sure of). */

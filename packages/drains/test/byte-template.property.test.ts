@@ -123,6 +123,34 @@ describe('templates on bytes: the same output as the string path', () => {
     );
   });
 
+  it('for known-valid lines, texts with escaped quotes and runs of backslashes before a quote, a block reused for another batch', () => {
+    // Texts of quotes, backslashes and other bytes: runs of `\\` before an escaped or a closing quote.
+    const text = fc.string({ unit: fc.constantFrom('a', '"', '\\', '\\\\', '\\"', '\n', 'é', '{', '}'), maxLength: 12 });
+    const events = fc.array(fc.tuple(text, fc.option(text, { nil: undefined })), { minLength: 1, maxLength: 6 });
+    const byteTemplate = compileByteTemplate('{{text}}|{{name}}', {});
+    if (byteTemplate === null) throw new Error('no byte path');
+    const block = Buffer.alloc(64 * 1024);
+    // One view of the block for every batch, as a reused block may give (its lines first, then spaces).
+    const lines = block.subarray(0, 16 * 1024);
+    fc.assert(
+      fc.property(events, events, (first, second) => {
+        // The same block holds one batch, then another (the template must not remember the first's bytes).
+        for (const pairs of [first, second]) {
+          const batch: Array<[string, Buffer]> = pairs.map(([t, n]) => ['syslog.web', Buffer.from(JSON.stringify(n === undefined ? { text: t, node_id: 'n1' } : { text: t, name: n, syslog: { text: t } }))]);
+          const { wire, lineBytes, keyBytes } = wireOf(batch);
+          lines.fill(0x20);
+          wire.copy(lines);
+          const count = batch.length;
+          const marked = { block, wire: lines, lineBytes, keyBytes, count, knownValid: new Uint8Array(count).fill(1) };
+          const out = byteTemplate.format(marked);
+          expect(Buffer.from(out).toString()).toBe(stringPath('{{text}}|{{name}}', batch).toString());
+          ByteTemplate.done(out, marked);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('for the default formats on the events receivers write', () => {
     const syslog = '{"text":"a \\"quoted\\" line \\u00e9 \\ud83d\\ude00 \\udc00","node_id":"n1","unix_time":1700000000.123,"human_time":"2023-11-14T22:13:20.123+00:00","syslog":{"facility":"daemon","text":"nested","appname":"web"}}';
     const plain = '{"text":"GET /index.html 200 \\"-\\" é","name":"nginx","node_id":"n1","unix_time":1700000000,"text":"the later one wins"}';
