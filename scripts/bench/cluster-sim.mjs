@@ -319,14 +319,16 @@ async function controller() {
       const restartRevision = await retrying(async () => Number((await fresh.get('/logyard/none').exec()).header.revision));
       const { at } = await addAndWait('after-outage', () => retrying(() => writer.putDrain('after-outage', 'tcp://10.0.0.2:9?filter=probe')));
       const watches_s = (Math.max(...at) - back) / 1000;
-      // Every node's entry and status written again (under a new lease) since etcd restarted: the
-      // old leases' keys are still there until those leases expire, so keys alone do not tell.
+      // Every node's status written since etcd restarted (the drain added makes each write it): a
+      // status put succeeds only under a lease etcd still holds, kept or new, so keys alone (an old
+      // lease's stay until it expires) do not tell. Node entries written again: nodes that took a new lease.
+      // Keys, not a count: etcd applies min_mod_revision to the keys it returns, not to count_only's count.
+      const since = (p) => retrying(async () => (await fresh.getAll().prefix(p).minModRevision(restartRevision + 1).keys()).length);
       for (;;) {
-        const rewritten = (p) => retrying(() => fresh.getAll().prefix(p).minModRevision(restartRevision + 1).count());
-        const [nodes, statuses] = await Promise.all(['/logyard/nodes/', '/logyard/status/'].map(rewritten));
-        if (nodes >= NODES && statuses >= NODES) break;
+        if ((await since('/logyard/status/')) >= NODES) break;
         await sleep(250);
       }
+      const nodesRenewed = await since('/logyard/nodes/');
       fresh.close();
       await writer.close();
       // The simulator processes' CPU while etcd was away (a real node's cost of an outage) and from
@@ -338,6 +340,7 @@ async function controller() {
         all_caught_up_s: +((Date.now() - back) / 1000).toFixed(1),
         sim_cpu_s_while_away: +(cpuAtRestart - cpuAtKill).toFixed(1),
         sim_cpu_s_catching_up: +(cpuCaughtUp - cpuAtRestart).toFixed(1),
+        nodes_with_new_lease: nodesRenewed,
       };
     }
 

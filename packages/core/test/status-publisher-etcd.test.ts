@@ -23,7 +23,7 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-it('after etcd is back, the document the lease rewrote is not written again until counters are due', async () => {
+it('after etcd is back, the document whose write failed is written once, then not again until counters are due', async () => {
   const store = await EtcdStore.open(etcd.uri, { nodeTtlSeconds: 2, lease: { renewSpreadMs: 200 } });
   const drains: Record<string, DrainState> = { web: { state: 'RUNNING', sent: 0, dropped: {}, buffered: 0 } };
   let written = 0;
@@ -44,7 +44,7 @@ it('after etcd is back, the document the lease rewrote is not written again unti
     await vi.waitFor(() => expect(written).toBe(1), { timeout: 2_000 });
     const beforeOutage = Number((await admin.get('/logyard/none').exec()).header.revision);
     await etcd.kill();
-    // Past twice the TTL (the lease is lost) and past the counters' interval (their write fails).
+    // Past twice the TTL (etcd keeps the lease through its restart) and past the counters' interval (their write fails).
     await vi.waitFor(() => expect(failures.length).toBeGreaterThan(0), { timeout: 15_000 });
     await new Promise((r) => setTimeout(r, 500));
     const failedSent = drains.web.sent!;
@@ -53,7 +53,7 @@ it('after etcd is back, the document the lease rewrote is not written again unti
     // Every put since etcd went away, even one made before this watch is created.
     const watcher = await admin.watch().key('/logyard/status/node-a').startRevision(String(beforeOutage + 1)).create();
     watcher.on('put', (kv) => puts.push(JSON.parse(kv.value.toString()).drains.web.sent));
-    // The new lease's rewrite, then nothing until counters are next due (12 s after the failed write).
+    // The failed write once etcd is back, then nothing until counters are next due (12 s after the failed write).
     await vi.waitFor(() => expect(puts).toHaveLength(1), { timeout: 8_000 });
     await new Promise((r) => setTimeout(r, 3_000));
     await watcher.cancel();

@@ -31,13 +31,18 @@ const KEEPALIVE_RETRY_MAX_MS = 4_000;
  *
  * The lease is kept alive by keepalives of its own (every third of the TTL, as etcd's Go client does;
  * etcd3's lease keepalive is off). While etcd is away a failed keepalive is tried again after a
- * growing wait that ends early when etcd answers again (`pause`), and the lease counts as lost
- * twice its TTL after its last keepalive (as etcd3 counts it) or as soon as etcd says it expired.
- * Once it is lost a new one is taken and
- * every entry written again with its latest value, the node entry first. After an outage every node
- * of a cluster loses its lease at once: each waits a random part of `renewSpreadMs` (then backs off
- * while etcd is still away), so etcd sees the grants and rewrites of a thousand nodes spread over
- * seconds. A rewrite that fails half way goes on under the same lease from the first key not yet
+ * growing wait that ends early when etcd answers again (`pause`). The lease counts as lost only
+ * when etcd says so (a keepalive answered with TTL 0, or a put refused with "lease not found"), never
+ * by this node's clock: etcd gives every lease a full TTL again when it restarts or elects a leader
+ * (its lessor's promote), so after an etcd outage of any length the keepalive that reaches it keeps
+ * the same lease and nothing is written again. (etcd3 counts a lease lost twice its TTL after its
+ * last keepalive; at 1,000 nodes that made every node grant and rewrite at once after each outage.)
+ * When etcd did expire it, e.g. this node was cut off while etcd served the others, the first
+ * keepalive or put after reconnecting hears so. A lease kept through an outage gets only the
+ * values whose writes failed meanwhile, once a keepalive succeeds again. Once it is lost a new one is taken and
+ * every entry written again with its latest value, the node entry first. When many nodes lose their
+ * leases at once each waits a random part of `renewSpreadMs` (then backs off while etcd is still
+ * away), so etcd sees the grants and rewrites of a thousand nodes spread over seconds. A rewrite that fails half way goes on under the same lease from the first key not yet
  * written, not from the start. Every put takes a token from the node's budget.
  *
  * Writes go one at a time, so an older value never lands after a newer one (a status racing a
@@ -94,6 +99,13 @@ export class NodeLease {
     written.set(key, latest);
   }
 
+  /** Writes every entry whose latest value the lease does not hold yet, in the order they were first put. */
+  private flushUnwritten(): Promise<void> {
+    return this.serially(async () => {
+      for (const key of this.entries.keys()) await this.writeLatest(key);
+    });
+  }
+
   private newLease(): Lease {
     const lease = this.client.lease(this.options.ttl, { autoKeepAlive: false });
     lease.on('lost', () => this.onLost(lease));
@@ -108,7 +120,6 @@ export class NodeLease {
   private async keepAlive(lease: Lease): Promise<void> {
     const ttlMs = this.options.ttl * 1000;
     const backoff = new Backoff(KEEPALIVE_RETRY_MIN_MS, KEEPALIVE_RETRY_MAX_MS);
-    let lastKeptMs = Date.now();
     let retrying = false;
     const current = (): boolean => this.lease === lease && !this.closed && !lease.revoked();
     while (current()) {
@@ -117,17 +128,14 @@ export class NodeLease {
       try {
         // A deadline: a keepalive to an etcd that stopped answering fails instead of waiting for ever.
         await lease.keepaliveOnce({ deadline: Date.now() + ttlMs / 3 });
-        lastKeptMs = Date.now();
         backoff.reset();
+        // etcd is back and the lease kept: what failed to be written while it was away is written now.
+        if (retrying) this.flushUnwritten().catch(() => undefined);
         retrying = false;
       } catch (err) {
-        // etcd said the lease expired: keepaliveOnce has emitted its loss already.
+        // etcd said the lease expired: keepaliveOnce has emitted its loss already. Any other
+        // failure is etcd away: try again, however long it has been (see the class comment).
         if (err instanceof EtcdLeaseInvalidError || !current()) return;
-        if (Date.now() - lastKeptMs > 2 * ttlMs) {
-          lease.release();
-          this.onLost(lease);
-          return;
-        }
         retrying = true;
       }
     }
@@ -161,9 +169,7 @@ export class NodeLease {
       // Every entry under the new lease; a put that fails is retried, and the rewrite goes on from there.
       while (!this.closed && !this.lost) {
         try {
-          await this.serially(async () => {
-            for (const key of this.entries.keys()) await this.writeLatest(key);
-          });
+          await this.flushUnwritten();
           if (this.closed) await lease.revoke().catch(() => undefined);
           return;
         } catch {
