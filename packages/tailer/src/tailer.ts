@@ -112,6 +112,13 @@ interface Follower {
  * and files that vanish; hands every line to the handler of its file. The one file-following
  * mechanism of systail and apptail.
  */
+/**
+ * The kernel stamps a file's mtime from its coarse clock (one tick, up to ~10 ms, behind
+ * Date.now()): a file written a few ms after the start can carry an mtime before it. Files
+ * compared with the start get this much slack, so one rotated right after the start is read.
+ */
+const FILE_CLOCK_SLACK_MS = 20;
+
 export class Tailer {
   private readonly opts: Required<Omit<TailerOptions, 'progress' | 'log'>> & Pick<TailerOptions, 'progress'>;
   private readonly log: (level: TailLogLevel, message: string) => void;
@@ -447,7 +454,7 @@ export class Tailer {
     if (this.knownRotated.has(path)) return;
     const followed = this.followedIds();
     for (const r of rotatedFiles(path)) {
-      if (r.mtime < this.startedAt || followed.has(r.id)) continue;
+      if (r.mtime < this.startedAt - FILE_CLOCK_SLACK_MS || followed.has(r.id)) continue;
       if (this.openFollower(source, r.path, captures, 0, true, path)) this.log('INFO', `reading ${r.path}, rotated away before ${path} was found`);
     }
   }
