@@ -161,12 +161,17 @@ describe('the etcd store', () => {
       expect(puts.values[11].at - puts.values[0].at).toBeGreaterThanOrEqual(11 * 200 * 0.9);
     });
 
-    it('after an outage longer than its TTL takes a new lease and writes the node entry, then the latest status, once each', async () => {
-      const store = await EtcdStore.open(`etcd://127.0.0.1:${proxy.port}`, { nodeTtlSeconds: 2, lease: { renewSpreadMs: 500 } });
+    /** A node registered through the proxy with a first status written, and the lease it holds. */
+    async function nodeThroughProxy(nodeId: string, ttlSeconds: number): Promise<{ store: EtcdStore; before: string }> {
+      const store = await EtcdStore.open(`etcd://127.0.0.1:${proxy.port}`, { nodeTtlSeconds: ttlSeconds, lease: { renewSpreadMs: 500 } });
       stores.push(store);
-      await store.registerNode({ node_id: 'away', started: 1_700_000_000, version: '1' });
-      await store.putNodeStatus(nodeStatus('away', { web: { ...RUNNING, sent: 1 } }));
-      const before = await leaseOf('/logyard/nodes/away');
+      await store.registerNode({ node_id: nodeId, started: 1_700_000_000, version: '1' });
+      await store.putNodeStatus(nodeStatus(nodeId, { web: { ...RUNNING, sent: 1 } }));
+      return { store, before: await leaseOf(`/logyard/nodes/${nodeId}`) };
+    }
+
+    it('after an outage longer than its TTL takes a new lease and writes the node entry, then the latest status, once each', async () => {
+      const { store, before } = await nodeThroughProxy('away', 2);
 
       proxy.disconnect();
       // etcd lets the lease expire: both keys go.
@@ -190,12 +195,9 @@ describe('the etcd store', () => {
       expect(statuses.values).toHaveLength(1);
       expect(nodes.values[0].at).toBeLessThanOrEqual(statuses.values[0].at);
     });
+
     it('after its lease is revoked on etcd while the node is cut off, takes a new lease and writes its entries again', async () => {
-      const store = await EtcdStore.open(`etcd://127.0.0.1:${proxy.port}`, { nodeTtlSeconds: 10, lease: { renewSpreadMs: 500 } });
-      stores.push(store);
-      await store.registerNode({ node_id: 'revoked', started: 1_700_000_000, version: '1' });
-      await store.putNodeStatus(nodeStatus('revoked', { web: { ...RUNNING, sent: 1 } }));
-      const before = await leaseOf('/logyard/nodes/revoked');
+      const { before } = await nodeThroughProxy('revoked', 10);
 
       proxy.disconnect();
       // etcd's lease IDs are hex for etcdctl.
