@@ -162,7 +162,7 @@ export async function startBenchCore(bin, store, id, root, children, { logFile, 
   mkdirSync(stateDir, { recursive: true });
   // The core's log (its stderr) in `logFile` when asked for, else nowhere.
   const log = logFile ? openSync(logFile, 'a') : 'ignore';
-  const p = spawn(process.execPath, [bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
+  const p = spawn(process.execPath, [...shebangFlags(bin), bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
     env: { ...process.env, LOGYARD_CONFIG: config },
     stdio: ['ignore', 'ignore', log],
   });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
+import { getStatus, shebangFlags, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
 import { Publisher } from '@logyard/bus';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +26,7 @@ const children = [];
 /** Starts `logyard tail --raw bench.tail` against node n1 with stdout on `stdout`; resolves once every core runs its drain. */
 async function startTail(store, cores, stdout) {
   const n1 = cores[0];
-  const p = spawn(process.execPath, [bin, '--store', store, '--node-id', n1.id, '--run-dir', n1.runDir, '--state-dir', join(root, n1.id, 'state'),
+  const p = spawn(process.execPath, [...shebangFlags(bin), bin, '--store', store, '--node-id', n1.id, '--run-dir', n1.runDir, '--state-dir', join(root, n1.id, 'state'),
     'tail', '--raw', '--listen', '127.0.0.1', 'bench.tail'], { env: { ...process.env, LOGYARD_CONFIG: '' }, stdio: ['ignore', stdout, 'pipe'] });
   children.push(p);
   let err = '';
