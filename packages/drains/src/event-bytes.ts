@@ -100,7 +100,10 @@ export class TopLevelFieldBytes {
   }
 
   private read(b: Uint8Array, start: number, end: number, knownValid: boolean): boolean {
-    this.found.fill(ABSENT);
+    // Only the kinds: a value's start and end are read for a kind found. A loop, not fill(),
+    // which as a call per event cost more than the rest of finding a syslog line's text.
+    const found = this.found;
+    for (let k = 0; k < found.length; k += 3) found[k] = ABSENT;
     // Names not found yet, counted for a known-valid event only.
     let left = knownValid ? this.names.length : -1;
     if (end - start < 2 || b[start] !== LEFT_BRACE) return false;
