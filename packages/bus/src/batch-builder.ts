@@ -1,5 +1,5 @@
 import { hasJsonEscapes, MAX_ESCAPED_PER_BYTE, writeJsonEscaped } from './json-bytes.js';
-import { copyWords, MAX_WORD_COPY } from './copy-words.js';
+import { copyPlainAscii, copyWords, MAX_WORD_COPY } from './copy-words.js';
 import { needsJsonEscape } from './event.js';
 import { encodeBatch, WIRE_MAGIC, wireLine } from './wire.js';
 
@@ -144,6 +144,31 @@ export class BatchBuilder {
     pos += tail.length;
     buf[pos++] = NEWLINE;
     this.written(pos);
+  }
+
+  /**
+   * appendPieces for text that needs no escaping when it is plain ASCII (no byte of 0x80 or
+   * more, below 0x20, quote or backslash), checked as it is copied: false, and nothing appended,
+   * when it is not (the caller looks at such text closer, then calls appendPieces).
+   */
+  appendPlainAscii(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean {
+    this.room(prefix.bytes.length + (end - start) + tail.length + 1);
+    const buf = this.buf;
+    let pos = this.pos + prefix.bytes.length;
+    if (src !== this.srcBuf) {
+      this.srcBuf = src;
+      this.srcView = new DataView(src.buffer, src.byteOffset, src.length);
+    }
+    const n = copyPlainAscii(this.srcView, start, end, this.view, pos);
+    if (n < 0) return false;
+    buf.set(prefix.bytes, this.pos);
+    if (!prefix.knownValid) this.unchecked = true;
+    pos += n;
+    buf.set(tail, pos);
+    pos += tail.length;
+    buf[pos++] = NEWLINE;
+    this.written(pos);
+    return true;
   }
 
   /**

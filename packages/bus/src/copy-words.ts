@@ -16,3 +16,28 @@ export function copyWords(src: DataView, start: number, end: number, dst: DataVi
   for (; i < n; i++) dst.setUint8(at + i, src.getUint8(start + i));
   return n;
 }
+
+/**
+ * copyWords for text that is plain ASCII, the usual log line: each word is checked as it is
+ * copied (one pass over the bytes, where a check before the copy made two). Returns the bytes
+ * copied, or -1 as soon as one is not plain: 0x80 or more, below 0x20, a quote or a backslash
+ * (what JSON escapes, or what must be checked as UTF-8); what was copied up to there is garbage
+ * the caller does not count. In a word without a high bit, `v - 0x20202020` sets the high bit of
+ * a lane below 0x20, and the same test of `v ^ 0x22222222` and `v ^ 0x5c5c5c5c` against 0x01 of
+ * a quote or backslash lane; a borrow can flag a lane only above one rightly flagged.
+ */
+export function copyPlainAscii(src: DataView, start: number, end: number, dst: DataView, at: number): number {
+  const n = end - start;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = src.getInt32(start + i, true);
+    if ((v | (v - 0x20202020) | ((v ^ 0x22222222) - 0x01010101) | ((v ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) return -1;
+    dst.setInt32(at + i, v, true);
+  }
+  for (; i < n; i++) {
+    const c = src.getUint8(start + i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) return -1;
+    dst.setUint8(at + i, c);
+  }
+  return n;
+}

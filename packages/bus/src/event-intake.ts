@@ -42,6 +42,12 @@ export interface EventPublisher {
   publishLine(key: string, text: string, members?: string, unixTime?: number): boolean;
   publishJson(key: string, json: string): boolean;
   publishPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape?: boolean): boolean;
+  /**
+   * publishPieces for text that is likely plain ASCII (the usual log line), checked as it is
+   * copied: null, and nothing queued or counted, when it is not (a byte of 0x80 or more, below
+   * 0x20, a quote or a backslash): the caller then looks closer and calls publishPieces.
+   */
+  publishPlainAscii(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean | null;
   publishLineBytes(key: string, src: Buffer, start: number, end: number, members?: string): boolean;
   stats(): PublisherStats;
   /** Events held and not yet taken by the core: `stats().queued` without making the stats (readers ask per chunk read). */
@@ -273,6 +279,18 @@ export abstract class EventIntake implements EventPublisher {
       return this.drop('too_long', prefix.key);
     }
     this.enqueuePieces(prefix, src, start, end, tail, escape);
+    this.stats_.published++;
+    return true;
+  }
+
+  publishPlainAscii(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean | null {
+    if (this.closed || this.full()) return this.drop('queue_full', prefix.key);
+    if (prefix.jsonBytes + tail.length + (end - start) > this.maxEvent) {
+      this.stats_.tooLong++;
+      return this.drop('too_long', prefix.key);
+    }
+    if (!this.batches.appendPlainAscii(prefix, src, start, end, tail)) return null;
+    this.wake();
     this.stats_.published++;
     return true;
   }

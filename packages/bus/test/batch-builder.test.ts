@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { BatchBuilder, decodeBatch, EventPrefix, type WireBatch } from '../src/index.js';
 
 /** The events of a wire batch, as the core decodes them. */
@@ -27,6 +28,37 @@ describe('BatchBuilder', () => {
     for (let batch = b.take(); batch; batch = b.take()) batches.push(batch);
     expect(batches.map((x) => [x.count, x.knownValid])).toEqual([[2, true], [2, false], [2, false], [1, true]]);
     expect(events(batches[0])[0]).toBe('syslog.web {"text":"a \\"quoted\\" line"}');
+  });
+
+  it('appendPlainAscii writes what appendPieces writes for plain ASCII text, and refuses any other text, appending nothing', () => {
+    // Bytes of every kind, those it must refuse rare, so that most texts are plain.
+    const byte = fc.oneof({ weight: 20, arbitrary: fc.integer({ min: 0x20, max: 0x7e }) }, fc.constantFrom(0x00, 0x09, 0x1f, 0x22, 0x5c, 0x7f, 0x80, 0xc3, 0xff));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.array(byte, { maxLength: 40 }), fc.nat(5)), { minLength: 1, maxLength: 8 }), fc.boolean(), (texts, vouched) => {
+        const prefix = new EventPrefix('syslog.web', '{"text":"', vouched);
+        const tail = Buffer.from('","n":1}');
+        const fast = new BatchBuilder(4, 256);
+        const general = new BatchBuilder(4, 256);
+        for (const [bytes, offset] of texts) {
+          const src = Buffer.concat([Buffer.alloc(offset, 0x22), Buffer.from(bytes), Buffer.from('\\n')]);
+          const plain = bytes.every((c) => c >= 0x20 && c < 0x80 && c !== 0x22 && c !== 0x5c);
+          expect(fast.appendPlainAscii(prefix, src, offset, offset + bytes.length, tail)).toBe(plain);
+          if (plain) general.appendPieces(prefix, src, offset, offset + bytes.length, tail);
+        }
+        expect(fast).toMatchObject({ events: general.events, bytes: general.bytes });
+        // A refused text may have sealed a batch early: the events and their mark are what must agree.
+        const taken = (b: BatchBuilder): string[] => {
+          const out: string[] = [];
+          for (let batch = b.take(); batch; batch = b.take()) {
+            expect(batch.knownValid).toBe(vouched);
+            out.push(...events(batch));
+          }
+          return out;
+        };
+        expect(taken(fast)).toEqual(taken(general));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('seals a batch at its event or byte limit; an event longer than a batch gets one alone', () => {

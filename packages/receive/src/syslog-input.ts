@@ -105,25 +105,44 @@ export class SyslogInput {
     const known = this.headers.getBytes(buf, start, end);
     if (!known) return this.parsed(buf.toString('utf8', start, end), uri, counted);
     const textStart = this.headers.textStart;
+    const textEnd = textBytesEnd(buf, textStart, end);
+    this.stamped(known);
+    if (TEXT_HEAD_BYTES + (textEnd - textStart) + known.tailBytes.length > this.options.maxEvent) return this.unplain(known, buf, start, end, uri, counted, false);
+    // The usual line: plain ASCII text, checked as the publisher copies it into the batch.
+    if (!this.options.limiter.take(known.key, this.arrived)) {
+      this.received++;
+      return known;
+    }
+    if (this.options.publisher.publishPlainAscii(known.prefix, buf, textStart, textEnd, known.tailBytes) === null) return this.unplain(known, buf, start, end, uri, counted, true);
+    this.received++;
+    return known;
+  }
+
+  /**
+   * The message of a known header in `buf[start, end)` whose text is not plain ASCII or may be too
+   * long: escaped as copied when it is valid UTF-8, else the string path. `taken`: the limiter let
+   * it pass already.
+   */
+  private unplain(known: HeaderEvent, buf: Buffer, start: number, end: number, uri: string, counted: boolean, taken: boolean): HeaderEvent | null {
+    const textStart = this.headers.textStart;
     let textEnd = plainTextEnd(buf, textStart, end);
     const escape = textEnd < 0;
     if (escape) {
       // Quotes, backslashes or control bytes (an nginx access log has quotes): escaped as copied,
       // when the text is valid UTF-8 (decoding replaces what is not: the string path).
       textEnd = textBytesEnd(buf, textStart, end);
-      if (!isUtf8(buf.subarray(textStart, textEnd))) return this.parsed(buf.toString('utf8', start, end), uri, counted);
+      if (!isUtf8(buf.subarray(textStart, textEnd))) return this.parsed(buf.toString('utf8', start, end), uri, counted, taken);
     }
     this.received++;
-    this.stamped(known);
     // Most events fit at once (escaped text counted at its largest); a longer one takes the string path, which splits it.
     if (TEXT_HEAD_BYTES + (textEnd - textStart) * (escape ? MAX_ESCAPED_PER_BYTE : 1) + known.tailBytes.length <= this.options.maxEvent) {
-      if (this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes, escape);
+      if (taken || this.options.limiter.take(known.key, this.arrived)) this.options.publisher.publishPieces(known.prefix, buf, textStart, textEnd, known.tailBytes, escape);
       return known;
     }
-    return this.publish(known, jsonStringContent(buf.toString('utf8', textStart, textEnd)), uri, counted) ? known : null;
+    return this.publish(known, jsonStringContent(buf.toString('utf8', textStart, textEnd)), uri, counted, taken) ? known : null;
   }
 
-  private parsed(line: string, uri: string, counted: boolean): HeaderEvent | null {
+  private parsed(line: string, uri: string, counted: boolean, taken = false): HeaderEvent | null {
     // An empty datagram is no message (the stream decoder already skips blank lines).
     if (line.length <= 2 && /^[\r\n\0]*$/.test(line)) return null;
     this.received++;
@@ -144,16 +163,17 @@ export class SyslogInput {
       this.headers.set(line, m, known);
       text = m.text;
     }
-    return this.publish(known, jsonStringContent(text), uri, counted) ? known : null;
+    return this.publish(known, jsonStringContent(text), uri, counted, taken) ? known : null;
   }
 
   /**
    * `content`: the text as it stands between the quotes of its JSON string. The event is joined
    * from pieces (text, then stamp and syslog field, kept per header for the millisecond): no
    * piece is copied here; the publisher's batch copies each once. `counted`: the message is
-   * already counted as split. False when the header alone does not fit in max_event.
+   * already counted as split; `taken`: the limiter let it pass already. False when the header
+   * alone does not fit in max_event.
    */
-  private publish(known: HeaderEvent, content: string, uri: string, counted: boolean): boolean {
+  private publish(known: HeaderEvent, content: string, uri: string, counted: boolean, taken = false): boolean {
     this.stamped(known);
     const max = this.options.maxEvent;
     // UTF-16 length times 3 bounds the UTF-8 bytes: most events are measured without counting.
@@ -165,12 +185,12 @@ export class SyslogInput {
       }
       if (Buffer.byteLength(content) > room) {
         if (!counted) this.split++;
-        if (!this.options.limiter.take(known.key, this.arrived)) return true;
+        if (!taken && !this.options.limiter.take(known.key, this.arrived)) return true;
         for (const piece of cutJsonStringContent(content, room)) this.publishContent(known, piece);
         return true;
       }
     }
-    if (this.options.limiter.take(known.key, this.arrived)) this.publishContent(known, content);
+    if (taken || this.options.limiter.take(known.key, this.arrived)) this.publishContent(known, content);
     return true;
   }
 
