@@ -29,10 +29,18 @@ export function copyWords(src: DataView, start: number, end: number, dst: DataVi
 export function copyPlainAscii(src: DataView, start: number, end: number, dst: DataView, at: number): number {
   const n = end - start;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
+  for (; i + 8 <= n; i += 8) {
+    const v = src.getInt32(start + i, true);
+    const w = src.getInt32(start + i + 4, true);
+    if ((v | w | (v - 0x20202020) | (w - 0x20202020) | ((v ^ 0x22222222) - 0x01010101) | ((w ^ 0x22222222) - 0x01010101) | ((v ^ 0x5c5c5c5c) - 0x01010101) | ((w ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) return -1;
+    dst.setInt32(at + i, v, true);
+    dst.setInt32(at + i + 4, w, true);
+  }
+  if (i + 4 <= n) {
     const v = src.getInt32(start + i, true);
     if ((v | (v - 0x20202020) | ((v ^ 0x22222222) - 0x01010101) | ((v ^ 0x5c5c5c5c) - 0x01010101)) & 0x80808080) return -1;
     dst.setInt32(at + i, v, true);
+    i += 4;
   }
   for (; i < n; i++) {
     const c = src.getUint8(start + i);
