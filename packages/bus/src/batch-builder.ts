@@ -13,6 +13,20 @@ export interface WireBatch {
    * may tell the drains so they need not check it again (a batch from publish.sock never is).
    */
   knownValid: boolean;
+  /**
+   * Where each event's line ends and the prefix it was written with, when every event of the
+   * batch was appended from pieces of a prefix by a builder that indexes (the direct publisher's):
+   * the core then routes the batch without reading it for its lines and keys.
+   */
+  lines?: BatchLines;
+}
+
+/** The lines of a batch as its builder wrote them (WireBatch.lines). */
+export interface BatchLines {
+  count: number;
+  /** Line i (from 0) ends at `ends[i]`, just past its newline. */
+  ends: Int32Array;
+  prefixes: EventPrefix[];
 }
 
 /** A batch of one event (the notice of a publisher's drops, which goes ahead of the others). */
@@ -45,6 +59,12 @@ export class EventPrefix {
     this.bytes = Buffer.from(key + ' ' + head);
     this.jsonBytes = Buffer.byteLength(head);
   }
+
+  /**
+   * What the router of the process's core keeps for this prefix's key (see WireBatch.lines),
+   * with the router it belongs to: found once, not once per event.
+   */
+  routed: { by: object; key: unknown } | null = null;
 }
 
 /**
@@ -62,6 +82,7 @@ const MAGIC = Buffer.from(WIRE_MAGIC);
 const NO_ROOM = Buffer.alloc(0);
 const SPACE = 0x20;
 const MAX_FREE_BUFFERS = 8;
+const NO_LINES: BatchLines = { count: 0, ends: new Int32Array(0), prefixes: [] };
 const NEWLINE = 0x0a;
 
 
@@ -85,6 +106,11 @@ export class BatchBuilder {
   private count = 0;
   /** Whether the batch being written holds an event that is not known valid (see WireBatch.knownValid). */
   private unchecked = false;
+  /** The index of the batch being written (NO_LINES when the builder does not index), and whether an event without a prefix spoilt it. */
+  private lines: BatchLines = NO_LINES;
+  private unindexed = false;
+  /** Indexes of batches done with (see recycle). */
+  private readonly freeLines: BatchLines[] = [];
   /** Events and bytes of lines held, sealed or not (the magic not counted). */
   events = 0;
   bytes = 0;
@@ -94,12 +120,14 @@ export class BatchBuilder {
    * that gets a batch alone). `compact`: a batch sealed while it fills less than a quarter of its
    * buffer is copied into one of its size and the buffer written on (a publisher of a few events
    * a second would else hold a 512 KiB buffer per event until the core confirms it); for
-   * batches that are recycled instead, it is not needed.
+   * batches that are recycled instead, it is not needed. `indexed`: batches of pieces carry
+   * their lines (WireBatch.lines).
    */
   constructor(
     private readonly maxEvents = MAX_BATCH_EVENTS,
     private readonly maxBytes = MAX_BATCH_BYTES,
     private readonly compact = false,
+    private readonly indexed = false,
   ) {}
 
   /** Appends the event `json` of `key`. */
@@ -109,6 +137,7 @@ export class BatchBuilder {
     if (this.pos + size > this.buf.length) size = Buffer.byteLength(key) + Buffer.byteLength(json) + 2;
     this.room(size);
     this.unchecked = true;
+    this.unindexed = true;
     const buf = this.buf;
     let pos = this.pos;
     pos += buf.write(key, pos, 'utf8');
@@ -143,7 +172,7 @@ export class BatchBuilder {
     buf.set(tail, pos);
     pos += tail.length;
     buf[pos++] = NEWLINE;
-    this.written(pos);
+    this.written(pos, prefix);
   }
 
   /**
@@ -167,7 +196,7 @@ export class BatchBuilder {
     buf.set(tail, pos);
     pos += tail.length;
     buf[pos++] = NEWLINE;
-    this.written(pos);
+    this.written(pos, prefix);
     return true;
   }
 
@@ -191,7 +220,7 @@ export class BatchBuilder {
     buf.set(tail, pos);
     pos += tail.length;
     buf[pos++] = NEWLINE;
-    this.written(pos);
+    this.written(pos, prefix);
     return true;
   }
 
@@ -208,11 +237,21 @@ export class BatchBuilder {
       this.unchecked = false;
       return;
     }
-    this.sealed.push({ body: this.buf.subarray(0, this.pos), count: this.count, knownValid: !this.unchecked });
+    const batch: WireBatch = { body: this.buf.subarray(0, this.pos), count: this.count, knownValid: !this.unchecked };
+    if (this.lines !== NO_LINES) {
+      if (this.unindexed) this.freeLines.push(this.lines);
+      else {
+        this.lines.count = this.count;
+        batch.lines = this.lines;
+      }
+      this.lines = NO_LINES;
+    }
+    this.sealed.push(batch);
     this.buf = NO_ROOM;
     this.pos = 0;
     this.count = 0;
     this.unchecked = false;
+    this.unindexed = false;
   }
 
   /** The oldest sealed batch, sealing the one being written when none is; null when empty. */
@@ -232,6 +271,7 @@ export class BatchBuilder {
   recycle(batch: WireBatch): void {
     const { buffer } = batch.body;
     if (buffer.byteLength === this.maxBytes + MAGIC.length && this.free.length < MAX_FREE_BUFFERS) this.free.push(buffer as ArrayBuffer);
+    if (batch.lines && this.freeLines.length < MAX_FREE_BUFFERS) this.freeLines.push(batch.lines);
   }
 
   /** Forgets every event held. */
@@ -241,6 +281,8 @@ export class BatchBuilder {
     this.pos = 0;
     this.count = 0;
     this.unchecked = false;
+    this.unindexed = false;
+    this.lines = NO_LINES;
     this.events = 0;
     this.bytes = 0;
   }
@@ -255,9 +297,16 @@ export class BatchBuilder {
       this.buf.set(MAGIC, 0);
       this.pos = MAGIC.length;
     }
+    if (this.indexed && this.count === 0 && this.lines === NO_LINES) this.lines = this.freeLines.pop() ?? { count: 0, ends: new Int32Array(this.maxEvents), prefixes: new Array<EventPrefix>(this.maxEvents) };
   }
 
-  private written(pos: number): void {
+  /** An event's line was written up to `pos`; `prefix`: from pieces of it (for the index). */
+  private written(pos: number, prefix?: EventPrefix): void {
+    const lines = this.lines;
+    if (lines !== NO_LINES && prefix !== undefined) {
+      lines.ends[this.count] = pos;
+      lines.prefixes[this.count] = prefix;
+    }
     this.bytes += pos - this.pos;
     this.pos = pos;
     this.count++;

@@ -1,4 +1,4 @@
-import { BatchBuilder, oneEventBatch, type WireBatch } from './batch-builder.js';
+import { BatchBuilder, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, oneEventBatch, type WireBatch } from './batch-builder.js';
 import { EventIntake, type PublisherStats } from './event-intake.js';
 
 export interface DirectPublisherOptions {
@@ -33,8 +33,9 @@ export class DirectPublisher extends EventIntake {
   private readonly busyNow: (queued: number) => boolean;
 
   constructor(options: DirectPublisherOptions) {
-    // Batches of the Publisher's size; their buffers are recycled after each delivery.
-    super(options.nodeId, options.maxEvent, new BatchBuilder());
+    // Batches of the Publisher's size; their buffers are recycled after each delivery. Indexed:
+    // the core routes them without reading them for their lines (WireBatch.lines).
+    super(options.nodeId, options.maxEvent, new BatchBuilder(MAX_BATCH_EVENTS, MAX_BATCH_BYTES, false, true));
     this.deliver = options.deliver;
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.busyNow = options.busy ?? (() => false);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AUDIT_KEY, auditEvent, BatchReceiver, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain } from '@logyard/bus';
+import { AUDIT_KEY, auditEvent, BatchReceiver, type BatchLines, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { clusterView, openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -287,8 +287,8 @@ export class Core {
    * A whole batch of this process's own clients ("LY1\n" and lines, as publish.sock carries),
    * routed as one from publish.sock is. Returns the events taken.
    */
-  routeFrame(frame: Buffer, knownValid = false): number {
-    const events = this.router.route(frame, this.config.maxEvent, knownValid);
+  routeFrame(frame: Buffer, knownValid = false, lines?: BatchLines): number {
+    const events = this.router.route(frame, this.config.maxEvent, knownValid, lines);
     this.directIn += events;
     this.endBatch();
     return events;
@@ -311,7 +311,7 @@ export class Core {
       deliver: (batches) => {
         // A batch of the receivers' own encoder is marked so (bus WireBatch.knownValid): the
         // drains' templates then find its fields without checking its JSON again.
-        for (const batch of batches) this.routeFrame(batch.body, batch.knownValid);
+        for (const batch of batches) this.routeFrame(batch.body, batch.knownValid, batch.lines);
       },
       // In one process the receivers read as fast as the event loop turns, faster than a drain
       // may send: they hold tcp and unix senders back while a running drain is half full, as

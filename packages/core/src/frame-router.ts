@@ -1,4 +1,4 @@
-import { decodeFrame, KeyTable, type MalformedReason, type WireKey, type WireRun } from '@logyard/bus';
+import { decodeFrame, KeyTable, keyProblem, WIRE_MAGIC, type BatchLines, type EventPrefix, type FrameLines, type MalformedReason, type WireKey, type WireRun } from '@logyard/bus';
 
 /** What takes the lines routed to it: a drain, a subscribers' channel. */
 export interface RunSink {
@@ -55,6 +55,8 @@ export class FrameRouter {
   private readonly open: Span[] = [];
   private readonly seen: RoutedKey[] = [];
   private readonly malformed: (reason: MalformedReason, count: number) => void;
+  /** The lines of an indexed batch (see indexed): the router's own, valid until the next batch. */
+  private scratch: { starts: Int32Array; ends: Int32Array; keys: RoutedKey[] } = { starts: new Int32Array(0), ends: new Int32Array(0), keys: [] };
   /** Whether the batch under way is known valid (route). */
   private knownValid = false;
   /** Events no sink took. */
@@ -69,8 +71,8 @@ export class FrameRouter {
    * `knownValid`: every event of the batch was written by this process's own encoder (bus
    * WireBatch.knownValid); the runs handed over say so. Never for a batch from publish.sock.
    */
-  route(batch: Buffer, maxEvent: number, knownValid = false): number {
-    const lines = decodeFrame(batch, this.keys, this.malformed, maxEvent);
+  route(batch: Buffer, maxEvent: number, knownValid = false, index?: BatchLines): number {
+    const lines = index === undefined ? decodeFrame(batch, this.keys, this.malformed, maxEvent) : this.indexed(batch, index, maxEvent);
     const { frame, count, starts, ends, keys } = lines;
     if (count === 0) return 0;
     const version = this.book.version();
@@ -117,6 +119,49 @@ export class FrameRouter {
     return count;
   }
 
+  /**
+   * The lines of a batch whose builder indexed them (bus WireBatch.lines), with decodeFrame's
+   * checks but without reading the batch for them: each line's key is its prefix's, whose
+   * RoutedKey is kept on the prefix; only that the event is an object within maxEvent is looked at.
+   */
+  private indexed(frame: Buffer, index: BatchLines, maxEvent: number): FrameLines<RoutedKey> {
+    const count = index.count;
+    if (this.scratch.starts.length < count) this.scratch = { starts: new Int32Array(count), ends: new Int32Array(count), keys: [] };
+    const { starts, ends, keys } = this.scratch;
+    let taken = 0;
+    let badEvent = 0;
+    let tooLong = 0;
+    let start = WIRE_MAGIC.length;
+    for (let i = 0; i < count; i++) {
+      const end = index.ends[i];
+      const key = this.keyOf(index.prefixes[i]);
+      // A prefix whose key is not valid (its publisher vouched wrongly): read as publish.sock's are.
+      if (key === null) return decodeFrame(frame, this.keys, this.malformed, maxEvent);
+      const json = start + key.keyBytes + 1;
+      if (end - 1 - json > maxEvent) tooLong++;
+      else if (frame[json] !== OPEN_BRACE || frame[end - 2] !== CLOSE_BRACE || end - 2 <= json) badEvent++;
+      else {
+        starts[taken] = start;
+        ends[taken] = end;
+        keys[taken] = key;
+        taken++;
+      }
+      start = end;
+    }
+    if (badEvent) this.malformed('bad_event', badEvent);
+    if (tooLong) this.malformed('too_long', tooLong);
+    return { frame, count: taken, starts, ends, keys };
+  }
+
+  /** The RoutedKey of a prefix's key, kept on the prefix for this router; null for a key that is not valid. */
+  private keyOf(prefix: EventPrefix): RoutedKey | null {
+    const routed = prefix.routed;
+    if (routed !== null && routed.by === this) return routed.key as RoutedKey | null;
+    const key = keyProblem(prefix.key) === null ? new RoutedKey(prefix.key, Buffer.byteLength(prefix.key)) : null;
+    prefix.routed = { by: this, key };
+    return key;
+  }
+
   private hand(span: Span, frame: Buffer, ends: Int32Array, keys: readonly WireKey[]): void {
     const run: WireRun = { frame, start: span.start, end: span.end, count: span.count, first: span.first, ends, keys, knownValid: this.knownValid };
     span.count = 0;
@@ -134,3 +179,7 @@ export class FrameRouter {
     key.version = version;
   }
 }
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+

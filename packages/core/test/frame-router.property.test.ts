@@ -1,4 +1,4 @@
-import { decodeLines, forEachEvent, WIRE_MAGIC, type MalformedReason, type WireRun } from '@logyard/bus';
+import { BatchBuilder, decodeLines, EventPrefix, forEachEvent, WIRE_MAGIC, type MalformedReason, type WireBatch, type WireRun } from '@logyard/bus';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameRouter, type RunSink } from '../src/frame-router.js';
@@ -15,8 +15,8 @@ class Kept implements RunSink {
   }
 }
 
-/** Routes batches of `lines` through a FrameRouter, and the same lines through the string reader (decodeLines), and compares. */
-function routeBoth(batches: string[][], prefixes: string[]): void {
+/** A FrameRouter to a Kept sink per prefix, and the counts it gives. */
+function routerTo(prefixes: string[]): { router: FrameRouter; sinks: Kept[]; counted: Map<string, number>; malformed: Partial<Record<MalformedReason, number>> } {
   const index = new PrefixIndex<Kept>();
   const sinks = prefixes.map(() => new Kept());
   prefixes.forEach((prefix, i) => index.add(prefix, sinks[i]));
@@ -28,6 +28,12 @@ function routeBoth(batches: string[][], prefixes: string[]): void {
     counted: (key, events) => counted.set(key, (counted.get(key) ?? 0) + events),
     malformed: (reason, count) => (malformed[reason] = (malformed[reason] ?? 0) + count),
   });
+  return { router, sinks, counted, malformed };
+}
+
+/** Routes batches of `lines` through a FrameRouter, and the same lines through the string reader (decodeLines), and compares. */
+function routeBoth(batches: string[][], prefixes: string[]): void {
+  const { router, sinks, counted, malformed } = routerTo(prefixes);
   let taken = 0;
   for (const batch of batches) taken += router.route(Buffer.from(WIRE_MAGIC + batch.join('\n') + '\n'), Number.POSITIVE_INFINITY);
 
@@ -71,6 +77,47 @@ describe('FrameRouter', () => {
       fc.property(fc.array(fc.array(line, { maxLength: 60 }), { minLength: 1, maxLength: 4 }), fc.array(prefix, { maxLength: 4 }), (batches, prefixes) => routeBoth(batches, prefixes)),
       { numRuns: 300 },
     );
+  });
+
+  it('routes a batch its builder indexed (WireBatch.lines) as it routes the same bytes read line by line, for two routers sharing the prefixes', () => {
+    // Prefixes as a receiver keeps them, a bad key and a head that makes no object among them.
+    const prefixes = [
+      new EventPrefix('syslog.web-1', '{"text":"', true),
+      new EventPrefix('syslog.web-2', '{"text":"', true),
+      new EventPrefix('app.x', '{"text":"'),
+      new EventPrefix('bad!key', '{"text":"'),
+      new EventPrefix('syslog.db', 'x"'),
+    ];
+    const event = fc.oneof(
+      { weight: 40, arbitrary: fc.tuple(fc.nat(prefixes.length - 1), fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).filter((c) => c !== 0x22 && c !== 0x5c).map((c) => String.fromCharCode(c)), maxLength: 30 })) },
+      // An event given as a string: its batch is not indexed.
+      { weight: 1, arbitrary: fc.constant(null) },
+    );
+    let indexedBatches = 0;
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 80 }), fc.array(prefix, { maxLength: 3 }), fc.integer({ min: 20, max: 60 }), (events, sinkPrefixes, maxEvent) => {
+        const builder = new BatchBuilder(16, 600, false, true);
+        const tail = Buffer.from('","n":1}');
+        for (const e of events) {
+          if (e === null) builder.append('app.x', '{"text":"given"}');
+          else builder.appendPieces(prefixes[e[0]], Buffer.from(e[1]), 0, e[1].length, tail);
+        }
+        const batches: WireBatch[] = [];
+        for (let batch = builder.take(); batch; batch = builder.take()) batches.push(batch);
+        indexedBatches += batches.filter((b) => b.lines !== undefined).length;
+        const outcome = (indexed: boolean) => {
+          const { router, sinks, counted, malformed } = routerTo(sinkPrefixes);
+          let taken = 0;
+          for (const b of batches) taken += router.route(b.body, maxEvent, b.knownValid, indexed ? b.lines : undefined);
+          return { taken, events: sinks.map((s) => s.events), counted, malformed, unrouted: router.unrouted };
+        };
+        const read = outcome(false);
+        expect(outcome(true)).toEqual(read);
+        expect(outcome(true)).toEqual(read);
+      }),
+      { numRuns: 300 },
+    );
+    expect(indexedBatches).toBeGreaterThan(150);
   });
 
   it('tells keys apart when more of them come than its table holds (slots taken over)', () => {
