@@ -6,7 +6,7 @@ import type { Store } from '@logyard/store';
  * (docs/sizing.md), 10-20 MB of etcd's database (60-120 MB with a retention of a minute).
  */
 export const CLUSTER_COUNTER_BYTES_PER_SECOND = 1_048_576;
-/** A node's share is never more than this (a small cluster: 100 drains every 3 s, 1,000 (133 KB) about every 8 s). */
+/** A node's share is never more than this (a small cluster: 100 or 1,000 drains every 2 s). */
 const NODE_MAX_BYTES_PER_SECOND = 16_384;
 /** ... nor less (a cluster of more than 4,000 nodes). */
 const NODE_MIN_BYTES_PER_SECOND = 256;
@@ -24,8 +24,8 @@ const COUNT_EVERY_MS = 60_000;
 /**
  * This node's share of the cluster's budget for counters, in bytes a second: the cluster's budget
  * divided by the number of live nodes, counted in the store now and then. With 100 nodes of 1,000
- * drains (133 KB documents) each node writes its counters about every 13 s; with 1,000 nodes, about
- * every 2 minutes. A failed count keeps the last one.
+ * drains (16.8 KB documents, 10 drains busy) each node writes its counters every 2 s; with 1,000
+ * nodes, about every 16 s. A failed count keeps the last one.
  */
 export class CounterBudget {
   private share = UNCOUNTED_BYTES_PER_SECOND;

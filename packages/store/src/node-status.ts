@@ -65,10 +65,15 @@ export class NodeStatusEncoder {
   }
 }
 
-/** The entry as stored: the drain's fields in this order, without those that say nothing. */
+/**
+ * The entry as stored: the drain's fields in this order, without those that say nothing. A drain
+ * RUNNING is the rule, so its state is left out too: an idle running drain is `"name":{}`, which
+ * halves a document of 1,000 idle drains (34 KB -> 16 KB), and with it what every node writes when
+ * a drain is added and what `drain status` reads.
+ */
 function compactDrainState(drain: DrainState): Partial<DrainState> {
   return {
-    state: drain.state,
+    ...(drain.state === 'RUNNING' ? {} : { state: drain.state }),
     ...(drain.error === undefined ? {} : { error: drain.error }),
     ...(drain.sent === 0 ? {} : { sent: drain.sent }),
     ...droppedSoFar(drain.dropped),
@@ -118,26 +123,51 @@ function sameDrainState(a: DrainState, b: DrainState): boolean {
 export function decodeNodeStatus(nodeId: string, text: string | undefined): NodeStatus | undefined {
   const data = parseJsonObject(text);
   if (!data || !isJsonObject(data.drains)) return undefined;
-  const drains = Object.entries(data.drains).flatMap(([name, value]) => {
-    const state = drainStateFrom(value);
-    return state ? [[name, state] as const] : [];
-  });
-  // fromEntries defines own properties: a drain named __proto__ stays a drain.
+  // A loop, not entries/fromEntries: `drain status` decodes 100 documents of 1,000 drains.
+  const drains: Record<string, DrainState> = {};
+  for (const name in data.drains) {
+    if (!Object.prototype.hasOwnProperty.call(data.drains, name)) continue;
+    const state = drainStateFrom(data.drains[name]);
+    if (state === undefined) continue;
+    // Defined, not assigned: a drain named __proto__ stays a drain.
+    if (name === '__proto__') Object.defineProperty(drains, name, { value: state, enumerable: true, writable: true, configurable: true });
+    else drains[name] = state;
+  }
   const live = nodeLiveFrom(data.live);
   return {
     node_id: nodeId,
     updated: typeof data.updated === 'number' ? data.updated : 0,
-    drains: Object.fromEntries(drains),
+    drains,
     ...(live ? { live } : {}),
   };
 }
 
-/** The rows of `drain status`: one per drain per node, sorted by drain, then node. */
+/**
+ * The rows of `drain status`: one per drain per node, sorted by drain, then node. Grouped by drain
+ * with the nodes in order, then the drains sorted: 100 nodes of 1,000 drains sort 100 nodes and
+ * 1,000 names, not 100,000 rows.
+ */
 export function drainStatusRows(nodes: readonly NodeStatus[]): NodeDrainStatus[] {
-  const rows = nodes.flatMap((node) =>
-    Object.entries(node.drains).map(([drain, state]) => ({ drain, node_id: node.node_id, ...state, updated: node.updated })),
-  );
-  return rows.sort((a, b) => compare(a.drain, b.drain) || compare(a.node_id, b.node_id));
+  const byDrain = new Map<string, NodeDrainStatus[]>();
+  for (const node of [...nodes].sort((a, b) => compare(a.node_id, b.node_id))) {
+    for (const drain in node.drains) {
+      if (!Object.prototype.hasOwnProperty.call(node.drains, drain)) continue;
+      let rows = byDrain.get(drain);
+      if (rows === undefined) byDrain.set(drain, (rows = []));
+      rows.push(statusRow(drain, node, node.drains[drain]));
+    }
+  }
+  return [...byDrain.keys()].sort(compare).flatMap((drain) => byDrain.get(drain)!);
+}
+
+/** `{drain, node_id, ...state, updated}`, field by field: a spread of 100,000 entries took a tenth of `drain status`. */
+function statusRow(drain: string, node: NodeStatus, s: DrainState): NodeDrainStatus {
+  const { node_id, updated } = node;
+  // Drains with disk= and built-in ones (a few per node) take the general way.
+  if (s.disk_bytes !== undefined || s.disk_events !== undefined || s.builtin !== undefined) return { drain, node_id, ...s, updated };
+  return s.error === undefined
+    ? { drain, node_id, state: s.state, sent: s.sent, dropped: s.dropped, buffered: s.buffered, updated }
+    : { drain, node_id, state: s.state, error: s.error, sent: s.sent, dropped: s.dropped, buffered: s.buffered, updated };
 }
 
 /** The node a store is registered as, for writing its status: a status lives under its node's entry. */
@@ -147,16 +177,22 @@ export function assertRegisteredAs(registered: string | undefined, nodeId: strin
 }
 
 function drainStateFrom(value: unknown): DrainState | undefined {
-  if (!isJsonObject(value) || typeof value.state !== 'string') return undefined;
-  const count = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) ? n : 0);
-  const dropped = isJsonObject(value.dropped) ? Object.fromEntries(Object.entries(value.dropped).map(([reason, n]) => [reason, count(n)])) : {};
-  return {
-    state: value.state,
-    ...(typeof value.error === 'string' ? { error: value.error } : {}),
-    sent: count(value.sent),
-    dropped,
-    buffered: count(value.buffered),
-    ...(typeof value.disk_bytes === 'number' ? { disk_bytes: count(value.disk_bytes), disk_events: count(value.disk_events) } : {}),
-    ...(value.builtin === true ? { builtin: true } : {}),
-  };
+  // No state: RUNNING (left out when written); a state that is not a string cannot be read.
+  if (!isJsonObject(value) || (value.state !== undefined && typeof value.state !== 'string')) return undefined;
+  const dropped = isJsonObject(value.dropped) ? Object.fromEntries(Object.entries(value.dropped).map(([reason, n]) => [reason, countFrom(n)])) : {};
+  // Fields in the order of the rows `drain status --json` prints; no spreads (100,000 entries).
+  const name = value.state ?? 'RUNNING';
+  const [sent, buffered] = [countFrom(value.sent), countFrom(value.buffered)];
+  const state: DrainState =
+    typeof value.error === 'string' ? { state: name, error: value.error, sent, dropped, buffered } : { state: name, sent, dropped, buffered };
+  if (typeof value.disk_bytes === 'number') {
+    state.disk_bytes = countFrom(value.disk_bytes);
+    state.disk_events = countFrom(value.disk_events);
+  }
+  if (value.builtin === true) state.builtin = true;
+  return state;
+}
+
+function countFrom(n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }

@@ -70,11 +70,12 @@ describe('the etcd store', () => {
       await store.putNodeStatus(nodeStatus('node-a', drains));
 
       expect(JSON.parse(await get('/logyard/nodes/node-a'))).toEqual({ started: 1_700_000_000, version: '1.2.3' });
-      // Nothing sent, no drops and nothing buffered are left out of the document, and read back as such.
+      // The state RUNNING, nothing sent, no drops and nothing buffered are left out of the document,
+      // and read back as such.
       const { buffered: _, ...archive } = drains.archive;
       expect(JSON.parse(await get('/logyard/status/node-a'))).toEqual({
         updated: 1_700_000_000,
-        drains: { web: drains.web, archive, idle: { state: 'RUNNING' } },
+        drains: { web: { sent: 12, dropped: { buffer_full: 3 }, buffered: 7 }, archive, idle: {} },
       });
       expect(await store.listNodeStatus()).toEqual([nodeStatus('node-a', drains)]);
       const lease = await leaseOf('/logyard/nodes/node-a');
@@ -278,7 +279,7 @@ describe('the etcd store', () => {
       await vi.waitFor(() => expect(deliveries.at(-1)).toEqual(['after']));
       expect(errors).toEqual([]);
       await store.putNodeStatus(nodeStatus('big', { web: RUNNING }));
-      expect(JSON.parse(await get('/logyard/status/big')).drains.web.state).toBe('RUNNING');
+      expect(JSON.parse(await get('/logyard/status/big')).drains.web).toEqual({ sent: 12, dropped: { buffer_full: 3 } });
     });
   });
 
