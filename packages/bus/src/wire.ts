@@ -157,23 +157,41 @@ export function decodeFrame<K extends WireKey>(
   const lineKeys = lines.keys;
   const length = frame.length;
   let pos = WIRE_MAGIC.length;
+  // The last valid key and where its bytes are: a line of the same key (most are) is known by
+  // comparing its bytes with those, without hashing it or looking in `keys`.
+  let last: K | null = null;
+  let lastFrom = 0;
+  let lastBytes = 0;
   while (pos < length) {
     const nl = frame.indexOf(NEWLINE, pos);
     if (nl > pos) {
-      // A key is at most MAX_KEY_BYTES: its space is looked for no further (a huge event has none early).
-      const limit = Math.min(nl, pos + MAX_KEY_BYTES + 1);
-      let sp = pos;
+      let sp = pos + lastBytes;
+      let same: boolean = last !== null && sp < nl && frame[sp] === SPACE;
+      for (let i = 0; same && i < lastBytes; i++) same = frame[pos + i] === frame[lastFrom + i];
       let hash = HASH_START;
-      for (let c = frame[sp]; sp < limit && c !== SPACE; c = frame[++sp]) hash = hashByte(hash, c);
+      if (!same) {
+        // A key is at most MAX_KEY_BYTES: its space is looked for no further (a huge event has none early).
+        const limit = Math.min(nl, pos + MAX_KEY_BYTES + 1);
+        sp = pos;
+        for (let c = frame[sp]; sp < limit && c !== SPACE; c = frame[++sp]) hash = hashByte(hash, c);
+        if (sp === limit) {
+          if (nl - pos > maxEvent) tooLong++;
+          else if (limit === nl) badEvent++;
+          else badKey++;
+          pos = nl + 1;
+          continue;
+        }
+      }
       const json = sp + 1;
-      if (sp === limit) {
-        if (nl - pos > maxEvent) tooLong++;
-        else if (limit === nl) badEvent++;
-        else badKey++;
-      } else if (nl - json > maxEvent) {
+      if (nl - json > maxEvent) {
         tooLong++;
       } else {
-        const key = keys.get(frame, pos, sp, hash);
+        const key: K | null = same ? last : keys.get(frame, pos, sp, hash);
+        if (key !== null && !same) {
+          last = key;
+          lastFrom = pos;
+          lastBytes = sp - pos;
+        }
         if (key === null) badKey++;
         else if (frame[json] !== OPEN_BRACE || frame[nl - 1] !== CLOSE_BRACE || nl - 1 <= json) badEvent++;
         else {

@@ -82,31 +82,34 @@ export class FrameRouter {
     }
     this.knownValid = knownValid;
     const open = this.open;
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count; ) {
       const key = keys[i];
+      // The lines of this key that follow one another (most batches: all of them) go as one.
+      let next = i + 1;
+      while (next < count && keys[next] === key && starts[next] === ends[next - 1]) next++;
+      const lines = next - i;
       if (key.version !== version) this.resolve(key, version);
-      if (key.inBatch++ === 0) this.seen.push(key);
+      if (key.inBatch === 0) this.seen.push(key);
+      key.inBatch += lines;
       const spans = key.spans;
-      if (spans.length === 0) {
-        this.unrouted++;
-        continue;
-      }
+      if (spans.length === 0) this.unrouted += lines;
       const start = starts[i];
-      const end = ends[i];
+      const end = ends[next - 1];
       for (let s = 0; s < spans.length; s++) {
         const span = spans[s];
         if (span.end === start) {
-          span.count++;
+          span.count += lines;
           span.end = end;
           continue;
         }
         if (span.count > 0) this.hand(span, frame, ends, keys);
         else open.push(span);
         span.first = i;
-        span.count = 1;
+        span.count = lines;
         span.start = start;
         span.end = end;
       }
+      i = next;
     }
     for (let s = 0; s < open.length; s++) this.hand(open[s], frame, ends, keys);
     open.length = 0;
