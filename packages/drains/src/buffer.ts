@@ -221,7 +221,10 @@ export class EventBuffer {
     if (this.size + count > this.lineBytes.length) this.grow(this.size + count);
     const { ends, keys, frame } = run;
     const mark = run.knownValid === true ? 1 : 0;
-    const slots = this.lineBytes.length;
+    const ringLines = this.lineBytes;
+    const ringKeys = this.keyBytes;
+    const ringMarks = this.knownValid;
+    const slots = ringLines.length;
     let at = this.head + this.size;
     if (at >= slots) at -= slots;
     // Indices into the run's `ends` and `keys`, which hold the lines of its whole batch.
@@ -235,9 +238,9 @@ export class EventBuffer {
       let to = from;
       let j = i;
       for (; j < last && ends[j] - from + chunk.filled <= room; j++) {
-        this.lineBytes[at] = ends[j] - to;
-        this.keyBytes[at] = keys[j].keyBytes;
-        this.knownValid[at] = mark;
+        ringLines[at] = ends[j] - to;
+        ringKeys[at] = keys[j].keyBytes;
+        ringMarks[at] = mark;
         to = ends[j];
         if (++at === slots) at = 0;
       }
@@ -291,15 +294,20 @@ export class EventBuffer {
     const lineBytes = new Int32Array(count);
     const keyBytes = new Int32Array(count);
     const knownValid = new Uint8Array(count);
+    const ringLines = this.lineBytes;
+    const ringKeys = this.keyBytes;
+    const ringMarks = this.knownValid;
+    const slots = ringLines.length;
     let wireSize = 0;
     let keysSize = 0;
-    const slots = this.lineBytes.length;
     for (let i = 0, at = this.head; i < count; i++) {
-      lineBytes[i] = this.lineBytes[at];
-      keyBytes[i] = this.keyBytes[at];
-      knownValid[i] = this.knownValid[at];
-      wireSize += lineBytes[i];
-      keysSize += keyBytes[i] + 1;
+      const line = ringLines[at];
+      const key = ringKeys[at];
+      lineBytes[i] = line;
+      keyBytes[i] = key;
+      knownValid[i] = ringMarks[at];
+      wireSize += line;
+      keysSize += key + 1;
       if (++at === slots) at = 0;
     }
     const block = takeBlock(json ? 2 * wireSize - keysSize : roomPerEvent < 0 ? wireSize : 2 * wireSize + roomPerEvent * count + OUT_SLACK);
@@ -318,22 +326,22 @@ export class EventBuffer {
     }
     this.head = (this.head + count) % slots;
     this.size -= count;
+    const wire = bytes.subarray(0, wireSize);
+    // One pass: the notices counted and, for `json`, each line without its key copied after the
+    // lines (inside one block of memory: no allocation per event).
     let notices = 0;
-    let out = bytes.subarray(0, wireSize);
-    const wire = out;
-    for (let i = 0, at = 0; i < count; at += lineBytes[i], i++) {
-      if (keyBytes[i] === NOTICE_KEY_BYTES.length && NOTICE_KEY_BYTES.equals(wire.subarray(at, at + keyBytes[i]))) notices++;
-    }
-    if (json) {
-      // Each line without its key: copies inside one block of memory (no allocation per event).
-      let to = wireSize;
-      for (let i = 0, at = 0; i < count; at += lineBytes[i], i++) {
-        const from = at + keyBytes[i] + 1;
-        bytes.copyWithin(to, from, at + lineBytes[i]);
-        to += at + lineBytes[i] - from;
+    let to = wireSize;
+    for (let i = 0, at = 0; i < count; i++) {
+      const line = lineBytes[i];
+      const key = keyBytes[i];
+      if (key === NOTICE_KEY_BYTES.length && isNoticeKey(bytes, at)) notices++;
+      if (json) {
+        bytes.copyWithin(to, at + key + 1, at + line);
+        to += line - key - 1;
       }
-      out = bytes.subarray(wireSize, to);
+      at += line;
     }
+    const out = json ? bytes.subarray(wireSize, to) : wire;
     const batch: WireBatch = { block, wire, out, lineBytes, keyBytes, knownValid, count, notices };
     if (this.untold.size > 0) batch.gaps = this.untold.takeAll();
     this.afterTake();
@@ -517,6 +525,12 @@ export class EventBuffer {
     this.knownValid = marks;
     this.head = 0;
   }
+}
+
+/** Whether the line at `at` of `bytes` has the notice key (its key is as long: checked by the caller). */
+function isNoticeKey(bytes: Buffer, at: number): boolean {
+  for (let i = 0; i < NOTICE_KEY_BYTES.length; i++) if (bytes[at + i] !== NOTICE_KEY_BYTES[i]) return false;
+  return true;
 }
 
 /** Writes `<key> <json>\n` at the end of `chunk` (room checked by the caller); returns the key's bytes. */
