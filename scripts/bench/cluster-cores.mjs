@@ -1,6 +1,6 @@
 // Real cores on one etcd (issue 18): N `logyard core` processes on this machine, D drains in the
 // store, events flowing on every node, and what an operator sees: how stale `logyard drain status`
-// gets (how old its oldest row is when the answer comes: that row's `updated`, a whole second, to
+// gets (how old its oldest row is when the answer comes: that row's `updated` (when its node wrote it) to
 // the answer, so the command's own time counts), how long it takes to answer, and what the cores cost (RSS, CPU) and etcd (puts/s, CPU, db size).
 //
 // Events: every node publishes --rate events/s under `bench.flow`; --flowing of the drains take them
@@ -137,7 +137,9 @@ try {
     if (read.rows) {
       // How old the oldest row is when the answer is shown: its write's second, to the answer.
       const oldest = Math.min(...read.rows.map((r) => r.updated));
-      reads.push({ ms: read.ms, rows: read.rows.length, stale_s: +((read.began + read.ms) / 1000 - oldest).toFixed(1) });
+      // Also its age when the command began: what the documents in etcd were, without the command's own
+      // time (negative when every document was written again while it ran).
+      reads.push({ ms: read.ms, rows: read.rows.length, stale_s: +((read.began + read.ms) / 1000 - oldest).toFixed(1), stale_at_start_s: +(read.began / 1000 - oldest).toFixed(1) });
     } else reads.push({ ms: read.ms, error: read.error });
     await sleep(1_000);
   }
@@ -160,6 +162,7 @@ try {
       ...(answered.length < reads.length ? { first_error: reads.find((r) => r.error).error } : {}),
       rows: answered.at(-1)?.rows ?? 0,
       stale_max_s: Math.max(...answered.map((r) => r.stale_s)),
+      stale_at_start_max_s: Math.max(...answered.map((r) => r.stale_at_start_s)),
       answer_ms_median: answered.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(answered.length / 2)],
       answer_ms_max: Math.max(...answered.map((r) => r.ms)),
     },
@@ -186,7 +189,7 @@ try {
 
   const d = result.drain_status;
   console.log(`\n${CORES} real cores x ${DRAINS} drains on one etcd (${FLOWING} drains taking ${RATE} events/s on every node), ${result.load_s} s`);
-  console.log(`drain status: ${d.reads} reads, ${d.failed} failed, ${d.rows} rows; oldest row at most ${d.stale_max_s} s old when shown; answered in ${d.answer_ms_median} ms (median), ${d.answer_ms_max} ms (max)`);
+  console.log(`drain status: ${d.reads} reads, ${d.failed} failed, ${d.rows} rows; oldest row at most ${d.stale_max_s} s old when shown (${d.stale_at_start_max_s} s when the command began); answered in ${d.answer_ms_median} ms (median), ${d.answer_ms_max} ms (max)`);
   console.log(`a node's status document: ${result.status_document_kb} KB`);
   console.log(`node entries in etcd: at least ${result.node_entries_min} of ${CORES} at every read; core logs: ${JSON.stringify(result.core_log)}`);
   console.log(`cores: RSS median ${result.core_rss_mb.median} MB, max ${result.core_rss_mb.max} MB, total ${result.core_rss_mb.total} MB; CPU ${result.cores_cpu} cores`);
