@@ -81,7 +81,8 @@ const MAGIC = Buffer.from(WIRE_MAGIC);
 /** What the builder writes into before its first event: no room, so the first event starts a batch. */
 const NO_ROOM = Buffer.alloc(0);
 const SPACE = 0x20;
-const MAX_FREE_BUFFERS = 8;
+/** Buffers of batches done with kept for reuse, unless the builder is told otherwise. */
+const KEEP_FREE_BUFFERS = 8;
 const NO_LINES: BatchLines = { count: 0, ends: new Int32Array(0), prefixes: [] };
 const NEWLINE = 0x0a;
 
@@ -121,14 +122,20 @@ export class BatchBuilder {
    * buffer is copied into one of its size and the buffer written on (a publisher of a few events
    * a second would else hold a 512 KiB buffer per event until the core confirms it); for
    * batches that are recycled instead, it is not needed. `indexed`: batches of pieces carry
-   * their lines (WireBatch.lines).
+   * their lines (WireBatch.lines). `keepFree`: buffers of batches recycled kept for reuse, at most.
    */
   constructor(
     private readonly maxEvents = MAX_BATCH_EVENTS,
     private readonly maxBytes = MAX_BATCH_BYTES,
     private readonly compact = false,
-    private readonly indexed = false,
-  ) {}
+    options: { indexed?: boolean; keepFree?: number } = {},
+  ) {
+    this.indexed = options.indexed ?? false;
+    this.keepFree = options.keepFree ?? KEEP_FREE_BUFFERS;
+  }
+
+  private readonly indexed: boolean;
+  private readonly keepFree: number;
 
   /** Appends the event `json` of `key`. */
   append(key: string, json: string): void {
@@ -268,10 +275,15 @@ export class BatchBuilder {
    * Takes back a batch taken and done with (nothing refers to its bytes any more): its buffer is
    * written into again instead of a new one (each new one costs the garbage collector its size).
    */
-  recycle(batch: WireBatch): void {
+  recycle(batch: Pick<WireBatch, 'body' | 'lines'>): void {
     const { buffer } = batch.body;
-    if (buffer.byteLength === this.maxBytes + MAGIC.length && this.free.length < MAX_FREE_BUFFERS) this.free.push(buffer as ArrayBuffer);
-    if (batch.lines && this.freeLines.length < MAX_FREE_BUFFERS) this.freeLines.push(batch.lines);
+    if (buffer.byteLength === this.maxBytes + MAGIC.length && this.free.length < this.keepFree) this.free.push(buffer as ArrayBuffer);
+    if (batch.lines && this.freeLines.length < KEEP_FREE_BUFFERS) this.freeLines.push(batch.lines);
+  }
+
+  /** Lets go of the buffers kept for reuse (a publisher gone idle holds none). */
+  releaseFree(): void {
+    this.free.length = 0;
   }
 
   /** Forgets every event held. */

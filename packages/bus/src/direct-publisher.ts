@@ -35,7 +35,7 @@ export class DirectPublisher extends EventIntake {
   constructor(options: DirectPublisherOptions) {
     // Batches of the Publisher's size; their buffers are recycled after each delivery. Indexed:
     // the core routes them without reading them for their lines (WireBatch.lines).
-    super(options.nodeId, options.maxEvent, new BatchBuilder(MAX_BATCH_EVENTS, MAX_BATCH_BYTES, false, true));
+    super(options.nodeId, options.maxEvent, new BatchBuilder(MAX_BATCH_EVENTS, MAX_BATCH_BYTES, false, { indexed: true }));
     this.deliver = options.deliver;
     this.maxQueued = options.maxQueuedEvents ?? 100_000;
     this.busyNow = options.busy ?? (() => false);

@@ -23,3 +23,4 @@ export * from './suggest.js';
 export * from './severity.js';
 export * from './tenants.js';
 export * from './audit.js';
+export * from './frame-release.js';

@@ -120,6 +120,23 @@ describe('Publisher', () => {
     expect(pub.stats()).toMatchObject({ published: 10, sent: 0, queued: 0, dropped: { unconfirmed: 10 } });
   });
 
+  it('writes batches into the buffers of batches the core confirmed, and every event arrives as published', async () => {
+    const dir = runDir();
+    const rx = await receiver(dir);
+    // Small batches sealed full: their buffers are recycled, while later ones are in flight.
+    const pub = new Publisher({ runDir: dir, nodeId: 'n1', maxBatchBytes: 4096 });
+    cleanups.push(() => pub.close());
+    expect(await pub.waitConnected(2000)).toBe(true);
+    const texts = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(i % 97)}`);
+    for (let round = 0; round < 20; round++) {
+      for (let i = round * 1000; i < (round + 1) * 1000; i++) pub.publish('systail.test', texts[i]);
+      await new Promise((r) => setTimeout(r, round % 3));
+    }
+    expect(await pub.flush()).toBe(true);
+    expect(rx.batches()).toBeGreaterThan(500);
+    expect(rx.events.map((e) => e.text)).toEqual(texts);
+  });
+
   it('sends what a dead core did not confirm again to the next one, which gets every event once', async () => {
     const dir = runDir();
     const endpoint = corePaths(dir).publishEndpoint;

@@ -96,7 +96,7 @@ describe('FrameRouter', () => {
     let indexedBatches = 0;
     fc.assert(
       fc.property(fc.array(event, { maxLength: 80 }), fc.array(prefix, { maxLength: 3 }), fc.integer({ min: 20, max: 60 }), (events, sinkPrefixes, maxEvent) => {
-        const builder = new BatchBuilder(16, 600, false, true);
+        const builder = new BatchBuilder(16, 600, false, { indexed: true });
         const tail = Buffer.from('","n":1}');
         for (const e of events) {
           if (e === null) builder.append('app.x', '{"text":"given"}');

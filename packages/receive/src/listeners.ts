@@ -1,3 +1,4 @@
+import { FrameReleaser } from '@logyard/bus';
 import { createSocket as createUdpSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
@@ -190,6 +191,9 @@ function udpBufferCapped(granted: number, asked: number): string | null {
   );
 }
 
+/** The chunks stream sockets read (an external buffer each): let go of by a minor collection every few MiB (see FrameReleaser). */
+const readChunks = new FrameReleaser();
+
 function openStream(uri: ListenUri, handlers: ListenerHandlers, where: { host: string; port: number } | { path: string }): Promise<Listener> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
@@ -197,6 +201,7 @@ function openStream(uri: ListenUri, handlers: ListenerHandlers, where: { host: s
     const decoder = new FrameDecoder(handlers.frames(), handlers.framing);
     socket.on('data', (chunk: Buffer) => {
       decoder.push(chunk);
+      readChunks.received(chunk.length);
       if (!handlers.ready() && !socket.isPaused()) {
         // Back pressure to the sender (its TCP window closes) instead of dropping: the core is slow.
         socket.pause();
