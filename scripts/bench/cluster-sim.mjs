@@ -5,7 +5,8 @@
 // that move all the time; the others are idle, as on a real core whose drains filter by key). Against one real etcd, started with the compaction and quota of docs/sizing.md.
 // It measures, under load: etcd puts/s, CPU and db size and how stale `drain status` gets (the load
 // alone, --load seconds); drain add -> every node notified (--tries drains, one at a time); then how
-// long all nodes take to catch up after an etcd outage (--outage seconds, etcd killed and restarted).
+// long all nodes take to catch up after an etcd outage (--outage seconds, etcd killed and restarted),
+// and what their watches read from etcd to catch up (whole listings, or only what was written since).
 //
 // Usage: node scripts/bench/cluster-sim.mjs [--nodes 100] [--drains 100] [--procs 4] [--tries 10]
 //        [--load 20] [--outage 30] [--busy 10] [--full]     (--full: 1,000 nodes x 1,000 drains)
@@ -40,6 +41,12 @@ async function worker() {
   /** Drain names the controller waits for: name -> nodes that have not seen it yet. */
   const expected = new Map();
   const report = { failures: 0, writes: 0 };
+  /** What the nodes' watches read from etcd to start or catch up (etcd-watch.ts), by kind: reads and keys returned. */
+  const watchReads = { list: 0, list_keys: 0, changes: 0, changes_keys: 0, keys: 0, keys_keys: 0 };
+  const onWatchRead = ({ kind, keys }) => {
+    watchReads[kind]++;
+    watchReads[`${kind}_keys`] += keys;
+  };
   // How late this process runs what is due (its simulated nodes share its one thread): from the
   // first drain added under load to the report.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -61,7 +68,7 @@ async function worker() {
 
   async function startNode(id) {
     // Connections of its own, as a core has: shared ones would put every node of a process on one.
-    const node = { id, seen: new Map(), drains: {}, rates: new Rates(), eventsIn: 0, store: await EtcdStore.open(uri, { ownConnections: true }) };
+    const node = { id, seen: new Map(), drains: {}, rates: new Rates(), eventsIn: 0, store: await EtcdStore.open(uri, { ownConnections: true, onWatchRead }) };
     try {
       return await runNode(node);
     } catch (err) {
@@ -142,7 +149,8 @@ async function worker() {
     else if (message.type === 'report') {
       const ms = (ns) => Math.round(ns / 1e6);
       process.send({ type: 'report', ...report, loop_delay_ms: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) } });
-    } else if (message.type === 'measure-loop') loopDelay.enable();
+    } else if (message.type === 'watch-reads') process.send({ type: 'watch-reads', ...watchReads });
+    else if (message.type === 'measure-loop') loopDelay.enable();
     else if (message.type === 'stop') {
       await Promise.all(nodes.map(async (n) => (await n.publisher.close(), await n.store.close())));
       process.exit(0);
@@ -195,6 +203,9 @@ async function controller() {
   const OUTAGE_S = Number(opts.outage);
 
   const root = mkdtempSync(join(tmpdir(), 'logyard-bench-sim-'));
+  // With CLUSTER_SIM_PROFILE: when each phase began, on the clock of the workers' CPU profiles
+  // (CLOCK_MONOTONIC, in µs), to read a profile phase by phase.
+  const mark = (what) => process.env.CLUSTER_SIM_PROFILE && console.error(`cluster-sim: mark ${what} ${process.hrtime.bigint() / 1000n}`);
   const children = [];
   const { EtcdStore } = await import('@logyard/store/etcd');
   const { Etcd3 } = await import('etcd3');
@@ -247,6 +258,14 @@ async function controller() {
     const startup_s = +((Date.now() - startAt) / 1000).toFixed(1);
     console.error(`cluster-sim: ${NODES} nodes x ${DRAINS} drains up in ${startup_s} s`);
 
+    /** The watches' reads so far, all workers together. */
+    const watchReads = async () => {
+      const counts = await Promise.all(workers.map((w) => (w.send({ type: 'watch-reads' }), message(w, 'watch-reads'))));
+      const sum = {};
+      for (const c of counts) for (const [k, v] of Object.entries(c)) if (k !== 'type') sum[k] = (sum[k] ?? 0) + v;
+      return sum;
+    };
+
     /** Puts drain `name` and resolves with the time from the put to each node's watch delivering it. */
     const addAndWait = async (name, put) => {
       const seen = Promise.all(workers.map((w) => message(w, 'seen', (m) => m.name === name, SEEN_TIMEOUT_MS)));
@@ -289,6 +308,7 @@ async function controller() {
     const perNode = [];
     const allNodes = [];
     workers.forEach((w) => w.send({ type: 'measure-loop' }));
+    mark('adds');
     for (let t = 0; t < TRIES; t++) {
       const name = `probe-${t}`;
       const { t0: put, at } = await addAndWait(name, () => retrying(() => client.putDrain(name, 'tcp://10.0.0.2:9?filter=probe')));
@@ -307,11 +327,15 @@ async function controller() {
     if (OUTAGE_S > 0) {
       const simCpu = () => workers.reduce((s, w) => s + cpuSeconds(w.pid), 0);
       const cpuAtKill = simCpu();
+      const readsAtKill = await watchReads();
+      mark('kill');
       await etcd.kill();
       await sleep(OUTAGE_S * 1000);
       const cpuAtRestart = simCpu();
       await etcd.restart();
       const back = Date.now();
+      mark('restart');
+      const etcdCpuAtRestart = cpuSeconds(etcd.pid());
       // The controller's clients after the outage are new ones: no circuit breaker of its own,
       // tripped by the outage (etcd3's default holds a host for 5 s), delays what it measures.
       const fresh = new Etcd3({ hosts: etcd.url });
@@ -328,19 +352,25 @@ async function controller() {
         if ((await since('/logyard/status/')) >= NODES) break;
         await sleep(250);
       }
+      mark('caught-up');
+      const etcdCpuCaughtUp = cpuSeconds(etcd.pid());
       const nodesRenewed = await since('/logyard/nodes/');
       fresh.close();
       await writer.close();
       // The simulator processes' CPU while etcd was away (a real node's cost of an outage) and from
       // its restart until every node caught up (what delays the catch-up on this machine).
       const cpuCaughtUp = simCpu();
+      const readsCaughtUp = await watchReads();
       outage = {
         seconds: OUTAGE_S,
         watches_caught_up_s: +watches_s.toFixed(1),
         all_caught_up_s: +((Date.now() - back) / 1000).toFixed(1),
         sim_cpu_s_while_away: +(cpuAtRestart - cpuAtKill).toFixed(1),
         sim_cpu_s_catching_up: +(cpuCaughtUp - cpuAtRestart).toFixed(1),
+        etcd_cpu_s_catching_up: +(etcdCpuCaughtUp - etcdCpuAtRestart).toFixed(1),
         nodes_with_new_lease: nodesRenewed,
+        // What the nodes' watches (3 a node) read from etcd from the outage until every node caught up.
+        watch_reads: Object.fromEntries(Object.keys(readsCaughtUp).map((k) => [k, readsCaughtUp[k] - readsAtKill[k]])),
       };
     }
 
@@ -396,7 +426,9 @@ async function controller() {
     console.log(`drain status: at most ${l.status_stale_max_s} s stale, read in at most ${l.status_read_max_ms} ms; ${l.status_read_failures} reads failed${l.status_read_failure ? ` (${l.status_read_failure})` : ''}`);
     if (outage) {
       console.log(`after a ${OUTAGE_S} s etcd outage: watches caught up ${outage.watches_caught_up_s} s, every node entry and status back ${outage.all_caught_up_s} s after etcd`);
-      console.log(`simulator CPU: ${outage.sim_cpu_s_while_away} s while etcd was away, ${outage.sim_cpu_s_catching_up} s from its restart until every node caught up`);
+      console.log(`CPU: simulator ${outage.sim_cpu_s_while_away} s while etcd was away; from its restart until every node caught up, simulator ${outage.sim_cpu_s_catching_up} s, etcd ${outage.etcd_cpu_s_catching_up} s`);
+      const r = outage.watch_reads;
+      console.log(`watches' reads while catching up: ${r.list} whole listings (${r.list_keys} keys), ${r.changes} of what was written since (${r.changes_keys} keys), ${r.keys} of the keys alone (${r.keys_keys} keys)`);
     }
     console.log(JSON.stringify(result));
   } finally {

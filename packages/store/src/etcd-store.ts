@@ -13,13 +13,14 @@ import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-s
 import { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
 import { clientOptions, etcdFailure, HOST_OPEN_MS } from './etcd-client.js';
 import { NodeLease, type NodeLeaseOptions } from './etcd-lease.js';
-import { PrefixWatch } from './etcd-watch.js';
+import { PrefixWatch, type WatchRead } from './etcd-watch.js';
 import { WatchStream } from './etcd-watch-stream.js';
 import { EtcdConnection } from './etcd-connection.js';
 import { DRAINS, drainFromKv, FORMATS, formatFromKv, listKeys, mapConcurrently, NODES, STATUS, TENANTS, tenantFromKv } from './etcd-layout.js';
 import { withTimeout } from './time.js';
 
 export { parseEtcdUri, type EtcdEndpoint } from './etcd-uri.js';
+export type { WatchRead } from './etcd-watch.js';
 
 export interface EtcdStoreOptions {
   /** TTL of the lease holding this node's entry and status. Default 10 s. */
@@ -35,6 +36,8 @@ export interface EtcdStoreOptions {
   ownConnections?: boolean;
   /** This node's put budget and the spread of its lease's renewal (etcd-lease.ts). */
   lease?: Omit<NodeLeaseOptions, 'ttl' | 'pause'>;
+  /** Told of every read a watch makes to start or catch up (etcd-watch.ts): the cluster simulator counts them. */
+  onWatchRead?: (read: WatchRead) => void;
 }
 
 const DEFAULT_TTL_SECONDS = 10;
@@ -65,6 +68,7 @@ export class EtcdStore implements Store {
   private readonly nodeTtl: number;
   private readonly temporaryTtl: number;
   private readonly leaseOptions: NodeLeaseOptions;
+  private readonly onWatchRead: ((read: WatchRead) => void) | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly watches = new OpenWatches();
   private readonly temporaryDrains = new Set<TemporaryHandle>();
@@ -86,6 +90,7 @@ export class EtcdStore implements Store {
     this.nodeTtl = Math.max(1, Math.round(options.nodeTtlSeconds ?? DEFAULT_TTL_SECONDS));
     this.temporaryTtl = Math.max(1, Math.round(options.temporaryTtlSeconds ?? DEFAULT_TTL_SECONDS));
     this.leaseOptions = { ...options.lease, ttl: this.nodeTtl, pause: (ms) => connection.pause(ms) };
+    this.onWatchRead = options.onWatchRead;
   }
 
   /** Opens a store on `etcd://` or `etcds://` URI; nothing is contacted until the first operation. */
@@ -310,7 +315,12 @@ export class EtcdStore implements Store {
       prefix,
       what,
       decode,
-      list: () => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).exec()),
+      reads: {
+        list: () => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).exec()),
+        changedSince: (revision) => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).minModRevision(revision.toString()).exec()),
+        keysAt: (revision) => this.run(`list ${what}`, () => this.client.getAll().prefix(prefix).revision(revision).keys()),
+      },
+      onRead: this.onWatchRead,
       unavailable: (action, err) => etcdFailure(this.description, this.timeoutMs, action, err),
       onChange,
       onError: onError ?? (() => undefined),

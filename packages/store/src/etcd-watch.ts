@@ -4,6 +4,32 @@ import { compare } from './json.js';
 import { Backoff, sleep } from './time.js';
 import type { StreamWatch, WatchEnd, WatchStream } from './etcd-watch-stream.js';
 
+/** A reply of etcd's range: the revision it was read at, the keys and values, and how many keys the range has. */
+export interface RangeReply {
+  header: { revision: string };
+  kvs: IKeyValue[];
+  /** Every key of the range, whether returned or not (etcd counts before applying min_mod_revision). */
+  count: string;
+}
+
+/** What a watch reads from etcd to start, and to catch up after a break (see PrefixWatch). */
+export interface PrefixReads {
+  /** Every key and value under the prefix. */
+  list(): Promise<RangeReply>;
+  /** The keys under the prefix written at `revision` or later, with their values, and the count of all keys. */
+  changedSince(revision: bigint): Promise<RangeReply>;
+  /** The names of the keys under the prefix at `revision` (no values). */
+  keysAt(revision: string): Promise<string[]>;
+}
+
+/** One read a watch made: a whole listing, the keys written since its last revision, or the keys alone (some were deleted). */
+export interface WatchRead {
+  what: string;
+  kind: 'list' | 'changes' | 'keys';
+  /** Keys the reply held. */
+  keys: number;
+}
+
 export interface PrefixWatchOptions<T extends { name: string }> {
   description: string;
   /** Keys watched: everything under it. */
@@ -12,25 +38,35 @@ export interface PrefixWatchOptions<T extends { name: string }> {
   what: string;
   /** The entry a key and value stand for; undefined leaves the key out. */
   decode: (kv: IKeyValue) => T | undefined;
-  list: () => Promise<{ header: { revision: string }; kvs: IKeyValue[] }>;
+  reads: PrefixReads;
   unavailable: (action: string, err: unknown) => StoreError;
   onChange: (entries: T[]) => void;
   onError: (error: StoreError) => void;
   onRecovered: () => void;
+  /** Told of every read from etcd (the cluster simulator counts them). */
+  onRead?: (read: WatchRead) => void;
   /** Waits between attempts while etcd is away: `ms`, or less once etcd is back (EtcdConnection.pause). */
   pause?: (ms: number) => Promise<void>;
 }
 
 /**
  * Lists the entries under a prefix, then watches them from the next revision. When the watch stream
- * breaks, or etcd cancels the watch (its revision compacted), it lists again and watches from there,
- * retrying with backoff until etcd answers (docs/store.md: re-list, then watch). Not resumed from the
- * last revision seen: etcd serves a watch that starts behind its current revision by reading every
- * change made since, of every key, from its database, for at most 512 watchers at a time; after an
- * outage of a cluster of 1,000 nodes that is 3,000 watchers reading all the status documents written
- * meanwhile, tens of seconds, where listing a prefix costs etcd one read of its own keys. Never gives
- * up until closed. Entries are delivered sorted by name, and only when they changed (compared entry by
- * entry: with a thousand drains, a change costs one entry, not all of them).
+ * breaks, or etcd cancels the watch (its revision compacted), it catches up by reading what changed
+ * and watches from there, retrying with backoff until etcd answers (docs/store.md: re-list, then
+ * watch). Never gives up until closed. Entries are delivered sorted by name, and only when they
+ * changed (compared entry by entry: with a thousand drains, a change costs one entry, not all of them).
+ *
+ * Catching up is not resuming the watch from the last revision seen: etcd serves a watch that starts
+ * behind its current revision by reading every change made since, of every key, from its database,
+ * for at most 512 watchers at a time (after an outage of a cluster of 1,000 nodes, 3,000 watchers
+ * reading all the status documents written meanwhile: tens of seconds), and a revision compacted
+ * meanwhile gets the watch cancelled. Nor is it listing every entry again (after an outage, each of
+ * 1,000 nodes read, decoded and compared 1,000 drains: most of its CPU while catching up). It reads
+ * the keys written since the last revision it had applied (etcd's min_mod_revision: a revision
+ * compacted since does not matter, a key's mod_revision stays), which after an outage is none or a
+ * few, with the count of every key under the prefix: the keys it knows not written since must number
+ * the keys not returned, else some were deleted, and only then does it read the names of the keys
+ * (no values) to know which.
  */
 export class PrefixWatch<T extends { name: string }> {
   private entries = new Map<string, T>();
@@ -39,8 +75,9 @@ export class PrefixWatch<T extends { name: string }> {
    * after one was added costs a binary search, not a sort of them all, on every node.
    */
   private order: string[] = [];
-  /** Each key's entry as decoded and its mod_revision then: what a listing need not decode again. */
+  /** Each key's entry as decoded (keys that decode to nothing have none). */
   private byKey = new Map<string, T>();
+  /** Every key under the prefix, with its mod_revision: what a listing need not decode again. */
   private revisions = new Map<string, string>();
   private listedOnce = false;
   private watcher: StreamWatch | undefined;
@@ -56,7 +93,7 @@ export class PrefixWatch<T extends { name: string }> {
   ) {}
 
   async start(): Promise<void> {
-    await this.relist();
+    await this.catchUp();
     this.watchFrom(this.applied + 1n);
   }
 
@@ -68,31 +105,83 @@ export class PrefixWatch<T extends { name: string }> {
     this.watcher = undefined;
   }
 
-  private async relist(): Promise<void> {
-    const response = await this.options.list();
-    const listed = new Map<string, T>();
-    const revisions = new Map<string, string>();
+  /** Brings `entries` to etcd's current revision: a whole listing the first time, then what changed. */
+  private async catchUp(): Promise<void> {
+    const changed = this.listedOnce ? await this.readChanges() : await this.relist();
+    this.listedOnce = true;
+    if (changed) {
+      this.order = [...this.entries.keys()].sort(compare);
+      this.deliver();
+    }
+  }
+
+  /** Lists every key again; whether an entry changed. */
+  private async relist(): Promise<boolean> {
+    const response = await this.options.reads.list();
+    this.read('list', response.kvs.length);
+    const listed = new Set<string>();
     let changed = !this.listedOnce;
     for (const kv of response.kvs) {
-      const key = kv.key.toString();
-      revisions.set(key, kv.mod_revision);
-      // A key not written since the last listing is the entry it was: not decoded or compared again
-      // (a thousand nodes list a thousand drains each after an outage).
-      const known = this.revisions.get(key) === kv.mod_revision ? this.byKey.get(key) : undefined;
-      const entry = known ?? this.options.decode(kv);
-      if (!entry) continue;
-      if (!known) this.byKey.set(key, entry);
-      listed.set(entry.name, entry);
-      changed ||= !known && !sameEntry(this.entries.get(entry.name), entry);
+      listed.add(kv.key.toString());
+      changed = this.put(kv) || changed;
     }
-    changed ||= listed.size !== this.entries.size;
-    for (const key of this.byKey.keys()) if (!revisions.has(key)) this.byKey.delete(key);
-    this.revisions = revisions;
-    this.listedOnce = true;
-    this.entries = listed;
-    this.order = [...listed.keys()].sort(compare);
+    for (const key of [...this.revisions.keys()]) if (!listed.has(key)) changed = this.remove(key) || changed;
     this.applied = BigInt(response.header.revision);
-    if (changed) this.deliver();
+    return changed;
+  }
+
+  /** Reads the keys written since `applied`, and which were deleted when some were; whether an entry changed. */
+  private async readChanges(): Promise<boolean> {
+    const response = await this.options.reads.changedSince(this.applied + 1n);
+    this.read('changes', response.kvs.length);
+    // The keys known before and not written since must be the keys etcd did not return.
+    let knownUnwritten = this.revisions.size;
+    for (const kv of response.kvs) if (this.revisions.has(kv.key.toString())) knownUnwritten--;
+    const unwritten = Number(response.count) - response.kvs.length;
+    // More than it knows: what it holds is not what it thinks. Listed anew.
+    if (unwritten > knownUnwritten) return this.relist();
+    let changed = false;
+    if (unwritten < knownUnwritten) {
+      const keys = await this.options.reads.keysAt(response.header.revision);
+      this.read('keys', keys.length);
+      const present = new Set(keys);
+      for (const key of [...this.revisions.keys()]) if (!present.has(key)) changed = this.remove(key) || changed;
+    }
+    for (const kv of response.kvs) changed = this.put(kv) || changed;
+    this.applied = BigInt(response.header.revision);
+    return changed;
+  }
+
+  private read(kind: WatchRead['kind'], keys: number): void {
+    this.options.onRead?.({ what: this.options.what, kind, keys });
+  }
+
+  /**
+   * Takes a key's value: decoded, unless it is the one last seen (by mod_revision: after a listing,
+   * 1,000 drains not written since are not decoded or compared again). Whether its entry changed;
+   * `order` is left to the caller.
+   */
+  private put(kv: IKeyValue): boolean {
+    const key = kv.key.toString();
+    if (this.revisions.get(key) === kv.mod_revision) return false;
+    this.revisions.set(key, kv.mod_revision);
+    const entry = this.options.decode(kv);
+    const before = this.byKey.get(key);
+    if (entry) this.byKey.set(key, entry);
+    else this.byKey.delete(key);
+    if (before && before.name !== entry?.name) this.entries.delete(before.name);
+    if (entry) this.entries.set(entry.name, entry);
+    return !sameEntry(before, entry);
+  }
+
+  /** Forgets a key that was deleted; whether it had an entry. */
+  private remove(key: string): boolean {
+    this.revisions.delete(key);
+    const before = this.byKey.get(key);
+    if (!before) return false;
+    this.byKey.delete(key);
+    this.entries.delete(before.name);
+    return true;
   }
 
   /** Watches from `revision`, on the store's one watch stream (etcd-watch-stream.ts). */
@@ -119,28 +208,18 @@ export class PrefixWatch<T extends { name: string }> {
   }
 
   private apply(response: IWatchResponse): void {
-    const { prefix } = this.options;
     let changed = false;
     for (const event of response.events) {
       const key = event.kv.key.toString();
-      const name = key.slice(prefix.length);
-      const entry = event.type === 'Delete' ? undefined : this.options.decode(event.kv);
-      if (entry) {
-        this.byKey.set(key, entry);
-        this.revisions.set(key, event.kv.mod_revision);
-      } else {
-        this.byKey.delete(key);
-        this.revisions.delete(key);
+      const had = this.byKey.get(key)?.name;
+      if (event.type === 'Delete') changed = this.remove(key) || changed;
+      else changed = this.put(event.kv) || changed;
+      // Kept in order entry by entry: delivering after one drain added costs a binary search.
+      const has = this.byKey.get(key)?.name;
+      if (had !== has) {
+        if (had !== undefined) removeSorted(this.order, had);
+        if (has !== undefined) insertSorted(this.order, has);
       }
-      const before = this.entries.get(entry?.name ?? name);
-      if (entry) {
-        if (!before) insertSorted(this.order, entry.name);
-        this.entries.set(entry.name, entry);
-      } else if (before) {
-        removeSorted(this.order, name);
-        this.entries.delete(name);
-      }
-      changed ||= !sameEntry(before, entry);
       const revision = BigInt(event.kv.mod_revision);
       if (revision > this.applied) this.applied = revision;
     }
@@ -148,7 +227,7 @@ export class PrefixWatch<T extends { name: string }> {
     if (changed) this.deliver();
   }
 
-  /** The watch ended: etcd cancelled it (its revision compacted) or the stream broke. Lists again. */
+  /** The watch ended: etcd cancelled it (its revision compacted) or the stream broke. Catches up. */
   private ended(end: WatchEnd): void {
     const { what } = this.options;
     this.watcher = undefined;
@@ -164,7 +243,7 @@ export class PrefixWatch<T extends { name: string }> {
   }
 
   /**
-   * Lists again and watches from there, retrying with backoff until it works or the watch is closed;
+   * Catches up and watches from there, retrying with backoff until it works or the watch is closed;
    * after a broken stream, first waits a little (etcd is likely still away).
    */
   private async restart(waitFirst = false): Promise<void> {
@@ -173,7 +252,7 @@ export class PrefixWatch<T extends { name: string }> {
     if (waitFirst) await pause(backoff.next());
     while (!this.closed) {
       try {
-        await this.relist();
+        await this.catchUp();
         if (this.closed) return;
         this.watchFrom(this.applied + 1n);
         this.recovered();

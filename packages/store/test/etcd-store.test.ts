@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { Etcd3 } from 'etcd3';
 import { etcdctl, startEtcd, TcpProxy, type RunningEtcd } from '../../../test/setup/services.js';
 import type { DrainRecord, Store, StoreError } from '../src/index.js';
-import { EtcdStore } from '../src/etcd-store.js';
+import { EtcdStore, type EtcdStoreOptions, type WatchRead } from '../src/etcd-store.js';
 import { EtcdConnection } from '../src/etcd-connection.js';
 import { clientOptions } from '../src/etcd-client.js';
 import { parseEtcdUri } from '../src/etcd-uri.js';
@@ -41,8 +41,8 @@ describe('the etcd store', () => {
     await etcd?.stop();
   });
 
-  async function open(uri = etcd.uri): Promise<EtcdStore> {
-    const store = await EtcdStore.open(uri);
+  async function open(uri = etcd.uri, options: EtcdStoreOptions = {}): Promise<EtcdStore> {
+    const store = await EtcdStore.open(uri, options);
     stores.push(store);
     return store;
   }
@@ -444,6 +444,76 @@ describe('the etcd store', () => {
       await writer.putDrain('later', 'tcp://10.0.0.9:5');
       await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['added', 'kept', 'later']), { timeout: 1_000 });
     });
+
+    /** A store whose drain watch's reads of etcd are recorded: `list`, `changes` (written since its revision) or `keys`. */
+    async function watchCountingReads(uri: string) {
+      const reads: string[] = [];
+      const store = await open(uri, { onWatchRead: (read: WatchRead) => read.what === 'drains' && reads.push(read.kind) });
+      return { reads, ...(await watch(store)) };
+    }
+
+    /** Status documents written and compacted: etcd's revision moves on and the drains' last revision is compacted away. */
+    async function writeOthersAndCompact(): Promise<void> {
+      for (let i = 0; i < 20; i++) await admin.put(`/logyard/status/other-${i % 3}`).value(`{"updated":${i},"drains":{}}`);
+      await etcdctl(etcd.endpoint, ['compaction', (await admin.get('/logyard/none').exec()).header.revision]);
+    }
+
+    it('catches up after a cut by reading only what was written meanwhile, and the keys when something was deleted: not every drain again', async () => {
+      const writer = await open();
+      await writer.putDrain('kept', 'tcp://10.0.0.9:1');
+      await writer.putDrain('changed', 'tcp://10.0.0.9:2');
+      await writer.putDrain('removed', 'tcp://10.0.0.9:3');
+      const { reads, deliveries, errors } = await watchCountingReads(`etcd://127.0.0.1:${proxy.port}`);
+      expect(reads).toEqual(['list']);
+
+      // Cut off while drains are added and changed only: what was written is read, nothing more.
+      proxy.disconnect();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000 });
+      await writer.putDrain('changed', 'tcp://10.0.0.9:4');
+      await writer.putDrain('added', 'tcp://10.0.0.9:5');
+      await writeOthersAndCompact();
+      proxy.restore();
+      const all = { added: 'tcp://10.0.0.9:5', changed: 'tcp://10.0.0.9:4', kept: 'tcp://10.0.0.9:1', removed: 'tcp://10.0.0.9:3' };
+      await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual(all), { timeout: 10_000 });
+      expect(reads).toEqual(['list', 'changes']);
+
+      // Cut off while one is deleted and another deleted and written again: the keys are read too.
+      errors.length = 0;
+      proxy.disconnect();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000 });
+      await writer.deleteDrain('removed');
+      await writer.deleteDrain('kept');
+      await writer.putDrain('kept', 'tcp://10.0.0.9:6');
+      await writeOthersAndCompact();
+      proxy.restore();
+      await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ added: 'tcp://10.0.0.9:5', changed: 'tcp://10.0.0.9:4', kept: 'tcp://10.0.0.9:6' }), { timeout: 10_000 });
+      expect(reads).toEqual(['list', 'changes', 'changes', 'keys']);
+
+      // And watches from there.
+      await writer.deleteDrain('added');
+      await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['changed', 'kept']), { timeout: 1_000 });
+      expect(reads).toEqual(['list', 'changes', 'changes', 'keys']);
+    }, 30_000);
+
+    it('a watch whose drains saw no change while status was written and compacted catches up after etcd restarts without listing the drains again, and sees drains added and deleted then', async () => {
+      const writer = await open();
+      await writer.putDrain('a', 'tcp://10.0.0.9:1');
+      await writer.putDrain('b', 'tcp://10.0.0.9:2');
+      const { reads, deliveries, errors } = await watchCountingReads(etcd.uri);
+      await writeOthersAndCompact();
+      await etcd.kill();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000 });
+      await etcd.restart();
+      await vi.waitFor(() => writer.deleteDrain('a'), { timeout: 5_000, interval: 100 });
+      await writer.putDrain('c', 'tcp://10.0.0.9:3');
+      await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ b: 'tcp://10.0.0.9:2', c: 'tcp://10.0.0.9:3' }), { timeout: 10_000 });
+      // The delete and the put came either in the catch-up's reads or on the watch after it.
+      expect(reads[0]).toBe('list');
+      expect(reads.slice(1).filter((read) => read === 'list')).toEqual([]);
+      expect(reads.filter((read) => read === 'changes')).toHaveLength(1);
+      await writer.putDrain('d', 'tcp://10.0.0.9:4');
+      await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['b', 'c', 'd']), { timeout: 1_000 });
+    }, 30_000);
 
     it('loses nothing when etcd compacted the revisions it missed while cut off', async () => {
       const writer = await open();
