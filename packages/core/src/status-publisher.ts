@@ -176,16 +176,18 @@ export class StatusPublisher {
     }
     const updated = nowUnix();
     try {
-      await this.options.store.putNodeStatus({ node_id: this.options.nodeId, updated, drains, ...(live ? { live } : {}) }, withUpdated(all, updated));
+      const status = { node_id: this.options.nodeId, updated, drains, ...(live ? { live } : {}) };
+      await this.options.store.putNodeStatus(status, withUpdated(all, updated), { countersOnly: !stateChanged });
     } catch (err) {
       if (stateChanged) {
         this.signalled = true;
         this.retryAt = Date.now() + this.retryBackoff.next();
       } else {
-        // Counters alone are tried again when counters are next due, not a backoff later: the
-        // store holds the failed document as the node's latest and, when the node's lease was
-        // lost meanwhile (an etcd outage), writes it under the new lease; a retry right after
-        // would write the document of every node of a cluster a second time at that moment.
+        // Counters alone are tried again when counters are next due, not a backoff later, nor by
+        // the store as soon as etcd is back (countersOnly): the store holds the failed document as
+        // the node's latest and, when the node's lease was lost meanwhile (an etcd outage), writes
+        // it under the new lease; a retry right after would write the document of every node of a
+        // cluster at that moment.
         this.countersDueAt = Date.now() + countersEveryMs;
       }
       this.options.onFailed(err);

@@ -190,11 +190,13 @@ export class EtcdStore implements Store {
     });
   }
 
-  async putNodeStatus(status: NodeStatus, encoded?: string): Promise<void> {
+  async putNodeStatus(status: NodeStatus, encoded?: string, write: { countersOnly?: boolean } = {}): Promise<void> {
     assertNodeId(status.node_id);
     assertRegisteredAs(this.node?.id, status.node_id, this.description);
     const lease = this.node!.lease;
-    return this.run(`write the status of node ${status.node_id}`, () => lease.put(STATUS + status.node_id, encoded ?? encodeNodeStatus(status)));
+    return this.run(`write the status of node ${status.node_id}`, () =>
+      lease.put(STATUS + status.node_id, encoded ?? encodeNodeStatus(status), { soon: !write.countersOnly }),
+    );
   }
 
   async listNodeStatus(): Promise<NodeStatus[]> {

@@ -158,9 +158,11 @@ export interface Store {
    * Replaces this node's status document, kept (like its node entry) only while the node is
    * registered and refreshed: registerNode first. Writes of one store land in the order made.
    * `encoded`, when the caller has built it already, is the document as encodeNodeStatus(status)
-   * gives it (one of 1,000 drains is about 100 KB to build).
+   * gives it (one of 1,000 drains is about 100 KB to build). A write of `countersOnly` (no drain's
+   * state changed since the last write) that fails while the store is away is not made again as soon
+   * as the store answers: the next write carries its counters.
    */
-  putNodeStatus(status: NodeStatus, encoded?: string): Promise<void>;
+  putNodeStatus(status: NodeStatus, encoded?: string, write?: { countersOnly?: boolean }): Promise<void>;
   /** The status documents of live nodes, sorted by node id; read node by node, so no reply grows with the cluster. */
   listNodeStatus(): Promise<NodeStatus[]>;
   /** How many nodes are registered and live: a count, without reading their entries. */

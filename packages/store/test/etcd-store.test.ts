@@ -162,9 +162,9 @@ describe('the etcd store', () => {
       expect(puts.values[11].at - puts.values[0].at).toBeGreaterThanOrEqual(11 * 200 * 0.9);
     });
 
-    /** A node registered through the proxy with a first status written, and the lease it holds. */
-    async function nodeThroughProxy(nodeId: string, ttlSeconds: number): Promise<{ store: EtcdStore; before: string }> {
-      const store = await EtcdStore.open(`etcd://127.0.0.1:${proxy.port}`, { nodeTtlSeconds: ttlSeconds, lease: { renewSpreadMs: 500 } });
+    /** A node registered (through the proxy unless told) with a first status written, and the lease it holds. */
+    async function registeredNode(nodeId: string, ttlSeconds: number, uri = `etcd://127.0.0.1:${proxy.port}`): Promise<{ store: EtcdStore; before: string }> {
+      const store = await EtcdStore.open(uri, { nodeTtlSeconds: ttlSeconds, lease: { renewSpreadMs: 500 } });
       stores.push(store);
       await store.registerNode({ node_id: nodeId, started: 1_700_000_000, version: '1' });
       await store.putNodeStatus(nodeStatus(nodeId, { web: { ...RUNNING, sent: 1 } }));
@@ -172,7 +172,7 @@ describe('the etcd store', () => {
     }
 
     it('after an outage longer than its TTL takes a new lease and writes the node entry, then the latest status, once each', async () => {
-      const { store, before } = await nodeThroughProxy('away', 2);
+      const { store, before } = await registeredNode('away', 2);
 
       proxy.disconnect();
       // etcd lets the lease expire: both keys go.
@@ -198,7 +198,7 @@ describe('the etcd store', () => {
     });
 
     it('after its lease is revoked on etcd while the node is cut off, takes a new lease and writes its entries again', async () => {
-      const { before } = await nodeThroughProxy('revoked', 10);
+      const { before } = await registeredNode('revoked', 10);
 
       proxy.disconnect();
       // etcd's lease IDs are hex for etcdctl.
@@ -218,11 +218,7 @@ describe('the etcd store', () => {
     }, 30_000);
 
     it('keeps its lease through etcd killed for three times its TTL and restarted: same lease, nothing written again, still kept alive after', async () => {
-      const store = await EtcdStore.open(etcd.uri, { nodeTtlSeconds: 2 });
-      stores.push(store);
-      await store.registerNode({ node_id: 'kept', started: 1_700_000_000, version: '1' });
-      await store.putNodeStatus(nodeStatus('kept', { web: { ...RUNNING, sent: 1 } }));
-      const before = await leaseOf('/logyard/nodes/kept');
+      const { before } = await registeredNode('kept', 2, etcd.uri);
 
       await etcd.kill();
       // Before: the node counted its lease lost at twice the TTL and took a new one when etcd came back.
@@ -239,6 +235,31 @@ describe('the etcd store', () => {
       expect(nodes.values).toEqual([]);
       expect(statuses.values).toEqual([]);
     }, 30_000);
+
+    it('a lease kept through an outage writes a change of state that failed meanwhile as soon as etcd is back, and leaves counters alone for the next write', async () => {
+      const { store, before: lease } = await registeredNode('kept', 2, etcd.uri);
+      const sent = async (): Promise<number> => JSON.parse(await get('/logyard/status/kept')).drains.web.sent;
+      /** etcd killed, `write` failing meanwhile, and a few keepalives failing too; then etcd restarted. */
+      const outage = async (write: () => Promise<void>): Promise<void> => {
+        await etcd.kill();
+        await expect(write()).rejects.toThrow(/cannot write the status of node kept/);
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        await etcd.restart();
+      };
+
+      await outage(() => store.putNodeStatus(nodeStatus('kept', { web: { ...RUNNING, state: 'RETRYING', sent: 2 } })));
+      const back = Date.now();
+      await vi.waitFor(async () => expect(await sent()).toBe(2), { timeout: 10_000 });
+      const written = Date.now() - back;
+
+      await outage(() => store.putNodeStatus(nodeStatus('kept', { web: { ...RUNNING, state: 'RETRYING', sent: 3 } }), undefined, { countersOnly: true }));
+      // Twice as long as the change of state took to be written, and a keepalive or more: not written.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(2 * written, 2_000)));
+      expect(await sent()).toBe(2);
+      await store.putNodeStatus(nodeStatus('kept', { web: { ...RUNNING, state: 'RETRYING', sent: 4 } }), undefined, { countersOnly: true });
+      expect(await sent()).toBe(4);
+      expect(await leaseOf('/logyard/status/kept')).toBe(lease);
+    }, 40_000);
   });
 
   describe('one connection', () => {
