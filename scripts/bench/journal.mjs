@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, now, shebangFlags, sink, waitFor } from './lib.mjs';
+import { getStatus, now, shebangEnv, shebangFlags, sink, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -68,7 +68,7 @@ async function once(journalDir) {
   // The limit is not what is measured here: high enough never to cut.
   writeFileSync(config, `journal:\n  directory: ${journalDir}\n  rate: 1000000000\n  burst: 1000000000\n`);
   const out = await sink();
-  const core = spawn(process.execPath, [...shebangFlags(bin), bin, ...flags, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const core = spawn(process.execPath, [...shebangFlags(bin), bin, ...flags, 'core'], { env: shebangEnv(bin, env), stdio: ['ignore', 'ignore', 'inherit'] });
   await waitFor(() => getStatus(runDir).then(() => true, () => false), 'the core');
   const add = spawnSync(process.execPath, [bin, ...flags, 'drain', 'add', 'bench', `tcp://127.0.0.1:${out.port}?filter=journal&format={{text}}`], { env, encoding: 'utf8' });
   if (add.status !== 0) throw new Error(add.stderr);
@@ -78,7 +78,7 @@ async function once(journalDir) {
   const t0 = now();
   let log = '';
   const profile = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', opts.profile] : [];
-  const client = spawn(process.execPath, [...shebangFlags(bin), ...profile, bin, ...flags, '-c', config, 'journal'], { env: { ...env, LOGYARD_JOURNAL_FROM_START: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const client = spawn(process.execPath, [...shebangFlags(bin), ...profile, bin, ...flags, '-c', config, 'journal'], { env: shebangEnv(bin, { ...env, LOGYARD_JOURNAL_FROM_START: '1' }), stdio: ['ignore', 'ignore', 'pipe'] });
   client.stderr.on('data', (d) => (log += d));
   await waitFor(() => out.count >= ENTRIES || client.exitCode !== null, 'every entry at the sink', 600_000);
   if (client.exitCode !== null) throw new Error(log);

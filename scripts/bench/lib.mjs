@@ -175,7 +175,7 @@ export async function startBenchCore(bin, store, id, root, children, { logFile, 
   // The core's log (its stderr) in `logFile` when asked for, else nowhere.
   const log = logFile ? openSync(logFile, 'a') : 'ignore';
   const p = spawn(process.execPath, [...shebangFlags(bin), bin, '--store', store, '--node-id', id, '--run-dir', runDir, '--state-dir', stateDir, '--status', 'off', 'core'], {
-    env: { ...process.env, LOGYARD_CONFIG: config },
+    env: shebangEnv(bin, { ...process.env, LOGYARD_CONFIG: config }),
     stdio: ['ignore', 'ignore', log],
   });
   if (typeof log === 'number') closeSync(log);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, shebangFlags, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
+import { getStatus, shebangEnv, shebangFlags, sleep, startBenchCore, startBenchEtcd } from './lib.mjs';
 import { Publisher } from '@logyard/bus';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +27,7 @@ const children = [];
 async function startTail(store, cores, stdout) {
   const n1 = cores[0];
   const p = spawn(process.execPath, [...shebangFlags(bin), bin, '--store', store, '--node-id', n1.id, '--run-dir', n1.runDir, '--state-dir', join(root, n1.id, 'state'),
-    'tail', '--raw', '--listen', '127.0.0.1', 'bench.tail'], { env: { ...process.env, LOGYARD_CONFIG: '' }, stdio: ['ignore', stdout, 'pipe'] });
+    'tail', '--raw', '--listen', '127.0.0.1', 'bench.tail'], { env: shebangEnv(bin, { ...process.env, LOGYARD_CONFIG: '' }), stdio: ['ignore', stdout, 'pipe'] });
   children.push(p);
   let err = '';
   p.stderr.setEncoding('utf8').on('data', (c) => (err += c));
