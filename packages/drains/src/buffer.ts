@@ -102,6 +102,8 @@ const NEWLINE = 0x0a;
 /** Bytes of a batch's block beyond what its output was reckoned to need (takeBytes with a template's room). */
 export const OUT_SLACK = 64;
 const NOTICE_KEY_BYTES = Buffer.from(NOTICE_KEY);
+/** Called unbound: looking the method up on the block for each event cost about 4 ns of 23 a call. */
+const copyWithin = Uint8Array.prototype.copyWithin;
 
 /** Bytes of the buffer's storage: `bytes[read, filled)` hold whole event lines. */
 interface Chunk {
@@ -336,7 +338,7 @@ export class EventBuffer {
       const key = keyBytes[i];
       if (key === NOTICE_KEY_BYTES.length && isNoticeKey(bytes, at)) notices++;
       if (json) {
-        bytes.copyWithin(to, at + key + 1, at + line);
+        copyWithin.call(bytes, to, at + key + 1, at + line);
         to += line - key - 1;
       }
       at += line;
