@@ -21,7 +21,7 @@ const empty = (): Decoded => ({ lines: [], keys: [], malformed: {} });
 
 // Keys that share bytes with one another (a prefix, one byte off, the same length), bad ones, one
 // of the longest allowed and one too long, so that a line is often almost the key before it.
-const key = fc.constantFrom('a.b', 'a.bc', 'a.b.c', 'a.c', 'ab', 'a', 'syslog.web-1', 'syslog.web-2', 'syslog.web-10', 'bad..key', 'bad!', 'é.x', 'k'.repeat(255), 'k'.repeat(256), '');
+const key = fc.constantFrom('a.b', 'a.bc', 'a.b.c', 'a.c', 'ab', 'a', 'syslog.web-1', 'syslog.web-2', 'syslog.web-10', 'syslog.web-11', 'bad..key', 'bad!', 'é.x', 'k'.repeat(255), 'k'.repeat(256), '');
 const json = fc.oneof(
   { weight: 6, arbitrary: fc.string({ maxLength: 30 }).map((text) => JSON.stringify({ text })) },
   { weight: 1, arbitrary: fc.constantFrom('{}', '{', '}', 'not-json', '{"a":" b"}', ' {"x":1}', '') },
