@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, shebangEnv, shebangFlags, sleep } from './lib.mjs';
+import { getStatus, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -83,7 +83,7 @@ async function scenario(drainCount, build) {
   for (let i = 1; i < drainCount; i++) put(`other-${i}`, `tcp://127.0.0.1:${other.port}?filter=other.stream${i}`);
   // Run the command as a user does, through its shebang (which sets the core's V8 flags).
   const core = opts.profile
-    ? spawn(process.execPath, [...shebangFlags(build.bin), ...profileFlags(`${build.profile}core`), build.bin, ...flags, 'core'], { env: shebangEnv(build.bin), stdio: ['ignore', 'ignore', 'inherit'] })
+    ? spawn(process.execPath, ['--max-semi-space-size=4', '--single-threaded-gc', ...profileFlags(`${build.profile}core`), build.bin, ...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] })
     : spawn(build.bin, [...flags, 'core'], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; ; i++) {
     try {

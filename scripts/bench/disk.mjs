@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, getStatus, now, shebangEnv, shebangFlags, sink, waitFor } from './lib.mjs';
+import { freePort, getStatus, now, shebangFlags, sink, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -90,7 +90,7 @@ async function run(bin) {
   const extra = [...(opts['core-flags']?.split(' ') ?? []), ...(opts.prof ? ['--cpu-prof', `--cpu-prof-dir=${resolve(opts.prof)}`] : [])];
   const core =
     extra.length > 0
-      ? spawn(process.execPath, [...shebangFlags(bin), ...extra, bin, ...args], { env: shebangEnv(bin, env), stdio: ['ignore', 'inherit', 'inherit'] })
+      ? spawn(process.execPath, [...shebangFlags(bin), ...extra, bin, ...args], { env, stdio: ['ignore', 'inherit', 'inherit'] })
       : spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'ignore'] });
   let target = null;
   try {

@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getStatus, now, shebangEnv, shebangFlags, sink, sleep, waitFor } from './lib.mjs';
+import { getStatus, now, shebangFlags, sink, sleep, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -106,7 +106,7 @@ async function startLogyard(root, extraConfig, coreArgs = [], logyard = bin) {
   writeFileSync(config, `receive:\n  rate: 1000000000\n  burst: 1000000000\n${extraConfig}`);
   const procs = [];
   coreArgs = coreArgs.map((a) => (a === '{config}' ? config : a));
-  const core = spawn(process.execPath, [...logyardFlags(logyard, 'core'), logyard, ...flags, ...coreArgs, 'core'], { env: shebangEnv(logyard, env), stdio: ['ignore', 'ignore', 'inherit'] });
+  const core = spawn(process.execPath, [...logyardFlags(logyard, 'core'), logyard, ...flags, ...coreArgs, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.push(core);
   await waitFor(() => getStatus(runDir).then(() => true, () => false), 'the core');
   return { runDir, flags, config, procs, bin: logyard };
@@ -120,7 +120,7 @@ async function addDrain(node, name, uri) {
 
 async function startReceive(node, args) {
   let log = '';
-  const rx = spawn(process.execPath, [...logyardFlags(node.bin, 'receive'), node.bin, ...node.flags, '-c', node.config, 'receive', ...args], { env: shebangEnv(node.bin, env), stdio: ['ignore', 'ignore', 'pipe'] });
+  const rx = spawn(process.execPath, [...logyardFlags(node.bin, 'receive'), node.bin, ...node.flags, '-c', node.config, 'receive', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   rx.stderr.on('data', (d) => (log += d));
   node.procs.push(rx);
   await waitFor(() => /receive: started/.test(log) || rx.exitCode !== null, 'receive');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, getStatus, shebangEnv, shebangFlags, sleep } from './lib.mjs';
+import { cpuSeconds, getStatus, shebangFlags, sleep } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '../../packages/cli/bin/logyard.js');
@@ -78,7 +78,7 @@ async function once(build) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
 
-  const env = shebangEnv(bin, { ...process.env, LOGYARD_CONFIG: '' });
+  const env = { ...process.env, LOGYARD_CONFIG: '' };
   // With the executable's V8 flags (its shebang's), as a user's `logyard` runs.
   const core = spawn(process.execPath, [...shebangFlags(bin), bin, ...flags, 'core'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 200; i++) {
