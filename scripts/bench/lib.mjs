@@ -14,7 +14,19 @@ export const now = () => performance.timeOrigin + performance.now();
  * and GC threads), for spawning it through process.execPath as a user's `logyard` runs: without
  * them a core measured another V8 than the one users run.
  */
-export const shebangFlags = (bin) => /^#!.*?node (.*)$/m.exec(readFileSync(bin, 'utf8'))?.[1].split(' ') ?? [];
+export const shebangFlags = (bin) => /^#!.*? node (.*)$/m.exec(readFileSync(bin, 'utf8'))?.[1].split(' ') ?? [];
+
+/**
+ * `env` with the variables an executable's shebang sets before `node` (`env -S NAME=VALUE ...`,
+ * `${NAME}` expanded from `env`), for spawning it through process.execPath as its shebang would
+ * run it. logyard.js sets none now (docs/sizing.md, glibc's malloc): `env` as it is.
+ */
+export function shebangEnv(bin, env = process.env) {
+  const head = /^#!\S*env -S (.*?) node /m.exec(readFileSync(bin, 'utf8'))?.[1] ?? '';
+  const out = { ...env };
+  for (const [, name, value] of head.matchAll(/(\w+)=(\S*)/g)) out[name] = value.replace(/\$\{(\w+)\}/g, (_, v) => env[v] ?? '');
+  return out;
+}
 
 /** Resolves once `probe()` is truthy; throws after `ms`. */
 export async function waitFor(probe, what, ms = 20_000) {
