@@ -22,7 +22,7 @@ members=(1 2 3)
 client_port() { echo $((etcd_port + $1 - 1)); }
 peer_port() { echo $((etcd_port + 9 + $1)); }
 store="etcd://127.0.0.1:$(client_port 1),127.0.0.1:$(client_port 2),127.0.0.1:$(client_port 3)"
-# The executable itself, not `node logyard.js`: its first line sets its node flags and malloc tunables.
+# The executable itself, not `node logyard.js`: its first line sets its node flags.
 read -r -a logyard <<<"${LOGYARD:-$root/packages/cli/bin/logyard.js}"
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
