@@ -99,6 +99,8 @@ export function giveBlock(bytes: Buffer): void {
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
+/** countFitting's bound when there is none (a constant: Number.MAX_SAFE_INTEGER looked up there deoptimized it once). */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 /** Bytes of a batch's block beyond what its output was reckoned to need (takeBytes with a template's room). */
 export const OUT_SLACK = 64;
 const NOTICE_KEY_BYTES = Buffer.from(NOTICE_KEY);
@@ -157,8 +159,12 @@ export class EventBuffer {
   private knownValid: Uint8Array;
   private head = 0;
   private size = 0;
-  /** The storage, oldest first: events are read at chunks[0].read, written at the last chunk's `filled`. */
-  private chunks: Chunk[] = [];
+  /**
+   * The storage, oldest first: events are read at chunks[0].read, written at the last chunk's
+   * `filled`. Always this array, emptied when the buffer is (a new empty one, an array of small
+   * integers to V8 until a chunk goes in, deoptimized pushRun's compiled code the first time).
+   */
+  private readonly chunks: Chunk[] = [];
   /** Drops not told yet, by reason, in the order they began. */
   private readonly untold = new UntoldGaps();
   private readonly droppedBy: Record<string, number> = {};
@@ -213,6 +219,7 @@ export class EventBuffer {
    * do not fit drop the oldest events (or, for a run larger than the buffer, its own first lines).
    */
   pushRun(run: WireRun, first = 0, count = run.count - first): void {
+    if (count <= 0) return;
     if (count > this.capacity) {
       // A run larger than the whole buffer: its own first lines are the oldest.
       this.countDrop('buffer_full', count - this.capacity);
@@ -227,8 +234,9 @@ export class EventBuffer {
     const ringKeys = this.keyBytes;
     const ringMarks = this.knownValid;
     const slots = ringLines.length;
-    let at = this.head + this.size;
-    if (at >= slots) at -= slots;
+    // % rather than a subtraction only when the ring wraps, which V8 had not seen run before it
+    // compiled this and deoptimized it for (once per core, a compile of pushRun more).
+    let at = (this.head + this.size) % slots;
     // Indices into the run's `ends` and `keys`, which hold the lines of its whole batch.
     first += run.first;
     let from = first === run.first ? run.start : ends[first - 1];
@@ -399,7 +407,8 @@ export class EventBuffer {
   trim(): void {
     if (this.size > 0) return;
     for (const chunk of this.chunks) giveBlock(chunk.bytes);
-    this.chunks = [];
+    // Emptied, not replaced (as in afterTake): see `chunks`.
+    this.chunks.length = 0;
   }
 
   /** Of `returned` events going back in front, how many fit; the others are counted dropped. */
@@ -427,7 +436,7 @@ export class EventBuffer {
    * How many of the oldest events a take with these bounds (of their JSON, and of their lines)
    * removes (at least one when any wait).
    */
-  private countFitting(maxEvents: number, maxBytes: number, maxLineBytes = Number.MAX_SAFE_INTEGER): number {
+  private countFitting(maxEvents: number, maxBytes: number, maxLineBytes = NO_LIMIT): number {
     const slots = this.lineBytes.length;
     let count = 0;
     let bytes = 0;
@@ -480,8 +489,11 @@ export class EventBuffer {
   private afterTake(): void {
     if (this.size > 0) return;
     const last = this.chunks[this.chunks.length - 1];
-    this.chunks = last === undefined ? [] : [last];
-    if (last) last.read = last.filled = 0;
+    this.chunks.length = 0;
+    if (last) {
+      last.read = last.filled = 0;
+      this.chunks.push(last);
+    }
   }
 
   /** The chunk to write `bytes` more into (a new one when the last has no room). */
