@@ -8,6 +8,9 @@
 //   MODE=route: without the template (decode, route, buffer and takeBytes only).
 //   KNOWN_VALID=0: the batches routed as publish.sock's are (not marked known valid), every line checked.
 // Run it once per checkout (e.g. a worktree of the code before a change, built with npx tsc -b).
+// The batches here are decoded line by line (decodeFrame), as publish.sock's are; the in-core
+// receivers' batches carry their lines (bus WireBatch.lines) and skip that: syslog-pipeline.mjs
+// measures the in-core pipeline as it runs, receive side included.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
