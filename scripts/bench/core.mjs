@@ -12,7 +12,7 @@
 //                  are printed beside these (build `base`)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,27 @@ function procStat(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime, seconds
+}
+/**
+ * CPU seconds so far of the threads of `pid`, by kind: its main thread (JavaScript, and the
+ * kernel's work for its syscalls), ZeroMQ's I/O thread (reading publish.sock), and the others
+ * (V8's compiler threads, libuv's pool). A thread that ended in between is not counted.
+ */
+function threadCpu(pid) {
+  const cpu = { main: 0, zeromq: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    cpu[tid === String(pid) ? 'main' : name.startsWith('ZMQbg') ? 'zeromq' : 'other'] += seconds;
+  }
+  return cpu;
 }
 function peakRssMb(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
@@ -94,6 +115,7 @@ async function scenario(drainCount, build) {
     await sleep(25);
   }
   const cpu0 = procStat(core.pid);
+  const threads0 = threadCpu(core.pid);
   const benchCpu0 = process.cpuUsage();
   const t0 = performance.now();
   const out = await run([...profileFlags(`${build.profile}publisher`), join(here, 'publisher.mjs'), runDir, 'bench.load.n1', String(EVENTS)], { PUB_INPUT: opts.input, ...(build.bus ? { LY_BUS: build.bus } : {}) });
@@ -116,6 +138,8 @@ async function scenario(drainCount, build) {
   const seconds = (performance.timeOrigin + target.last - publisher.started) / 1000;
   const received = target.count;
   const cpu = procStat(core.pid) - cpu0;
+  const threads = threadCpu(core.pid);
+  const perMillion = (seconds) => +(seconds / (EVENTS / 1e6)).toFixed(3);
   const benchCpu = process.cpuUsage(benchCpu0);
   const rss = peakRssMb(core.pid);
   core.kill('SIGTERM');
@@ -129,6 +153,10 @@ async function scenario(drainCount, build) {
     events: EVENTS,
     events_per_s: Math.round(received / seconds),
     core_cpu_s_per_million: +(cpu / (EVENTS / 1e6)).toFixed(3),
+    // The core's CPU by thread: main, ZeroMQ's I/O thread, the others (V8's compiler threads).
+    core_main: perMillion(threads.main - threads0.main),
+    core_zmq_io: perMillion(threads.zeromq - threads0.zeromq),
+    core_other_threads: perMillion(threads.other - threads0.other),
     publisher_events_per_s: Math.round(publisher.published / publisher.seconds),
     publisher_cpu_s_per_million: +(publisher.cpu_s / (EVENTS / 1e6)).toFixed(3),
     // This process: the sink counting lines, and the status polls.
@@ -152,6 +180,9 @@ for (const drains of opts.drains.split(',').map(Number)) {
     runs: RUNS,
     events_per_s: median(runs.map((r) => r.events_per_s)),
     core_cpu_s_per_million: median(runs.map((r) => r.core_cpu_s_per_million)),
+    core_main: median(runs.map((r) => r.core_main)),
+    core_zmq_io: median(runs.map((r) => r.core_zmq_io)),
+    core_other_threads: median(runs.map((r) => r.core_other_threads)),
     publisher_events_per_s: median(runs.map((r) => r.publisher_events_per_s)),
     publisher_cpu_s_per_million: median(runs.map((r) => r.publisher_cpu_s_per_million)),
     sink_cpu_s_per_million: median(runs.map((r) => r.sink_cpu_s_per_million)),
