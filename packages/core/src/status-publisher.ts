@@ -78,9 +78,10 @@ export class StatusPublisher {
   private settling: NodeJS.Timeout | undefined;
   private writing: Promise<void> | null = null;
   private writeAgain = false;
-  /** Each drain's state and error as last written. */
-  private writtenStates = new Map<string, Pick<DrainState, 'state' | 'error'>>();
-  /** Each drain's entry encoded once while it does not change: a drain added to 1,000 costs one entry. */
+  /**
+   * Each drain's entry encoded once while it does not change: a drain added to 1,000 costs one
+   * entry. It also tells whether a drain's state or error differs from what was last written.
+   */
   private readonly encoder = new NodeStatusEncoder();
   private writtenAll: string | undefined;
   private writtenAt = 0;
@@ -147,13 +148,15 @@ export class StatusPublisher {
     if (now < this.retryAt || (!this.signalled && now < this.countersDueAt)) return;
     this.signalled = false;
     const drains = this.options.drains();
-    const stateChanged = this.stateChanged(drains);
+    // Its drains part first: the same pass tells whether a state changed.
+    const drainsPart = this.encoder.drainsPart(drains);
+    const stateChanged = this.encoder.statesChanged;
     // Signalled, but no state changed (a drain went): written with the counters, when they are due.
-    // Not built before then: a drain deleted costs a node of 1,000 drains no document.
+    // Not completed before then: a drain deleted costs a node no live part and no document.
     if (!stateChanged && now < this.countersDueAt) return;
     const live = this.options.live?.();
     // As stored: its length is what a write costs etcd. Built once, for the comparison and the write.
-    const all = this.encoder.body({ drains, ...(live ? { live } : {}) });
+    const all = this.encoder.document(drainsPart, live);
     const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond());
     if (all === this.writtenAll) {
       // Nothing moved: looked at again after the shortest interval for counters.
@@ -195,18 +198,9 @@ export class StatusPublisher {
     }
     this.retryBackoff.reset();
     this.writtenAll = all;
-    this.writtenStates = new Map(Object.keys(drains).map((name) => [name, { state: drains[name].state, error: drains[name].error }]));
+    this.encoder.written();
     this.writtenAt = Date.now();
     this.countersDueAt = this.writtenAt + countersEveryMs;
     this.options.onWritten();
-  }
-
-  /** Whether a drain's state or error differs from what was last written, or a drain came. */
-  private stateChanged(drains: Record<string, DrainState>): boolean {
-    for (const name in drains) {
-      const written = this.writtenStates.get(name);
-      if (written === undefined || written.state !== drains[name].state || written.error !== drains[name].error) return true;
-    }
-    return false;
   }
 }

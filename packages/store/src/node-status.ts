@@ -31,37 +31,76 @@ export function withUpdated(body: string, updated: number): string {
 interface EncodedDrain {
   state: DrainState;
   text: string;
-  /** The body() call that last used it. */
+  /** The drainsPart() call that last used it. */
   used: number;
+  /** Its state and error in the last document written (see written()); `wasWritten` false: in none yet. */
+  wasWritten: boolean;
+  writtenState?: string;
+  writtenError?: string;
 }
 
 /**
  * Encodes a node's successive status documents, each drain's entry once for as long as its state
  * and counters stay the same: a drain added to a node of 1,000 costs one entry and a join, not
- * 1,000 entries encoded again, and while events flow only the busy drains' entries are new.
+ * 1,000 entries encoded again, and while events flow only the busy drains' entries are new. In the
+ * same pass it tells whether a drain's state changed since the last document written (a writer
+ * calls written() once one is), so that a writer needs no pass of its own over 1,000 drains to know.
  */
 export class NodeStatusEncoder {
   private readonly drains = new Map<string, EncodedDrain>();
   private calls = 0;
+  /**
+   * Whether the last drainsPart() had a drain whose state or error differs from the last document
+   * written, or one new since.
+   */
+  statesChanged = false;
 
   body(status: Pick<NodeStatus, 'drains' | 'live'>): string {
+    return this.document(this.drainsPart(status.drains), status.live);
+  }
+
+  /** The document's `drains` object, as text; sets statesChanged. */
+  drainsPart(drains: NodeStatus['drains']): string {
     const call = ++this.calls;
     const parts: string[] = [];
-    for (const name in status.drains) {
-      if (!Object.prototype.hasOwnProperty.call(status.drains, name)) continue;
-      const state = status.drains[name];
+    let changed = false;
+    for (const name in drains) {
+      if (!Object.prototype.hasOwnProperty.call(drains, name)) continue;
+      const state = drains[name];
       let encoded = this.drains.get(name);
       if (!encoded || !sameDrainState(encoded.state, state)) {
-        encoded = { state: copyDrainState(state), text: `${JSON.stringify(name)}:${JSON.stringify(compactDrainState(state))}`, used: call };
+        const text = `${JSON.stringify(name)}:${JSON.stringify(compactDrainState(state))}`;
+        const written = encoded ? { wasWritten: encoded.wasWritten, writtenState: encoded.writtenState, writtenError: encoded.writtenError } : { wasWritten: false };
+        encoded = { state: copyDrainState(state), text, used: call, ...written };
         this.drains.set(name, encoded);
       }
       encoded.used = call;
+      changed ||= !encoded.wasWritten || encoded.writtenState !== state.state || encoded.writtenError !== state.error;
       parts.push(encoded.text);
     }
-    // Drains gone from the node: their entries go too.
-    if (this.drains.size > parts.length) for (const [name, encoded] of this.drains) if (encoded.used !== call) this.drains.delete(name);
-    const drains = `{${parts.join(',')}}`;
-    return status.live ? `{"drains":${drains},"live":${JSON.stringify(status.live)}}` : `{"drains":${drains}}`;
+    // Drains gone from the node: their entries go too, but those in the last document written stay
+    // until the next is (one back before then is as it was written).
+    if (this.drains.size > parts.length) for (const [name, encoded] of this.drains) if (encoded.used !== call && !encoded.wasWritten) this.drains.delete(name);
+    this.statesChanged = changed;
+    return `{${parts.join(',')}}`;
+  }
+
+  /** The document from its `drains` part (drainsPart()) and the live part. */
+  document(drains: string, live: NodeStatus['live']): string {
+    return live ? `{"drains":${drains},"live":${JSON.stringify(live)}}` : `{"drains":${drains}}`;
+  }
+
+  /** The document of the last drainsPart() was written: its drains' states are what readers have. */
+  written(): void {
+    for (const [name, encoded] of this.drains) {
+      if (encoded.used !== this.calls) {
+        this.drains.delete(name);
+        continue;
+      }
+      encoded.wasWritten = true;
+      encoded.writtenState = encoded.state.state;
+      encoded.writtenError = encoded.state.error;
+    }
   }
 }
 

@@ -92,6 +92,48 @@ describe('status documents (docs/store.md)', () => {
     );
   });
 
+  it('an encoder tells whether a drain state or error differs from the last document written, or a drain is new since, through drains added, gone, back and changed', () => {
+    // Few names and states, so that drains go and come back as they were, or changed.
+    const fewStates = fc.record({ state: fc.constantFrom('RUNNING', 'RETRYING'), error: fc.constantFrom(undefined, 'refused'), sent: fc.nat({ max: 2 }), dropped: fc.constant({}), buffered: fc.constant(0) }, { requiredKeys: ['state', 'sent', 'dropped', 'buffered'] });
+    const step = fc.record({
+      set: fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd'), fewStates, { maxKeys: 4 }),
+      // Some drains kept from before (possibly changed), the others as `set` has them.
+      keep: fc.array(fc.tuple(fc.nat(), fc.constantFrom('same', 'sent', 'state', 'error')), { maxLength: 4 }),
+      write: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 15 }), (steps) => {
+        const encoder = new NodeStatusEncoder();
+        /** Each drain's state and error as the last document written has them. */
+        let written = new Map<string, string>();
+        const stateOf = (drain: DrainState): string => JSON.stringify([drain.state, drain.error]);
+        let drains: Record<string, DrainState> = {};
+        for (const { set, keep, write } of steps) {
+          const before = Object.entries(drains);
+          const next: Record<string, DrainState> = Object.fromEntries(Object.entries(set));
+          for (const [i, change] of keep) {
+            if (before.length === 0) break;
+            const [name, drain] = before[i % before.length];
+            const copy = { ...drain, dropped: { ...drain.dropped } };
+            if (change === 'sent') copy.sent++;
+            else if (change === 'state') copy.state = copy.state === 'RUNNING' ? 'RETRYING' : 'RUNNING';
+            else if (change === 'error') copy.error = copy.error === undefined ? 'refused' : undefined;
+            next[name] = copy;
+          }
+          drains = next;
+          const part = encoder.drainsPart(drains);
+          expect(encoder.statesChanged).toBe(Object.entries(drains).some(([name, drain]) => written.get(name) !== stateOf(drain)));
+          expect(encoder.document(part, undefined)).toBe(new NodeStatusEncoder().body({ drains }));
+          if (write) {
+            encoder.written();
+            written = new Map(Object.entries(drains).map(([name, drain]) => [name, stateOf(drain)]));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('give the rows of drain status by drain, then node, in code-unit order, fields as read', () => {
     const node = fc.record({ node_id: fc.stringMatching(/^[a-zA-Z0-9_.-]{1,6}$/), updated: fc.nat(), drains: fc.dictionary(drainName, drainState, { maxKeys: 6 }) });
     fc.assert(
