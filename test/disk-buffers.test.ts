@@ -6,8 +6,8 @@ import { TcpTarget, TestNode, until } from './helpers/cli.js';
 import { freePort } from './setup/services.js';
 
 /**
- * SPEC 5a through real cores: the `logyard` command, a core process stopped with SIGTERM or
- * kill -9 and started again, a real TCP target that is down, then up.
+ * Disk buffers (docs/drains.md, `disk=SIZE`) through real cores: the `logyard` command, a core
+ * process stopped with SIGTERM or kill -9 and started again, a real TCP target that is down, then up.
  */
 const nodes: TestNode[] = [];
 const targets: TcpTarget[] = [];

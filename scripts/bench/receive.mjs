@@ -8,7 +8,7 @@
 // Prints a table and one JSON line.
 // Usage: node scripts/bench/receive.mjs [--lines N] [--runs R] [--datagrams N] [--udp-rates R,R..] [--only tcp|udp] [--profile DIR]
 //   [--base CHECKOUT]
-// --base runs the syslog Logyard rows again with another built checkout (e.g. /work/main),
+// --base runs the syslog Logyard rows again with another built checkout (e.g. a worktree of main),
 // alternated with this one in the same run: a change's before and after on the same machine at once.
 // rsyslog: Debian's package `rsyslog` (apt-get install -y rsyslog); skipped with a note if missing.
 import { spawn, spawnSync } from 'node:child_process';
