@@ -52,7 +52,7 @@ export interface PrefixWatchOptions<T extends { name: string }> {
 /**
  * Lists the entries under a prefix, then watches them from the next revision. When the watch stream
  * breaks, or etcd cancels the watch (its revision compacted), it catches up by reading what changed
- * and watches from there, retrying with backoff until etcd answers (docs/store.md: re-list, then
+ * and watches from there, retrying with backoff until etcd answers (docs/store.md: catch up, then
  * watch). Never gives up until closed. Entries are delivered sorted by name, and only when they
  * changed (compared entry by entry: with a thousand drains, a change costs one entry, not all of them).
  *

@@ -7,8 +7,9 @@ import { nodeLiveFrom } from './node-live.js';
  * A node's status document as stored: what NodeStatus holds but the node id, which the key or file
  * name gives. What carries no information is left out (read back as such): a drain's `sent` and
  * `buffered` when 0, and in `dropped` the reasons still at 0 (and `dropped` itself when none is
- * left). A document of 1,000 drains is rewritten whenever a drain is added, and every byte of it is
- * a byte for etcd to write and keep in its history: an idle drain is `"name":{"state":"RUNNING"}`.
+ * left), and a drain's `state` when it is RUNNING. A document of 1,000 drains is rewritten whenever a
+ * drain is added, and every byte of it is a byte for etcd to write and keep in its history: an idle
+ * running drain is `"name":{}`.
  */
 export function encodeNodeStatus(status: NodeStatus): string {
   return withUpdated(encodeNodeStatusBody(status), status.updated);
