@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 /**
  * The user documentation (README.md and docs/*.md) as a reader follows it: every relative link
  * opens a file of the repository and, with `#anchor`, a heading of that file as GitHub names it;
- * nothing points outside the repository; docs/README.md's index names every page of docs/.
+ * every file of the repository a page names (scripts/bench/..., deploy/...) exists; nothing points
+ * outside the repository; docs/README.md's index names every page of docs/.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const docs = join(root, 'docs');
@@ -77,6 +78,18 @@ describe('the user documentation', () => {
         }
       }
       expect(broken).toEqual([]);
+    });
+
+    it(`${page}: every file of the repository it names exists`, () => {
+      // scripts/bench/core.mjs, deploy/systemd/logyard.service; N stands for a number (node-N.yaml).
+      const missing: string[] = [];
+      for (const [, path] of text.matchAll(/(?<![\w/.-])((?:packages|deploy|configs|test|scripts)\/[\w./-]*\w)/g)) {
+        if (existsSync(join(root, path))) continue;
+        const dir = join(root, dirname(path));
+        const name = new RegExp(`^${path.split('/').pop()!.replace(/[.]/g, '\\.').replace(/\bN\b/g, '\\d+')}$`);
+        if (!existsSync(dir) || !readdirSync(dir).some((f) => name.test(f))) missing.push(`${page}: ${path}`);
+      }
+      expect(missing).toEqual([]);
     });
 
     it(`${page}: points nowhere outside the repository`, () => {
