@@ -307,6 +307,9 @@ async function controller() {
     const allNodes = [];
     workers.forEach((w) => w.send({ type: 'measure-loop' }));
     mark('adds');
+    const simCpuNow = () => workers.reduce((s, w) => s + cpuSeconds(w.pid), 0);
+    const addsCpu0 = simCpuNow();
+    const addsAt = Date.now();
     for (let t = 0; t < TRIES; t++) {
       const name = `probe-${t}`;
       const { t0: put, at } = await addAndWait(name, () => retrying(() => client.putDrain(name, 'tcp://10.0.0.2:9?filter=probe')));
@@ -316,6 +319,10 @@ async function controller() {
       await retrying(() => client.deleteDrain(name));
       await sleep(1_000);
     }
+    // A simulated node's CPU per drain added or deleted: the simulator's CPU while drains were added
+    // and deleted, less what the load alone cost over as long (sim_cpu_cores), per node and change.
+    const addsCpu = simCpuNow() - addsCpu0 - sim_cpu * ((Date.now() - addsAt) / 1000);
+    const cpu_us_per_node_change = TRIES > 0 ? Math.round((addsCpu * 1e6) / (NODES * TRIES * 2)) : null;
     const reports = await Promise.all(workers.map((w) => (w.send({ type: 'report' }), message(w, 'report'))));
     // Each drain added or deleted makes every node write its document once more.
     const db_after_adds = await dbSizes();
@@ -381,6 +388,7 @@ async function controller() {
       procs: PROCS,
       startup_s,
       notify_ms: { p50: pct(perNode, 50), p99: pct(perNode, 99), every_node_median: pct(allNodes, 50), every_node_max: pct(allNodes, 100) },
+      cpu_us_per_node_change,
       under_load: {
         seconds: +seconds.toFixed(0),
         etcd_puts_per_s: puts_per_s,
@@ -417,6 +425,7 @@ async function controller() {
 
     console.log(`\ncluster simulator: ${NODES} nodes x ${DRAINS} drains on one etcd (${PROCS} processes)`);
     console.log(`drain add -> node notified: p50 ${result.notify_ms.p50} ms, p99 ${result.notify_ms.p99} ms; every node: median ${result.notify_ms.every_node_median} ms, max ${result.notify_ms.every_node_max} ms`);
+    console.log(`a simulated node's CPU per drain added or deleted (beyond the load's): ${cpu_us_per_node_change} µs`);
     const l = result.under_load;
     console.log(`under load (${l.seconds} s): etcd ${l.etcd_connections} client connections, ${l.etcd_puts_per_s} puts/s, etcd CPU ${l.etcd_cpu_cores} cores, simulated nodes ${l.sim_cpu_cores} cores, db ${l.etcd_db_mb} MB (${l.etcd_db_in_use_mb} MB in use)`);
     console.log(`simulator processes while drains were added: event loop late by p50 ${result.sim_loop_delay_ms.p50} ms, p99 ${result.sim_loop_delay_ms.p99} ms, max ${result.sim_loop_delay_ms.max} ms`);
