@@ -94,19 +94,18 @@ async function worker() {
     await node.store.watchTenants(() => undefined);
     let ready;
     const listed = new Promise((resolve) => (ready = resolve));
-    await node.store.watchDrains((list) => {
-      // As a core's drain set converges (DrainSet.apply): new drains start, gone ones stop, the
-      // others are left as they are. A new drain is as a real core's TCP drain: its one drop reason
-      // counted from 0.
+    await node.store.watchDrains(({ drains: all, changed }) => {
+      // As a core's drain set converges (DrainSet.apply) on the drains the watch says changed: new
+      // drains start, gone ones stop, the others are left as they are. A new drain is as a real
+      // core's TCP drain: its one drop reason counted from 0.
       const drains = node.drains;
-      for (const { name } of list) drains[name] ??= { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
-      if (Object.keys(drains).length > list.length) {
-        const listed = new Set(list.map((d) => d.name));
-        for (const name in drains) if (!listed.has(name)) delete drains[name];
+      for (const name of changed) {
+        if (all.has(name)) drains[name] ??= { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
+        else delete drains[name];
       }
       node.publisher.changed();
       settle(node);
-      if (list.length >= Number(drainCount)) ready();
+      if (all.size >= Number(drainCount)) ready();
     });
     await listed;
     return node;

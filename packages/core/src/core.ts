@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { AUDIT_KEY, auditEvent, BatchReceiver, type BatchLines, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
-import { clusterView, openStore, type DrainRecord, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
+import { clusterView, openStore, type DrainRecord, type DrainsUpdate, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
 import { acquireLock, prepareRunDir, restrictSockets } from './lock.js';
 import { DrainSet, type DrainDefinition } from './drain-set.js';
@@ -101,9 +101,14 @@ export class Core {
   private directIn = 0;
   private receiving: Promise<void> | null = null;
   private applying: Promise<void> = Promise.resolve();
-  private pendingDefinitions: DrainDefinition[] | null = null;
-  /** The store's drains as last seen, to rebuild the set when the config's built-in drains change. */
-  private storeRecords: DrainRecord[] = [];
+  /**
+   * The drains the next convergence looks at: the names the store's watch said changed, or `all`
+   * (the first drains, a new config, the tenants or the formats changed). A burst of changes
+   * collapses into one convergence.
+   */
+  private pending: Set<string> | 'all' = 'all';
+  /** The store's drains as last seen (the watch's own map), undefined until they first arrive. */
+  private storeRecords: ReadonlyMap<string, DrainRecord> | undefined;
   /** Set while the store cannot be reached, so that an outage is logged once, not once per retry. */
   private storeTrouble: string | null = null;
   private closing: Promise<void> | null = null;
@@ -141,7 +146,7 @@ export class Core {
         this.ingest.malformed[reason] += count;
       },
     });
-    this.storeDrains = new StoreDrains(this.log);
+    this.storeDrains = new StoreDrains(this.log, (def) => this.withTenantPrefixes(def));
     this.coreStopped = new CoreStoppedLedger(this.config.stateDir, this.log);
     this.statusServer = new StatusServer(
       () => this.status(),
@@ -203,7 +208,7 @@ export class Core {
     });
     const store = this.store;
     // The drains the store holds (as the watch last saw them): a status document may still hold one just deleted.
-    this.history = new ClusterHistory(async () => clusterView(await store.listNodeStatus(), new Map(this.storeRecords.map((r) => [r.name, {}]))));
+    this.history = new ClusterHistory(async () => clusterView(await store.listNodeStatus(), new Map([...(this.storeRecords?.keys() ?? [])].map((name) => [name, {}]))));
     // Formats first, so that the first drains already see the store's named formats.
     this.formatsWatch = await this.store.watchFormats(
       (formats) => this.onStoreFormats(formats),
@@ -217,7 +222,7 @@ export class Core {
       () => this.storeRecovered(),
     );
     this.storeWatch = await this.store.watchDrains(
-      (records) => this.onStoreDrains(records),
+      (update) => this.onStoreDrains(update),
       (err) => this.storeFailed(err),
       () => this.storeRecovered(),
     );
@@ -382,16 +387,14 @@ export class Core {
     const next = { ...config };
     for (const key of kept) (next as Record<string, unknown>)[key] = this.config[key];
     this.config = next;
-    this.onStoreDrains(this.storeRecords);
+    this.converge('all');
     await this.applying;
     return kept.map((key) => RESTART_ONLY_NAMES[key]);
   }
 
-  private onStoreDrains(records: DrainRecord[]): void {
-    this.storeRecords = records;
-    const builtin = Object.entries(this.config.builtinDrains).map(([name, uri]) => ({ name, uri, builtin: true }));
-    this.pendingDefinitions = [...builtin, ...this.storeDrains.definitions(records).map((def) => this.withTenantPrefixes(def))];
-    this.converge();
+  private onStoreDrains(update: DrainsUpdate): void {
+    this.storeRecords = update.drains;
+    this.converge(update.changed);
   }
 
   /** A tenant's drain routes only inside the prefixes its tenant owns now; none once the tenant is gone. */
@@ -403,21 +406,30 @@ export class Core {
 
   private onStoreTenants(tenants: TenantRecord[]): void {
     this.tenants = new Map(tenants.map((tenant) => [tenant.name, tenant]));
-    // Before the first drains arrive there is nothing to re-route.
-    if (this.storeWatch !== null) this.onStoreDrains(this.storeRecords);
+    this.converge('all');
   }
 
   private onStoreFormats(formats: Record<string, string>): void {
     this.storeFormats = formats;
-    this.converge();
+    this.converge('all');
   }
 
-  /** Changes apply one after another; a burst of changes collapses into the latest set. */
-  private converge(): void {
+  /**
+   * Converges the drains named (or all) to the store's drains as last seen. Changes apply one after
+   * another; those that come meanwhile collapse into the next convergence.
+   */
+  private converge(names: Iterable<string> | 'all'): void {
+    if (names === 'all') this.pending = 'all';
+    else if (this.pending !== 'all') for (const name of names) this.pending.add(name);
     this.applying = this.applying.then(async () => {
-      const defs = this.pendingDefinitions;
-      this.pendingDefinitions = null;
-      await this.drains.apply(defs ?? undefined);
+      // Before the store's first drains (formats and tenants come first) there is nothing to converge.
+      const records = this.storeRecords;
+      const pending = this.pending;
+      if (records === undefined || (pending !== 'all' && pending.size === 0)) return;
+      this.pending = new Set();
+      if (pending === 'all') this.storeDrains.rebuild(records, this.config.builtinDrains);
+      else this.storeDrains.update(records, pending);
+      await this.drains.apply(this.storeDrains.definitions, pending === 'all' ? undefined : pending);
     });
   }
 

@@ -42,7 +42,7 @@ export class DrainSet {
   /** What each drain depends on in the context: its format's template, file roots (see contextDependency). */
   private readonly dependencies = new Map<string, string>();
   /** Null until the first definitions arrive (a change of formats before that converges nothing). */
-  private definitions: readonly DrainDefinition[] | null = null;
+  private definitions: ReadonlyMap<string, DrainDefinition> | null = null;
   /** The prefixes each drain is indexed under (on whole segments for tenant drains), so removal takes out exactly those. */
   private readonly routes = new Map<string, { prefixes: readonly string[]; wholeSegments: boolean; tenantPrefixes?: readonly string[] }>();
   private readonly index = new PrefixIndex<Drain>();
@@ -93,12 +93,17 @@ export class DrainSet {
     return matched.length;
   }
 
-  /** Converges to `definitions`, or again to the last ones (after the named formats changed). */
-  async apply(definitions: readonly DrainDefinition[] | null = this.definitions): Promise<void> {
+  /**
+   * Converges to `definitions` (a list, or by name), or again to the last ones (after the named
+   * formats changed). With `names`, only the drains of those names are looked at (the store's watch
+   * tells which changed): a drain added to 1,000 costs one, not a pass over all of them.
+   */
+  async apply(definitions: readonly DrainDefinition[] | ReadonlyMap<string, DrainDefinition> | null = this.definitions, names?: ReadonlySet<string>): Promise<void> {
     if (this.closed || definitions === null) return;
-    this.definitions = definitions;
+    const wanted = definitions instanceof Map ? (definitions as ReadonlyMap<string, DrainDefinition>) : byName(definitions as readonly DrainDefinition[]);
+    this.definitions = wanted;
     const context = this.context();
-    const wanted = new Map(definitions.map((d) => [d.name, d]));
+    const looked = names ?? new Set([...this.drains.keys(), ...wanted.keys()]);
     const fromLastRun = this.fromLastRun ?? new Map<string, HeldEvents>();
     this.fromLastRun = null;
     for (const [name, held] of fromLastRun) if (!wanted.has(name)) this.hooks.onForgotten?.(name, held);
@@ -107,8 +112,10 @@ export class DrainSet {
       this.lookForQueuesLeft(wanted, context.buffersDir);
     }
     const changing: Promise<unknown>[] = [];
-    for (const [name, drain] of this.drains) {
+    for (const name of looked) {
+      const drain = this.drains.get(name);
       const def = wanted.get(name);
+      if (!drain) continue;
       if (!def) changing.push(this.remove(name, drain, true));
       else if (
         def.uri !== drain.uri ||
@@ -124,8 +131,9 @@ export class DrainSet {
     }
     await Promise.all(changing);
     if (this.closed) return;
-    for (const def of definitions) {
-      if (this.drains.has(def.name)) continue;
+    for (const name of looked) {
+      const def = wanted.get(name);
+      if (!def || this.drains.has(name)) continue;
       const drain = this.add(def, context);
       const left = fromLastRun.get(def.name);
       if (left) drain.adopt(left);
@@ -137,7 +145,7 @@ export class DrainSet {
    * Queues of drains deleted while the core was down are left alone (a store that answered
    * wrongly must not cost data) but named, so that an admin can delete them.
    */
-  private lookForQueuesLeft(wanted: Map<string, DrainDefinition>, buffersDir: string | undefined): void {
+  private lookForQueuesLeft(wanted: ReadonlyMap<string, DrainDefinition>, buffersDir: string | undefined): void {
     if (buffersDir === undefined) return;
     let names: string[];
     try {
@@ -264,6 +272,10 @@ export class DrainSet {
     this.problems.delete(name);
     this.dependencies.delete(name);
   }
+}
+
+function byName(definitions: readonly DrainDefinition[]): Map<string, DrainDefinition> {
+  return new Map(definitions.map((d) => [d.name, d]));
 }
 
 function samePrefixes(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {

@@ -3,10 +3,10 @@ import { ConstantBackoff, handleAll, retry } from 'cockatiel';
 import { nowUnix } from '@logyard/bus';
 import { StoreError } from './errors.js';
 import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
-import type { DrainRecord, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
+import type { DrainRecord, DrainsUpdate, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
 import { assertTenant, assertTenantName, encodeTenant } from './tenant-entry.js';
 import { drainValue } from './drain-entry.js';
-import { OpenWatches } from './watches.js';
+import { OpenWatches, sortedEntries, type WatchUpdate } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare } from './json.js';
 import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-status.js';
@@ -164,11 +164,11 @@ export class EtcdStore implements Store {
   }
 
   async watchDrains(
-    onChange: (drains: DrainRecord[]) => void,
+    onChange: (update: DrainsUpdate) => void,
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
-    return this.watchPrefix(DRAINS, 'drains', drainFromKv, onChange, onError, onRecovered);
+    return this.watchPrefix(DRAINS, 'drains', drainFromKv, (update) => onChange({ drains: update.entries, changed: update.changed }), onError, onRecovered);
   }
 
   async registerNode(info: NodeInfo): Promise<void> {
@@ -232,7 +232,7 @@ export class EtcdStore implements Store {
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
-    return this.watchPrefix(FORMATS, 'formats', formatFromKv, (formats) => onChange(formatsByName(formats)), onError, onRecovered);
+    return this.watchPrefix(FORMATS, 'formats', formatFromKv, (update) => onChange(formatsByName([...update.entries.values()])), onError, onRecovered);
   }
 
   async deleteFormat(name: string): Promise<boolean> {
@@ -285,7 +285,7 @@ export class EtcdStore implements Store {
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
-    return this.watchPrefix(TENANTS, 'tenants', tenantFromKv, onChange, onError, onRecovered);
+    return this.watchPrefix(TENANTS, 'tenants', tenantFromKv, (update) => onChange(sortedEntries(update)), onError, onRecovered);
   }
 
   close(): Promise<void> {
@@ -307,7 +307,7 @@ export class EtcdStore implements Store {
     prefix: string,
     what: string,
     decode: (kv: IKeyValue) => T | undefined,
-    onChange: (entries: T[]) => void,
+    onChange: (update: WatchUpdate<T>) => void,
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {

@@ -1,8 +1,8 @@
 import type { IKeyValue, IWatchResponse } from 'etcd3';
 import { StoreError } from './errors.js';
-import { compare } from './json.js';
 import { Backoff, sleep } from './time.js';
 import type { StreamWatch, WatchEnd, WatchStream } from './etcd-watch-stream.js';
+import type { WatchUpdate } from './watches.js';
 
 /** A reply of etcd's range: the revision it was read at, the keys and values, and how many keys the range has. */
 export interface RangeReply {
@@ -40,7 +40,7 @@ export interface PrefixWatchOptions<T extends { name: string }> {
   decode: (kv: IKeyValue) => T | undefined;
   reads: PrefixReads;
   unavailable: (action: string, err: unknown) => StoreError;
-  onChange: (entries: T[]) => void;
+  onChange: (update: WatchUpdate<T>) => void;
   onError: (error: StoreError) => void;
   onRecovered: () => void;
   /** Told of every read from etcd (the cluster simulator counts them). */
@@ -53,8 +53,11 @@ export interface PrefixWatchOptions<T extends { name: string }> {
  * Lists the entries under a prefix, then watches them from the next revision. When the watch stream
  * breaks, or etcd cancels the watch (its revision compacted), it catches up by reading what changed
  * and watches from there, retrying with backoff until etcd answers (docs/store.md: catch up, then
- * watch). Never gives up until closed. Entries are delivered sorted by name, and only when they
- * changed (compared entry by entry: with a thousand drains, a change costs one entry, not all of them).
+ * watch). Never gives up until closed. It delivers its own map of the entries (nothing copied or
+ * sorted) with the names that changed since the last delivery, and only when one did (compared
+ * entry by entry: with a thousand drains, a change costs one entry, not all of them, here and in
+ * the core that applies it). A change reaches the receiver once, however it was learned: by the
+ * watch, or by catching up after a break.
  *
  * Catching up is not resuming the watch from the last revision seen: etcd serves a watch that starts
  * behind its current revision by reading every change made since, of every key, from its database,
@@ -70,12 +73,9 @@ export interface PrefixWatchOptions<T extends { name: string }> {
  * (no values) to know which.
  */
 export class PrefixWatch<T extends { name: string }> {
-  private entries = new Map<string, T>();
-  /**
-   * The names of `entries` in order, kept so as entries come and go: delivering a thousand drains
-   * after one was added costs a binary search, not a sort of them all, on every node.
-   */
-  private order: string[] = [];
+  private readonly entries = new Map<string, T>();
+  /** The names added, changed or deleted since the last delivery. */
+  private changed = new Set<string>();
   /** Each key's entry as decoded (keys that decode to nothing have none). */
   private byKey = new Map<string, T>();
   /** Every key under the prefix, with its mod_revision: what a listing need not decode again. */
@@ -106,33 +106,33 @@ export class PrefixWatch<T extends { name: string }> {
     this.watcher = undefined;
   }
 
-  /** Brings `entries` to etcd's current revision: a whole listing the first time, then what changed. */
+  /**
+   * Brings `entries` to etcd's current revision and delivers what changed: a whole listing the first
+   * time (delivered even when empty), then what changed.
+   */
   private async catchUp(): Promise<void> {
-    const changed = this.listedOnce ? await this.readChanges() : await this.relist();
-    this.listedOnce = true;
-    if (changed) {
-      this.order = [...this.entries.keys()].sort(compare);
-      this.deliver();
-    }
+    if (this.listedOnce) await this.readChanges();
+    else await this.relist();
   }
 
-  /** Lists every key again; whether an entry changed. */
-  private async relist(): Promise<boolean> {
+  /** Lists every key again. */
+  private async relist(): Promise<void> {
     const response = await this.options.reads.list();
     this.read('list', response.kvs.length);
     const listed = new Set<string>();
-    let changed = !this.listedOnce;
     for (const kv of response.kvs) {
       listed.add(kv.key.toString());
-      changed = this.put(kv) || changed;
+      this.put(kv);
     }
-    for (const key of [...this.revisions.keys()]) if (!listed.has(key)) changed = this.remove(key) || changed;
+    for (const key of [...this.revisions.keys()]) if (!listed.has(key)) this.remove(key);
     this.applied = BigInt(response.header.revision);
-    return changed;
+    const first = !this.listedOnce;
+    this.listedOnce = true;
+    this.deliver(first);
   }
 
-  /** Reads the keys written since `applied`, and which were deleted when some were; whether an entry changed. */
-  private async readChanges(): Promise<boolean> {
+  /** Reads the keys written since `applied`, and which were deleted when some were. */
+  private async readChanges(): Promise<void> {
     const response = await this.options.reads.changedSince(this.applied + 1n);
     this.read('changes', response.kvs.length);
     // The keys known before and not written since must be the keys etcd did not return.
@@ -141,16 +141,15 @@ export class PrefixWatch<T extends { name: string }> {
     const unwritten = Number(response.count) - response.kvs.length;
     // More than it knows: what it holds is not what it thinks. Listed anew.
     if (unwritten > knownUnwritten) return this.relist();
-    let changed = false;
     if (unwritten < knownUnwritten) {
       const keys = await this.options.reads.keysAt(response.header.revision);
       this.read('keys', keys.length);
       const present = new Set(keys);
-      for (const key of [...this.revisions.keys()]) if (!present.has(key)) changed = this.remove(key) || changed;
+      for (const key of [...this.revisions.keys()]) if (!present.has(key)) this.remove(key);
     }
-    for (const kv of response.kvs) changed = this.put(kv) || changed;
+    for (const kv of response.kvs) this.put(kv);
     this.applied = BigInt(response.header.revision);
-    return changed;
+    this.deliver();
   }
 
   private read(kind: WatchRead['kind'], keys: number): void {
@@ -159,30 +158,35 @@ export class PrefixWatch<T extends { name: string }> {
 
   /**
    * Takes a key's value: decoded, unless it is the one last seen (by mod_revision: after a listing,
-   * 1,000 drains not written since are not decoded or compared again). Whether its entry changed;
-   * `order` is left to the caller.
+   * 1,000 drains not written since are not decoded or compared again). A value rewritten the same
+   * (a drain put again unchanged) changes nothing.
    */
-  private put(kv: IKeyValue): boolean {
+  private put(kv: IKeyValue): void {
     const key = kv.key.toString();
-    if (this.revisions.get(key) === kv.mod_revision) return false;
+    if (this.revisions.get(key) === kv.mod_revision) return;
     this.revisions.set(key, kv.mod_revision);
     const entry = this.options.decode(kv);
     const before = this.byKey.get(key);
-    if (entry) this.byKey.set(key, entry);
-    else this.byKey.delete(key);
-    if (before && before.name !== entry?.name) this.entries.delete(before.name);
-    if (entry) this.entries.set(entry.name, entry);
-    return !sameEntry(before, entry);
+    if (sameEntry(before, entry)) return;
+    if (before) this.forget(key, before);
+    if (entry) {
+      this.byKey.set(key, entry);
+      this.entries.set(entry.name, entry);
+      this.changed.add(entry.name);
+    }
   }
 
-  /** Forgets a key that was deleted; whether it had an entry. */
-  private remove(key: string): boolean {
+  /** Forgets a key that was deleted. */
+  private remove(key: string): void {
     this.revisions.delete(key);
     const before = this.byKey.get(key);
-    if (!before) return false;
+    if (before) this.forget(key, before);
+  }
+
+  private forget(key: string, entry: T): void {
     this.byKey.delete(key);
-    this.entries.delete(before.name);
-    return true;
+    this.entries.delete(entry.name);
+    this.changed.add(entry.name);
   }
 
   /** Watches from `revision`, on the store's one watch stream (etcd-watch-stream.ts). */
@@ -209,23 +213,14 @@ export class PrefixWatch<T extends { name: string }> {
   }
 
   private apply(response: IWatchResponse): void {
-    let changed = false;
     for (const event of response.events) {
-      const key = event.kv.key.toString();
-      const had = this.byKey.get(key)?.name;
-      if (event.type === 'Delete') changed = this.remove(key) || changed;
-      else changed = this.put(event.kv) || changed;
-      // Kept in order entry by entry: delivering after one drain added costs a binary search.
-      const has = this.byKey.get(key)?.name;
-      if (had !== has) {
-        if (had !== undefined) removeSorted(this.order, had);
-        if (has !== undefined) insertSorted(this.order, has);
-      }
+      if (event.type === 'Delete') this.remove(event.kv.key.toString());
+      else this.put(event.kv);
       const revision = BigInt(event.kv.mod_revision);
       if (revision > this.applied) this.applied = revision;
     }
     this.recovered();
-    if (changed) this.deliver();
+    this.deliver();
   }
 
   /** The watch ended: etcd cancelled it (its revision compacted) or the stream broke. Catches up. */
@@ -276,9 +271,12 @@ export class PrefixWatch<T extends { name: string }> {
     this.options.onRecovered();
   }
 
-  private deliver(): void {
-    if (this.closed) return;
-    this.options.onChange(this.order.map((name) => this.entries.get(name)!));
+  /** Delivers the entries if a name changed since the last delivery (or `always`: the first listing). */
+  private deliver(always = false): void {
+    if (this.closed || (this.changed.size === 0 && !always)) return;
+    const changed = this.changed;
+    this.changed = new Set();
+    this.options.onChange({ entries: this.entries, changed });
   }
 }
 
@@ -293,27 +291,6 @@ function prefixEnd(prefix: Buffer): Buffer {
   }
   // All 0xff: to the end of the keyspace.
   return Buffer.from([0]);
-}
-
-/** Where `name` is or would go in the sorted `names`. */
-function position(names: readonly string[], name: string): number {
-  let low = 0;
-  let high = names.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (compare(names[middle], name) < 0) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-function insertSorted(names: string[], name: string): void {
-  names.splice(position(names, name), 0, name);
-}
-
-function removeSorted(names: string[], name: string): void {
-  const at = position(names, name);
-  if (names[at] === name) names.splice(at, 1);
 }
 
 /** Whether two decoded entries are the same (both absent counts as the same). */

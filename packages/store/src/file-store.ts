@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { nowUnix } from '@logyard/bus';
 import { StoreError, StoreUnavailableError } from './errors.js';
 import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
-import type { DrainRecord, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
+import type { DrainRecord, DrainsUpdate, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
 import { assertTenant, assertTenantName, encodeTenant, readTenantEntry } from './tenant-entry.js';
-import { OpenWatches } from './watches.js';
+import { OpenWatches, sortedEntries, type WatchUpdate } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare, parseJsonObject } from './json.js';
 import { drainValue, readDrainEntry } from './drain-entry.js';
@@ -124,13 +124,13 @@ export class FileStore implements Store {
   }
 
   async watchDrains(
-    onChange: (drains: DrainRecord[]) => void,
+    onChange: (update: DrainsUpdate) => void,
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
     const read = async (): Promise<Listed<DrainRecord>[]> =>
       (await this.readDrains()).map((drain) => ({ entry: drain.record, expires: drain.expires }));
-    return this.watchDirectory('drains', read, onChange, onError, onRecovered);
+    return this.watchDirectory('drains', read, (update) => onChange({ drains: update.entries, changed: update.changed }), onError, onRecovered);
   }
 
   async registerNode(info: NodeInfo): Promise<void> {
@@ -205,7 +205,7 @@ export class FileStore implements Store {
   ): Promise<StoreWatch> {
     const read = async (): Promise<Listed<{ name: string; template: string }>[]> =>
       (await this.readFormats()).map((format) => ({ entry: format }));
-    return this.watchDirectory('formats', read, (formats) => onChange(formatsByName(formats)), onError, onRecovered);
+    return this.watchDirectory('formats', read, (update) => onChange(formatsByName([...update.entries.values()])), onError, onRecovered);
   }
 
   async listTenants(): Promise<TenantRecord[]> {
@@ -240,7 +240,7 @@ export class FileStore implements Store {
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
     const read = async (): Promise<Listed<TenantRecord>[]> => (await this.readTenants()).map((tenant) => ({ entry: tenant }));
-    return this.watchDirectory('tenants', read, onChange, onError, onRecovered);
+    return this.watchDirectory('tenants', read, (update) => onChange(sortedEntries(update)), onError, onRecovered);
   }
 
   /** Tenants in name order; a file another tool wrote badly is one with its problem. */
@@ -253,10 +253,10 @@ export class FileStore implements Store {
     return tenants;
   }
 
-  private watchDirectory<T>(
+  private watchDirectory<T extends { name: string }>(
     name: string,
     read: () => Promise<Listed<T>[]>,
-    onChange: (entries: T[]) => void,
+    onChange: (update: WatchUpdate<T>) => void,
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {

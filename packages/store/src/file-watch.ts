@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { nowUnix } from '@logyard/bus';
 import { StoreError, type StoreUnavailableError } from './errors.js';
+import type { WatchUpdate } from './watches.js';
 
 /** Gathers the file events of one write (temporary file, rename) or of a burst of writes into one re-list. */
 const WATCH_DEBOUNCE_MS = 30;
@@ -18,13 +19,13 @@ export interface Listed<T> {
   expires?: number;
 }
 
-export interface DirectoryWatchOptions<T> {
+export interface DirectoryWatchOptions<T extends { name: string }> {
   /** The directory under the store: `drains`, `formats`. */
   name: string;
   directory: string;
   read: () => Promise<Listed<T>[]>;
   unavailable: (action: string, err: unknown) => StoreUnavailableError;
-  onChange: (entries: T[]) => void;
+  onChange: (update: WatchUpdate<T>) => void;
   onError: (error: StoreError) => void;
   onRecovered: () => void;
 }
@@ -32,15 +33,19 @@ export interface DirectoryWatchOptions<T> {
 /**
  * Delivers a directory's entries after every change: chokidar reports changes (from any
  * process), a timer reports the next expiry of an entry (a temporary drain), and each triggers a
- * re-list. Only sets that differ from the last one delivered are delivered.
+ * re-list. Each listing is compared with the last entry by entry, and only the names that changed
+ * are delivered, with the watch's own map of the entries (as etcd's PrefixWatch delivers them).
  */
-export class DirectoryWatch<T> {
+export class DirectoryWatch<T extends { name: string }> {
   private watcher: FSWatcher | undefined;
   private relistTimer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private relisting: Promise<void> | undefined;
   private relistAgain = false;
-  private delivered: string | undefined;
+  private readonly entries = new Map<string, T>();
+  /** Each entry as last delivered, as JSON: what a listing is compared with. */
+  private readonly delivered = new Map<string, string>();
+  private listedOnce = false;
   private failing = false;
   private closing: Promise<void> | undefined;
 
@@ -120,14 +125,29 @@ export class DirectoryWatch<T> {
     }
   }
 
+  /** Delivers the names whose entries differ from the last delivery (the first listing always). */
   private deliver(listed: Listed<T>[]): void {
     this.scheduleExpiry(listed);
-    const entries = listed.map((item) => item.entry);
-    // Refreshing a temporary drain rewrites its file without changing what a user sees.
-    const signature = JSON.stringify(entries);
-    if (signature === this.delivered) return;
-    this.delivered = signature;
-    this.options.onChange(entries);
+    const changed = new Set<string>();
+    const present = new Set<string>();
+    for (const { entry } of listed) {
+      present.add(entry.name);
+      // Refreshing a temporary drain rewrites its file without changing what a user sees.
+      const json = JSON.stringify(entry);
+      if (this.delivered.get(entry.name) === json) continue;
+      this.delivered.set(entry.name, json);
+      this.entries.set(entry.name, entry);
+      changed.add(entry.name);
+    }
+    for (const name of this.entries.keys()) {
+      if (present.has(name)) continue;
+      this.entries.delete(name);
+      this.delivered.delete(name);
+      changed.add(name);
+    }
+    if (changed.size === 0 && this.listedOnce) return;
+    this.listedOnce = true;
+    this.options.onChange({ entries: this.entries, changed });
   }
 
   private scheduleExpiry(listed: Listed<T>[]): void {

@@ -118,6 +118,20 @@ export interface TemporaryHandle {
   release(): Promise<void>;
 }
 
+/**
+ * What watchDrains delivers: every drain, and which names changed since the last delivery. A core
+ * of 1,000 drains told of one drain added applies that one, not all 1,000 again.
+ */
+export interface DrainsUpdate {
+  /**
+   * Every drain by name, in no particular order: the watch's own map, which it updates just before
+   * each delivery (nothing is copied or sorted per delivery). Read it; never change it.
+   */
+  drains: ReadonlyMap<string, DrainRecord>;
+  /** The names added, changed or deleted since the last delivery (every name at the first); never empty but at a first delivery of no drains. */
+  changed: ReadonlySet<string>;
+}
+
 export interface StoreWatch {
   close(): Promise<void>;
 }
@@ -142,12 +156,13 @@ export interface Store {
   deleteDrain(name: string): Promise<boolean>;
   /**
    * Calls `onChange` with every drain (as listDrains) at once, then after every change, including
-   * changes by other processes and expiry of temporary drains. Errors while watching go to
-   * `onError` and are retried; meanwhile the last set delivered stays current. `onRecovered` is
-   * called once when watching works again after errors (changes missed meanwhile are delivered).
+   * changes by other processes and expiry of temporary drains, each time with the names that
+   * changed (see DrainsUpdate). Errors while watching go to `onError` and are retried; meanwhile
+   * the last set delivered stays current. `onRecovered` is called once when watching works again
+   * after errors (changes missed meanwhile are delivered, each once).
    */
   watchDrains(
-    onChange: (drains: DrainRecord[]) => void,
+    onChange: (update: DrainsUpdate) => void,
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch>;

@@ -1,9 +1,24 @@
+import { compare } from './json.js';
 import type { StoreWatch } from './types.js';
 
-/** What each backend's drain watcher offers. */
+/** What each backend's watcher offers. */
 export interface Watcher {
   start(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * What a backend's watcher delivers: every entry by name (its own map, updated just before each
+ * delivery) and the names added, changed or deleted since the last delivery.
+ */
+export interface WatchUpdate<T> {
+  entries: ReadonlyMap<string, T>;
+  changed: ReadonlySet<string>;
+}
+
+/** The entries of an update sorted by name: what the watches of formats and tenants (a few entries) deliver. */
+export function sortedEntries<T extends { name: string }>(update: WatchUpdate<T>): T[] {
+  return [...update.entries.values()].sort((a, b) => compare(a.name, b.name));
 }
 
 /** The watches a store has open, so that closing the store closes them all. */

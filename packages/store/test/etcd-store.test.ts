@@ -7,7 +7,7 @@ import { EtcdConnection } from '../src/etcd-connection.js';
 import { clientOptions } from '../src/etcd-client.js';
 import { parseEtcdUri } from '../src/etcd-uri.js';
 import { WatchStream, type WatchEnd } from '../src/etcd-watch-stream.js';
-import { nodeStatus, RUNNING, uris } from './helpers.js';
+import { changedNames, drainList, nodeStatus, RUNNING, uris } from './helpers.js';
 
 /**
  * What only the etcd store has: leases, watch revisions, paged reads. This file starts its own
@@ -270,7 +270,7 @@ describe('the etcd store', () => {
       const seen: string[] = [];
       await store.watchFormats(() => seen.push('formats'));
       await store.watchTenants(() => seen.push('tenants'));
-      await store.watchDrains((drains) => seen.push(...drains.map((d) => d.name)));
+      await store.watchDrains((update) => seen.push(...update.drains.keys()));
       await store.putNodeStatus(nodeStatus('one', { web: RUNNING }));
       expect(await store.countNodes()).toBe(1);
       const writer = await open();
@@ -290,7 +290,7 @@ describe('the etcd store', () => {
       await store.registerNode({ node_id: 'big', started: 1_700_000_000, version: '1' });
       const errors: string[] = [];
       const deliveries: string[][] = [];
-      await store.watchDrains((drains) => deliveries.push(drains.map((d) => d.name)), (error) => errors.push(error.message));
+      await store.watchDrains((update) => deliveries.push(drainList(update).map((d) => d.name)), (error) => errors.push(error.message));
       // Past what etcd's gRPC server takes in one message: RESOURCE_EXHAUSTED, which etcd3 counts as a
       // broken connection and answers by closing every channel of the client.
       const huge = nodeStatus('big', { web: { ...RUNNING, error: 'x'.repeat(3_000_000) } });
@@ -336,7 +336,7 @@ describe('the etcd store', () => {
           await node.putNodeStatus(nodeStatus(`node-${i}`, { web: RUNNING }));
           await node.watchFormats(() => undefined);
           await node.watchTenants(() => undefined);
-          await node.watchDrains((drains) => (seen[i] = drains.map((d) => d.name)));
+          await node.watchDrains((update) => (seen[i] = drainList(update).map((d) => d.name)));
         }),
       );
       await etcd.kill();
@@ -431,16 +431,21 @@ describe('the etcd store', () => {
   });
 
   describe('watching', () => {
-    async function watch(store: Store): Promise<{ deliveries: DrainRecord[][]; errors: string[]; recovered: () => number }> {
+    async function watch(store: Store): Promise<{ deliveries: DrainRecord[][]; changes: string[][]; errors: string[]; recovered: () => number }> {
       const deliveries: DrainRecord[][] = [];
+      /** The names each delivery said changed. */
+      const changes: string[][] = [];
       const errors: string[] = [];
       let recoveries = 0;
       await store.watchDrains(
-        (drains) => deliveries.push(drains),
+        (update) => {
+          deliveries.push(drainList(update));
+          changes.push(changedNames(update));
+        },
         (error: StoreError) => errors.push(error.message),
         () => recoveries++,
       );
-      return { deliveries, errors, recovered: () => recoveries };
+      return { deliveries, changes, errors, recovered: () => recoveries };
     }
 
     it('after a broken watch lists again and watches from there: every change made meanwhile arrives', async () => {
@@ -484,8 +489,9 @@ describe('the etcd store', () => {
       await writer.putDrain('kept', 'tcp://10.0.0.9:1');
       await writer.putDrain('changed', 'tcp://10.0.0.9:2');
       await writer.putDrain('removed', 'tcp://10.0.0.9:3');
-      const { reads, deliveries, errors } = await watchCountingReads(`etcd://127.0.0.1:${proxy.port}`);
+      const { reads, deliveries, changes, errors } = await watchCountingReads(`etcd://127.0.0.1:${proxy.port}`);
       expect(reads).toEqual(['list']);
+      expect(changes).toEqual([['changed', 'kept', 'removed']]);
 
       // Cut off while drains are added and changed only: what was written is read, nothing more.
       proxy.disconnect();
@@ -497,6 +503,8 @@ describe('the etcd store', () => {
       const all = { added: 'tcp://10.0.0.9:5', changed: 'tcp://10.0.0.9:4', kept: 'tcp://10.0.0.9:1', removed: 'tcp://10.0.0.9:3' };
       await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual(all), { timeout: 10_000 });
       expect(reads).toEqual(['list', 'changes']);
+      // What changed meanwhile reaches the watcher once, by name: what was kept is not told again.
+      expect(changes).toEqual([['changed', 'kept', 'removed'], ['added', 'changed']]);
 
       // Cut off while one is deleted and another deleted and written again: the keys are read too.
       errors.length = 0;
@@ -509,11 +517,13 @@ describe('the etcd store', () => {
       proxy.restore();
       await vi.waitFor(() => expect(uris(deliveries.at(-1)!)).toEqual({ added: 'tcp://10.0.0.9:5', changed: 'tcp://10.0.0.9:4', kept: 'tcp://10.0.0.9:6' }), { timeout: 10_000 });
       expect(reads).toEqual(['list', 'changes', 'changes', 'keys']);
+      expect(changes.slice(2)).toEqual([['kept', 'removed']]);
 
       // And watches from there.
       await writer.deleteDrain('added');
       await vi.waitFor(() => expect(Object.keys(uris(deliveries.at(-1)!))).toEqual(['changed', 'kept']), { timeout: 1_000 });
       expect(reads).toEqual(['list', 'changes', 'changes', 'keys']);
+      expect(changes.slice(3)).toEqual([['added']]);
     }, 30_000);
 
     it('a watch whose drains saw no change while status was written and compacted catches up after etcd restarts without listing the drains again, and sees drains added and deleted then', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { nodeStatus, uris, latest, rejectionOf } from './helpers.js';
+import { drainList, nodeStatus, uris, latest, rejectionOf } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -54,7 +54,7 @@ function fileStore(options: FileStoreOptions = {}): FileStore {
 /** Every set a watch delivered, in order. */
 async function watchFrom(store: Store): Promise<DrainRecord[][]> {
   const deliveries: DrainRecord[][] = [];
-  await store.watchDrains((drains) => deliveries.push(drains));
+  await store.watchDrains((update) => deliveries.push(drainList(update)));
   return deliveries;
 }
 

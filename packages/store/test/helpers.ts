@@ -1,4 +1,4 @@
-import type { DrainRecord, DrainState, NodeStatus } from '../src/index.js';
+import { compareNames, type DrainRecord, type DrainsUpdate, type DrainState, type NodeStatus } from '../src/index.js';
 
 export const RUNNING: DrainState = { state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0 };
 
@@ -24,4 +24,14 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
     },
     (err: Error) => err,
   );
+}
+
+/** The drains of a watchDrains delivery, sorted by name: a copy, as the watch's own map changes at its next delivery. */
+export function drainList(update: DrainsUpdate): DrainRecord[] {
+  return [...update.drains.values()].sort((a, b) => compareNames(a.name, b.name));
+}
+
+/** The names a watchDrains delivery says changed, sorted. */
+export function changedNames(update: DrainsUpdate): string[] {
+  return [...update.changed].sort(compareNames);
 }

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { etcdctl } from '../../../test/setup/services.js';
-import { nodeStatus, RUNNING, uris, latest, rejectionOf } from './helpers.js';
+import { changedNames, drainList, nodeStatus, RUNNING, uris, latest, rejectionOf } from './helpers.js';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -137,7 +137,7 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
   /** Every set a watch delivered, in order. */
   async function watchFrom(store: Store): Promise<DrainRecord[][]> {
     const deliveries: DrainRecord[][] = [];
-    await store.watchDrains((drains) => deliveries.push(drains));
+    await store.watchDrains((update) => deliveries.push(drainList(update)));
     return deliveries;
   }
 
@@ -308,10 +308,34 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
       });
     });
 
+    it('tells each delivery which names changed: a drain added, changed and deleted each reach the watcher once, with the others left alone', async () => {
+      const writer = await openStore();
+      await writer.putDrain('other', 'tcp://10.0.0.9:1');
+      const deliveries: Array<{ drains: Record<string, string>; changed: string[] }> = [];
+      await (await openStore()).watchDrains((update) => deliveries.push({ drains: uris(drainList(update)), changed: changedNames(update) }));
+      const delivered = async (count: number): Promise<void> => {
+        await vi.waitFor(() => expect(deliveries.length).toBeGreaterThanOrEqual(count), { timeout: WATCH_DEADLINE_MS });
+      };
+      await writer.putDrain('web', 'tcp://10.0.0.9:2');
+      await delivered(2);
+      await writer.putDrain('web', 'udp://10.0.0.9:3');
+      await delivered(3);
+      await writer.deleteDrain('web');
+      await delivered(4);
+      // Long enough for a delivery too many to have come (see the tests above).
+      await new Promise((done) => setTimeout(done, WATCH_DEADLINE_MS / 2));
+      expect(deliveries).toEqual([
+        { drains: { other: 'tcp://10.0.0.9:1' }, changed: ['other'] },
+        { drains: { other: 'tcp://10.0.0.9:1', web: 'tcp://10.0.0.9:2' }, changed: ['web'] },
+        { drains: { other: 'tcp://10.0.0.9:1', web: 'udp://10.0.0.9:3' }, changed: ['web'] },
+        { drains: { other: 'tcp://10.0.0.9:1' }, changed: ['web'] },
+      ]);
+    });
+
     it('stops delivering once closed', async () => {
       const writer = await openStore();
       const deliveries: DrainRecord[][] = [];
-      const watch = await (await openStore()).watchDrains((drains) => deliveries.push(drains));
+      const watch = await (await openStore()).watchDrains((update) => deliveries.push(drainList(update)));
       await watch.close();
       await watch.close();
       await writer.putDrain('web', 'tcp://10.0.0.9:514');
