@@ -6,7 +6,7 @@
 // core; then `journalctl -o json` alone on the same journal, to tell how much is journalctl itself.
 // Prints a table and one JSON line.
 // Usage: node scripts/bench/journal.mjs [--entries N] [--runs R] [--profile DIR]
-// Needs journalctl and systemd-journal-remote (scripts/setup.sh installs them).
+// Needs journalctl and systemd-journal-remote (scripts/test-setup.sh installs them).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
