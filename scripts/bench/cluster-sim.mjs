@@ -35,7 +35,7 @@ else await controller();
 
 async function worker() {
   const { EtcdStore } = await import('@logyard/store/etcd');
-  const { liveDrainRates, Rates, StatusPublisher } = await import('@logyard/core');
+  const { DrainRates, Rates, StatusPublisher } = await import('@logyard/core');
   const [uri, first, count, drainCount, busyCount] = process.argv.slice(3);
   const nodes = [];
   /** Drain names the controller waits for: name -> nodes that have not seen it yet. */
@@ -68,7 +68,7 @@ async function worker() {
 
   async function startNode(id) {
     // Connections of its own, as a core has: shared ones would put every node of a process on one.
-    const node = { id, seen: new Map(), drains: {}, rates: new Rates(), eventsIn: 0, store: await EtcdStore.open(uri, { ownConnections: true, onWatchRead }) };
+    const node = { id, seen: new Map(), drains: {}, rates: new Rates(), drainRates: new DrainRates(), eventsIn: 0, store: await EtcdStore.open(uri, { ownConnections: true, onWatchRead }) };
     try {
       return await runNode(node);
     } catch (err) {
@@ -85,7 +85,7 @@ async function worker() {
       store: node.store,
       nodeId: id,
       drains: () => node.drains,
-      live: () => live(node),
+      live: (moved) => live(node, moved),
       onFailed: () => report.failures++,
       onWritten: () => report.writes++,
     });
@@ -113,12 +113,13 @@ async function worker() {
 
   /**
    * The `live` part of a real core's document (core.ts live()): events in, its busiest keys (a real
-   * core publishes up to 100) and the rates of its busy drains, by the core's own code.
+   * core publishes up to 100) and the rates of its busy drains, by the core's own code (the drains
+   * whose counters moved, as the publisher's encoder tells).
    */
-  const live = (node) => {
-    const entries = Object.keys(node.drains).map((name) => ({ name, sent: node.drains[name].sent, dropped: node.drains[name].dropped }));
+  const live = (node, moved) => {
     const keys = Array.from({ length: SIM_KEYS }, (_, k) => ({ key: `app.${k}`, events_per_s: 10, events_10m: 6_000, last_seen: Math.floor(Date.now() / 1000) }));
-    const result = { in: node.eventsIn, in_per_s: node.rates.rate('\0in', node.eventsIn), clients: [], keys, drains: liveDrainRates(node.rates, entries) };
+    const drains = node.drainRates.read(moved, (name) => (Object.hasOwn(node.drains, name) ? node.drains[name] : undefined));
+    const result = { in: node.eventsIn, in_per_s: node.rates.rate('\0in', node.eventsIn), clients: [], keys, drains };
     node.rates.sweep();
     return result;
   };

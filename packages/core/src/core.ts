@@ -18,7 +18,7 @@ import { CoreError } from './errors.js';
 import { CoreStoppedLedger } from './core-stopped.js';
 import { VERSION } from './version.js';
 import { KeyStats } from './key-stats.js';
-import { liveDrainRates, Rates } from './rates.js';
+import { DrainRates, Rates } from './rates.js';
 import { consoleToken } from './console/token.js';
 
 export interface CoreOptions {
@@ -96,6 +96,7 @@ export class Core {
   /** Events per key (logyard streams, top), counted as they are routed. */
   private readonly keyStats = new KeyStats();
   private readonly rates = new Rates();
+  private readonly drainRates = new DrainRates();
   private clients: { at: number; list: NodeLive['clients'] } = { at: 0, list: [] };
   /** Events of clients running inside this process (directPublisher). */
   private directIn = 0;
@@ -202,7 +203,7 @@ export class Core {
       store: this.store,
       nodeId: config.nodeId,
       drains: () => this.drainStates(),
-      live: () => this.live(),
+      live: (moved) => this.live(moved),
       onFailed: (err) => this.storeFailed(err),
       onWritten: () => this.storeRecovered(),
     });
@@ -455,14 +456,17 @@ export class Core {
     this.statusPublisher?.changed();
   }
 
-  /** What `top`, `streams` and the console show of this node, published with its status. */
-  live(): NodeLive {
+  /**
+   * What `top`, `streams` and the console show of this node, published with its status. `moved`:
+   * the drains whose counters moved since the last call (the others' rates are read only while they have one).
+   */
+  live(moved: ReadonlySet<string>): NodeLive {
     const now = Date.now();
     if (now - this.clients.at >= CLIENTS_EVERY_MS) {
       this.clients = { at: now, list: readClientStats(this.config.runDir).map((c) => ({ name: c.client, running: c.running })) };
     }
     const { keys, other } = this.keyStats.busiest(PUBLISHED_KEYS);
-    const drains = liveDrainRates(this.rates, this.drains.statuses());
+    const drains = this.drainRates.read(moved, (name) => this.drains.statusOf(name));
     const eventsIn = this.eventsIn;
     const live: NodeLive = { in: eventsIn, in_per_s: this.rates.rate('\0in', eventsIn), clients: this.clients.list, keys, ...(other ? { other } : {}), drains };
     this.rates.sweep();

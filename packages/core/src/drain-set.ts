@@ -205,6 +205,11 @@ export class DrainSet {
     return false;
   }
 
+  /** The status of the drain `name`, if there is one. */
+  statusOf(name: string): DrainStatus | undefined {
+    return this.drains.get(name)?.status();
+  }
+
   statuses(): DrainStatus[] {
     this.sortedNames ??= [...this.drains.keys()].sort(compareNames);
     return this.sortedNames.map((name) => this.drains.get(name)!.status());

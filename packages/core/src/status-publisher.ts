@@ -8,8 +8,11 @@ export interface StatusPublisherOptions {
   nodeId: string;
   /** Every drain on this node, by name, as the status document holds them. */
   drains: () => Record<string, DrainState>;
-  /** The node's live picture (keys, rates, clients), written with the counters. */
-  live?: () => NodeLive;
+  /**
+   * The node's live picture (keys, rates, clients), written with the counters. `moved`: the drains
+   * whose state or counters changed, or that came, since the last call (their rates may have changed).
+   */
+  live?: (moved: ReadonlySet<string>) => NodeLive;
   /** A write failed; it is tried again at the next tick. */
   onFailed: (err: unknown) => void;
   /** A write succeeded. */
@@ -154,7 +157,7 @@ export class StatusPublisher {
     // Signalled, but no state changed (a drain went): written with the counters, when they are due.
     // Not completed before then: a drain deleted costs a node no live part and no document.
     if (!stateChanged && now < this.countersDueAt) return;
-    const live = this.options.live?.();
+    const live = this.options.live?.(this.encoder.takeMoved());
     // As stored: its length is what a write costs etcd. Built once, for the comparison and the write.
     const all = this.encoder.document(drainsPart, live);
     const countersEveryMs = Math.max(this.countersEveryMs, (all.length * 1000) / this.counterBytesPerSecond());

@@ -55,6 +55,8 @@ export class NodeStatusEncoder {
    * written, or one new since.
    */
   statesChanged = false;
+  /** The drains whose entries changed (state or counters) or came since takeMoved() was last called. */
+  private moved = new Set<string>();
 
   body(status: Pick<NodeStatus, 'drains' | 'live'>): string {
     return this.document(this.drainsPart(status.drains), status.live);
@@ -74,6 +76,7 @@ export class NodeStatusEncoder {
         const written = encoded ? { wasWritten: encoded.wasWritten, writtenState: encoded.writtenState, writtenError: encoded.writtenError } : { wasWritten: false };
         encoded = { state: copyDrainState(state), text, used: call, ...written };
         this.drains.set(name, encoded);
+        this.moved.add(name);
       }
       encoded.used = call;
       changed ||= !encoded.wasWritten || encoded.writtenState !== state.state || encoded.writtenError !== state.error;
@@ -84,6 +87,16 @@ export class NodeStatusEncoder {
     if (this.drains.size > parts.length) for (const [name, encoded] of this.drains) if (encoded.used !== call && !encoded.wasWritten) this.drains.delete(name);
     this.statesChanged = changed;
     return `{${parts.join(',')}}`;
+  }
+
+  /**
+   * The drains whose state or counters changed, or that came, since the last call (as drainsPart()
+   * saw them): those whose rates may have changed (the core's DrainRates reads only those).
+   */
+  takeMoved(): ReadonlySet<string> {
+    const moved = this.moved;
+    this.moved = new Set();
+    return moved;
   }
 
   /** The document from its `drains` part (drainsPart()) and the live part. */
