@@ -98,12 +98,18 @@ async function worker() {
       // As a core's drain set converges (DrainSet.apply) on the drains the watch says changed: new
       // drains start, gone ones stop, the others are left as they are. A new drain is as a real
       // core's TCP drain: its one drop reason counted from 0.
+      // As the core, it tells its publisher of a drain that came (a change of state to write at
+      // once), not of one that went (written with the next counters).
       const drains = node.drains;
+      let came = false;
       for (const name of changed) {
-        if (all.has(name)) drains[name] ??= { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
-        else delete drains[name];
+        if (!all.has(name)) delete drains[name];
+        else if (!Object.hasOwn(drains, name)) {
+          drains[name] = { state: 'RUNNING', sent: 0, dropped: { buffer_full: 0 }, buffered: 0 };
+          came = true;
+        }
       }
-      node.publisher.changed();
+      if (came) node.publisher.changed();
       settle(node);
       if (all.size >= Number(drainCount)) ready();
     });

@@ -205,6 +205,10 @@ export class DrainSet {
     return false;
   }
 
+  has(name: string): boolean {
+    return this.drains.has(name);
+  }
+
   /** The status of the drain `name`, if there is one. */
   statusOf(name: string): DrainStatus | undefined {
     return this.drains.get(name)?.status();

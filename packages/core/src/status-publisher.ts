@@ -112,7 +112,10 @@ export class StatusPublisher {
     this.changed();
   }
 
-  /** A drain's state changed, or a drain came or went: written within SETTLE_MS (after a write in progress). */
+  /**
+   * A drain's state changed, or a drain came: written within SETTLE_MS (after a write in progress).
+   * A drain that went need not be signalled: it leaves the document with the next counters.
+   */
   changed(): void {
     this.signalled = true;
     this.settling ??= setTimeout(() => {

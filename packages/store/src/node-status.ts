@@ -57,6 +57,10 @@ export class NodeStatusEncoder {
   statesChanged = false;
   /** The drains whose entries changed (state or counters) or came since takeMoved() was last called. */
   private moved = new Set<string>();
+  /** The entries of the last drainsPart() whose state or error is not what was last written: what written() marks. */
+  private unwritten: EncodedDrain[] = [];
+  /** How many drains the last drainsPart() had: more entries than that, and written() forgets those not in it. */
+  private lastCount = 0;
 
   body(status: Pick<NodeStatus, 'drains' | 'live'>): string {
     return this.document(this.drainsPart(status.drains), status.live);
@@ -66,7 +70,7 @@ export class NodeStatusEncoder {
   drainsPart(drains: NodeStatus['drains']): string {
     const call = ++this.calls;
     const parts: string[] = [];
-    let changed = false;
+    const unwritten: EncodedDrain[] = [];
     for (const name in drains) {
       if (!Object.prototype.hasOwnProperty.call(drains, name)) continue;
       const state = drains[name];
@@ -79,13 +83,15 @@ export class NodeStatusEncoder {
         this.moved.add(name);
       }
       encoded.used = call;
-      changed ||= !encoded.wasWritten || encoded.writtenState !== state.state || encoded.writtenError !== state.error;
+      if (!encoded.wasWritten || encoded.writtenState !== state.state || encoded.writtenError !== state.error) unwritten.push(encoded);
       parts.push(encoded.text);
     }
     // Drains gone from the node: their entries go too, but those in the last document written stay
     // until the next is (one back before then is as it was written).
     if (this.drains.size > parts.length) for (const [name, encoded] of this.drains) if (encoded.used !== call && !encoded.wasWritten) this.drains.delete(name);
-    this.statesChanged = changed;
+    this.statesChanged = unwritten.length > 0;
+    this.unwritten = unwritten;
+    this.lastCount = parts.length;
     return `{${parts.join(',')}}`;
   }
 
@@ -104,17 +110,18 @@ export class NodeStatusEncoder {
     return live ? `{"drains":${drains},"live":${JSON.stringify(live)}}` : `{"drains":${drains}}`;
   }
 
-  /** The document of the last drainsPart() was written: its drains' states are what readers have. */
+  /**
+   * The document of the last drainsPart() was written: its drains' states are what readers have.
+   * Marks only the entries whose written state changed (not a pass over 1,000 drains per write).
+   */
   written(): void {
-    for (const [name, encoded] of this.drains) {
-      if (encoded.used !== this.calls) {
-        this.drains.delete(name);
-        continue;
-      }
+    for (const encoded of this.unwritten) {
       encoded.wasWritten = true;
       encoded.writtenState = encoded.state.state;
       encoded.writtenError = encoded.state.error;
     }
+    this.unwritten = [];
+    if (this.drains.size > this.lastCount) for (const [name, encoded] of this.drains) if (encoded.used !== this.calls) this.drains.delete(name);
   }
 }
 
