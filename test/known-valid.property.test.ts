@@ -2,7 +2,10 @@
 // its encoder through the core's routing into a drain's buffer, whose byte template then finds
 // the fields of such a line without checking the rest of it. These properties hold the fast path
 // to the checked one: the same output for any event the receiver writes, and publish.sock's lines
-// (never marked) still checked and, when malformed, counted and dropped, in the same drain.
+// (unmarked) still checked and, when malformed, counted and dropped, in the same drain. A
+// publish.sock batch may be marked too (its header's " v", bus wire.ts) and any local process can
+// mark one: marked bytes that are not valid JSON never make the core throw or hang, and what a
+// template writes for a line comes from that line's bytes alone.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DirectPublisher, RateLimiter, type MalformedReason, type WireRun } from '@logyard/bus';
@@ -52,7 +55,7 @@ const socketLine = fc.constantFrom(
   'bad..key {"text":"socket-bad-key"}',
 );
 
-type Item = { syslog: Buffer } | { socket: string };
+type Item = { syslog: Buffer } | { socket: string; marked?: boolean };
 
 /** Routes the items into one drain's buffer as the core does: the receiver's through a DirectPublisher, the socket's as frames. */
 async function fill(items: Item[]): Promise<{ buffer: EventBuffer; malformed: Record<string, number>; marked: boolean[] }> {
@@ -89,8 +92,9 @@ async function fill(items: Item[]): Promise<{ buffer: EventBuffer; malformed: Re
       await new Promise((resolve) => setImmediate(resolve));
     } else {
       const lines: string[] = [];
-      for (; i < items.length && 'socket' in items[i]; i++) lines.push((items[i] as { socket: string }).socket);
-      router.route(Buffer.from('LY1\n' + lines.join('\n') + '\n'), MAX_EVENT);
+      const marked = (items[i] as { marked?: boolean }).marked === true;
+      for (; i < items.length && 'socket' in items[i] && ((items[i] as { marked?: boolean }).marked === true) === marked; i++) lines.push((items[i] as { socket: string }).socket);
+      router.route(Buffer.from('LY1\n' + lines.join('\n') + '\n'), MAX_EVENT, marked);
     }
   }
   return { buffer, malformed, marked };
@@ -168,6 +172,84 @@ describe('events known valid (the in-core receiver\'s batches)', () => {
             expect(out.split('\n').filter((l) => l === 'socket-second').length).toBe(count('syslog.web {"text":"socket-dup","text":"socket-second"}'));
             expect(out.split('\n').filter((l) => l === 'socket-ok').length).toBe(count('syslog.web {"text":"socket-ok","syslog":{"a":[1,{"b":"}"}]}}'));
           }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('publish.sock\'s lines in batches marked known valid: the malformed counted and dropped as before, the good ones written the same, the others never throw', async () => {
+    const item = fc.oneof(syslogBytes.map((syslog): Item => ({ syslog })), socketLine.map((socket): Item => ({ socket, marked: true })));
+    /** The socket's lines a batch may mark truthfully: valid as JSON.stringify writes them, or refused by the core before any drain. */
+    const truthful = (i: Item): boolean => !('socket' in i) || !/socket-(broken|dup|spaced)/.test(i.socket);
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { minLength: 1, maxLength: 30 }), async (items) => {
+        const { buffer, malformed } = await fill(items);
+        const socket = items.flatMap((i) => ('socket' in i ? [i.socket] : []));
+        const count = (s: string) => socket.filter((l) => l === s).length;
+        expect(malformed.bad_event ?? 0).toBe(count('syslog.web not-an-event'));
+        expect(malformed.bad_key ?? 0).toBe(count('bad..key {"text":"socket-bad-key"}'));
+        expect(buffer.length).toBe(items.length - (malformed.bad_event ?? 0) - (malformed.bad_key ?? 0));
+        for (const format of TEMPLATES) {
+          const { fast, strings, marks } = outputs(buffer, format);
+          expect([...marks].every((m) => m === 1)).toBe(true);
+          if (items.every(truthful)) expect(fast.toString()).toBe(strings);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('bytes marked known valid that are anything at all: no exception, an end, and each line written from its own bytes only', () => {
+    const jsonish = fc
+      .array(fc.constantFrom('{', '}', '[', ']', '"', '\\', ':', ',', 'text', 'syslog', 'node_id', '"text":', '"syslog":', '"text":"', 'u00', 'e9', 'x', '1', '-', '.', 'e', 'true', 'null', ' ', '\t', '\x01', 'é', '\xff'), { maxLength: 40 })
+      .map((parts) => Buffer.from('{' + parts.join('') + '}', 'latin1'));
+    const valid = fc.constantFrom(
+      '{"text":"ok","syslog":{"a":[1,{"b":"}"}]},"node_id":"n","unix_time":1.5,"human_time":"h"}',
+      '{"text":"a\\\\\\"b\\\\","syslog":{"k":"\\"}"},"node_id":"n\\u0001"}',
+    );
+    // Valid events with a byte cut out, put in, or changed.
+    const mutated = fc.tuple(valid, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('cut', 'put', 'set')).map(([v, at, byte, how]) => {
+      const b = Buffer.from(v);
+      const i = at % b.length;
+      const put = byte === 0x0a ? 0x20 : byte;
+      if (how === 'cut') return Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]);
+      if (how === 'put') return Buffer.concat([b.subarray(0, i), Buffer.of(put), b.subarray(i)]);
+      b[i] = put;
+      return b;
+    });
+    const raw = fc.uint8Array({ maxLength: 60 }).map((a) => Buffer.from(a.map((c) => (c === 0x0a ? 0x7b : c))));
+    const line = fc.oneof(jsonish, mutated, raw);
+    // Neighbours that are valid, with backslashes and quotes (what find() remembers between lines of a batch).
+    const neighbours = [
+      ['{"text":"before \\\\ \\"q\\"","syslog":{"x":"\\\\"},"node_id":"n","unix_time":1,"human_time":"h"}', '{"text":"after","node_id":"m"}'],
+      ['{"text":"\\\\\\\\","syslog":[],"node_id":"\\"","unix_time":-0.5}', '{"text":"\\"\\\\","syslog":{}}'],
+    ].map((pair) => pair.map((json) => Buffer.from(json)));
+    /** What one drain writes for `lines` (events of syslog.web) routed in one batch marked known valid. */
+    const render = (lines: Buffer[], format: string): Buffer => {
+      const buffer = new EventBuffer(100_000);
+      const router = new FrameRouter({ sinksFor: () => [{ pushRun: (run: WireRun) => buffer.pushRun(run) }], version: () => 0, counted: () => {}, malformed: () => {} });
+      const frame = Buffer.concat([Buffer.from('LY1\n'), ...lines.flatMap((l) => [Buffer.from('syslog.web '), l, Buffer.from('\n')])]);
+      router.route(frame, MAX_EVENT, true);
+      const template = compileByteTemplate(format, {})!;
+      const batch = buffer.takeBytes(100_000, false, template.roomPerEvent);
+      const out = template.format(batch);
+      const copy = Buffer.from(out);
+      ByteTemplate.done(out, batch);
+      return copy;
+    };
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 6 }), (lines) => {
+        // decodeFrame keeps a line that starts with "{" and ends with "}" (the rest is the drains' to check).
+        const kept = lines.filter((l) => l.length >= 2 && l[0] === 0x7b && l[l.length - 1] === 0x7d);
+        for (const format of TEMPLATES) {
+          const alone = render(lines, format);
+          for (const [before, after] of neighbours) {
+            const out = render([before, ...lines, after], format);
+            expect(out.toString('hex')).toBe(Buffer.concat([render([before], format), alone, render([after], format)]).toString('hex'));
+          }
+          // Line by line too: a line's output is the same with or without the lines around it.
+          expect(alone.toString('hex')).toBe(Buffer.concat(kept.map((l) => render([l], format))).toString('hex'));
         }
       }),
       { numRuns: 300 },

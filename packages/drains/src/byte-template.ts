@@ -110,7 +110,7 @@ export class ByteTemplate {
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i];
       if (slot < 0) this.writeBytes(wire, keyStart, keyEnd);
-      else this.writeValue(wire, scanner!.found, slot * 3);
+      else if (!this.writeValue(wire, scanner!.found, slot * 3)) return false;
       const literal = literals[i + 1];
       this.writeBytes(literal, 0, literal.length);
     }
@@ -122,28 +122,40 @@ export class ByteTemplate {
     return true;
   }
 
-  /** A field's value as the string formatter renders it: a string as it is, anything else as JSON. */
-  private writeValue(wire: Buffer, found: Int32Array, slot: number): void {
+  /**
+   * A field's value as the string formatter renders it: a string as it is, anything else as JSON.
+   * False when its text does not parse: only a line marked known valid that is not (find() does not
+   * check what it passes over; any local process may mark its batches, bus wire.ts), which then
+   * goes the string path as an unmarked one does.
+   */
+  private writeValue(wire: Buffer, found: Int32Array, slot: number): boolean {
     const start = found[slot + 1];
     const end = found[slot + 2];
     switch (found[slot]) {
       case PLAIN_STRING:
         this.writeBytes(wire, start + 1, end - 1);
-        return;
-      case ESCAPED_STRING:
-        this.writeString(JSON.parse(wire.toString('utf8', start, end)) as string);
-        return;
+        return true;
+      case ESCAPED_STRING: {
+        const value = parsedOrUndefined(wire.toString('utf8', start, end));
+        if (typeof value !== 'string') return false;
+        this.writeString(value);
+        return true;
+      }
       case NUMBER:
         if (isPlainInteger(wire, start, end)) this.writeBytes(wire, start, end);
         else this.writeString(JSON.stringify(Number(wire.toString('latin1', start, end))));
-        return;
+        return true;
       case LITERAL:
         this.writeBytes(wire, start, end);
-        return;
-      case CONTAINER:
-        this.writeString(JSON.stringify(JSON.parse(wire.toString('utf8', start, end))));
-        return;
+        return true;
+      case CONTAINER: {
+        const value = parsedOrUndefined(wire.toString('utf8', start, end));
+        if (value === undefined) return false;
+        this.writeString(JSON.stringify(value));
+        return true;
+      }
       default: // absent: empty
+        return true;
     }
   }
 
@@ -187,5 +199,14 @@ export class ByteTemplate {
     this.outInWire = out.buffer === this.wire.buffer && out.byteOffset === this.wire.byteOffset;
     this.outStart = this.filled = start;
     this.outView = new DataView(out.buffer, out.byteOffset, out.length);
+  }
+}
+
+/** JSON.parse of `text`, undefined when it is not JSON (a value JSON.parse gives is never undefined). */
+function parsedOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
