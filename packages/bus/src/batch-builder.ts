@@ -137,13 +137,13 @@ export class BatchBuilder {
   private readonly indexed: boolean;
   private readonly keepFree: number;
 
-  /** Appends the event `json` of `key`. */
-  append(key: string, json: string): void {
+  /** Appends the event `json` of `key`; `knownValid`: the caller vouches it is as JSON.stringify writes it (WireBatch.knownValid). */
+  append(key: string, json: string, knownValid = false): void {
     // UTF-16 length times 3 bounds the UTF-8 bytes: most events are not measured.
     let size = key.length + json.length * 3 + 2;
     if (this.pos + size > this.buf.length) size = Buffer.byteLength(key) + Buffer.byteLength(json) + 2;
     this.room(size);
-    this.unchecked = true;
+    if (!knownValid) this.unchecked = true;
     this.unindexed = true;
     const buf = this.buf;
     let pos = this.pos;
@@ -156,11 +156,12 @@ export class BatchBuilder {
 
   /**
    * Appends the event whose JSON is `prefix`'s head, `src[start, end)` and `tail`, in `prefix`'s
-   * key; escaped for JSON as it is copied when `escape`.
+   * key; escaped for JSON as it is copied when `escape`. The event is known valid when `prefix`
+   * is and `tailValid` (the tail is as JSON.stringify writes it after such a text).
    */
-  appendPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape = false): void {
+  appendPieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape = false, tailValid = true): void {
     this.room(prefix.bytes.length + (end - start) * (escape ? MAX_ESCAPED_PER_BYTE : 1) + tail.length + 1);
-    if (!prefix.knownValid) this.unchecked = true;
+    if (!prefix.knownValid || !tailValid) this.unchecked = true;
     const buf = this.buf;
     let pos = this.pos;
     buf.set(prefix.bytes, pos);
@@ -213,16 +214,17 @@ export class BatchBuilder {
    * written once, straight into the batch, and the escape check runs on the bytes written: an
    * ASCII text (as many bytes as characters) needs a look for quotes, backslashes and control
    * bytes only (hasJsonEscapes), any other the regular expression on the string, which also finds
-   * lone surrogates (written as U+FFFD, where JSON.stringify writes `\udxxx`).
+   * lone surrogates (written as U+FFFD, where JSON.stringify writes `\udxxx`). Known valid as
+   * appendPieces says.
    */
-  appendPlainText(prefix: EventPrefix, text: string, tail: Buffer): boolean {
+  appendPlainText(prefix: EventPrefix, text: string, tail: Buffer, tailValid = true): boolean {
     this.room(prefix.bytes.length + text.length * 3 + tail.length + 1);
-    this.unchecked = true;
     const buf = this.buf;
     buf.set(prefix.bytes, this.pos);
     const at = this.pos + prefix.bytes.length;
     const n = (buf as unknown as Utf8Writer).utf8Write(text, at);
     if (n === text.length ? hasJsonEscapes(this.view, at, at + n) : needsJsonEscape(text)) return false;
+    if (!prefix.knownValid || !tailValid) this.unchecked = true;
     let pos = at + n;
     buf.set(tail, pos);
     pos += tail.length;

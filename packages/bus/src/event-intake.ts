@@ -97,6 +97,9 @@ export abstract class EventIntake implements EventPublisher {
   private tailStamp = '';
   private tailMembers = '';
   private tailBytes: Buffer = Buffer.alloc(0);
+  /** The last members canonicalMembers looked at, and its answer. */
+  private checkedMembers = '';
+  private membersCanonical = true;
   /** The source of the last publishLineBytes, and a view of it to read four bytes at a time. */
   private srcBytes: Buffer | null = null;
   private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
@@ -116,9 +119,9 @@ export abstract class EventIntake implements EventPublisher {
   /** Called after an event was queued: the subclass sends or delivers from the event loop. */
   protected abstract wake(): void;
 
-  /** Queues an event that passed the checks. */
-  protected enqueue(key: string, json: string): void {
-    this.batches.append(key, json);
+  /** Queues an event that passed the checks; `knownValid`: written here as JSON.stringify would (WireBatch.knownValid). */
+  protected enqueue(key: string, json: string, knownValid = false): void {
+    this.batches.append(key, json, knownValid);
     this.wake();
   }
 
@@ -126,15 +129,15 @@ export abstract class EventIntake implements EventPublisher {
    * Queues the event of a text that passed the checks (see publishTextNow) unless the text needs
    * escaping in JSON: false then, and nothing is queued.
    */
-  protected enqueuePlainText(prefix: EventPrefix, text: string, tail: Buffer): boolean {
-    if (!this.batches.appendPlainText(prefix, text, tail)) return false;
+  protected enqueuePlainText(prefix: EventPrefix, text: string, tail: Buffer, tailValid: boolean): boolean {
+    if (!this.batches.appendPlainText(prefix, text, tail, tailValid)) return false;
     this.wake();
     return true;
   }
 
   /** Queues an event given as bytes that passed the checks (see publishPieces). */
-  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean): void {
-    this.batches.appendPieces(prefix, src, start, end, tail, escape);
+  protected enqueuePieces(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer, escape: boolean, tailValid = true): void {
+    this.batches.appendPieces(prefix, src, start, end, tail, escape, tailValid);
     this.wake();
   }
 
@@ -166,8 +169,10 @@ export abstract class EventIntake implements EventPublisher {
       const published = this.publishTextNow(key, text, members);
       if (published !== undefined) return published;
     }
+    // Written as JSON.stringify would write it, unless `members` or the time are not (see canonicalMembers).
+    const valid = this.canonicalMembers(members) && (unixTime === undefined || Number.isFinite(unixTime));
     const json = this.lineEvent(text, members, unixTime);
-    if (fitsMaxEvent(json, this.maxEvent)) return this.publishJson(key, json);
+    if (fitsMaxEvent(json, this.maxEvent)) return this.queueJson(key, json, valid);
     this.stats_.tooLong++;
     // One time for every piece: the budget is measured on the stamped fields, and a later "now"
     // can be a digit longer (a piece over max_event by a byte, refused).
@@ -177,7 +182,7 @@ export abstract class EventIntake implements EventPublisher {
     const budget = this.maxEvent - (Buffer.byteLength(stamped) - Buffer.byteLength(jsonStringContent(text)));
     if (budget < 12) return this.drop('too_long', key);
     let ok = true;
-    for (const piece of splitJsonText(text, budget)) ok = this.publishJson(key, this.lineEvent(piece, members, time)) && ok;
+    for (const piece of splitJsonText(text, budget)) ok = this.queueJson(key, this.lineEvent(piece, members, time), valid) && ok;
     return ok;
   }
 
@@ -193,16 +198,42 @@ export abstract class EventIntake implements EventPublisher {
     const fixed = prefix.jsonBytes + tail.length;
     if (fixed + text.length * 3 > this.maxEvent && fixed + Buffer.byteLength(text) > this.maxEvent) return undefined;
     if (this.closed || this.full()) return this.drop('queue_full', key);
-    if (!this.enqueuePlainText(prefix, text, tail)) return undefined;
+    if (!this.enqueuePlainText(prefix, text, tail, this.canonicalMembers(members))) return undefined;
     this.stats_.published++;
     return true;
   }
 
-  /** `<key> {"text":"`, kept for the last key. */
+  /**
+   * `<key> {"text":"`, kept for the last key. Known valid: what follows it here is the text as
+   * JSON.stringify escapes it and a stamped tail (whose members are checked: canonicalMembers).
+   */
   private textPrefixOf(key: string): EventPrefix {
     let prefix = this.textPrefix;
-    if (prefix === null || prefix.key !== key) prefix = this.textPrefix = new EventPrefix(key, TEXT_HEAD);
+    if (prefix === null || prefix.key !== key) prefix = this.textPrefix = new EventPrefix(key, TEXT_HEAD, true);
     return prefix;
+  }
+
+  /**
+   * Whether the caller's `members` (`,"name":"nginx"`) keep a text event as JSON.stringify writes
+   * it: after the stamped fields they parse and are written back the same (no whitespace, no key
+   * of the event's own or twice, strings escaped as JSON.stringify escapes them, no number key
+   * JSON.parse would move). Checked once per distinct members string (a client passes the same).
+   * Events with members that are not are published as given and go unmarked (the core checks them).
+   */
+  private canonicalMembers(members: string): boolean {
+    if (members === '') return true;
+    if (members !== this.checkedMembers) {
+      const event = '{"text":"","node_id":"","unix_time":0,"human_time":""' + members + '}';
+      let same = false;
+      try {
+        same = JSON.stringify(JSON.parse(event)) === event;
+      } catch {
+        // not JSON: unmarked
+      }
+      this.checkedMembers = members;
+      this.membersCanonical = same;
+    }
+    return this.membersCanonical;
   }
 
   /**
@@ -240,7 +271,7 @@ export abstract class EventIntake implements EventPublisher {
       return this.publishLine(key, src.toString('utf8', start, end), members);
     }
     if (this.closed || this.full()) return this.drop('queue_full', key);
-    this.enqueuePieces(prefix, src, start, end, tail, escape);
+    this.enqueuePieces(prefix, src, start, end, tail, escape, this.canonicalMembers(members));
     this.stats_.published++;
     return true;
   }
@@ -252,12 +283,17 @@ export abstract class EventIntake implements EventPublisher {
 
   /** Queues an already serialized event. The caller vouches for its key and JSON; one longer than max_event is refused. */
   publishJson(key: string, json: string): boolean {
+    return this.queueJson(key, json, false);
+  }
+
+  /** publishJson; `knownValid`: the JSON was written here as JSON.stringify would write it. */
+  private queueJson(key: string, json: string, knownValid: boolean): boolean {
     if (this.closed || this.full()) return this.drop('queue_full', key);
     if (!fitsMaxEvent(json, this.maxEvent)) {
       this.stats_.tooLong++;
       return this.drop('too_long', key);
     }
-    this.enqueue(key, json);
+    this.enqueue(key, json, knownValid);
     this.stats_.published++;
     return true;
   }

@@ -29,6 +29,8 @@ interface Batch {
   seq: number;
   count: number;
   body: Buffer;
+  /** Every event of it is as JSON.stringify writes it (WireBatch.knownValid): its header says so. */
+  knownValid: boolean;
 }
 
 const RETRY_MS = 50;
@@ -232,8 +234,8 @@ export class Publisher extends EventIntake {
     if (this.batches.events === 0 || this.outbox.length >= MAX_UNCONFIRMED_BATCHES) return null;
     // The notice of what a full queue dropped goes ahead of what came after the drops.
     const notice = this.takeGapNotice();
-    const { body, count } = notice ? oneEventBatch(notice.key, notice.json) : this.batches.take()!;
-    const batch: Batch = { seq: this.nextSeq, count, body };
+    const { body, count, knownValid } = notice ? oneEventBatch(notice.key, notice.json) : this.batches.take()!;
+    const batch: Batch = { seq: this.nextSeq, count, body, knownValid };
     this.nextSeq += count;
     this.outbox.push(batch);
     this.outboxEvents += count;
@@ -256,7 +258,7 @@ export class Publisher extends EventIntake {
         // that flush() and close() hear about everything.
         const confirm = ++this.unasked >= CONFIRM_EVERY || !this.moreToSend(batch);
         try {
-          await this.socket.send([batchHeader(this.id, batch.seq, batch.count, confirm), batch.body]);
+          await this.socket.send([batchHeader(this.id, batch.seq, batch.count, confirm, batch.knownValid), batch.body]);
         } catch {
           // EAGAIN: no core, or it is not keeping up. The batch stays first in line; try again shortly.
           this.retryTimer = setTimeout(() => {

@@ -339,30 +339,38 @@ export function decodeLines(s: string, sink: BatchSink): number {
  * peer hangs up while the receiving pipe is full). A batch or end whose <seq> is past what the
  * core has means events went missing between the two: the core counts them as lost_in_transit.
  * A bare "LY1\n..." frame is still taken, unsequenced and unconfirmed.
+ *
+ * A batch header may end with " v" (known valid): every event of the batch is exactly what
+ * JSON.stringify writes for it (JSON.stringify(JSON.parse(event)) === event), as the Publisher's
+ * own encoder writes it (bus WireBatch.knownValid). The core's drains then find a template's fields
+ * without checking the rest of such an event. Any local process can set it: a batch that lies
+ * garbles the rendering of its own events only (what a template cannot parse goes the checked
+ * path; nothing is read outside a line), as such a process can already put broken JSON into a
+ * json or raw drain. Batches without it are checked as always.
  */
 export const SEQUENCED_MAGIC = 'LY2';
 
 export type IngestHeader =
-  | { kind: 'batch'; publisher: string; seq: number; count: number; confirm: boolean }
+  | { kind: 'batch'; publisher: string; seq: number; count: number; confirm: boolean; knownValid: boolean }
   | { kind: 'end'; publisher: string; seq: number };
 
-export function batchHeader(publisher: string, seq: number, count: number, confirm: boolean): string {
-  return `${SEQUENCED_MAGIC} B ${publisher} ${seq} ${count} ${confirm ? 1 : 0}`;
+export function batchHeader(publisher: string, seq: number, count: number, confirm: boolean, knownValid = false): string {
+  return `${SEQUENCED_MAGIC} B ${publisher} ${seq} ${count} ${confirm ? 1 : 0}${knownValid ? ' v' : ''}`;
 }
 
 export function endHeader(publisher: string, seq: number): string {
   return `${SEQUENCED_MAGIC} E ${publisher} ${seq}`;
 }
 
-const HEADER_RE = /^LY2 (?:B (\S{1,64}) (\d{1,15}) (\d{1,9}) ([01])|E (\S{1,64}) (\d{1,15}))$/;
+const HEADER_RE = /^LY2 (?:B (\S{1,64}) (\d{1,15}) (\d{1,9}) ([01])( v)?|E (\S{1,64}) (\d{1,15}))$/;
 
 /** Parses a header frame; null when it is not one. */
 export function parseIngestHeader(frame: Buffer): IngestHeader | null {
   if (frame.length > 128) return null;
   const m = HEADER_RE.exec(frame.toString('latin1'));
   if (!m) return null;
-  if (m[1] !== undefined) return { kind: 'batch', publisher: m[1], seq: Number(m[2]), count: Number(m[3]), confirm: m[4] === '1' };
-  return { kind: 'end', publisher: m[5], seq: Number(m[6]) };
+  if (m[1] !== undefined) return { kind: 'batch', publisher: m[1], seq: Number(m[2]), count: Number(m[3]), confirm: m[4] === '1', knownValid: m[5] !== undefined };
+  return { kind: 'end', publisher: m[6], seq: Number(m[7]) };
 }
 
 export type Ack = { kind: 'batch' | 'end'; next: number };

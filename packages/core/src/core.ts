@@ -288,8 +288,12 @@ export class Core {
     return this.fanout.active ? [...drains, ...this.fanout.channelsFor(key)] : drains;
   }
 
-  /** A batch from publish.sock: routed (FrameRouter), its malformed lines counted. Returns the events taken. */
-  private readonly routeBatch = (batch: Buffer): number => this.router.route(batch, this.config.maxEvent);
+  /**
+   * A batch from publish.sock: routed (FrameRouter), its malformed lines counted. Returns the
+   * events taken. `knownValid`: its header says so (bus wire.ts), as the receivers' batches in
+   * this process are; a batch that lies about it garbles only its own events' rendering.
+   */
+  private readonly routeBatch = (batch: Buffer, knownValid: boolean): number => this.router.route(batch, this.config.maxEvent, knownValid);
 
   /**
    * A whole batch of this process's own clients ("LY1\n" and lines, as publish.sock carries),

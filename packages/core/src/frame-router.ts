@@ -69,7 +69,8 @@ export class FrameRouter {
   /**
    * Routes the batch's good lines and counts the others; returns the events taken.
    * `knownValid`: every event of the batch was written by this process's own encoder (bus
-   * WireBatch.knownValid); the runs handed over say so. Never for a batch from publish.sock.
+   * WireBatch.knownValid, or a publish.sock batch whose header says so: bus wire.ts); the runs
+   * handed over say so.
    */
   route(batch: Buffer, maxEvent: number, knownValid = false, index?: BatchLines): number {
     const lines = index === undefined ? decodeFrame(batch, this.keys, this.malformed, maxEvent) : this.indexed(batch, index, maxEvent);
