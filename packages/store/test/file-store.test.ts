@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { drainList, nodeStatus, uris, latest, rejectionOf } from './helpers.js';
+import { changedNames, drainList, nodeStatus, uris, latest, rejectionOf } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -62,6 +62,39 @@ async function watchFrom(store: Store): Promise<DrainRecord[][]> {
 
 
 describe('drains on disk', () => {
+  it('a watch whose listing failed lists again once it can, and delivers what changed meanwhile once, by name', async () => {
+    const writer = fileStore();
+    await writer.putDrain('kept', 'tcp://10.0.0.9:1');
+    await writer.putDrain('changed', 'tcp://10.0.0.9:2');
+    await writer.putDrain('removed', 'tcp://10.0.0.9:3');
+    const deliveries: Array<{ drains: Record<string, string>; changed: string[] }> = [];
+    const errors: string[] = [];
+    let recoveries = 0;
+    await fileStore().watchDrains(
+      (update) => deliveries.push({ drains: uris(drainList(update)), changed: changedNames(update) }),
+      (error) => errors.push(error.message),
+      () => recoveries++,
+    );
+    // The drains directory replaced by a file: listing it fails (ENOTDIR) until it is back.
+    const drainsDir = join(dir, 'store', 'drains');
+    renameSync(drainsDir, `${drainsDir}.away`);
+    writeFileSync(drainsDir, 'not a directory');
+    // Changed meanwhile, by hand, in the directory put aside (still the one watched): each listing fails.
+    writeFileSync(join(`${drainsDir}.away`, 'changed.json'), JSON.stringify({ uri: 'udp://10.0.0.9:4', created: 1_700_000_000 }));
+    writeFileSync(join(`${drainsDir}.away`, 'added.json'), JSON.stringify({ uri: 'tcp://10.0.0.9:5', created: 1_700_000_000 }));
+    rmSync(join(`${drainsDir}.away`, 'removed.json'));
+    await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000 });
+    rmSync(drainsDir);
+    renameSync(`${drainsDir}.away`, drainsDir);
+    await vi.waitFor(() => expect(recoveries).toBe(1), { timeout: 5_000 });
+    await new Promise((done) => setTimeout(done, WATCH_DEADLINE_MS));
+    expect(errors[0]).toMatch(/cannot list drains\//);
+    expect(deliveries).toEqual([
+      { drains: { changed: 'tcp://10.0.0.9:2', kept: 'tcp://10.0.0.9:1', removed: 'tcp://10.0.0.9:3' }, changed: ['changed', 'kept', 'removed'] },
+      { drains: { added: 'tcp://10.0.0.9:5', changed: 'udp://10.0.0.9:4', kept: 'tcp://10.0.0.9:1' }, changed: ['added', 'changed', 'removed'] },
+    ]);
+  });
+
   it('keeps drains in private files, as {"uri","created"}, leaving no temporary files', async () => {
     const store = fileStore();
     await store.putDrain('web', 'tcp://10.0.0.9:514');
