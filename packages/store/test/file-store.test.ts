@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { changedNames, drainList, nodeStatus, uris, latest, rejectionOf } from './helpers.js';
+import { changedNames, drainList, nodeStatus, uris, latest, rejectionOf, watchFrom } from './helpers.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -49,17 +49,6 @@ function fileStore(options: FileStoreOptions = {}): FileStore {
   openedStores.push(store);
   return store;
 }
-
-
-/** Every set a watch delivered, in order. */
-async function watchFrom(store: Store): Promise<DrainRecord[][]> {
-  const deliveries: DrainRecord[][] = [];
-  await store.watchDrains((update) => deliveries.push(drainList(update)));
-  return deliveries;
-}
-
-
-
 
 describe('drains on disk', () => {
   it('a watch whose listing failed lists again once it can, and delivers what changed meanwhile once, by name', async () => {

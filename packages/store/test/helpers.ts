@@ -1,4 +1,4 @@
-import { compareNames, type DrainRecord, type DrainsUpdate, type DrainState, type NodeStatus } from '../src/index.js';
+import { compareNames, type DrainRecord, type DrainsUpdate, type DrainState, type NodeStatus, type Store } from '../src/index.js';
 
 export const RUNNING: DrainState = { state: 'RUNNING', sent: 12, dropped: { buffer_full: 3 }, buffered: 0 };
 
@@ -29,6 +29,13 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
 /** The drains of a watchDrains delivery, sorted by name: a copy, as the watch's own map changes at its next delivery. */
 export function drainList(update: DrainsUpdate): DrainRecord[] {
   return [...update.drains.values()].sort((a, b) => compareNames(a.name, b.name));
+}
+
+/** Every set a drains watch of `store` delivers, in order (the array fills as deliveries come). */
+export async function watchFrom(store: Store): Promise<DrainRecord[][]> {
+  const deliveries: DrainRecord[][] = [];
+  await store.watchDrains((update) => deliveries.push(drainList(update)));
+  return deliveries;
 }
 
 /** The names a watchDrains delivery says changed, sorted. */

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { etcdctl } from '../../../test/setup/services.js';
-import { changedNames, drainList, nodeStatus, RUNNING, uris, latest, rejectionOf } from './helpers.js';
+import { changedNames, drainList, nodeStatus, RUNNING, uris, latest, rejectionOf, watchFrom } from './helpers.js';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import {
   drainNameProblem,
@@ -132,13 +132,6 @@ describe.each([fileBackend, etcdBackend])('the $name store', (backend) => {
     const store = await backend.open(short);
     openedStores.push(store);
     return store;
-  }
-
-  /** Every set a watch delivered, in order. */
-  async function watchFrom(store: Store): Promise<DrainRecord[][]> {
-    const deliveries: DrainRecord[][] = [];
-    await store.watchDrains((update) => deliveries.push(drainList(update)));
-    return deliveries;
   }
 
   describe('drains', () => {
