@@ -94,7 +94,7 @@ async function worker() {
     await node.store.watchTenants(() => undefined);
     let ready;
     const listed = new Promise((resolve) => (ready = resolve));
-    await node.store.watchDrains(({ drains: all, changed }) => {
+    await node.store.watchDrains(({ entries: all, changed }) => {
       // As a core's drain set converges (DrainSet.apply) on the drains the watch says changed: new
       // drains start, gone ones stop, the others are left as they are. A new drain is as a real
       // core's TCP drain: its one drop reason counted from 0.

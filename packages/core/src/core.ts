@@ -400,7 +400,7 @@ export class Core {
   }
 
   private onStoreDrains(update: DrainsUpdate): void {
-    this.storeRecords = update.drains;
+    this.storeRecords = update.entries;
     this.converge(update.changed);
   }
 

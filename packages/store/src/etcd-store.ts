@@ -3,10 +3,10 @@ import { ConstantBackoff, handleAll, retry } from 'cockatiel';
 import { nowUnix } from '@logyard/bus';
 import { StoreError } from './errors.js';
 import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
-import type { DrainRecord, DrainsUpdate, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
+import type { DrainRecord, DrainsUpdate, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord, WatchUpdate } from './types.js';
 import { assertTenant, assertTenantName, encodeTenant } from './tenant-entry.js';
 import { drainValue } from './drain-entry.js';
-import { OpenWatches, sortedEntries, type WatchUpdate } from './watches.js';
+import { OpenWatches, sortedEntries } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare } from './json.js';
 import { assertRegisteredAs, decodeNodeStatus, encodeNodeStatus } from './node-status.js';
@@ -168,7 +168,7 @@ export class EtcdStore implements Store {
     onError?: (error: StoreError) => void,
     onRecovered?: () => void,
   ): Promise<StoreWatch> {
-    return this.watchPrefix(DRAINS, 'drains', drainFromKv, (update) => onChange({ drains: update.entries, changed: update.changed }), onError, onRecovered);
+    return this.watchPrefix(DRAINS, 'drains', drainFromKv, onChange, onError, onRecovered);
   }
 
   async registerNode(info: NodeInfo): Promise<void> {

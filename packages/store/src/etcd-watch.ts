@@ -2,7 +2,7 @@ import type { IKeyValue, IWatchResponse } from 'etcd3';
 import { StoreError } from './errors.js';
 import { Backoff, sleep } from './time.js';
 import type { StreamWatch, WatchEnd, WatchStream } from './etcd-watch-stream.js';
-import type { WatchUpdate } from './watches.js';
+import type { WatchUpdate } from './types.js';
 
 /** A reply of etcd's range: the revision it was read at, the keys and values, and how many keys the range has. */
 export interface RangeReply {

@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { nowUnix } from '@logyard/bus';
 import { StoreError, StoreUnavailableError } from './errors.js';
 import { assertDrainName, assertFormatName, assertNodeId, assertStoreDrainName } from './names.js';
-import type { DrainRecord, DrainsUpdate, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord } from './types.js';
+import type { DrainRecord, DrainsUpdate, NodeInfo, NodeStatus, PutDrainOptions, Store, StoreWatch, TemporaryHandle, TenantRecord, WatchUpdate } from './types.js';
 import { assertTenant, assertTenantName, encodeTenant, readTenantEntry } from './tenant-entry.js';
-import { OpenWatches, sortedEntries, type WatchUpdate } from './watches.js';
+import { OpenWatches, sortedEntries } from './watches.js';
 import { formatsByName } from './formats.js';
 import { compare, parseJsonObject } from './json.js';
 import { drainValue, readDrainEntry } from './drain-entry.js';
@@ -130,7 +130,7 @@ export class FileStore implements Store {
   ): Promise<StoreWatch> {
     const read = async (): Promise<Listed<DrainRecord>[]> =>
       (await this.readDrains()).map((drain) => ({ entry: drain.record, expires: drain.expires }));
-    return this.watchDirectory('drains', read, (update) => onChange({ drains: update.entries, changed: update.changed }), onError, onRecovered);
+    return this.watchDirectory('drains', read, onChange, onError, onRecovered);
   }
 
   async registerNode(info: NodeInfo): Promise<void> {

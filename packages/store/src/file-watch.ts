@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import { nowUnix } from '@logyard/bus';
 import { StoreError, type StoreUnavailableError } from './errors.js';
-import type { WatchUpdate } from './watches.js';
+import type { WatchUpdate } from './types.js';
 
 /** Gathers the file events of one write (temporary file, rename) or of a burst of writes into one re-list. */
 const WATCH_DEBOUNCE_MS = 30;

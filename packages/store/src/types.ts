@@ -118,19 +118,19 @@ export interface TemporaryHandle {
   release(): Promise<void>;
 }
 
-/**
- * What watchDrains delivers: every drain, and which names changed since the last delivery. A core
- * of 1,000 drains told of one drain added applies that one, not all 1,000 again.
- */
-export interface DrainsUpdate {
+/** What a store's watcher delivers: every entry, and which names changed since the last delivery. */
+export interface WatchUpdate<T> {
   /**
-   * Every drain by name, in no particular order: the watch's own map, which it updates just before
+   * Every entry by name, in no particular order: the watch's own map, which it updates just before
    * each delivery (nothing is copied or sorted per delivery). Read it; never change it.
    */
-  drains: ReadonlyMap<string, DrainRecord>;
-  /** The names added, changed or deleted since the last delivery (every name at the first); never empty but at a first delivery of no drains. */
+  entries: ReadonlyMap<string, T>;
+  /** The names added, changed or deleted since the last delivery (every name at the first); never empty but at a first delivery of no entries. */
   changed: ReadonlySet<string>;
 }
+
+/** What watchDrains delivers: a core of 1,000 drains told of one drain added applies that one, not all 1,000 again. */
+export type DrainsUpdate = WatchUpdate<DrainRecord>;
 
 export interface StoreWatch {
   close(): Promise<void>;

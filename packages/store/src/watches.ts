@@ -1,19 +1,10 @@
 import { compare } from './json.js';
-import type { StoreWatch } from './types.js';
+import type { StoreWatch, WatchUpdate } from './types.js';
 
 /** What each backend's watcher offers. */
 export interface Watcher {
   start(): Promise<void>;
   close(): Promise<void>;
-}
-
-/**
- * What a backend's watcher delivers: every entry by name (its own map, updated just before each
- * delivery) and the names added, changed or deleted since the last delivery.
- */
-export interface WatchUpdate<T> {
-  entries: ReadonlyMap<string, T>;
-  changed: ReadonlySet<string>;
 }
 
 /** The entries of an update sorted by name: what the watches of formats and tenants (a few entries) deliver. */

@@ -270,7 +270,7 @@ describe('the etcd store', () => {
       const seen: string[] = [];
       await store.watchFormats(() => seen.push('formats'));
       await store.watchTenants(() => seen.push('tenants'));
-      await store.watchDrains((update) => seen.push(...update.drains.keys()));
+      await store.watchDrains((update) => seen.push(...update.entries.keys()));
       await store.putNodeStatus(nodeStatus('one', { web: RUNNING }));
       expect(await store.countNodes()).toBe(1);
       const writer = await open();

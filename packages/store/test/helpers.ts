@@ -28,7 +28,7 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
 
 /** The drains of a watchDrains delivery, sorted by name: a copy, as the watch's own map changes at its next delivery. */
 export function drainList(update: DrainsUpdate): DrainRecord[] {
-  return [...update.drains.values()].sort((a, b) => compareNames(a.name, b.name));
+  return [...update.entries.values()].sort((a, b) => compareNames(a.name, b.name));
 }
 
 /** Every set a drains watch of `store` delivers, in order (the array fills as deliveries come). */
