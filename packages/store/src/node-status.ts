@@ -241,10 +241,11 @@ function drainStateFrom(value: unknown): DrainState | undefined {
   if (!isJsonObject(value) || (value.state !== undefined && typeof value.state !== 'string')) return undefined;
   const dropped = isJsonObject(value.dropped) ? Object.fromEntries(Object.entries(value.dropped).map(([reason, n]) => [reason, countFrom(n)])) : {};
   // Fields in the order of the rows `drain status --json` prints; no spreads (100,000 entries).
-  const name = value.state ?? 'RUNNING';
-  const [sent, buffered] = [countFrom(value.sent), countFrom(value.buffered)];
+  const stateName = value.state ?? 'RUNNING';
+  const sent = countFrom(value.sent);
+  const buffered = countFrom(value.buffered);
   const state: DrainState =
-    typeof value.error === 'string' ? { state: name, error: value.error, sent, dropped, buffered } : { state: name, sent, dropped, buffered };
+    typeof value.error === 'string' ? { state: stateName, error: value.error, sent, dropped, buffered } : { state: stateName, sent, dropped, buffered };
   if (typeof value.disk_bytes === 'number') {
     state.disk_bytes = countFrom(value.disk_bytes);
     state.disk_events = countFrom(value.disk_events);
