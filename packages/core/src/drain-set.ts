@@ -94,13 +94,12 @@ export class DrainSet {
   }
 
   /**
-   * Converges to `definitions` (a list, or by name), or again to the last ones (after the named
-   * formats changed). With `names`, only the drains of those names are looked at (the store's watch
-   * tells which changed): a drain added to 1,000 costs one, not a pass over all of them.
+   * Converges to the definitions `wanted` (by name), or again to the last ones (after the named formats
+   * changed). With `names`, only the drains of those names are looked at (the store's watch tells
+   * which changed): a drain added to 1,000 costs one, not a pass over all of them.
    */
-  async apply(definitions: readonly DrainDefinition[] | ReadonlyMap<string, DrainDefinition> | null = this.definitions, names?: ReadonlySet<string>): Promise<void> {
-    if (this.closed || definitions === null) return;
-    const wanted = definitions instanceof Map ? (definitions as ReadonlyMap<string, DrainDefinition>) : byName(definitions as readonly DrainDefinition[]);
+  async apply(wanted: ReadonlyMap<string, DrainDefinition> | null = this.definitions, names?: ReadonlySet<string>): Promise<void> {
+    if (this.closed || wanted === null) return;
     this.definitions = wanted;
     const context = this.context();
     const looked = names ?? new Set([...this.drains.keys(), ...wanted.keys()]);
@@ -281,10 +280,6 @@ export class DrainSet {
     this.problems.delete(name);
     this.dependencies.delete(name);
   }
-}
-
-function byName(definitions: readonly DrainDefinition[]): Map<string, DrainDefinition> {
-  return new Map(definitions.map((d) => [d.name, d]));
 }
 
 function samePrefixes(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {

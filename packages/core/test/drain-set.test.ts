@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DrainContext, HeldEvents } from '@logyard/drains';
 import { fillUntilStalled, listenForLines, listenStalled, unusedPort, waitFor, type LineServer } from '../../drains/test/helpers.js';
-import { DrainSet } from '../src/drain-set.js';
+import { DrainSet, type DrainDefinition } from '../src/drain-set.js';
 
 const sets: DrainSet[] = [];
 const servers: LineServer[] = [];
@@ -19,6 +19,11 @@ function drainSet(formats: Record<string, string> = {}, hooks: ConstructorParame
   const set = new DrainSet(context, hooks);
   sets.push(set);
   return { set, formats: state.formats };
+}
+
+/** Definitions by name, as DrainSet.apply takes them. */
+function byName(definitions: DrainDefinition[]): Map<string, DrainDefinition> {
+  return new Map(definitions.map((d) => [d.name, d]));
 }
 
 async function server(port?: number): Promise<LineServer> {
@@ -36,11 +41,11 @@ describe('DrainSet', () => {
     const a = await server();
     const b = await server();
     const { set } = drainSet();
-    await set.apply([
+    await set.apply(byName([
       { name: 'a', uri: `tcp://127.0.0.1:${a.port}?filter=systail.nginx` },
       { name: 'b', uri: `tcp://127.0.0.1:${b.port}` }, // no filter: every key
       { name: 'bad', uri: 'nope://x' },
-    ]);
+    ]));
     expect(set.route('systail.nginx.n1', ev('one'))).toBe(2);
     expect(set.route('event.x', ev('two'))).toBe(1);
     expect(set.statuses().map((s) => [s.name, s.state])).toEqual([['a', expect.any(String)], ['b', expect.any(String)], ['bad', 'FATAL']]);
@@ -54,13 +59,13 @@ describe('DrainSet', () => {
     const removed: Array<[string, number]> = [];
     const { set } = drainSet({}, { onRemoved: (name, held) => removed.push([name, held]) });
     const keep = { name: 'keep', uri: `tcp://127.0.0.1:${dead}?filter=k` };
-    await set.apply([keep, { name: 'move', uri: `tcp://127.0.0.1:${dead}?filter=m` }, { name: 'gone', uri: `tcp://127.0.0.1:${dead}?filter=g` }]);
+    await set.apply(byName([keep, { name: 'move', uri: `tcp://127.0.0.1:${dead}?filter=m` }, { name: 'gone', uri: `tcp://127.0.0.1:${dead}?filter=g` }]));
     await waitFor('RETRYING', () => set.statuses().every((s) => s.state === 'RETRYING'));
     for (const key of ['k', 'm', 'm', 'g', 'g', 'g']) set.route(key, ev(key));
     const keepSince = status(set, 'keep').since;
 
     const target = await server();
-    await set.apply([keep, { name: 'move', uri: `tcp://127.0.0.1:${target.port}?filter=m` }]);
+    await set.apply(byName([keep, { name: 'move', uri: `tcp://127.0.0.1:${target.port}?filter=m` }]));
     expect(status(set, 'keep')).toMatchObject({ buffered: 1, since: keepSince });
     expect(removed).toEqual([['gone', 3]]);
     expect(set.size).toBe(2);
@@ -71,21 +76,21 @@ describe('DrainSet', () => {
   it('counts as uri_changed what a drain held when its new URI reaches another kind of target', async () => {
     const dead = await unusedPort();
     const { set } = drainSet();
-    await set.apply([{ name: 'd', uri: `tcp://127.0.0.1:${dead}` }]);
+    await set.apply(byName([{ name: 'd', uri: `tcp://127.0.0.1:${dead}` }]));
     set.route('x', ev('a'));
-    await set.apply([{ name: 'd', uri: `udp://127.0.0.1:${dead}` }]);
+    await set.apply(byName([{ name: 'd', uri: `udp://127.0.0.1:${dead}` }]));
     expect(status(set, 'd').dropped).toEqual({ buffer_full: 0, uri_changed: 1 });
     // tcp and tls are the same kind: a move between them keeps the events.
-    await set.apply([{ name: 'd', uri: `tls://127.0.0.1:${dead}` }]);
+    await set.apply(byName([{ name: 'd', uri: `tls://127.0.0.1:${dead}` }]));
     set.route('x', ev('b'));
-    await set.apply([{ name: 'd', uri: `tcp://127.0.0.1:${dead}` }]);
+    await set.apply(byName([{ name: 'd', uri: `tcp://127.0.0.1:${dead}` }]));
     expect(status(set, 'd')).toMatchObject({ buffered: 1 });
   });
 
   it('restarts a drain whose named format changed, keeping its buffer', async () => {
     const dead = await unusedPort();
     const { set, formats } = drainSet({ short: '{{text}}' });
-    await set.apply([{ name: 'f', uri: `tcp://127.0.0.1:${dead}?format=short` }, { name: 'other', uri: `tcp://127.0.0.1:${dead}` }]);
+    await set.apply(byName([{ name: 'f', uri: `tcp://127.0.0.1:${dead}?format=short` }, { name: 'other', uri: `tcp://127.0.0.1:${dead}` }]));
     set.route('x', ev('a'));
     await waitFor('RETRYING', () => set.statuses().every((s) => s.state === 'RETRYING'));
     const before = status(set, 'f').since;
@@ -106,7 +111,7 @@ describe('DrainSet', () => {
     await set.apply(); // the named formats changed before the store's drains came: nothing to converge yet
     expect(set.heldNow().get('here')).toEqual({ events: 0, untold: [{ reason: 'core_stopped', count: 5, since: 1 }] });
     const dead = await unusedPort();
-    await set.apply([{ name: 'here', uri: `tcp://127.0.0.1:${dead}` }]);
+    await set.apply(byName([{ name: 'here', uri: `tcp://127.0.0.1:${dead}` }]));
     expect(forgotten).toEqual(['deleted']);
     expect(status(set, 'here').dropped).toEqual({ buffer_full: 0, core_stopped: 5 });
     set.route('x', ev('a'));
@@ -121,11 +126,11 @@ describe('DrainSet', () => {
     try {
       const { set } = drainSet();
       const uri = `tcp://127.0.0.1:${stalled.port}`;
-      await set.apply([{ name: 's', uri }]);
+      await set.apply(byName([{ name: 's', uri }]));
       await waitFor('RUNNING', () => status(set, 's').state === 'RUNNING');
       // Through route(), as the core pushes.
       await fillUntilStalled({ push: (key, json) => void set.route(key, json), status: () => status(set, 's') });
-      const restart = set.apply([{ name: 's', uri: `${uri}?buffer=20000` }]); // waits for the send in flight
+      const restart = set.apply(byName([{ name: 's', uri: `${uri}?buffer=20000` }])); // waits for the send in flight
       const t0 = Date.now();
       const held = await set.close(100);
       expect(Date.now() - t0).toBeLessThan(4000);
@@ -146,8 +151,8 @@ describe('DrainSet', () => {
       const set = new DrainSet(() => ({ nodeId: 'n1', formats: {}, fileDrainRoots: [], buffersDir }), { onQueueLeft: (name) => left.push(name) });
       sets.push(set);
       const port = await unusedPort();
-      await set.apply([{ name: 'kept', uri: `tcp://127.0.0.1:${port}?disk=16MiB` }]);
-      await set.apply([]);
+      await set.apply(byName([{ name: 'kept', uri: `tcp://127.0.0.1:${port}?disk=16MiB` }]));
+      await set.apply(byName([]));
       expect(left).toEqual(['gone']);
       expect(existsSync(join(buffersDir, 'gone'))).toBe(true);
     } finally {
