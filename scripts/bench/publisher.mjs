@@ -49,7 +49,7 @@ for (let i = 0; i < count; i++) {
     // As a client reading a file does: a chunk of lines, then the event loop, which sends the
     // batches while the next chunk is published; past 100,000 events held, wait until half went.
     await new Promise((resolve) => setImmediate(resolve));
-    if (publisher.backlog() > 100_000) while (publisher.backlog() > 50_000) await new Promise((resolve) => setTimeout(resolve, 1));
+    if (publisher.stats().queued > 100_000) while (publisher.stats().queued > 50_000) await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
 await publisher.close(60_000);

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { humanTime, keyProblem, PAUSE_READING_AT, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { humanTime, keyProblem, Publisher, RateLimiter, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { AppLogFormat, LogyardConfig } from '@logyard/config';
 import { compilePattern, rotationGapNoticeText, splitText, Tailer, type TailerStats, type TailHandler, type TailLogLevel, type TailSource } from '@logyard/tailer';
 import { DOCKER_RECORD_MAX_BYTES, DockerLineJoiner, parseDockerLine, type DockerLine } from './docker-json.js';
@@ -97,7 +97,7 @@ export class Apptail {
       sources,
       positionsFile: apptailPositionsFile(config.stateDir),
       maxLine: config.systail.maxLine,
-      ready: () => publisher.stats().queued < PAUSE_READING_AT,
+      ready: () => !publisher.pauseReading(),
       progress: () => publisher.stats(),
       log: app.log,
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),

@@ -15,7 +15,7 @@ export interface DirectPublisherOptions {
   maxQueuedEvents?: number;
   /**
    * Whether what takes the events is behind, given the events queued for the next delivery
-   * (which one poll of many sockets can make thousands; see EventPublisher.busy).
+   * (which one poll of many sockets can make thousands; see EventIntake.busy).
    */
   busy?: (queued: number) => boolean;
 }
@@ -41,12 +41,8 @@ export class DirectPublisher extends EventIntake {
     this.busyNow = options.busy ?? (() => false);
   }
 
-  busy(): boolean {
+  protected override busy(): boolean {
     return this.busyNow(this.batches.events);
-  }
-
-  backlog(): number {
-    return this.batches.events;
   }
 
   stats(): PublisherStats {
@@ -62,6 +58,10 @@ export class DirectPublisher extends EventIntake {
 
   protected full(): boolean {
     return this.batches.events >= this.maxQueued;
+  }
+
+  protected queueFill(): number {
+    return this.batches.events / this.maxQueued;
   }
 
   protected wake(): void {

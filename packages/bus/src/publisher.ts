@@ -144,12 +144,12 @@ export class Publisher extends EventIntake {
     return this.queued >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes;
   }
 
-  protected wake(): void {
-    this.kick();
+  protected queueFill(): number {
+    return Math.max(this.queued / this.maxQueued, this.queuedBytes / this.maxQueuedBytes);
   }
 
-  backlog(): number {
-    return this.queued;
+  protected wake(): void {
+    this.kick();
   }
 
   stats(): PublisherStats {

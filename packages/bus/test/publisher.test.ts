@@ -113,6 +113,58 @@ describe('Publisher', () => {
     expect(pub.stats()).toMatchObject({ tooLong: 2, dropped: { too_long: 1 } });
   });
 
+  it('tells a reader to stop before its queue drops anything, by events and by bytes, and to read again once the core took them', async () => {
+    const dir = runDir();
+    const pub = new Publisher({ runDir: dir, nodeId: 'n1' });
+    cleanups.push(() => pub.close(1000));
+    // Without a core, a reader that reads while pauseReading() is false: 4 KiB events pause it
+    // by bytes (at 8 MiB), long before 20,000 of them would have filled the 64 MiB queue.
+    const big = 'b'.repeat(4096);
+    let read = 0;
+    while (!pub.pauseReading()) pub.publish('app.big', `${read++} ${big}`);
+    expect(read).toBeGreaterThan(1000);
+    expect(read).toBeLessThan(5000);
+    expect(pub.mayReadAgain()).toBe(false);
+    const rx = await receiver(dir);
+    await until(() => pub.mayReadAgain());
+    expect(await pub.flush()).toBe(true);
+    expect(rx.events.map((e) => e.text)).toEqual(Array.from({ length: read }, (_, i) => `${i} ${big}`));
+    expect(pub.stats().dropped.queue_full).toBe(0);
+  });
+
+  it('does not stop a reader for batches in flight to a core that takes them slowly, only once its queue is three quarters full', async () => {
+    const dir = runDir();
+    // A core that takes batches and does not confirm them (yet): the publisher's window fills.
+    const core = new Router();
+    await core.bind(corePaths(dir).publishEndpoint);
+    cleanups.push(() => core.close());
+    let taken = 0;
+    void (async () => {
+      try {
+        for await (const _ of core) taken++;
+      } catch {
+        // closed
+      }
+    })();
+    const pub = new Publisher({ runDir: dir, nodeId: 'n1' });
+    cleanups.push(() => pub.close(10));
+    expect(await pub.waitConnected(2000)).toBe(true);
+    const text = 'x'.repeat(150);
+    let read = 0;
+    let inFlightWhileReading = 0;
+    while (!pub.pauseReading()) {
+      for (let i = 0; i < 5000; i++) pub.publish('app.x', `${read++} ${text}`);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlightWhileReading = Math.max(inFlightWhileReading, pub.stats().inFlight);
+    }
+    // Well past the 20,000 events that wait to be sent at most, the reader still read.
+    expect(inFlightWhileReading).toBeGreaterThan(40_000);
+    expect(taken).toBeGreaterThan(10);
+    expect(read).toBeGreaterThanOrEqual(75_000);
+    expect(pub.stats().dropped.queue_full).toBe(0);
+    expect(pub.mayReadAgain()).toBe(false);
+  });
+
   it('close() without a core finishes and counts what it could not deliver', async () => {
     const pub = new Publisher({ runDir: runDir(), nodeId: 'n1' });
     for (let i = 0; i < 10; i++) pub.publish('app.x', `e${i}`);

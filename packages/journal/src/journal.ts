@@ -1,4 +1,4 @@
-import { eventJson, PAUSE_READING_AT, Publisher, RateLimiter, rateLimitNoticeText, READING_POLL_MS, RESUME_READING_AT, type RateLimitReport } from '@logyard/bus';
+import { eventJson, Publisher, RateLimiter, rateLimitNoticeText, READING_POLL_MS, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { CursorFile, journalCursorFile } from './cursor.js';
 import { parseEntryLine } from './entry.js';
@@ -181,7 +181,7 @@ export class Journal {
     }
     // A cursor inside a line being joined would lose its first pieces on a restart.
     if (this.lastCursor !== null && !this.partials.joining) this.checkpoints.push({ mark: this.publisher.stats().published, cursor: this.lastCursor });
-    if (this.publisher.stats().queued >= PAUSE_READING_AT) this.pauseUntilReady();
+    if (this.publisher.pauseReading()) this.pauseUntilReady();
   }
 
   private publish(event: JournalEvent): void {
@@ -200,7 +200,7 @@ export class Journal {
     if (this.readyTimer || this.closing) return;
     this.follower?.pause();
     this.readyTimer = setInterval(() => {
-      if (this.publisher.stats().queued > RESUME_READING_AT) return;
+      if (!this.publisher.mayReadAgain()) return;
       if (this.readyTimer) clearInterval(this.readyTimer);
       this.readyTimer = null;
       this.follower?.resume();

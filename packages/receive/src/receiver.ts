@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { PAUSE_READING_AT, Publisher, RateLimiter, READING_POLL_MS, RESUME_READING_AT, stampedMembersNow, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { Publisher, RateLimiter, READING_POLL_MS, stampedMembersNow, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
@@ -168,7 +168,7 @@ export class Receiver {
 
   private handlers(protocol: Protocol, where: Where): ListenerHandlers {
     const common = {
-      ready: () => this.publisher.backlog() < PAUSE_READING_AT && !this.publisher.busy?.(),
+      ready: () => !this.publisher.pauseReading(),
       whenReady: (resume: () => void) => this.whenReady(resume),
       warn: (message: string) => this.log('WARN', message),
     };
@@ -306,7 +306,7 @@ export class Receiver {
     this.waitingForReady.push(resume);
     if (this.readyTimer) return;
     this.readyTimer = setInterval(() => {
-      if ((this.publisher.backlog() > RESUME_READING_AT || this.publisher.busy?.()) && !this.closing) return;
+      if (!this.publisher.mayReadAgain() && !this.closing) return;
       if (this.readyTimer) clearInterval(this.readyTimer);
       this.readyTimer = null;
       for (const r of this.waitingForReady.splice(0)) r();

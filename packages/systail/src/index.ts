@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { humanTime, keySegment, PAUSE_READING_AT, Publisher } from '@logyard/bus';
+import { humanTime, keySegment, Publisher } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { compilePattern, rotationGapNoticeText, Tailer, type TailerStats, type TailLogLevel, type TailSource } from '@logyard/tailer';
 
@@ -65,7 +65,7 @@ export class Systail {
       sources,
       positionsFile: systailPositionsFile(config.stateDir),
       maxLine: config.systail.maxLine,
-      ready: () => publisher.stats().queued < PAUSE_READING_AT,
+      ready: () => !publisher.pauseReading(),
       progress: () => publisher.stats(),
       ...(options.log ? { log: options.log } : {}),
       ...(options.pollMs ? { pollMs: options.pollMs } : {}),
