@@ -8,4 +8,4 @@ export { isProcessAlive } from './lock.js';
 export { StatusPublisher, type StatusPublisherOptions } from './status-publisher.js';
 export { clientStatsDir, clientStatsFile, readClientStats, type ClientStats } from './client-stats.js';
 export { readCluster } from './cluster.js';
-export { DrainRates, liveDrainRates, Rates } from './rates.js';
+export { DrainRates, Rates } from './rates.js';

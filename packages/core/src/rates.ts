@@ -34,12 +34,9 @@ export class Rates {
     for (const name of this.series.keys()) if (!keep(name)) this.series.delete(name);
   }
 
-  /** Forgets the counters not read since the last call (drains deleted, and their parts). */
+  /** Forgets the counters not read since the last call, with their parts (clients gone). */
   sweep(): void {
-    for (const [name, series] of this.series) {
-      if (series.readIn !== this.generation) this.series.delete(name);
-      else if (series.parts) for (const [part, counter] of series.parts) if (counter.readIn !== this.generation) series.parts.delete(part);
-    }
+    for (const [name, series] of this.series) if (series.readIn !== this.generation) this.series.delete(name);
     this.generation++;
   }
 
@@ -56,8 +53,7 @@ export class Rates {
     const series = this.seriesOf(name);
     series.parts ??= new Map();
     let counter = series.parts.get(part);
-    if (!counter) series.parts.set(part, (counter = { samples: [], readIn: this.generation }));
-    counter.readIn = this.generation;
+    if (!counter) series.parts.set(part, (counter = { samples: [] }));
     return this.sample(counter, value, now);
   }
 
@@ -68,8 +64,8 @@ export class Rates {
     return series;
   }
 
-  private sample(series: Series, value: number, now: number): number {
-    const samples = series.samples;
+  private sample(counter: Counter, value: number, now: number): number {
+    const samples = counter.samples;
     // Not moved over the whole window (counters only grow): one sample, kept at most a window old,
     // stands for all the ones it would have taken, so an idle drain's counters make no garbage.
     if (samples.length > 0 && samples[0].value === value) {
@@ -92,27 +88,15 @@ export class Rates {
   }
 }
 
-interface Series {
+interface Counter {
   samples: Array<{ at: number; value: number }>;
-  /** The generation it was last read in. */
-  readIn: number;
-  /** Counters that are parts of it, by part (partRateAt). */
-  parts?: Map<string, Series>;
 }
 
-/**
- * The `live` rates of a node's drains, from their counters: only the drains and reasons with a rate
- * above 0 (readers take a missing rate for 0). Most drains of a node of 1,000 are idle, and their
- * zero rates were half of its status document, which is written every few seconds.
- */
-export function liveDrainRates(rates: Rates, drains: Iterable<{ name: string; sent: number; dropped: Record<string, number> }>, now = rates.now()): NodeLive['drains'] {
-  const live: NodeLive['drains'] = {};
-  for (const d of drains) {
-    // Every counter is read, idle or not, so that its rate is there as soon as it moves.
-    const rate = drainRate(rates, d.name, d, now);
-    if (rate) live[d.name] = rate;
-  }
-  return live;
+interface Series extends Counter {
+  /** The generation it was last read in. */
+  readIn: number;
+  /** Counters that are parts of it, by part (partRateAt): forgotten with it. */
+  parts?: Map<string, Counter>;
 }
 
 /** A drain's counters, as its status has them. */
@@ -122,8 +106,9 @@ export interface DrainCounters {
 }
 
 /**
- * The `live` rates of a node's drains (as liveDrainRates), reading only the drains that may have a
- * rate: those whose counters moved since the last reading (the status encoder tells which, from the
+ * The `live` rates of a node's drains, from their counters: only the drains and reasons with a rate
+ * above 0 (readers take a missing rate for 0; most drains of a node of 1,000 are idle, and their
+ * zero rates were half of its status document). It reads only the drains that may have a rate: those whose counters moved since the last reading (the status encoder tells which, from the
  * pass over the drains it makes anyway) and those that had a rate at the last reading. On a node of
  * 1,000 drains with 10 busy, a status write reads 10 drains' counters, not 1,000. An idle drain
  * keeps its last sample, so that its rate is there as soon as it moves; drains gone are forgotten

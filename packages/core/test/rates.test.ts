@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DrainRates, liveDrainRates, Rates } from '../src/rates.js';
+import { DrainRates, Rates } from '../src/rates.js';
 
 describe('Rates', () => {
   it('gives a counter per second over the last ~10 s; 0 until two readings a second apart', () => {
@@ -33,42 +33,6 @@ describe('Rates', () => {
     rates.sweep();
     now += 1_000;
     expect(rates.rate('a', 1_000_000)).toBe(0);
-  });
-
-  it('publishes the rates of busy drains only, and of their drop reasons above 0', () => {
-    let now = 0;
-    const rates = new Rates(() => now);
-    const drains = (s: number) => [
-      { name: 'busy', sent: s * 10, dropped: { buffer_full: 0 } },
-      { name: 'dropping', sent: 0, dropped: { buffer_full: s * 2, rate_limit: 0 } },
-      { name: 'idle', sent: 7, dropped: { buffer_full: 0 } },
-    ];
-    liveDrainRates(rates, drains(0));
-    now += 2_000;
-    expect(liveDrainRates(rates, drains(2))).toEqual({
-      busy: { out_per_s: 10, dropped_per_s: {} },
-      dropping: { out_per_s: 0, dropped_per_s: { buffer_full: 2 } },
-    });
-  });
-
-  it("keeps a drain's drop reasons with it: forgotten with the drain, each one forgotten when no longer read", () => {
-    let now = 0;
-    const rates = new Rates(() => now);
-    const read = (sent: number, dropped: Record<string, number>) => liveDrainRates(rates, [{ name: 'web', sent, dropped }]);
-    read(0, { buffer_full: 0, rate_limit: 100 });
-    now += 2_000;
-    expect(read(0, { buffer_full: 40, rate_limit: 300 })).toEqual({ web: { out_per_s: 0, dropped_per_s: { buffer_full: 20, rate_limit: 100 } } });
-    // A reason not read in a sweep is forgotten: its next readings start again.
-    rates.sweep();
-    read(0, { buffer_full: 40 });
-    rates.sweep();
-    now += 1_000;
-    expect(read(0, { buffer_full: 60, rate_limit: 400 })).toEqual({ web: { out_per_s: 0, dropped_per_s: { buffer_full: 20 } } });
-    // The drain gone (not read in a sweep): its reasons go with it.
-    rates.sweep();
-    rates.sweep();
-    now += 1_000;
-    expect(read(0, { buffer_full: 1_000, rate_limit: 500 })).toEqual({});
   });
 
   it('gives a counter that moves after a long idle time its rate over the last ~10 s, as one read all along', () => {
@@ -119,6 +83,24 @@ describe('DrainRates', () => {
     now += 2_000;
     expect(drainRates.read([], counters)).toEqual({});
     expect(looked).toEqual([]);
+  });
+
+  it('publishes the rates of busy drains only, and of their drop reasons above 0', () => {
+    let now = 0;
+    const drainRates = new DrainRates(() => now);
+    const drains = (s: number): Record<string, { sent: number; dropped: Record<string, number> }> => ({
+      busy: { sent: s * 10, dropped: { buffer_full: 0 } },
+      dropping: { sent: 0, dropped: { buffer_full: s * 2, rate_limit: 0 } },
+      idle: { sent: 7, dropped: { buffer_full: 0 } },
+    });
+    const at0 = drains(0);
+    expect(drainRates.read(Object.keys(at0), (name) => at0[name])).toEqual({});
+    now += 2_000;
+    const at2 = drains(2);
+    expect(drainRates.read(Object.keys(at2), (name) => at2[name])).toEqual({
+      busy: { out_per_s: 10, dropped_per_s: {} },
+      dropping: { out_per_s: 0, dropped_per_s: { buffer_full: 2 } },
+    });
   });
 
   it('forgets a drain gone: at once when it had a rate, within a minute when it was idle', () => {
