@@ -220,6 +220,29 @@ describe('a node on the embedded store', () => {
     expect(status.stdout).toMatch(/malformed: 2 bad_batch, 1 bad_key, 1 bad_event/);
   });
 
+  it('drops and counts the events of a publisher that did not check them and that are not one JSON object in UTF-8: a drain gets the others', async () => {
+    const t = await target();
+    await addDrain('foreign', `tcp://127.0.0.1:${t.port}?filter=foreign.test`);
+    const before = (await node.status()).events.malformed.bad_event;
+    const lines = (n: number): Buffer[] => [
+      Buffer.from(`LY1\nforeign.test {"text":"good ${n}"}\n`),
+      Buffer.from('foreign.test {"text":"trailing comma",}\n'),
+      Buffer.from('foreign.test {"text":"two"} {"text":"objects"}\n'),
+      Buffer.concat([Buffer.from('foreign.test {"text":"latin-1 '), Buffer.of(0xe9), Buffer.from('"}\n')]),
+      Buffer.from(`foreign.test { "text" : "good ${n + 1}", "n": [1, {"a": null}] }\n`),
+    ];
+    // A publisher written by hand: a bare batch, and a sequenced one whose header vouches for nothing.
+    const dealer = new Dealer();
+    dealer.connect(`ipc://${join(node.runDir, 'publish.sock')}`);
+    await dealer.send(Buffer.concat(lines(1)));
+    await dealer.send(['LY2 B foreign-1 0 5 0', Buffer.concat(lines(3))]);
+    await until(() => t.lines.length >= 4, 'the good events of both batches');
+    dealer.close();
+    expect(t.lines.map((l) => JSON.parse(l).text)).toEqual(['good 1', 'good 2', 'good 3', 'good 4']);
+    expect(t.lines[1]).toBe('{ "text" : "good 2", "n": [1, {"a": null}] }');
+    expect((await node.status()).events.malformed.bad_event - before).toBe(6);
+  });
+
   it('refuses a second core on the same run_dir', async () => {
     const r = await node.cli(['core']);
     expect(r.code).toBe(1);

@@ -107,9 +107,10 @@ export abstract class EventIntake implements EventPublisher {
   private tailStamp = '';
   private tailMembers = '';
   private tailBytes: Buffer = Buffer.alloc(0);
-  /** The last members canonicalMembers looked at, and its answer. */
+  /** The last members checkMembers looked at, and its answers. */
   private checkedMembers = '';
   private membersCanonical = true;
+  private membersValid = true;
   /** The source of the last publishLineBytes, and a view of it to read four bytes at a time. */
   private srcBytes: Buffer | null = null;
   private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
@@ -193,12 +194,15 @@ export abstract class EventIntake implements EventPublisher {
    * caller vouches for the key.
    */
   publishLine(key: string, text: string, members = '', unixTime?: number): boolean {
+    if (this.invalidMembers(members)) return this.drop('invalid_event', key);
+    // NaN or Infinity is no JSON number: such a time is the caller's mistake, and now is the best guess.
+    if (unixTime !== undefined && !Number.isFinite(unixTime)) unixTime = undefined;
     if (unixTime === undefined) {
       const published = this.publishTextNow(key, text, members);
       if (published !== undefined) return published;
     }
-    // Written as JSON.stringify would write it, unless `members` or the time are not (see canonicalMembers).
-    const valid = this.canonicalMembers(members) && (unixTime === undefined || Number.isFinite(unixTime));
+    // Written as JSON.stringify would write it, unless `members` are not (see canonicalMembers).
+    const valid = this.canonicalMembers(members);
     const json = this.lineEvent(text, members, unixTime);
     if (fitsMaxEvent(json, this.maxEvent)) return this.queueJson(key, json, valid);
     this.stats_.tooLong++;
@@ -250,18 +254,29 @@ export abstract class EventIntake implements EventPublisher {
    */
   private canonicalMembers(members: string): boolean {
     if (members === '') return true;
-    if (members !== this.checkedMembers) {
-      const event = '{"text":"","node_id":"","unix_time":0,"human_time":""' + members + '}';
-      let same = false;
-      try {
-        same = JSON.stringify(JSON.parse(event)) === event;
-      } catch {
-        // not JSON: unmarked
-      }
-      this.checkedMembers = members;
-      this.membersCanonical = same;
-    }
+    this.checkMembers(members);
     return this.membersCanonical;
+  }
+
+  /** Whether `members` do not make JSON of an event (`,"a":` say): such an event is refused, never sent. */
+  private invalidMembers(members: string): boolean {
+    if (members === '') return false;
+    this.checkMembers(members);
+    return !this.membersValid;
+  }
+
+  private checkMembers(members: string): void {
+    if (members === this.checkedMembers) return;
+    const event = '{"text":"","node_id":"","unix_time":0,"human_time":""' + members + '}';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(event);
+    } catch {
+      parsed = undefined;
+    }
+    this.checkedMembers = members;
+    this.membersValid = parsed !== undefined;
+    this.membersCanonical = this.membersValid && JSON.stringify(parsed) === event;
   }
 
   /**
@@ -287,6 +302,7 @@ export abstract class EventIntake implements EventPublisher {
    * chunk); they are copied before this returns. The caller vouches for the key.
    */
   publishLineBytes(key: string, src: Buffer, start: number, end: number, members = ''): boolean {
+    if (this.invalidMembers(members)) return this.drop('invalid_event', key);
     const prefix = this.textPrefixOf(key);
     const tail = this.textTail(members);
     if (src !== this.srcBytes) {

@@ -83,10 +83,13 @@ function stampMembers(nodeId: string, unixTime: number): string {
 /**
  * The JSON of `fields` with node_id, unix_time and human_time added where the caller left
  * them out. The caller's object is not modified.
- * Returns null when the object has no string `text` or cannot be serialized.
+ * Returns null when the object has no string `text` of its own that JSON.stringify writes, or
+ * cannot be serialized, or is not written as an object (an array, or one with its own toJSON):
+ * what this returns is always one JSON object, and batches of it say so (bus wire.ts, " j").
  */
 export function eventJson(fields: Record<string, unknown>, nodeId: string): string | null {
-  if (typeof fields.text !== 'string') return null;
+  if (typeof fields.text !== 'string' || !Object.prototype.propertyIsEnumerable.call(fields, 'text')) return null;
+  if (Array.isArray(fields) || typeof (fields as { toJSON?: unknown }).toJSON === 'function') return null;
   let json: string;
   try {
     json = JSON.stringify(fields);

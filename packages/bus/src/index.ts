@@ -12,6 +12,8 @@ export * from './node-id.js';
 export * from './batch-builder.js';
 export * from './copy-words.js';
 export * from './json-bytes.js';
+export * from './json-grammar.js';
+export { isJsonObject } from './json-check.js';
 export * from './event-intake.js';
 export * from './publisher.js';
 export * from './direct-publisher.js';

@@ -58,7 +58,7 @@ export class BatchReceiver {
    * lines in `malformed`, and returns the events it took; `afterBatch` runs after each batch (and
    * is awaited, so the caller can yield to its event loop); the batch is confirmed after it.
    */
-  async run(onBatch: (batch: Buffer, knownValid: boolean) => number, afterBatch: () => void | Promise<void>): Promise<void> {
+  async run(onBatch: (batch: Buffer, knownValid: boolean, checked: boolean) => number, afterBatch: () => void | Promise<void>): Promise<void> {
     try {
       for await (const frames of this.socket) {
         // frames[0] is the ROUTER's routing id of the sending connection.
@@ -81,11 +81,11 @@ export class BatchReceiver {
   }
 
   /** Decodes one message; returns the confirmation to send, if any. */
-  private take(frames: Buffer[], onBatch: (batch: Buffer, knownValid: boolean) => number): string | null {
+  private take(frames: Buffer[], onBatch: (batch: Buffer, knownValid: boolean, checked: boolean) => number): string | null {
     const header = frames.length === 2 || frames.length === 3 ? parseIngestHeader(frames[1]) : null;
     if (header === null && frames.length === 2 && !frames[1].subarray(0, 4).equals(SEQUENCED_PREFIX)) {
       // An unsequenced batch (a bare "LY1\n..." frame): taken, not confirmed.
-      this.eventsIn += onBatch(frames[1], false);
+      this.eventsIn += onBatch(frames[1], false, false);
       return null;
     }
     if (header === null || (header.kind === 'batch') !== (frames.length === 3)) {
@@ -99,7 +99,7 @@ export class BatchReceiver {
     }
     const { take, lost, next } = this.ledger.batch(header.publisher, header.seq, header.count);
     this.dropped.lost_in_transit += lost;
-    if (take) this.eventsIn += onBatch(frames[2], header.knownValid);
+    if (take) this.eventsIn += onBatch(frames[2], header.knownValid, header.checked);
     return header.confirm ? ackFrame({ kind: 'batch', next }) : null;
   }
 

@@ -258,7 +258,7 @@ export class Publisher extends EventIntake {
         // that flush() and close() hear about everything.
         const confirm = ++this.unasked >= CONFIRM_EVERY || !this.moreToSend(batch);
         try {
-          await this.socket.send([batchHeader(this.id, batch.seq, batch.count, confirm, batch.knownValid), batch.body]);
+          await this.socket.send([batchHeader(this.id, batch.seq, batch.count, confirm, batch.knownValid ? 'exact' : 'checked'), batch.body]);
         } catch {
           // EAGAIN: no core, or it is not keeping up. The batch stays first in line; try again shortly.
           this.retryTimer = setTimeout(() => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Router } from 'zeromq';
 import { ackFrame, corePaths, decodeBatch, DirectPublisher, parseIngestHeader, Publisher, type WireBatch } from '../src/index.js';
+import { isJsonObject } from '../src/json-check.js';
 
 /** Members a client may pass with its text lines, and whether the event stays as JSON.stringify writes it. */
 const MEMBERS: Array<[string, boolean]> = [
@@ -37,11 +38,26 @@ type Op =
   | { kind: 'bytes'; text: string; members: number }
   | { kind: 'string'; text: string }
   | { kind: 'object'; fields: Record<string, unknown> }
+  | { kind: 'odd'; which: number }
   | { kind: 'json'; fields: Record<string, unknown> };
+
+/** Objects that are not written as an event object by JSON.stringify alone, or have no text of their own. */
+function oddFields(which: number): Record<string, unknown> {
+  const fields: Array<() => Record<string, unknown>> = [
+    () => Object.assign(['a'], { text: 'an array' }) as unknown as Record<string, unknown>,
+    () => ({ text: 'x', toJSON: () => 'a string' }),
+    () => ({ text: 'x', toJSON: () => [1] }),
+    () => Object.defineProperty({}, 'text', { value: 'hidden', enumerable: false }),
+    () => Object.create({ text: 'inherited' }) as Record<string, unknown>,
+    () => ({ text: 'x', when: new Date(0), big: undefined, f: () => 1 }),
+  ];
+  return fields[which % fields.length]();
+}
 
 const members = fc.nat({ max: MEMBERS.length - 1 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('line' as const), text, members, unixTime: fc.option(fc.oneof(fc.integer({ min: 0, max: 2e9 }), fc.double({ min: 0, max: 2e9, noNaN: true })), { nil: undefined }) }),
+  fc.record({ kind: fc.constant('line' as const), text, members, unixTime: fc.option(fc.oneof(fc.integer({ min: 0, max: 2e9 }), fc.double({ min: 0, max: 2e9, noNaN: true }), fc.constantFrom(NaN, Infinity)), { nil: undefined }) }),
+  fc.record({ kind: fc.constant('odd' as const), which: fc.nat() }),
   fc.record({ kind: fc.constant('bytes' as const), text, members }),
   fc.record({ kind: fc.constant('string' as const), text }),
   fc.record({ kind: fc.constant('object' as const), fields: fc.record({ text, n: fc.double(), s: text }) }),
@@ -63,6 +79,7 @@ function publishOp(publisher: DirectPublisher, o: Op): boolean {
   }
   if (o.kind === 'string') return publisher.publish('app.x', o.text);
   if (o.kind === 'object') return publisher.publish('app.x', o.fields);
+  if (o.kind === 'odd') return publisher.publish('app.x', oddFields(o.which));
   return publisher.publishJson('app.x', JSON.stringify(o.fields));
 }
 
@@ -92,6 +109,8 @@ describe('known-valid batches of the publishers', () => {
         const [batch] = delivered;
         expect(batch.knownValid).toBe(taken.every(written));
         if (batch.knownValid) for (const json of eventsOf(batch.body)) expect(json).toBe(JSON.stringify(JSON.parse(json)));
+        // Marked or not, every event is one JSON object (the Publisher says " j" of every batch).
+        for (const json of eventsOf(batch.body)) expect(isJsonObject(Buffer.from(json), 0, Buffer.byteLength(json)), json).toBe(true);
       }),
       { numRuns: 400 },
     );
@@ -106,7 +125,7 @@ describe('known-valid batches of the publishers', () => {
     const publisher = new Publisher({ runDir: dir, nodeId: 'n1' });
     cleanups.push(() => publisher.close(10));
     let seq = 0;
-    const next = async (): Promise<{ knownValid: boolean; events: string[] }> => {
+    const next = async (): Promise<{ knownValid: boolean; checked: boolean; events: string[] }> => {
       for (;;) {
         const [id, header, body] = await core.receive();
         const parsed = parseIngestHeader(header);
@@ -115,15 +134,15 @@ describe('known-valid batches of the publishers', () => {
         await core.send([id, ackFrame({ kind: 'batch', next: parsed.seq + parsed.count })]);
         if (parsed.seq < seq) continue;
         seq = parsed.seq + parsed.count;
-        return { knownValid: parsed.knownValid, events: eventsOf(body) };
+        return { knownValid: parsed.knownValid, checked: parsed.checked, events: eventsOf(body) };
       }
     };
     publisher.publishLine('app.x', 'a "quoted" line\twith é', ',"name":"nginx"');
     const marked = await next();
-    expect(marked.knownValid).toBe(true);
+    expect(marked).toMatchObject({ knownValid: true, checked: true });
     expect(JSON.parse(marked.events[0])).toMatchObject({ text: 'a "quoted" line\twith é', name: 'nginx' });
-    // An event given as JSON is the caller's: checked by the core as before.
+    // An event given as JSON is the caller's, who vouches that it is JSON: the batch says so, not more.
     publisher.publishJson('app.x', '{"text":"given", "spaced":1}');
-    expect(await next()).toEqual({ knownValid: false, events: ['{"text":"given", "spaced":1}'] });
+    expect(await next()).toEqual({ knownValid: false, checked: true, events: ['{"text":"given", "spaced":1}'] });
   });
 });

@@ -72,14 +72,16 @@ describe('max_event', () => {
 
 describe('sequenced delivery', () => {
   it('reads back its headers and confirmations and nothing else', () => {
-    expect(parseIngestHeader(Buffer.from(batchHeader('1a-ff00', 4096, 17, true)))).toEqual({ kind: 'batch', publisher: '1a-ff00', seq: 4096, count: 17, confirm: true, knownValid: false });
+    expect(parseIngestHeader(Buffer.from(batchHeader('1a-ff00', 4096, 17, true)))).toEqual({ kind: 'batch', publisher: '1a-ff00', seq: 4096, count: 17, confirm: true, knownValid: false, checked: false });
     expect(parseIngestHeader(Buffer.from(batchHeader('p', 0, 1, false)))).toMatchObject({ confirm: false });
     // Known valid (" v"); a header without it, as older publishers write, is not.
-    expect(parseIngestHeader(Buffer.from(batchHeader('p', 0, 1, false, true)))).toMatchObject({ confirm: false, knownValid: true });
-    expect(batchHeader('p', 3, 2, true, true)).toBe('LY2 B p 3 2 1 v');
-    expect(parseIngestHeader(Buffer.from('LY2 B p 3 2 1'))).toMatchObject({ knownValid: false });
+    expect(parseIngestHeader(Buffer.from(batchHeader('p', 0, 1, false, 'exact')))).toMatchObject({ confirm: false, knownValid: true, checked: true });
+    expect(batchHeader('p', 3, 2, true, 'exact')).toBe('LY2 B p 3 2 1 v');
+    expect(batchHeader('p', 3, 2, true, 'checked')).toBe('LY2 B p 3 2 1 j');
+    expect(parseIngestHeader(Buffer.from('LY2 B p 3 2 1 j'))).toMatchObject({ knownValid: false, checked: true });
+    expect(parseIngestHeader(Buffer.from('LY2 B p 3 2 1'))).toMatchObject({ knownValid: false, checked: false });
     expect(parseIngestHeader(Buffer.from(endHeader('p', 12)))).toEqual({ kind: 'end', publisher: 'p', seq: 12 });
-    for (const bad of ['LY1\n', 'LY2 B p 1', 'LY2 B p -1 2 1', 'LY2 B p 1 2 1 x', 'LY2 B p 1 2 1 v ', 'LY2 E p 1 v', 'LY2 X p 1', 'LY2 E p', 'LY2 E p 1 2']) expect(parseIngestHeader(Buffer.from(bad))).toBeNull();
+    for (const bad of ['LY1\n', 'LY2 B p 1', 'LY2 B p -1 2 1', 'LY2 B p 1 2 1 x', 'LY2 B p 1 2 1 v ', 'LY2 B p 1 2 1 v j', 'LY2 B p 1 2 1 jv', 'LY2 E p 1 v', 'LY2 X p 1', 'LY2 E p', 'LY2 E p 1 2']) expect(parseIngestHeader(Buffer.from(bad))).toBeNull();
     expect(parseAck(Buffer.from(ackFrame({ kind: 'batch', next: 7 })))).toEqual({ kind: 'batch', next: 7 });
     expect(parseAck(Buffer.from(ackFrame({ kind: 'end', next: 0 })))).toEqual({ kind: 'end', next: 0 });
     for (const bad of ['A', 'A x', 'Z 1', 'A -1']) expect(parseAck(Buffer.from(bad))).toBeNull();

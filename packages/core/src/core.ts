@@ -292,8 +292,9 @@ export class Core {
    * A batch from publish.sock: routed (FrameRouter), its malformed lines counted. Returns the
    * events taken. `knownValid`: its header says so (bus wire.ts), as the receivers' batches in
    * this process are; a batch that lies about it garbles only its own events' rendering.
+   * Not `checked` (no mark: an older or a foreign publisher): each line's JSON is checked here.
    */
-  private readonly routeBatch = (batch: Buffer, knownValid: boolean): number => this.router.route(batch, this.config.maxEvent, knownValid);
+  private readonly routeBatch = (batch: Buffer, knownValid: boolean, checked: boolean): number => this.router.route(batch, this.config.maxEvent, knownValid, undefined, !checked);
 
   /**
    * A whole batch of this process's own clients ("LY1\n" and lines, as publish.sock carries),

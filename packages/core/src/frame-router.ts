@@ -70,10 +70,10 @@ export class FrameRouter {
    * Routes the batch's good lines and counts the others; returns the events taken.
    * `knownValid`: every event of the batch was written by this process's own encoder (bus
    * WireBatch.knownValid, or a publish.sock batch whose header says so: bus wire.ts); the runs
-   * handed over say so.
+   * handed over say so. `checkJson`: no publisher checked its events (bus decodeFrame).
    */
-  route(batch: Buffer, maxEvent: number, knownValid = false, index?: BatchLines): number {
-    const lines = index === undefined ? decodeFrame(batch, this.keys, this.malformed, maxEvent) : this.indexed(batch, index, maxEvent);
+  route(batch: Buffer, maxEvent: number, knownValid = false, index?: BatchLines, checkJson = false): number {
+    const lines = index === undefined ? decodeFrame(batch, this.keys, this.malformed, maxEvent, checkJson) : this.indexed(batch, index, maxEvent);
     const { frame, count, starts, ends, keys } = lines;
     if (count === 0) return 0;
     const version = this.book.version();

@@ -10,24 +10,9 @@
  * caller does (bytes that are not UTF-8 would decode to U+FFFD on the string path).
  */
 
-const MAX_DEPTH = 16;
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, DOT, HEX_DIGIT, LOWER_E, MINUS, NINE, OPEN_BRACE, OPEN_BRACKET, PLUS, QUOTE, SHORT_ESCAPE, SPACE, UPPER_E, ZERO } from '@logyard/bus';
 
-const TAB_LIMIT = 0x20;
-const QUOTE = 0x22;
-const PLUS = 0x2b;
-const COMMA = 0x2c;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-const COLON = 0x3a;
-const UPPER_E = 0x45;
-const LEFT_BRACKET = 0x5b;
-const BACKSLASH = 0x5c;
-const RIGHT_BRACKET = 0x5d;
-const LOWER_E = 0x65;
-const LEFT_BRACE = 0x7b;
-const RIGHT_BRACE = 0x7d;
+const MAX_DEPTH = 16;
 
 /** What a field's value is, as found: where it starts and ends tells the rest. */
 export const ABSENT = 0;
@@ -44,15 +29,9 @@ export const CONTAINER = 5;
 
 /** Bytes that end a run of a string's plain bytes: its closing quote, a backslash, a control character (invalid). */
 const ENDS_STRING_RUN = new Uint8Array(256);
-for (let c = 0; c < TAB_LIMIT; c++) ENDS_STRING_RUN[c] = 1;
+for (let c = 0; c < SPACE; c++) ENDS_STRING_RUN[c] = 1;
 ENDS_STRING_RUN[QUOTE] = 1;
 ENDS_STRING_RUN[BACKSLASH] = 1;
-
-/** Escapes allowed after a backslash besides \u: " \ / b f n r t. */
-const SIMPLE_ESCAPE = new Uint8Array(256);
-for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
-const HEX = new Uint8Array(256);
-for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
 
 export class TopLevelFieldBytes {
   private readonly names: readonly Buffer[];
@@ -106,9 +85,9 @@ export class TopLevelFieldBytes {
     for (let k = 0; k < found.length; k += 3) found[k] = ABSENT;
     // Names not found yet, counted for a known-valid event only.
     let left = knownValid ? this.names.length : -1;
-    if (end - start < 2 || b[start] !== LEFT_BRACE) return false;
+    if (end - start < 2 || b[start] !== OPEN_BRACE) return false;
     let i = start + 1;
-    if (b[i] === RIGHT_BRACE) return i + 1 === end;
+    if (b[i] === CLOSE_BRACE) return i + 1 === end;
     for (;;) {
       if (b[i] !== QUOTE) return false;
       const keyStart = i + 1;
@@ -122,7 +101,7 @@ export class TopLevelFieldBytes {
       if (c === QUOTE) {
         i = knownValid ? this.validStringEnd(b as Buffer, valueStart, end) : this.stringEnd(b, valueStart, end);
         kind = this.hadEscape ? ESCAPED_STRING : PLAIN_STRING;
-      } else if (c === LEFT_BRACE || c === LEFT_BRACKET) {
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
         i = knownValid ? containerSkip(b, valueStart, end) : this.containerEnd(b, valueStart, end, 1);
         kind = CONTAINER;
       } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
@@ -145,7 +124,7 @@ export class TopLevelFieldBytes {
         i++;
         continue;
       }
-      return next === RIGHT_BRACE && i + 1 === end;
+      return next === CLOSE_BRACE && i + 1 === end;
     }
   }
 
@@ -187,12 +166,12 @@ export class TopLevelFieldBytes {
       if (i >= end) return -1;
       const c = b[i];
       if (c === QUOTE) return i + 1;
-      if (c < TAB_LIMIT) return -1;
+      if (c < SPACE) return -1;
       if (c === BACKSLASH) {
         this.hadEscape = true;
         const e = b[i + 1];
-        if (SIMPLE_ESCAPE[e] === 1) i += 2;
-        else if (e === 0x75 && i + 5 < end && HEX[b[i + 2]] === 1 && HEX[b[i + 3]] === 1 && HEX[b[i + 4]] === 1 && HEX[b[i + 5]] === 1) i += 6;
+        if (SHORT_ESCAPE[e] === 1) i += 2;
+        else if (e === 0x75 && i + 5 < end && HEX_DIGIT[b[i + 2]] === 1 && HEX_DIGIT[b[i + 3]] === 1 && HEX_DIGIT[b[i + 4]] === 1 && HEX_DIGIT[b[i + 5]] === 1) i += 6;
         else return -1;
       } else {
         i++;
@@ -233,8 +212,8 @@ export class TopLevelFieldBytes {
   /** Past the object or array that opens at `i`; -1 when it is not valid (or too deep to be sure of). */
   private containerEnd(b: Uint8Array, i: number, end: number, depth: number): number {
     if (depth > MAX_DEPTH) return -1;
-    const isObject = b[i] === LEFT_BRACE;
-    const close = isObject ? RIGHT_BRACE : RIGHT_BRACKET;
+    const isObject = b[i] === OPEN_BRACE;
+    const close = isObject ? CLOSE_BRACE : CLOSE_BRACKET;
     i++;
     if (i < end && b[i] === close) return i + 1;
     for (;;) {
@@ -257,7 +236,7 @@ export class TopLevelFieldBytes {
   private valueEnd(b: Uint8Array, i: number, end: number, depth: number): number {
     const c = b[i];
     if (c === QUOTE) return this.stringEnd(b, i, end);
-    if (c === LEFT_BRACE || c === LEFT_BRACKET) return this.containerEnd(b, i, end, depth);
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) return this.containerEnd(b, i, end, depth);
     if (c === MINUS || (c >= ZERO && c <= NINE)) return numberEnd(b, i, end);
     return literalEnd(b, i, end);
   }
@@ -273,9 +252,9 @@ function containerSkip(b: Uint8Array, i: number, end: number): number {
     const c = b[i];
     if (c === QUOTE) {
       for (i++; i < end && b[i] !== QUOTE; i++) if (b[i] === BACKSLASH) i++;
-    } else if (c === LEFT_BRACE || c === LEFT_BRACKET) {
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       depth++;
-    } else if ((c === RIGHT_BRACE || c === RIGHT_BRACKET) && --depth === 0) {
+    } else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) {
       return i + 1;
     }
   }
