@@ -218,6 +218,10 @@ describe('a node on the embedded store', () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/core\s+running, node node-a/);
     expect(status.stdout).toMatch(/malformed: 2 bad_batch, 1 bad_key, 1 bad_event/);
+    // The core's log says what it dropped and shows the first of it, once a minute per reason.
+    expect(node.coreLog).toContain('WARN dropping 1 event (not one JSON object in UTF-8) from a local publisher, the first beginning "this is not an event" (counted in malformed bad_event; logged at most once a minute)');
+    expect(node.coreLog).toContain('WARN dropping 1 event (key not valid) from a local publisher, the first beginning "bad..key {\\"text\\":\\"x\\"}"');
+    expect(node.coreLog).toMatch(/WARN dropping a message that is not a batch from a local publisher, the first beginning ".*" \(counted in malformed bad_batch/);
   });
 
   it('drops and counts the events of a publisher that did not check them and that are not one JSON object in UTF-8: a drain gets the others', async () => {

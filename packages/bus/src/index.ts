@@ -26,3 +26,4 @@ export * from './severity.js';
 export * from './tenants.js';
 export * from './audit.js';
 export * from './frame-release.js';
+export * from './warning-limit.js';

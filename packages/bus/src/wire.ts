@@ -22,6 +22,15 @@ export function wireLine(key: string, json: string): string {
 
 export type MalformedReason = 'bad_batch' | 'bad_key' | 'bad_event' | 'too_long';
 
+/**
+ * Told of what a batch held that was refused: `count` lines (or one batch) for `reason`, and the
+ * first of them as text (its first MALFORMED_SAMPLE_BYTES bytes), for a log line that shows it.
+ */
+export type MalformedCounter = (reason: MalformedReason, count: number, sample?: string) => void;
+
+/** How much of a refused line a MalformedCounter is shown. */
+export const MALFORMED_SAMPLE_BYTES = 160;
+
 export interface BatchSink {
   event(key: string, json: string): void;
   malformed(reason: MalformedReason, count: number): void;
@@ -127,6 +136,8 @@ let scratchEnds: Int32Array = new Int32Array(4096);
 const scratchKeys: WireKey[] = [];
 /** Lines readLines refused, by reason (BAD_KEY, BAD_EVENT, TOO_LONG), counted in its loop. */
 const refused = new Int32Array(3);
+/** Where the first line refused for each reason starts (refusedSample); set when it is counted. */
+const firstRefused = new Int32Array(3);
 const BAD_KEY = 0;
 const BAD_EVENT = 1;
 const TOO_LONG = 2;
@@ -145,13 +156,13 @@ const TOO_LONG = 2;
 export function decodeFrame<K extends WireKey>(
   frame: Buffer,
   keys: KeyTable<K>,
-  malformed: (reason: MalformedReason, count: number) => void,
+  malformed: MalformedCounter,
   maxEvent = Number.POSITIVE_INFINITY,
   checkJson = false,
 ): FrameLines<K> {
   const lineKeys = scratchKeys as K[];
   if (frame.length < WIRE_MAGIC.length || frame.toString('latin1', 0, WIRE_MAGIC.length) !== WIRE_MAGIC) {
-    malformed('bad_batch', 1);
+    malformed('bad_batch', 1, frame.toString('utf8', 0, Math.min(frame.length, MALFORMED_SAMPLE_BYTES)));
     return { frame, count: 0, starts: scratchStarts, ends: scratchEnds, keys: lineKeys };
   }
   if (frame[frame.length - 1] !== NEWLINE) {
@@ -162,9 +173,9 @@ export function decodeFrame<K extends WireKey>(
     frame = copy;
   }
   const count = readLines(frame, keys, maxEvent, lineKeys, checkJson);
-  if (refused[BAD_KEY]) malformed('bad_key', refused[BAD_KEY]);
-  if (refused[BAD_EVENT]) malformed('bad_event', refused[BAD_EVENT]);
-  if (refused[TOO_LONG]) malformed('too_long', refused[TOO_LONG]);
+  if (refused[BAD_KEY]) malformed('bad_key', refused[BAD_KEY], refusedSample(frame, BAD_KEY));
+  if (refused[BAD_EVENT]) malformed('bad_event', refused[BAD_EVENT], refusedSample(frame, BAD_EVENT));
+  if (refused[TOO_LONG]) malformed('too_long', refused[TOO_LONG], refusedSample(frame, TOO_LONG));
   return { frame, count, starts: scratchStarts, ends: scratchEnds, keys: lineKeys };
 }
 
@@ -200,14 +211,14 @@ function readLines<K extends WireKey>(frame: Buffer, keys: KeyTable<K>, maxEvent
         sp = pos;
         for (let c = frame[sp]; sp < limit && c !== SPACE; c = frame[++sp]) hash = hashByte(hash, c);
         if (sp === limit) {
-          refused[nl - pos > maxEvent ? TOO_LONG : limit === nl ? BAD_EVENT : BAD_KEY]++;
+          refuse(nl - pos > maxEvent ? TOO_LONG : limit === nl ? BAD_EVENT : BAD_KEY, pos);
           pos = nl + 1;
           continue;
         }
       }
       const json = sp + 1;
       if (nl - json > maxEvent) {
-        refused[TOO_LONG]++;
+        refuse(TOO_LONG, pos);
       } else {
         const key: K | null = same ? last : keys.get(frame, pos, sp, hash);
         if (key !== null && !same) {
@@ -215,8 +226,8 @@ function readLines<K extends WireKey>(frame: Buffer, keys: KeyTable<K>, maxEvent
           lastFrom = pos;
           lastBytes = sp - pos;
         }
-        if (key === null) refused[BAD_KEY]++;
-        else if (frame[json] !== OPEN_BRACE || frame[nl - 1] !== CLOSE_BRACE || nl - 1 <= json || (checkJson && !isJsonObject(frame, json, nl))) refused[BAD_EVENT]++;
+        if (key === null) refuse(BAD_KEY, pos);
+        else if (frame[json] !== OPEN_BRACE || frame[nl - 1] !== CLOSE_BRACE || nl - 1 <= json || (checkJson && !isJsonObject(frame, json, nl))) refuse(BAD_EVENT, pos);
         else {
           if (count === starts.length) {
             scratchStarts = starts = grown(starts);
@@ -232,6 +243,18 @@ function readLines<K extends WireKey>(frame: Buffer, keys: KeyTable<K>, maxEvent
     pos = nl + 1;
   }
   return count;
+}
+
+/** Counts a line refused for `reason` (BAD_KEY, BAD_EVENT, TOO_LONG) that starts at `pos`. */
+function refuse(reason: number, pos: number): void {
+  if (refused[reason]++ === 0) firstRefused[reason] = pos;
+}
+
+/** The first line refused for `reason` in the frame readLines read last, cut at MALFORMED_SAMPLE_BYTES. */
+function refusedSample(frame: Buffer, reason: number): string {
+  const start = firstRefused[reason];
+  const nl = frame.indexOf(NEWLINE, start);
+  return frame.toString('utf8', start, Math.min(nl < 0 ? frame.length : nl, start + MALFORMED_SAMPLE_BYTES));
 }
 
 /** Whether `n` bytes at `a` and at `b` of `frame` (seen through `view`) are the same: four at a time (a 13-byte key: 15 -> 7 ns). */

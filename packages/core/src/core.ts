@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AUDIT_KEY, auditEvent, BatchReceiver, type BatchLines, corePaths, defaultListenHost, DirectPublisher, eventJson, nowUnix, singleRun, tenantOfDrain } from '@logyard/bus';
+import { AUDIT_KEY, auditEvent, BatchReceiver, type BatchLines, corePaths, defaultListenHost, DirectPublisher, eventJson, type MalformedReason, nowUnix, singleRun, tenantOfDrain, WarningLimit } from '@logyard/bus';
 import { nodeFormats, type LogyardConfig } from '@logyard/config';
 import { clusterView, openStore, type DrainRecord, type DrainsUpdate, type DrainState, type NodeLive, type Store, type TenantRecord } from '@logyard/store';
 import type { DrainStatus } from '@logyard/drains';
@@ -94,6 +94,8 @@ export class Core {
   /** Routes every batch, from publish.sock and from clients in this process. */
   private readonly router: FrameRouter;
   /** Events per key (logyard streams, top), counted as they are routed. */
+  /** What local publishers sent that was refused is logged at most once a minute per reason (its counters have it all). */
+  private readonly malformedWarnings = new WarningLimit<MalformedReason>();
   private readonly keyStats = new KeyStats();
   private readonly rates = new Rates();
   private readonly drainRates = new DrainRates();
@@ -145,8 +147,9 @@ export class Core {
       sinksFor: (key) => this.sinksFor(key),
       version: () => this.drains.routesVersion + this.fanout.routesVersion,
       counted: (key, events) => this.keyStats.count(key, events),
-      malformed: (reason, count) => {
+      malformed: (reason, count, sample) => {
         this.ingest.malformed[reason] += count;
+        if (this.malformedWarnings.take(reason)) this.log('WARN', malformedWarning(reason, count, sample, this.config.maxEvent));
       },
     });
     this.storeDrains = new StoreDrains(this.log, (def) => this.withTenantPrefixes(def));
@@ -508,4 +511,19 @@ function memoryMb(): CoreStatus['memory'] {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The log line for refused lines of a publish.sock batch: what was wrong, and the first of them. */
+function malformedWarning(reason: MalformedReason, count: number, sample: string | undefined, maxEvent: number): string {
+  const events = count === 1 ? 'event' : 'events';
+  const what =
+    reason === 'bad_batch'
+      ? 'a message that is not a batch'
+      : reason === 'bad_key'
+        ? `${count} ${events} (key not valid)`
+        : reason === 'bad_event'
+          ? `${count} ${events} (not one JSON object in UTF-8)`
+          : `${count} ${events} (longer than max_event, ${maxEvent} bytes)`;
+  const first = sample === undefined ? '' : `, the first beginning ${JSON.stringify(sample)}`;
+  return `dropping ${what} from a local publisher${first} (counted in malformed ${reason}; logged at most once a minute)`;
 }

@@ -1,4 +1,4 @@
-import { decodeFrame, KeyTable, keyProblem, WIRE_MAGIC, type BatchLines, type EventPrefix, type FrameLines, type MalformedReason, type WireKey, type WireRun } from '@logyard/bus';
+import { decodeFrame, KeyTable, keyProblem, WIRE_MAGIC, type BatchLines, type EventPrefix, type FrameLines, type MalformedCounter, type WireKey, type WireRun } from '@logyard/bus';
 
 /** What takes the lines routed to it: a drain, a subscribers' channel. */
 export interface RunSink {
@@ -13,7 +13,8 @@ export interface RouteBook {
   version(): number;
   /** `events` events of `key` were taken (key stats). */
   counted(key: string, events: number): void;
-  malformed(reason: MalformedReason, count: number): void;
+  /** Lines (or a batch) refused; `sample`: the first of them, for a log line. */
+  malformed: MalformedCounter;
 }
 
 /** A key as the router keeps it (KeyTable): where its events went last, and its events in the batch under way. */
@@ -54,7 +55,7 @@ export class FrameRouter {
   /** Spans holding lines of the batch under way, and the keys seen in it. */
   private readonly open: Span[] = [];
   private readonly seen: RoutedKey[] = [];
-  private readonly malformed: (reason: MalformedReason, count: number) => void;
+  private readonly malformed: MalformedCounter;
   /** The lines of an indexed batch (see indexed): the router's own, valid until the next batch. */
   private scratch: { starts: Int32Array; ends: Int32Array; keys: RoutedKey[] } = { starts: new Int32Array(0), ends: new Int32Array(0), keys: [] };
   /** Whether the batch under way is known valid (route). */
@@ -63,7 +64,7 @@ export class FrameRouter {
   unrouted = 0;
 
   constructor(private readonly book: RouteBook) {
-    this.malformed = (reason, count) => book.malformed(reason, count);
+    this.malformed = (reason, count, sample) => book.malformed(reason, count, sample);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { eventJson, Publisher, RateLimiter, rateLimitNoticeText, READING_POLL_MS, type RateLimitReport } from '@logyard/bus';
+import { eventJson, Publisher, RateLimiter, rateLimitNoticeText, READING_POLL_MS, WarningLimit, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { CursorFile, journalCursorFile } from './cursor.js';
 import { parseEntryLine } from './entry.js';
@@ -41,7 +41,6 @@ export interface JournalStats {
 
 /** How often the confirmed cursor is saved and quiet keys' drop counts are told. */
 const TICK_MS = 1000;
-const PROBLEM_LOG_EVERY_MS = 60_000;
 
 /** Where reading stood: every entry up to `cursor` is in the core once it has confirmed `mark` events. */
 interface Checkpoint {
@@ -70,7 +69,7 @@ export class Journal {
   /** The cursor of the last entry handled (published, filtered or cut). */
   private lastCursor: string | null = null;
   private readonly counts = { read: 0, filtered: 0, tooLong: 0, invalid: 0 };
-  private readonly problemLoggedAt = new Map<string, number>();
+  private readonly problemWarnings = new WarningLimit();
   private readonly ticker: NodeJS.Timeout;
   private readyTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
@@ -231,10 +230,7 @@ export class Journal {
   /** Counts a problem (when it has a counter) and logs it at most once a minute. */
   private problem(kind: 'tooLong' | 'invalid' | 'cursor', message: string): void {
     if (kind !== 'cursor') this.counts[kind]++;
-    const now = Date.now();
-    const last = this.problemLoggedAt.get(kind);
-    if (last !== undefined && now - last < PROBLEM_LOG_EVERY_MS) return;
-    this.problemLoggedAt.set(kind, now);
+    if (!this.problemWarnings.take(kind)) return;
     this.log('WARN', `${message}${kind === 'cursor' ? '' : '; logged at most once a minute'}`);
   }
 

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { Publisher, RateLimiter, READING_POLL_MS, stampedMembersNow, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
+import { Publisher, RateLimiter, READING_POLL_MS, stampedMembersNow, WarningLimit, type EventPublisher, rateLimitNoticeText, type RateLimitReport } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
 import { ListenUriError, NoListenersError } from './errors.js';
 import { GELF_MAX_MESSAGE_BYTES, GelfChunks, gelfPayloadText, isGelfChunk, isGelfProblem, parseGelf, type GelfMalformedReason } from './gelf.js';
@@ -51,9 +51,6 @@ export interface ReceiverStats {
   kernelDrops: number;
 }
 
-/** A malformed reason is logged at most this often; the counter has them all. */
-const MALFORMED_LOG_EVERY_MS = 60_000;
-
 /**
  * The receivers of `logyard receive`: syslog (RFC 5424, RFC 3164) and JSON over udp, tcp, unix
  * and unixgram sockets, published as `syslog.<app-name or tag>` and `<prefix>.<name>`. Each key
@@ -71,7 +68,7 @@ export class Receiver {
   private readonly syslog: SyslogInput;
   private readonly jsonPieces: JsonPieces;
   private readonly malformedCounts: Partial<Record<MalformedReason, number>> = {};
-  private readonly malformedLoggedAt = new Map<MalformedReason, number>();
+  private readonly malformedWarnings = new WarningLimit<MalformedReason>();
   /** JSON and GELF messages taken in (the syslog ones are counted by SyslogInput). */
   private received = 0;
   private waitingForReady: Array<() => void> = [];
@@ -287,10 +284,7 @@ export class Receiver {
 
   private malformed(reason: MalformedReason, uri: string, detail: string): void {
     this.malformedCounts[reason] = (this.malformedCounts[reason] ?? 0) + 1;
-    const now = Date.now();
-    const last = this.malformedLoggedAt.get(reason);
-    if (last === undefined || now - last >= MALFORMED_LOG_EVERY_MS) {
-      this.malformedLoggedAt.set(reason, now);
+    if (this.malformedWarnings.take(reason)) {
       this.log('WARN', `dropping malformed input on ${uri}: ${detail} (counted as malformed ${reason}; logged at most once a minute)`);
     }
   }
