@@ -96,7 +96,9 @@ describe('a node on the embedded store', () => {
     const viaLink = `file://${node.filesDir}/escape/outside2.log`;
     for (const [name, uri] of [['dots', viaDots], ['link', viaLink]]) {
       const r = await node.cli(['drain', 'add', name, uri]);
+      // Another node's file_drain_roots may take it: added, with a warning for this node.
       expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^logyard: warning: drain ${name}: file drain path ".*" (\\(resolves to ".*"\\) )?is outside file_drain_roots \\(.*\\); it goes FATAL on this node and on every node with the same file_drain_roots\n$`));
     }
     await until(async () => (await node.drainStatus('dots'))?.state === 'FATAL', 'dots FATAL');
     await until(async () => (await node.drainStatus('link'))?.state === 'FATAL', 'link FATAL');

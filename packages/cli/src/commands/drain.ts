@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isBuiltinDrainName, newDrainToken, tenantOfDrain } from '@logyard/bus';
 import { compareNames, drainNameProblem, drainStatusRows } from '@logyard/store';
-import { DrainUriError, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT } from '@logyard/drains';
+import { DrainUriError, fileDrainPathProblem, mergeDrainArgs, parseDrainUri, redactUri, UNKNOWN_FORMAT, type DrainSpec } from '@logyard/drains';
 import { namedFormats } from './format.js';
 import { publishAudit } from '../audit.js';
 import { configOf, withStore } from '../context.js';
@@ -32,20 +32,25 @@ export function registerDrainCommands(program: Command): void {
       const merged = mergeDrainArgs(uri, { filters: opts.filter, format: opts.format, params: extra });
       // Checked before the store is contacted; a format only the store knows is checked there.
       let unknownFormat = false;
+      let spec: DrainSpec | undefined;
       try {
-        parseDrainUri(merged, { formats: config.formats, drainName: name });
+        spec = parseDrainUri(merged, { formats: config.formats, drainName: name });
       } catch (err) {
         if (!(err instanceof DrainUriError && err.message.includes(UNKNOWN_FORMAT))) throw err;
         unknownFormat = true;
       }
       await withStore(config, async (store) => {
-        if (unknownFormat) parseDrainUri(merged, { formats: await namedFormats(config, store), drainName: name });
+        if (unknownFormat) spec = parseDrainUri(merged, { formats: await namedFormats(config, store), drainName: name });
         // A tenant's drain added by an admin gets (or keeps) its drain token as one added over the API does.
         const token = tenantOfDrain(name) === undefined ? undefined : ((await store.getDrain(name))?.token ?? newDrainToken());
         await store.putDrain(name, merged, token === undefined ? {} : { token });
       });
       await publishAudit(config, { action: 'drain.add', name, desc: `drain added: ${name} ${redactUri(merged)}` });
       process.stdout.write(`added drain ${name}: ${redactUri(merged)}\n`);
+      // Each core checks its own file_drain_roots (nodes may differ), so this is no error here; but
+      // a path this node's core will refuse is worth saying now rather than in drain status.
+      const fileProblem = spec?.scheme === 'file' && spec.path ? await fileDrainPathProblem(spec.path, config.fileDrainRoots) : null;
+      if (fileProblem) process.stderr.write(`logyard: warning: drain ${name}: ${fileProblem}; it goes FATAL on this node and on every node with the same file_drain_roots\n`);
     });
 
   drain
