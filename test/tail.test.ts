@@ -216,3 +216,28 @@ describe('logyard tail on one node', () => {
     expect((await node.cli(['drain', 'list'])).stdout).not.toContain('tmp.tail');
   });
 });
+
+describe('logyard tail on a node whose core is not running', () => {
+  const node = new TestNode('tail-alone');
+  let tail: TailProcess | undefined;
+  let publisher: Publisher | undefined;
+
+  afterAll(async () => {
+    await tail?.stop('SIGKILL');
+    await publisher?.close();
+    await node.cleanup();
+  });
+
+  it('says that nothing arrives until a core starts, and prints the events once one has', async () => {
+    tail = new TailProcess(node, ['app']);
+    await tail.started();
+    await until(() => tail!.stderr.includes('logyard: note: no core running on '), 'the note');
+    expect(tail.stderr).toContain(`logyard: note: no core running on ${node.runDir}: nothing arrives until one starts (logyard start)\n`);
+    await node.startCore();
+    publisher = new Publisher({ runDir: node.runDir, nodeId: node.nodeId });
+    await until(async () => (await node.drainStatus(tail!.drain))?.state === 'RUNNING', 'the tail drain RUNNING');
+    publisher.publish('app.web', 'after the core started');
+    await until(() => tail!.lines.length >= 1, 'the event');
+    expect(tail.lines[0]).toContain('after the core started');
+  });
+});

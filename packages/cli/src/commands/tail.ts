@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { createServer, type Server, type Socket } from 'node:net';
-import { decodeLines, defaultListenHost, filterProblem } from '@logyard/bus';
+import { corePaths, decodeLines, defaultListenHost, filterProblem } from '@logyard/bus';
 import { openStore, type Store, type TemporaryHandle } from '@logyard/store';
 import { configOf } from '../context.js';
 import { usageError } from '../errors.js';
@@ -61,6 +62,11 @@ export function registerTailCommand(program: Command): void {
         const passThrough = opts.raw === true && opts.node === undefined && !color;
         const host = opts.listen ?? defaultListenHost(config.store, config.nodeId);
         await tail.start(passThrough ? null : printer, host, filters, config.nodeId);
+        // The drain is in the store either way; without a core here, this node's events cannot come.
+        if (!existsSync(corePaths(config.runDir).publishSocket)) {
+          const what = config.store.startsWith('file://') ? 'nothing arrives until one starts (logyard start)' : "this node's events arrive once one starts; the other nodes' come meanwhile";
+          process.stderr.write(`logyard: note: no core running on ${config.runDir}: ${what}\n`);
+        }
         // A mistyped prefix prints nothing, forever: say what it may have meant, and go on (the key may still come).
         void prefixHints(filters, config).then((hints) => {
           for (const hint of hints) process.stderr.write(`logyard: ${hint}\n`);
