@@ -50,9 +50,9 @@ export interface EventPublisher {
   publishPlainAscii(prefix: EventPrefix, src: Buffer, start: number, end: number, tail: Buffer): boolean | null;
   publishLineBytes(key: string, src: Buffer, start: number, end: number, members?: string): boolean;
   stats(): PublisherStats;
-  /** Whether a reader whose source can wait should stop reading now (see READING_POLL_MS). */
+  /** Whether a reader whose source can wait should stop reading now (the rule: PAUSE_READING_AT below). */
   pauseReading(): boolean;
-  /** Whether a reader that stopped may read again (see READING_POLL_MS). */
+  /** Whether a reader that stopped may read again (the rule: PAUSE_READING_AT below). */
   mayReadAgain(): boolean;
   close(timeoutMs?: number): Promise<void>;
 }

@@ -5,8 +5,8 @@
  * surrogate, the only other thing JSON.stringify escapes). For text that is valid UTF-8 only.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+import { BACKSLASH, QUOTE } from './json-grammar.js';
+
 /** The letter of a short escape per control byte (b, t, n, f, r), 0 for `\u00xx`. */
 const SHORT = new Uint8Array(0x20);
 SHORT[0x08] = 0x62;

@@ -308,8 +308,10 @@ export class Publisher extends EventIntake {
     if (done === 0) return;
     this.outboxEvents -= done;
     this.stats_.sent += done;
-    if (this.queued === 0) this.releaseWhenIdle();
-    if (this.queued === 0) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.queued === 0) {
+      this.releaseWhenIdle();
+      for (const w of this.drainWaiters.splice(0)) w();
+    }
     this.kick();
   }
 

@@ -1,4 +1,5 @@
 import { isJsonObject } from './json-check.js';
+import { CLOSE_BRACE, OPEN_BRACE } from './json-grammar.js';
 import { KEY_RE, MAX_KEY_BYTES } from './keys.js';
 
 /**
@@ -83,8 +84,6 @@ export interface WireSink {
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 /** Slots of a KeyTable: a node's keys repeat, and a miss costs what every line once cost. */
 const KEY_SLOTS = 4096;

@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
-import { existsSync } from 'node:fs';
-import { auditEvent, AUDIT_KEY, corePaths, Publisher, type AuditRecord } from '@logyard/bus';
+import { auditEvent, AUDIT_KEY, Publisher, type AuditRecord } from '@logyard/bus';
 import type { LogyardConfig } from '@logyard/config';
+import { coreSocketPresent } from './status-client.js';
 
 const CONNECT_TIMEOUT_MS = 1_000;
 const FLUSH_TIMEOUT_MS = 3_000;
@@ -24,7 +24,7 @@ export function cliActor(): string {
 export async function publishAudit(config: LogyardConfig, record: Omit<AuditRecord, 'actor'>): Promise<void> {
   // No core on this node (a store edited from an admin's machine): nothing here to publish to, and
   // commands stay quiet as before (docs/tenants.md says the event needs a core where the change is made).
-  if (!existsSync(corePaths(config.runDir).publishSocket)) return;
+  if (!coreSocketPresent(config.runDir)) return;
   const publisher = new Publisher({ runDir: config.runDir, nodeId: config.nodeId, maxEvent: config.maxEvent });
   try {
     if (!(await publisher.waitConnected(CONNECT_TIMEOUT_MS))) return noCore(config);

@@ -1,7 +1,16 @@
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { checkRunDir, checkRunDirSocket, corePaths } from '@logyard/bus';
 import type { CoreStatus } from '@logyard/core';
 import { runtimeError } from './errors.js';
+
+/**
+ * Whether this run_dir has a core's publish.sock: a core is likely running (one killed with -9
+ * leaves its socket behind, so this is a hint for notes, not proof).
+ */
+export function coreSocketPresent(runDir: string): boolean {
+  return existsSync(corePaths(runDir).publishSocket);
+}
 
 /** GET /status from the core on this run_dir's socket. */
 export function fetchCoreStatus(runDir: string, timeoutMs = 3000): Promise<CoreStatus> {

@@ -93,9 +93,9 @@ export class Core {
   private readonly started = nowUnix();
   /** Routes every batch, from publish.sock and from clients in this process. */
   private readonly router: FrameRouter;
-  /** Events per key (logyard streams, top), counted as they are routed. */
   /** What local publishers sent that was refused is logged at most once a minute per reason (its counters have it all). */
   private readonly malformedWarnings = new WarningLimit<MalformedReason>();
+  /** Events per key (logyard streams, top), counted as they are routed. */
   private readonly keyStats = new KeyStats();
   private readonly rates = new Rates();
   private readonly drainRates = new DrainRates();

@@ -1,4 +1,4 @@
-import { decodeFrame, KeyTable, keyProblem, WIRE_MAGIC, type BatchLines, type EventPrefix, type FrameLines, type MalformedCounter, type WireKey, type WireRun } from '@logyard/bus';
+import { CLOSE_BRACE, decodeFrame, KeyTable, keyProblem, OPEN_BRACE, WIRE_MAGIC, type BatchLines, type EventPrefix, type FrameLines, type MalformedCounter, type WireKey, type WireRun } from '@logyard/bus';
 
 /** What takes the lines routed to it: a drain, a subscribers' channel. */
 export interface RunSink {
@@ -184,7 +184,4 @@ export class FrameRouter {
     key.version = version;
   }
 }
-
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 

@@ -1,4 +1,4 @@
-import { EventPrefix, keyProblem, MAX_KEY_BYTES, stampedMembersNow } from '@logyard/bus';
+import { CLOSE_BRACE, EventPrefix, keyProblem, MAX_KEY_BYTES, OPEN_BRACE, stampedMembersNow } from '@logyard/bus';
 
 export type JsonMalformedReason = 'invalid_json' | 'not_object' | 'missing_name' | 'invalid_name' | 'invalid_text';
 
@@ -102,9 +102,6 @@ export function eventJsonAsSent(line: string, event: JsonEvent, stampedMembers: 
 export function isJsonProblem(r: JsonEvent | JsonProblem): r is JsonProblem {
   return (r as JsonProblem).malformed !== undefined;
 }
-
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
 
 /**
  * Publishes a datagram that is one JSON object and `asSent` from its bytes (publishPieces): the

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { createServer, type Server, type Socket } from 'node:net';
-import { corePaths, decodeLines, defaultListenHost, filterProblem } from '@logyard/bus';
+import { decodeLines, defaultListenHost, filterProblem } from '@logyard/bus';
 import { openStore, type Store, type TemporaryHandle } from '@logyard/store';
 import { configOf } from '../context.js';
+import { coreSocketPresent } from '../status-client.js';
 import { usageError } from '../errors.js';
 import { eventPrinter, type EventPrinter } from '../output/event-printer.js';
 import { FdWriter } from '../output/fd-writer.js';
@@ -63,7 +63,7 @@ export function registerTailCommand(program: Command): void {
         const host = opts.listen ?? defaultListenHost(config.store, config.nodeId);
         await tail.start(passThrough ? null : printer, host, filters, config.nodeId);
         // The drain is in the store either way; without a core here, this node's events cannot come.
-        if (!existsSync(corePaths(config.runDir).publishSocket)) {
+        if (!coreSocketPresent(config.runDir)) {
           const what = config.store.startsWith('file://') ? 'nothing arrives until one starts (logyard start)' : "this node's events arrive once one starts; the other nodes' come meanwhile";
           process.stderr.write(`logyard: note: no core running on ${config.runDir}: ${what}\n`);
         }
